@@ -1,0 +1,50 @@
+//! The command line: subcommands and flags (clap). Names here are an interface scripts
+//! rely on; the README documents them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "fleetdeck", version, about = "A terminal UI for a hub-and-spoke fleet of Kubernetes clusters", long_about = None)]
+pub struct Cli {
+    /// A configuration file that overrides the defaults and the user config file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Log level or tracing filter for the log file (overrides FLEETDECK_LOG and the config).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a simulated fleet (a hub and spokes on loopback) and write its kubeconfig.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Registered spokes (the scenario's count when absent; 4 by default).
+    #[arg(long, value_name = "N")]
+    pub spokes: Option<usize>,
+
+    /// Where to write the kubeconfig (default: fleetdeck's data directory).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// A scenario: a shipped one (default, demo, healthy, outage, chaos) or a TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<String>,
+
+    /// Write each cluster's API audit log to DIR/<context>.log.
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+
+    /// Serve the fleet still: no controllers, no scenario faults (for API tests).
+    #[arg(long)]
+    pub still: bool,
+}

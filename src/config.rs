@@ -1,0 +1,153 @@
+//! Configuration: the embedded defaults (`config/fleetdeck.toml`) < the user file at the
+//! platform's config location < a file given with `--config`. Every file is checked on
+//! its own, so an unknown key is reported with the file it is in.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use directories::ProjectDirs;
+use serde::Deserialize;
+
+pub const DEFAULTS: &str = include_str!("../config/fleetdeck.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub log: LogConfig,
+    pub sim: SimConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    pub level: String,
+    pub dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimConfig {
+    pub scenario: String,
+    #[serde(with = "humantime_serde")]
+    pub bookmark_interval: Duration,
+    pub audit_max_bytes: u64,
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The platform directories of fleetdeck (config, data, state).
+pub fn project_dirs() -> Option<ProjectDirs> {
+    ProjectDirs::from("io", "fleetdeck", "fleetdeck")
+}
+
+/// The user config file, whether or not it exists.
+pub fn user_config_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("fleetdeck.toml"))
+}
+
+/// Where fleetdeck keeps data (journal, event store, simulator kubeconfig).
+pub fn data_dir() -> PathBuf {
+    project_dirs().map(|d| d.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".fleetdeck"))
+}
+
+/// Where logs go by default.
+pub fn state_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".fleetdeck"))
+}
+
+/// Checks one layer on top of the defaults: every key path it has that the schema does
+/// not know, and type errors, are reported with `origin`.
+fn check_layer(defaults: &toml::Table, layer: &toml::Table, origin: &str) -> Result<()> {
+    let mut probe = defaults.clone();
+    merge(&mut probe, layer.clone());
+    let mut unknown = Vec::new();
+    let parsed: std::result::Result<Config, _> =
+        serde_ignored::deserialize(toml::Value::Table(probe), |path| unknown.push(path.to_string()));
+    if !unknown.is_empty() {
+        let plural = if unknown.len() > 1 { "s" } else { "" };
+        return Err(eyre!("{origin}: unknown configuration key{plural} {}", unknown.join(", ")));
+    }
+    parsed.map(|_| ()).map_err(|e| eyre!("{origin}: {e}"))
+}
+
+/// Merges `over` into `base`, tables recursively.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn parse_layer(text: &str, origin: &str) -> Result<toml::Table> {
+    text.parse().wrap_err_with(|| format!("{origin} is not valid TOML"))
+}
+
+impl Config {
+    /// Loads defaults < user file (if present) < `--config` file.
+    pub fn load(explicit: Option<&Path>) -> Result<Self> {
+        let user = user_config_path();
+        Self::load_from(user.as_deref(), explicit)
+    }
+
+    pub fn load_from(user: Option<&Path>, explicit: Option<&Path>) -> Result<Self> {
+        let defaults = parse_layer(DEFAULTS, "the embedded defaults")?;
+        check_layer(&defaults, &toml::Table::new(), "the embedded defaults")?;
+        let mut table = defaults.clone();
+        let files = [(user.filter(|p| p.exists()), "the user config file"), (explicit, "the --config file")];
+        for (path, what) in files {
+            let Some(path) = path else { continue };
+            let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading {what} {}", path.display()))?;
+            let origin = path.display().to_string();
+            let layer = parse_layer(&text, &origin)?;
+            check_layer(&defaults, &layer, &origin)?;
+            merge(&mut table, layer);
+        }
+        toml::Value::Table(table).try_into().wrap_err("invalid configuration")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let c = Config::load_from(None, None).unwrap();
+        assert_eq!(c.log.level, "info");
+        assert_eq!(c.sim.bookmark_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn files_override_in_order_and_unknown_keys_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        let explicit = dir.path().join("explicit.toml");
+        std::fs::write(&user, "[log]\nlevel = \"debug\"\n[sim]\nscenario = \"demo\"\n").unwrap();
+        std::fs::write(&explicit, "[log]\nlevel = \"trace\"\n").unwrap();
+        let c = Config::load_from(Some(&user), Some(&explicit)).unwrap();
+        assert_eq!(c.log.level, "trace");
+        assert_eq!(c.sim.scenario, "demo");
+
+        std::fs::write(&explicit, "[log]\nlevl = \"trace\"\n[sim]\nspokes = 3\n").unwrap();
+        let err = format!("{:?}", Config::load_from(Some(&user), Some(&explicit)).unwrap_err());
+        assert!(err.contains("explicit.toml"), "{err}");
+        assert!(err.contains("log.levl") && err.contains("sim.spokes"), "{err}");
+
+        std::fs::write(&explicit, "[log\n").unwrap();
+        let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+}

@@ -1,0 +1,10 @@
+//! fleetdeck: a terminal UI for operating a hub-and-spoke fleet of Kubernetes clusters.
+//!
+//! The engine (`sim`, and later `cluster`, `fleet`, `workflow`, `journal`) never imports
+//! a terminal crate, so `fleetdeck check`, the tests and the benchmarks use it without a
+//! terminal.
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod sim;

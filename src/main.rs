@@ -1,0 +1,107 @@
+//! fleetdeck: cli -> errors -> config -> logging -> run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr};
+use fleetdeck::cli::{Cli, Command, SimArgs};
+use fleetdeck::config::{Config, data_dir};
+use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
+
+fn main() -> Result<()> {
+    install_error_reports()?;
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    let (_guard, _log_dir) = fleetdeck::logging::init(&config, cli.log_level.as_deref())?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the runtime")?;
+    runtime.block_on(run(cli, config))
+}
+
+async fn run(cli: Cli, config: Config) -> Result<()> {
+    match cli.command {
+        Some(Command::Sim(args)) => sim(args, &config).await,
+        None => {
+            eprintln!("fleetdeck: no command given; try `fleetdeck sim` (see --help)");
+            Ok(())
+        }
+    }
+}
+
+async fn sim(args: SimArgs, config: &Config) -> Result<()> {
+    let started = Instant::now();
+    let scenario = Scenario::load(args.scenario.as_deref().unwrap_or(&config.sim.scenario))?;
+    let options = SimOptions {
+        spokes: args.spokes,
+        scenario,
+        audit_dir: args.audit_dir.clone(),
+        audit_max_size: config.sim.audit_max_bytes,
+        serve: ServeSettings { bookmark_interval: config.sim.bookmark_interval, ..ServeSettings::default() },
+        behaviour: !args.still,
+    };
+    let fleet = Fleet::start(options).await?;
+    let path = args.kubeconfig.unwrap_or_else(|| data_dir().join("sim").join("kubeconfig.yaml"));
+    fleet.write_kubeconfig(&path)?;
+    let readonly = readonly_path(&path);
+    fleet.write_kubeconfig_as(&readonly, Access::ReadOnly)?;
+    println!("fleetdeck sim: {} clusters ready in {:.2?}", fleet.clusters().len(), started.elapsed());
+    for cluster in fleet.clusters().iter().take(12) {
+        println!(
+            "  {:<22} {:<9} {}  {}",
+            cluster.name(),
+            format!("{:?}", cluster.info.role).to_lowercase(),
+            cluster.info.server,
+            cluster.info.git_version
+        );
+    }
+    if fleet.clusters().len() > 12 {
+        println!("  ... and {} more", fleet.clusters().len() - 12);
+    }
+    println!("kubeconfig:           {}", path.display());
+    println!("read-only kubeconfig: {}", readonly.display());
+    if let Some(dir) = &args.audit_dir {
+        println!("audit logs:           {}/<context>.log", dir.display());
+    }
+    println!("try:  kubectl --kubeconfig {} get nodes", path.display());
+    println!(
+        "      kubectl --kubeconfig {} --context hub get kustomizations.kustomize.toolkit.fluxcd.io -A",
+        path.display()
+    );
+    println!("Ctrl-C stops the fleet.");
+    shutdown_signal().await;
+    fleet.stop().await;
+    Ok(())
+}
+
+/// Error reports without colour when stderr is not a terminal or NO_COLOR is set.
+fn install_error_reports() -> Result<()> {
+    use std::io::IsTerminal;
+    let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !std::io::stderr().is_terminal();
+    let builder = color_eyre::config::HookBuilder::default().display_env_section(false);
+    let builder = if plain { builder.theme(color_eyre::config::Theme::new()) } else { builder };
+    builder.install()
+}
+
+/// `x.yaml` -> `x.readonly.yaml`: the same fleet with every context on its read-only user.
+fn readonly_path(path: &std::path::Path) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "kubeconfig".into());
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}.readonly{ext}"))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut hup = signal(SignalKind::hangup()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+            _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

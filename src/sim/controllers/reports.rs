@@ -1,0 +1,163 @@
+//! Kyverno's policy reports on a spoke: one PolicyReport per application namespace and a
+//! ClusterPolicyReport, with a few violations, changing now and then as workloads are
+//! fixed or broken.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::eyre::Result;
+use jiff::Timestamp;
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::exponential;
+use crate::sim::api::{Caller, write};
+use crate::sim::cluster::Cluster;
+use crate::sim::resource::GroupResource;
+use crate::sim::seed::{self, put};
+use crate::sim::state::ClusterState;
+
+/// (policy, rule, category, severity, message when failing)
+const CHECKS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "disallow-privileged-containers",
+        "privileged-containers",
+        "Pod Security Standards (Baseline)",
+        "medium",
+        "validation error: Privileged mode is disallowed. The fields spec.containers[*].securityContext.privileged must be unset or set to `false`.",
+    ),
+    (
+        "require-labels",
+        "check-team",
+        "Best Practices",
+        "medium",
+        "validation error: The label `team` is required. rule check-team failed at path /metadata/labels/team/",
+    ),
+    (
+        "restrict-image-registries",
+        "validate-registries",
+        "Best Practices",
+        "high",
+        "validation error: Unknown image registry. rule validate-registries failed at path /spec/template/spec/containers/0/image/",
+    ),
+    (
+        "disallow-latest-tag",
+        "validate-image-tag",
+        "Best Practices",
+        "medium",
+        "validation error: Using a mutable image tag e.g. 'latest' is not allowed. rule validate-image-tag failed at path /spec/template/spec/containers/0/image/",
+    ),
+];
+
+fn result(check: &(&str, &str, &str, &str, &str), fail: bool, resource: &Value) -> Value {
+    let (policy, rule, category, severity, message) = *check;
+    json!({
+        "policy": policy, "rule": rule, "category": category, "severity": severity,
+        "result": if fail { "fail" } else { "pass" },
+        "message": if fail { message.to_owned() } else { format!("validation rule '{rule}' passed.") },
+        "scored": true, "source": "kyverno",
+        "timestamp": {"seconds": Timestamp::now().as_second(), "nanos": 0},
+        "resources": [resource],
+    })
+}
+
+fn summary(results: &[Value]) -> Value {
+    let count = |r: &str| results.iter().filter(|x| x["result"] == r).count();
+    json!({"pass": count("pass"), "fail": count("fail"), "warn": count("warn"), "error": count("error"), "skip": count("skip")})
+}
+
+fn reference(object: &Value) -> Value {
+    json!({"apiVersion": object["apiVersion"], "kind": object["kind"], "name": object["metadata"]["name"],
+        "namespace": object["metadata"]["namespace"], "uid": object["metadata"]["uid"]})
+}
+
+/// Seeds the reports of the application namespaces and the cluster report.
+pub fn seed(st: &mut ClusterState) -> Result<()> {
+    seed::put_manifest(st, "kubectl", seed::POLICY_REPORT_CRDS)?;
+    let mut rng = rand::rng();
+    for ns in ["payments", "storefront"] {
+        let deployments: Vec<Value> =
+            st.store.list(&GroupResource::new("apps", "deployments"), Some(ns), None).map(|(_, o)| o.value()).collect();
+        let mut results = Vec::new();
+        for d in &deployments {
+            for check in CHECKS {
+                let fail = check.0 != "disallow-privileged-containers" && rng.random_bool(0.12);
+                results.push(result(check, fail, &reference(d)));
+            }
+        }
+        put(
+            st,
+            "kyverno-reports-controller",
+            json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": {"name": format!("polr-ns-{ns}"), "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "kyverno"}},
+            "summary": summary(&results), "results": results}),
+        )?;
+    }
+    let namespaces: Vec<Value> =
+        st.store.list(&GroupResource::new("", "namespaces"), None, None).map(|(_, o)| o.value()).collect();
+    let results: Vec<Value> = namespaces
+        .iter()
+        .map(|n| {
+            let mut r = result(
+                &(
+                    "require-labels",
+                    "check-owner",
+                    "Best Practices",
+                    "low",
+                    "validation error: The label `owner` is required.",
+                ),
+                false,
+                &reference(n),
+            );
+            r["policy"] = json!("require-namespace-owner");
+            r
+        })
+        .collect();
+    put(
+        st,
+        "kyverno-reports-controller",
+        json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "ClusterPolicyReport",
+        "metadata": {"name": "cpol-require-namespace-owner", "labels": {"app.kubernetes.io/managed-by": "kyverno"}},
+        "summary": summary(&results), "results": results}),
+    )?;
+    Ok(())
+}
+
+/// Flips one result of one namespaced report (a workload fixed, or broken).
+fn churn(st: &mut ClusterState) {
+    let Some(rt) = st.registry.lookup("wgpolicyk8s.io", "v1alpha2", "policyreports").cloned() else { return };
+    let reports: Vec<(String, String)> =
+        st.store.list(&rt.group_resource(), None, None).map(|(k, _)| k.clone()).collect();
+    let Some((ns, name)) = reports.choose(&mut rand::rng()).cloned() else { return };
+    let _ = write::modify_internal(st, &Caller::system("kyverno-reports-controller"), &rt, &ns, &name, "", |report| {
+        let Some(results) = report.get_mut("results").and_then(Value::as_array_mut) else { return };
+        let candidates: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r["policy"] != "disallow-privileged-containers")
+            .map(|(i, _)| i)
+            .collect();
+        let Some(&i) = candidates.choose(&mut rand::rng()) else { return };
+        let fail = results[i]["result"] != "fail";
+        let check = CHECKS.iter().find(|c| results[i]["policy"] == c.0).copied().unwrap_or(CHECKS[1]);
+        let resource = results[i]["resources"][0].clone();
+        results[i] = result(&check, fail, &resource);
+        let s = summary(results);
+        report["summary"] = s;
+    });
+}
+
+pub async fn run(cluster: Arc<Cluster>, shutdown: CancellationToken) {
+    if cluster.lock().registry.lookup("wgpolicyk8s.io", "v1alpha2", "policyreports").is_none() {
+        shutdown.cancelled().await;
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(exponential(Duration::from_secs(240))) => churn(&mut cluster.lock()),
+        }
+    }
+}

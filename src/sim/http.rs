@@ -1,0 +1,765 @@
+//! The HTTP face of a simulated cluster: faults, authentication, impersonation,
+//! authorization, routing to discovery, OpenAPI and the API operations, content
+//! negotiation, and the audit log of every request.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::api::validate::FieldValidation;
+use super::api::write::{self, DeleteOptions};
+use super::api::{self, Caller, ListOptions, patch::PatchType, review};
+use super::audit::{AuditEvent, Level};
+use super::auth::{Attributes, UserInfo};
+use super::cluster::Cluster;
+use super::discovery::{self, AGGREGATED_CONTENT_TYPE};
+use super::openapi;
+use super::request::{Output, Query, ResourceRequest, Route, negotiate, parse_route};
+use super::resource::ResourceType;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::{ApiError, ApiResult, success_status};
+use super::table;
+use super::watch::{self, WatchRequest};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// What the connection tells about the client.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: std::net::SocketAddr,
+    /// SHA-256 of the client certificate, when one was presented and verified.
+    pub certificate: Option<[u8; 32]>,
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn response(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(ct) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, ct);
+    }
+    r
+}
+
+fn error_response(err: &ApiError) -> Response<Body> {
+    let mut r = response(err.code, "application/json", err.to_status().to_string());
+    if let Some(secs) = err.retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert("Retry-After", v);
+    }
+    r
+}
+
+/// The audit record of a request, filled in as it is handled.
+struct Draft {
+    audit_id: String,
+    verb: String,
+    user: UserInfo,
+    impersonated: Option<UserInfo>,
+    object_ref: Option<Value>,
+    request_object: Option<Value>,
+    response_object: Option<Value>,
+    level: Level,
+    decision: Option<(bool, String)>,
+}
+
+/// Handles one request.
+pub async fn handle(
+    cluster: Arc<Cluster>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let received = Timestamp::now();
+    cluster.stats.requests.fetch_add(1, Ordering::Relaxed);
+    cluster.faults.pass_hang().await;
+    let faults = cluster.faults.current();
+    let delay = faults.delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let request_uri = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| path.clone());
+    let query = Query::parse(parts.uri.query());
+    let route = parse_route(parts.method.as_str(), &path, &query);
+    let user_agent = header(&parts.headers, "user-agent").unwrap_or_default().to_owned();
+    let mut draft = Draft {
+        audit_id: uuid::Uuid::new_v4().to_string(),
+        verb: match &route {
+            Route::Resource(r) => r.verb.clone(),
+            Route::NonResource => parts.method.as_str().to_lowercase(),
+        },
+        user: UserInfo::anonymous(),
+        impersonated: None,
+        object_ref: None,
+        request_object: None,
+        response_object: None,
+        level: Level::Metadata,
+        decision: None,
+    };
+    let result = if faults.should_fail() {
+        Err(ApiError::internal("injected fault: the simulated API server failed this request"))
+    } else {
+        let ctx = Ctx {
+            cluster: &cluster,
+            conn: &conn,
+            headers: &parts.headers,
+            query: &query,
+            path: &path,
+            user_agent: &user_agent,
+        };
+        ctx.process(&parts.method, route, body, &mut draft, received, &request_uri).await
+    };
+    let (resp, is_watch) = match result {
+        Ok(Reply::Response(r)) => (r, false),
+        Ok(Reply::Watch(r)) => (r, true),
+        Err(e) => {
+            draft.response_object = Some(e.to_status());
+            (error_response(&e), false)
+        }
+    };
+    if !is_watch && let Some(audit) = &cluster.audit {
+        let code = resp.status().as_u16();
+        audit.write(&audit_event(&draft, "ResponseComplete", code, &conn, &user_agent, &request_uri, received));
+    }
+    Ok(resp)
+}
+
+fn audit_event(
+    d: &Draft,
+    stage: &'static str,
+    code: u16,
+    conn: &ConnInfo,
+    ua: &str,
+    uri: &str,
+    received: Timestamp,
+) -> AuditEvent {
+    let status = if code >= 400 {
+        d.response_object.as_ref().map(|s| {
+            (
+                s.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                s.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            )
+        })
+    } else {
+        None
+    };
+    let mut annotations = Vec::new();
+    if let Some((allowed, reason)) = &d.decision {
+        annotations
+            .push(("authorization.k8s.io/decision".to_owned(), if *allowed { "allow" } else { "forbid" }.to_owned()));
+        annotations.push(("authorization.k8s.io/reason".to_owned(), reason.clone()));
+    }
+    AuditEvent {
+        level: d.level,
+        audit_id: d.audit_id.clone(),
+        stage,
+        request_uri: uri.to_owned(),
+        verb: d.verb.clone(),
+        user: d.user.clone(),
+        impersonated: d.impersonated.clone(),
+        source_ip: conn.peer.ip().to_string(),
+        user_agent: ua.to_owned(),
+        object_ref: d.object_ref.clone(),
+        code,
+        status,
+        request_object: d.request_object.clone(),
+        response_object: d.response_object.clone(),
+        received,
+        annotations,
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+enum Reply {
+    Response(Response<Body>),
+    /// A streaming watch: its audit log entries are written by the stream.
+    Watch(Response<Body>),
+}
+
+struct Ctx<'a> {
+    cluster: &'a Arc<Cluster>,
+    conn: &'a Arc<ConnInfo>,
+    headers: &'a HeaderMap,
+    query: &'a Query,
+    path: &'a str,
+    user_agent: &'a str,
+}
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
+impl Ctx<'_> {
+    fn authenticate(&self) -> ApiResult<UserInfo> {
+        let authorization = header(self.headers, "authorization");
+        if self.cluster.faults.current().reject_credentials
+            && (authorization.is_some() || self.conn.certificate.is_some())
+        {
+            return Err(ApiError::unauthorized());
+        }
+        self.cluster
+            .lock()
+            .authn
+            .authenticate(authorization, self.conn.certificate, SystemTime::now())
+            .map_err(|_| ApiError::unauthorized())
+    }
+
+    /// `Impersonate-User` / `Impersonate-Group`: allowed when the user may `impersonate`.
+    fn impersonate(&self, user: &UserInfo) -> ApiResult<Option<UserInfo>> {
+        let Some(target) = header(self.headers, "impersonate-user") else { return Ok(None) };
+        let groups: Vec<String> = self
+            .headers
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let mut st = self.cluster.lock();
+        let mut check = |resource: &str, name: &str| {
+            let attrs = Attributes::resource("impersonate", "", resource, "", name);
+            if st.authorize(user, &attrs).allowed {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden(&user.username, "impersonate", resource, "", None))
+            }
+        };
+        check("users", target)?;
+        for g in &groups {
+            check("groups", g)?;
+        }
+        let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+        Ok(Some(UserInfo::new(target, &group_refs)))
+    }
+
+    async fn process(
+        &self,
+        method: &hyper::Method,
+        route: Route,
+        body: Incoming,
+        draft: &mut Draft,
+        received: Timestamp,
+        request_uri: &str,
+    ) -> ApiResult<Reply> {
+        let authenticated = self.authenticate()?;
+        draft.user = authenticated.clone();
+        let user = match self.impersonate(&authenticated)? {
+            Some(imp) => {
+                draft.impersonated = Some(imp.clone());
+                imp
+            }
+            None => authenticated,
+        };
+        match route {
+            Route::NonResource => {
+                let verb = method.as_str().to_lowercase();
+                let verb = if verb == "head" { "get".to_owned() } else { verb };
+                let decision = self.cluster.lock().authorize(&user, &Attributes::non_resource(&verb, self.path));
+                draft.decision = Some((decision.allowed, decision.reason.clone()));
+                if !decision.allowed {
+                    return Err(ApiError::forbidden_path(&user.username, &verb, self.path));
+                }
+                self.non_resource().map(Reply::Response)
+            }
+            Route::Resource(r) => self.resource(r, &user, body, draft, received, request_uri).await,
+        }
+    }
+
+    fn accept(&self) -> Option<&str> {
+        header(self.headers, "accept")
+    }
+
+    fn non_resource(&self) -> ApiResult<Response<Body>> {
+        let registry = self.cluster.lock().registry.clone();
+        let info = &self.cluster.info;
+        let json_ok = |v: Value| response(200, "application/json", v.to_string());
+        let parts: Vec<&str> = self.path.trim_matches('/').split('/').collect();
+        let discovery_output = negotiate(self.accept(), self.query, true);
+        match parts.as_slice() {
+            ["version"] => Ok(json_ok(version_info(info.git_version))),
+            ["healthz"] | ["livez"] | ["readyz"] => {
+                if self.query.get("verbose").is_some() {
+                    let name = parts[0];
+                    let text = format!(
+                        "[+]ping ok\n[+]log ok\n[+]etcd ok\n[+]poststarthook/start-apiextensions-controllers ok\n{name} check passed\n"
+                    );
+                    Ok(response(200, "text/plain; charset=utf-8", text))
+                } else {
+                    Ok(response(200, "text/plain; charset=utf-8", "ok"))
+                }
+            }
+            ["healthz" | "livez" | "readyz", _check] => Ok(response(200, "text/plain; charset=utf-8", "ok")),
+            ["api"] => match discovery_output {
+                Some(Output::AggregatedDiscovery) => {
+                    Ok(response(200, AGGREGATED_CONTENT_TYPE, discovery::aggregated(&registry, true).to_string()))
+                }
+                _ => Ok(json_ok(discovery::api_versions(info.server.trim_start_matches("https://")))),
+            },
+            ["apis"] => match discovery_output {
+                Some(Output::AggregatedDiscovery) => {
+                    Ok(response(200, AGGREGATED_CONTENT_TYPE, discovery::aggregated(&registry, false).to_string()))
+                }
+                _ => Ok(json_ok(discovery::group_list(&registry))),
+            },
+            ["api", version] => {
+                discovery::resource_list(&registry, "", version).map(json_ok).ok_or_else(ApiError::no_route)
+            }
+            ["apis", group] => discovery::group(&registry, group).map(json_ok).ok_or_else(ApiError::no_route),
+            ["apis", group, version] => {
+                discovery::resource_list(&registry, group, version).map(json_ok).ok_or_else(ApiError::no_route)
+            }
+            ["openapi", "v2"] => {
+                let accept = self.accept().unwrap_or("application/json");
+                if accept.split(',').all(|r| r.contains("protobuf")) {
+                    return Err(ApiError::not_acceptable(accept));
+                }
+                Ok(response(200, "application/json", openapi::v2_document(&registry, info.git_version)))
+            }
+            ["openapi", "v3"] => Ok(json_ok(openapi::v3_index(&registry, info.git_version))),
+            ["openapi", "v3", "api", version] => openapi::v3_document(&registry, "", version, info.git_version)
+                .map(|d| response(200, "application/json", d))
+                .ok_or_else(ApiError::no_route),
+            ["openapi", "v3", "apis", group, version] => {
+                openapi::v3_document(&registry, group, version, info.git_version)
+                    .map(|d| response(200, "application/json", d))
+                    .ok_or_else(ApiError::no_route)
+            }
+            _ => Err(ApiError::no_route()),
+        }
+    }
+
+    async fn read_body(&self, body: Incoming) -> ApiResult<Bytes> {
+        let max = self.cluster.settings.max_body;
+        match Limited::new(body, max).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large(max)),
+            Err(e) => Err(ApiError::bad_request(format!("error reading the request body: {e}"))),
+        }
+    }
+
+    fn content_type(&self) -> &str {
+        header(self.headers, "content-type").unwrap_or("application/json")
+    }
+
+    /// Decodes a JSON or YAML body.
+    fn decode(&self, bytes: &[u8], yaml: bool) -> ApiResult<Value> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("the body of the request was empty"));
+        }
+        if yaml {
+            return serde_saphyr::from_slice::<Value>(bytes)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")));
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+    }
+
+    fn decode_object(&self, bytes: &[u8]) -> ApiResult<Value> {
+        let ct = self.content_type().split(';').next().unwrap_or_default().trim().to_owned();
+        match ct.as_str() {
+            "application/json" | "" | "*/*" => self.decode(bytes, false),
+            "application/yaml" | "text/yaml" => self.decode(bytes, true),
+            other => Err(ApiError::unsupported_media_type(other)),
+        }
+    }
+
+    fn caller(&self, user: &UserInfo, dry_run: bool, apply: bool) -> ApiResult<Caller> {
+        let validation = FieldValidation::parse(self.query.get("fieldValidation"))?;
+        let manager = match self.query.get("fieldManager") {
+            Some(m) if m.len() > 128 => {
+                return Err(ApiError::bad_request("fieldManager is too long (must be at most 128 characters)"));
+            }
+            Some(m) if !m.is_empty() => m.to_owned(),
+            _ if apply => return Err(ApiError::bad_request("PATCH, fieldManager is required for apply requests")),
+            _ => {
+                let prefix = self.user_agent.split('/').next().unwrap_or_default();
+                if prefix.is_empty() { "unknown".to_owned() } else { prefix.to_owned() }
+            }
+        };
+        Ok(Caller { user: user.clone(), manager, dry_run, validation, internal: false })
+    }
+
+    fn dry_run(&self) -> ApiResult<bool> {
+        match self.query.all("dryRun") {
+            [] => Ok(false),
+            values if values.iter().all(|v| v == "All") => Ok(true),
+            values => Err(ApiError::bad_request(format!("Invalid dry run value: {}", values.join(",")))),
+        }
+    }
+
+    fn list_options(&self, rt: &ResourceType) -> ApiResult<ListOptions> {
+        let limit = match self.query.get("limit") {
+            Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?),
+            None => None,
+        };
+        Ok(ListOptions {
+            labels: LabelSelector::parse(self.query.get("labelSelector").unwrap_or_default())?,
+            fields: FieldSelector::parse(self.query.get("fieldSelector").unwrap_or_default(), rt)?,
+            limit,
+            continue_token: self.query.get("continue").map(str::to_owned),
+            resource_version: self.query.get("resourceVersion").map(str::to_owned),
+            resource_version_match: self.query.get("resourceVersionMatch").map(str::to_owned),
+        })
+    }
+
+    fn output(&self) -> ApiResult<Output> {
+        negotiate(self.accept(), self.query, false)
+            .ok_or_else(|| ApiError::not_acceptable(self.accept().unwrap_or(PROTOBUF)))
+    }
+
+    fn encode(
+        &self,
+        rt: &ResourceType,
+        object: &Value,
+        output: Output,
+        code: u16,
+        warnings: &[String],
+    ) -> Response<Body> {
+        let (content_type, body) = match output {
+            Output::Table(include) => {
+                let meta = json!({"resourceVersion": object.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+                (
+                    "application/json",
+                    table::table(rt, std::slice::from_ref(object), meta, include, Timestamp::now()).to_string(),
+                )
+            }
+            Output::Metadata => ("application/json", table::partial_metadata(object).to_string()),
+            Output::Yaml => ("application/yaml", serde_saphyr::to_string(object).unwrap_or_default()),
+            Output::Json | Output::AggregatedDiscovery => ("application/json", object.to_string()),
+        };
+        let mut r = response(code, content_type, body);
+        for w in warnings {
+            if let Ok(v) = HeaderValue::from_str(&format!("299 - {}", json!(w))) {
+                r.headers_mut().append("Warning", v);
+            }
+        }
+        r
+    }
+
+    async fn resource(
+        &self,
+        r: ResourceRequest,
+        user: &UserInfo,
+        body: Incoming,
+        draft: &mut Draft,
+        received: Timestamp,
+        request_uri: &str,
+    ) -> ApiResult<Reply> {
+        let rt = {
+            let st = self.cluster.lock();
+            st.registry.lookup(&r.group, &r.version, &r.resource).cloned()
+        };
+        let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
+        let mut object_ref = json!({"resource": r.resource, "apiVersion": r.version});
+        if !r.group.is_empty() {
+            object_ref["apiGroup"] = json!(r.group);
+        }
+        for (k, v) in [("namespace", &r.namespace), ("name", &r.name), ("subresource", &r.subresource)] {
+            if !v.is_empty() {
+                object_ref[k] = json!(v);
+            }
+        }
+        draft.object_ref = Some(object_ref);
+        let attrs = Attributes {
+            verb: r.verb.clone(),
+            resource_request: true,
+            api_group: r.group.clone(),
+            resource: r.resource.clone(),
+            subresource: r.subresource.clone(),
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            path: self.path.to_owned(),
+        };
+        let decision = self.cluster.lock().authorize(user, &attrs);
+        draft.decision = Some((decision.allowed, decision.reason.clone()));
+        if !decision.allowed {
+            let qualified = attrs.qualified_resource();
+            return Err(ApiError::forbidden(&user.username, &r.verb, &qualified, &r.group, Some(&r.namespace)));
+        }
+        let Some(rt) = rt else { return Err(ApiError::no_route()) };
+        let _ = api_version;
+        let mutating = matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
+        if mutating && !rt.virtual_only {
+            self.cluster.stats.record_write(format!("{} {request_uri} by {}", r.verb, user.username));
+            if rt.plural != "secrets" {
+                draft.level = Level::RequestResponse;
+            }
+        }
+        let verb_ok = match r.subresource.as_str() {
+            "" => rt.has_verb(&r.verb),
+            "status" => rt.status_subresource && matches!(r.verb.as_str(), "get" | "update" | "patch"),
+            "finalize" => rt.plural == "namespaces" && r.verb == "update",
+            sub => {
+                rt.extra_subresources.iter().any(|(name, _, verbs)| *name == sub && verbs.contains(&r.verb.as_str()))
+            }
+        };
+        if !verb_ok {
+            if r.subresource.is_empty() || rt.status_subresource || !rt.extra_subresources.is_empty() {
+                return Err(ApiError::method_not_supported(&rt, &r.verb));
+            }
+            return Err(ApiError::no_route());
+        }
+        if rt.namespaced && r.namespace.is_empty() && !r.name.is_empty() {
+            return Err(ApiError::no_route());
+        }
+        let output = self.output()?;
+        match r.verb.as_str() {
+            "get" => {
+                let obj = api::get(&self.cluster.lock(), &rt, &r.namespace, &r.name)?.value();
+                Ok(Reply::Response(self.encode(&rt, &obj, output, 200, &[])))
+            }
+            "list" => {
+                let opts = self.list_options(&rt)?;
+                let page = {
+                    let st = self.cluster.lock();
+                    api::list(&st, &rt, Some(&r.namespace), &opts)?
+                };
+                let body: Bytes = match output {
+                    Output::Json | Output::AggregatedDiscovery => api::list_json(&rt, &page).into(),
+                    Output::Yaml => {
+                        let v: Value = serde_json::from_slice(&api::list_json(&rt, &page)).unwrap_or(Value::Null);
+                        serde_saphyr::to_string(&v).unwrap_or_default().into()
+                    }
+                    Output::Table(include) => {
+                        let items: Vec<Value> = page.items.iter().map(|i| i.value()).collect();
+                        let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+                        if let Some(c) = &page.continue_token {
+                            meta["continue"] = json!(c);
+                        }
+                        table::table(&rt, &items, meta, include, Timestamp::now()).to_string().into()
+                    }
+                    Output::Metadata => {
+                        let items: Vec<Value> =
+                            page.items.iter().map(|i| table::partial_metadata(&i.value())).collect();
+                        let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
+                        if let Some(c) = &page.continue_token {
+                            meta["continue"] = json!(c);
+                        }
+                        json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
+                            .to_string()
+                            .into()
+                    }
+                };
+                let content_type = if output == Output::Yaml { "application/yaml" } else { "application/json" };
+                Ok(Reply::Response(response(200, content_type, body)))
+            }
+            "watch" => self.watch(rt, &r, output, draft, received, request_uri),
+            "create" => {
+                let bytes = self.read_body(body).await?;
+                let obj = self.decode_object(&bytes)?;
+                draft.request_object = Some(obj.clone());
+                if r.subresource == "token" {
+                    let answer = review::token_request(&mut self.cluster.lock(), &r.namespace, &r.name, obj)?;
+                    draft.level = Level::Metadata;
+                    return Ok(Reply::Response(self.encode(&rt, &answer, Output::Json, 201, &[])));
+                }
+                if rt.virtual_only {
+                    let answer = review::answer(&mut self.cluster.lock(), user, &rt.kind, obj)?;
+                    draft.response_object = Some(answer.clone());
+                    return Ok(Reply::Response(self.encode(&rt, &answer, Output::Json, 201, &[])));
+                }
+                let caller = self.caller(user, self.dry_run()?, false)?;
+                let written = write::create(&mut self.cluster.lock(), &caller, &rt, &r.namespace, obj)?;
+                draft.response_object = Some(written.object.clone());
+                Ok(Reply::Response(self.encode(&rt, &written.object, output, 201, &written.warnings)))
+            }
+            "update" => {
+                let bytes = self.read_body(body).await?;
+                let obj = self.decode_object(&bytes)?;
+                draft.request_object = Some(obj.clone());
+                let caller = self.caller(user, self.dry_run()?, false)?;
+                let sub = if r.subresource == "finalize" { "" } else { r.subresource.as_str() };
+                let written = write::update(&mut self.cluster.lock(), &caller, &rt, &r.namespace, &r.name, sub, obj)?;
+                draft.response_object = Some(written.object.clone());
+                Ok(Reply::Response(self.encode(&rt, &written.object, output, 200, &written.warnings)))
+            }
+            "patch" => {
+                let ct = self.content_type().to_owned();
+                let kind = PatchType::from_content_type(&ct).ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let bytes = self.read_body(body).await?;
+                let patch = self.decode(&bytes, kind == PatchType::Apply)?;
+                draft.request_object = Some(patch.clone());
+                let force = self.query.flag("force");
+                if force && kind != PatchType::Apply {
+                    return Err(ApiError::bad_request("force flag can only be used with server-side apply"));
+                }
+                let caller = self.caller(user, self.dry_run()?, kind == PatchType::Apply)?;
+                let written = write::patch(
+                    &mut self.cluster.lock(),
+                    &caller,
+                    &rt,
+                    &r.namespace,
+                    &r.name,
+                    &r.subresource,
+                    kind,
+                    patch,
+                    force,
+                )?;
+                draft.response_object = Some(written.object.clone());
+                let code = if written.created { 201 } else { 200 };
+                Ok(Reply::Response(self.encode(&rt, &written.object, output, code, &written.warnings)))
+            }
+            "delete" => {
+                let bytes = self.read_body(body).await?;
+                let options =
+                    if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { self.decode(&bytes, false)? };
+                let dry_run = self.dry_run()? || options.pointer("/dryRun/0") == Some(&json!("All"));
+                let caller = self.caller(user, dry_run, false)?;
+                let opts = DeleteOptions {
+                    precondition_uid: options.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned),
+                    precondition_rv: options
+                        .pointer("/preconditions/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                };
+                let deleted = write::delete(&mut self.cluster.lock(), &caller, &rt, &r.namespace, &r.name, &opts)?;
+                draft.response_object = Some(deleted.clone());
+                let still_there = deleted.pointer("/metadata/deletionTimestamp").is_some();
+                if output == Output::Json && !still_there && rt.plural == "events" {
+                    let uid = deleted.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+                    return Ok(Reply::Response(response(
+                        200,
+                        "application/json",
+                        success_status(&rt, &r.name, uid).to_string(),
+                    )));
+                }
+                Ok(Reply::Response(self.encode(&rt, &deleted, output, if still_there { 202 } else { 200 }, &[])))
+            }
+            "deletecollection" => {
+                let caller = self.caller(user, self.dry_run()?, false)?;
+                let opts = self.list_options(&rt)?;
+                let deleted =
+                    write::delete_collection(&mut self.cluster.lock(), &caller, &rt, Some(&r.namespace), &opts)?;
+                let list =
+                    json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": {}, "items": deleted});
+                Ok(Reply::Response(response(200, "application/json", list.to_string())))
+            }
+            other => Err(ApiError::new(405, "MethodNotAllowed", format!("{other} is not supported"))),
+        }
+    }
+
+    fn watch(
+        &self,
+        rt: Arc<ResourceType>,
+        r: &ResourceRequest,
+        output: Output,
+        draft: &mut Draft,
+        received: Timestamp,
+        request_uri: &str,
+    ) -> ApiResult<Reply> {
+        let mut options = self.list_options(&rt)?;
+        if !r.name.is_empty() {
+            options.fields = FieldSelector::parse(&format!("metadata.name={}", r.name), &rt)?;
+        }
+        let timeout = match self.query.get("timeoutSeconds") {
+            Some(t) => Some(Duration::from_secs(
+                t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
+            )),
+            None => None,
+        };
+        let send_initial = self.query.flag("sendInitialEvents");
+        if send_initial && self.query.get("resourceVersionMatch") != Some("NotOlderThan") {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        let request = WatchRequest {
+            rt,
+            namespace: Some(r.namespace.clone()),
+            resource_version: options.resource_version.clone(),
+            options,
+            bookmarks: self.query.flag("allowWatchBookmarks"),
+            send_initial_events: send_initial,
+            timeout,
+            output,
+        };
+        let audit = self.cluster.audit.is_some().then(|| {
+            let cluster = self.cluster.clone();
+            let snapshot = Draft {
+                audit_id: draft.audit_id.clone(),
+                verb: draft.verb.clone(),
+                user: draft.user.clone(),
+                impersonated: draft.impersonated.clone(),
+                object_ref: draft.object_ref.clone(),
+                request_object: None,
+                response_object: None,
+                level: Level::Metadata,
+                decision: draft.decision.clone(),
+            };
+            (cluster, snapshot)
+        });
+        if let Some((cluster, snapshot)) = &audit
+            && let Some(log) = &cluster.audit
+        {
+            log.write(&audit_event(
+                snapshot,
+                "ResponseStarted",
+                200,
+                self.conn,
+                self.user_agent,
+                request_uri,
+                received,
+            ));
+        }
+        let conn = self.conn.clone();
+        let ua = self.user_agent.to_owned();
+        let uri = request_uri.to_owned();
+        let rx = watch::start(self.cluster.clone(), request, move |_end| {
+            if let Some((cluster, snapshot)) = audit
+                && let Some(log) = &cluster.audit
+            {
+                log.write(&audit_event(&snapshot, "ResponseComplete", 200, &conn, &ua, &uri, received));
+            }
+        })?;
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|frame| (Ok::<_, Infallible>(Frame::data(frame)), rx))
+        });
+        let content_type = match output {
+            Output::Table(_) | Output::Metadata | Output::Json | Output::Yaml | Output::AggregatedDiscovery => {
+                "application/json"
+            }
+        };
+        let mut resp = Response::new(StreamBody::new(stream).boxed());
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let _ = content_type;
+        Ok(Reply::Watch(resp))
+    }
+}
+
+/// The `/version` document of a cluster running `git_version` ("v1.33.4").
+pub fn version_info(git_version: &str) -> Value {
+    let trimmed = git_version.trim_start_matches('v');
+    let mut parts = trimmed.split('.');
+    let major = parts.next().unwrap_or("1");
+    let minor = parts.next().unwrap_or("0");
+    json!({
+        "major": major,
+        "minor": minor,
+        "emulationMajor": major,
+        "emulationMinor": minor,
+        "minCompatibilityMajor": major,
+        "minCompatibilityMinor": minor.parse::<u32>().map(|m| m.saturating_sub(1).to_string()).unwrap_or_default(),
+        "gitVersion": git_version,
+        "gitCommit": "7b1c2a0f5e3d4c6b8a9e0f1d2c3b4a5968778695",
+        "gitTreeState": "clean",
+        "buildDate": "2025-08-12T17:03:25Z",
+        "goVersion": "go1.24.5",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
