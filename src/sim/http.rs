@@ -23,6 +23,7 @@ use super::auth::{Attributes, UserInfo};
 use super::cluster::Cluster;
 use super::discovery::{self, AGGREGATED_CONTENT_TYPE};
 use super::openapi;
+use super::protobuf;
 use super::request::{Output, Query, ResourceRequest, Route, negotiate, parse_route};
 use super::resource::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
@@ -372,6 +373,9 @@ impl Ctx<'_> {
         match ct.as_str() {
             "application/json" | "" | "*/*" => self.decode(bytes, false),
             "application/yaml" | "text/yaml" => self.decode(bytes, true),
+            PROTOBUF => protobuf::decode(bytes).map_err(|e| {
+                ApiError::bad_request(format!("error decoding the protobuf body: {} (the simulated API server decodes the built-in kinds kubectl sends; use JSON for others)", e.0))
+            }),
             other => Err(ApiError::unsupported_media_type(other)),
         }
     }

@@ -26,6 +26,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod pki;
+pub mod protobuf;
 pub mod request;
 pub mod resource;
 pub mod scenario;
