@@ -253,6 +253,14 @@ impl Fleet {
         Ok(())
     }
 
+    /// source-controller publishes a new revision of a hub source (`GitRepository` or
+    /// `OCIRepository` in flux-system), as when a commit is pushed; the Kustomizations
+    /// that follow it reconcile. Returns the new revision.
+    pub fn publish_revision(&self, kind: &str, name: &str) -> Result<String> {
+        controllers::flux::publish(self.hub(), kind, name)
+            .ok_or_else(|| eyre!("no active {kind} flux-system/{name} on the hub"))
+    }
+
     /// Stops serving and every simulated controller.
     pub async fn stop(self) {
         self.shutdown.cancel();

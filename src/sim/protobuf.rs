@@ -110,14 +110,21 @@ fn schema(message: &str) -> Option<&'static [Field]> {
             (5, "nonResourceURLs", Str, true),
         ],
         "AggregationRule" => &[(1, "clusterRoleSelectors", Msg("LabelSelector"), true)],
-        "LabelSelector" => &[(1, "matchLabels", MapStr, false), (2, "matchExpressions", Msg("LabelSelectorRequirement"), true)],
+        "LabelSelector" => {
+            &[(1, "matchLabels", MapStr, false), (2, "matchExpressions", Msg("LabelSelectorRequirement"), true)]
+        }
         "LabelSelectorRequirement" => &[(1, "key", Str, false), (2, "operator", Str, false), (3, "values", Str, true)],
         "ClusterRoleBinding" => &[
             (1, "metadata", Msg("ObjectMeta"), false),
             (2, "subjects", Msg("Subject"), true),
             (3, "roleRef", Msg("RoleRef"), false),
         ],
-        "Subject" => &[(1, "kind", Str, false), (2, "apiGroup", Str, false), (3, "name", Str, false), (4, "namespace", Str, false)],
+        "Subject" => &[
+            (1, "kind", Str, false),
+            (2, "apiGroup", Str, false),
+            (3, "name", Str, false),
+            (4, "namespace", Str, false),
+        ],
         "RoleRef" => &[(1, "apiGroup", Str, false), (2, "kind", Str, false), (3, "name", Str, false)],
         "Deployment" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("DeploymentSpec"), false)],
         "DeploymentSpec" => &[
@@ -183,7 +190,9 @@ fn schema(message: &str) -> Option<&'static [Field]> {
             (7, "allowPrivilegeEscalation", Bool, false),
             (8, "runAsGroup", Int, false),
         ],
-        "SelfSubjectAccessReview" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("SelfSubjectAccessReviewSpec"), false)],
+        "SelfSubjectAccessReview" => {
+            &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("SelfSubjectAccessReviewSpec"), false)]
+        }
         "SelfSubjectAccessReviewSpec" => &[
             (1, "resourceAttributes", Msg("ResourceAttributes"), false),
             (2, "nonResourceAttributes", Msg("NonResourceAttributes"), false),
@@ -198,7 +207,9 @@ fn schema(message: &str) -> Option<&'static [Field]> {
             (7, "name", Str, false),
         ],
         "NonResourceAttributes" => &[(1, "path", Str, false), (2, "verb", Str, false)],
-        "SelfSubjectRulesReview" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("SelfSubjectRulesReviewSpec"), false)],
+        "SelfSubjectRulesReview" => {
+            &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("SelfSubjectRulesReviewSpec"), false)]
+        }
         "SelfSubjectRulesReviewSpec" => &[(1, "namespace", Str, false)],
         "SelfSubjectReview" => &[(1, "metadata", Msg("ObjectMeta"), false)],
         "TokenRequest" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("TokenRequestSpec"), false)],
@@ -207,7 +218,9 @@ fn schema(message: &str) -> Option<&'static [Field]> {
             (3, "boundObjectRef", Msg("BoundObjectReference"), false),
             (4, "expirationSeconds", Int, false),
         ],
-        "BoundObjectReference" => &[(1, "kind", Str, false), (2, "apiVersion", Str, false), (3, "name", Str, false), (4, "uid", Str, false)],
+        "BoundObjectReference" => {
+            &[(1, "kind", Str, false), (2, "apiVersion", Str, false), (3, "name", Str, false), (4, "uid", Str, false)]
+        }
         "DeleteOptions" => &[
             (1, "gracePeriodSeconds", Int, false),
             (2, "preconditions", Msg("Preconditions"), false),
@@ -361,12 +374,16 @@ fn decode_message(name: &str, bytes: &[u8]) -> Result<Value> {
         let Some(&(_, json_name, kind, repeated)) = fields.iter().find(|f| f.0 == number) else { continue };
         match kind {
             MapStr | MapBytes | MapQuantity => {
-                let Payload::Bytes(entry) = payload else { return Err(DecodeError(format!("{json_name}: map entry is not a message"))) };
+                let Payload::Bytes(entry) = payload else {
+                    return Err(DecodeError(format!("{json_name}: map entry is not a message")));
+                };
                 let (key, value) = map_entry(entry)?;
                 let value = match (kind, value) {
                     (MapStr, Some(v)) => json!(text(v)?),
                     (MapBytes, Some(v)) => json!(STANDARD.encode(v)),
-                    (MapQuantity, Some(v)) => decode_message("Quantity", v)?.get("string").cloned().unwrap_or(json!("0")),
+                    (MapQuantity, Some(v)) => {
+                        decode_message("Quantity", v)?.get("string").cloned().unwrap_or(json!("0"))
+                    }
                     (_, None) => json!(""),
                     _ => Value::Null,
                 };
@@ -469,7 +486,10 @@ mod tests {
         bytes_field(2, &spec, &mut review);
         let v = decode(&envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview", &review)).unwrap();
         assert_eq!(v["kind"], "SelfSubjectAccessReview");
-        assert_eq!(v["spec"]["resourceAttributes"], json!({"verb": "create", "resource": "configmaps", "namespace": "default"}));
+        assert_eq!(
+            v["spec"]["resourceAttributes"],
+            json!({"verb": "create", "resource": "configmaps", "namespace": "default"})
+        );
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub struct FluxShape {
     pub revision_every: Option<Duration>,
     /// How long a spoke takes to apply a new revision.
     pub reconcile_delay: Span,
+    /// How long a failed Kustomization waits before it tries again (its retryInterval).
+    #[serde(deserialize_with = "duration")]
+    pub retry_interval: Duration,
     /// Spokes (globs) that take `slow_delay` instead: slower than the 30 s target.
     pub slow: Vec<String>,
     pub slow_delay: Span,
@@ -156,6 +159,7 @@ impl Default for FluxShape {
         Self {
             revision_every: Some(Duration::from_secs(180)),
             reconcile_delay: Span::secs(2, 9),
+            retry_interval: Duration::from_secs(30),
             slow: Vec::new(),
             slow_delay: Span::secs(34, 48),
             failing: Vec::new(),

@@ -377,6 +377,8 @@ struct Controller {
     seen: HashMap<(String, String), (i64, String, bool)>,
     /// When each running reconciliation started.
     started: HashMap<(String, String), Instant>,
+    /// The artifact revision each source was last seen at.
+    source_revisions: HashMap<(String, String), String>,
 }
 
 fn ks_gr() -> GroupResource {
@@ -437,54 +439,33 @@ impl Controller {
         }
     }
 
-    /// A source publishes a new revision; its Kustomizations start reconciling.
-    fn publish(&mut self, kind: &str, name: &str) {
-        let plural = if kind == "GitRepository" { "gitrepositories" } else { "ocirepositories" };
-        let mut st = self.hub.lock();
-        let Some(rt) = st.registry.lookup(SOURCE_GROUP, "v1", plural).cloned() else { return };
-        let Some(source) = st.store.get(&rt.group_resource(), "flux-system", name).map(|o| o.value()) else { return };
-        if source.pointer("/spec/suspend") == Some(&json!(true)) {
+    /// Starts the Kustomizations that follow a source whose artifact changed.
+    fn on_source(&mut self, kind: &str, ns: &str, name: &str, source: &Value) {
+        let revision = text(source, "/status/artifact/revision");
+        let key = (format!("{kind}/{ns}"), name.to_owned());
+        if self.source_revisions.insert(key, revision.clone()).is_none_or(|before| before == revision) {
             return;
         }
-        let previous = text(&source, "/status/artifact/revision");
-        let revision = if kind == "GitRepository" { git_revision() } else { oci_revision(Some(&previous)) };
-        let generation = source.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-        let at = rfc3339(Timestamp::now());
-        let status = source_status(kind, "flux-system", name, &revision, &at, generation);
-        let _ = write::modify_internal(
-            &mut st,
-            &Caller::system("source-controller"),
-            &rt,
-            "flux-system",
-            name,
-            "status",
-            |s| {
-                s["status"] = status;
-            },
-        );
-        let short = revision.split('@').next_back().unwrap_or(&revision).to_owned();
-        record_about(
-            &mut st,
-            "source-controller",
-            &rt.group_resource(),
-            "flux-system",
-            name,
-            "Normal",
-            "NewArtifact",
-            &format!("stored artifact for commit '{short}'"),
-        );
-        let followers: Vec<(String, String, bool)> = st
-            .store
-            .list(&ks_gr(), None, None)
-            .map(|(k, o)| (k, o.value()))
-            .filter(|(_, ks)| text(ks, "/spec/sourceRef/kind") == kind && text(ks, "/spec/sourceRef/name") == name)
-            .map(|(k, ks)| (k.0.clone(), k.1.clone(), ks.pointer("/spec/suspend") == Some(&json!(true))))
-            .collect();
-        drop(st);
-        for (ns, ks, suspended) in followers {
-            if !suspended {
-                self.start_soon(&ns, &ks);
-            }
+        let followers: Vec<(String, String)> = {
+            let st = self.hub.lock();
+            st.store
+                .list(&ks_gr(), None, None)
+                .map(|(k, o)| (k, o.value()))
+                .filter(|(k, ks)| {
+                    let source_ns = match text(ks, "/spec/sourceRef/namespace") {
+                        n if n.is_empty() => k.0.clone(),
+                        n => n,
+                    };
+                    text(ks, "/spec/sourceRef/kind") == kind
+                        && text(ks, "/spec/sourceRef/name") == name
+                        && source_ns == ns
+                })
+                .filter(|(_, ks)| ks.pointer("/spec/suspend") != Some(&json!(true)))
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        for (ks_ns, ks_name) in followers {
+            self.start_soon(&ks_ns, &ks_name);
         }
     }
 
@@ -616,7 +597,10 @@ impl Controller {
                 record_about(&mut st, "kustomize-controller", &ks_gr(), ns, name, "Warning", &reason, &message);
                 drop(st);
                 // retryInterval: the controller tries again until the spoke is back.
-                self.schedule(Duration::from_secs(30), Job::Start { ns: ns.to_owned(), name: name.to_owned() });
+                self.schedule(
+                    self.scenario.flux.retry_interval,
+                    Job::Start { ns: ns.to_owned(), name: name.to_owned() },
+                );
             }
             None => {
                 let inventory = match &outcome {
@@ -710,6 +694,40 @@ impl Controller {
     }
 }
 
+/// source-controller fetches a new commit (or tag) of a source: its artifact moves to a
+/// new revision, and the Kustomizations that follow it start reconciling. Returns the
+/// new revision, or `None` when the source does not exist or is suspended.
+pub fn publish(hub: &Cluster, kind: &str, name: &str) -> Option<String> {
+    let plural = if kind == "GitRepository" { "gitrepositories" } else { "ocirepositories" };
+    let mut st = hub.lock();
+    let rt = st.registry.lookup(SOURCE_GROUP, "v1", plural).cloned()?;
+    let source = st.store.get(&rt.group_resource(), "flux-system", name).map(|o| o.value())?;
+    if source.pointer("/spec/suspend") == Some(&json!(true)) {
+        return None;
+    }
+    let previous = text(&source, "/status/artifact/revision");
+    let revision = if kind == "GitRepository" { git_revision() } else { oci_revision(Some(&previous)) };
+    let generation = source.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    let at = rfc3339(Timestamp::now());
+    let status = source_status(kind, "flux-system", name, &revision, &at, generation);
+    write::modify_internal(&mut st, &Caller::system("source-controller"), &rt, "flux-system", name, "status", |s| {
+        s["status"] = status;
+    })
+    .ok()?;
+    let short = revision.split('@').next_back().unwrap_or(&revision).to_owned();
+    record_about(
+        &mut st,
+        "source-controller",
+        &rt.group_resource(),
+        "flux-system",
+        name,
+        "Normal",
+        "NewArtifact",
+        &format!("stored artifact for commit '{short}'"),
+    );
+    Some(revision)
+}
+
 fn source_revision(st: &ClusterState, ks: &Value) -> Option<String> {
     let kind = text(ks, "/spec/sourceRef/kind");
     let plural = match kind.as_str() {
@@ -735,12 +753,20 @@ pub async fn run(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Sce
         queue: BinaryHeap::new(),
         seen: HashMap::new(),
         started: HashMap::new(),
+        source_revisions: HashMap::new(),
     };
     {
         let st = hub.lock();
         let existing: Vec<(String, String, Value)> =
             st.store.list(&ks_gr(), None, None).map(|(k, o)| (k.0.clone(), k.1.clone(), o.value())).collect();
+        let mut sources = Vec::new();
+        for (plural, kind) in [("gitrepositories", "GitRepository"), ("ocirepositories", "OCIRepository")] {
+            for (k, o) in st.store.list(&GroupResource::new(SOURCE_GROUP, plural), None, None) {
+                sources.push(((format!("{kind}/{}", k.0), k.1.clone()), text(&o.value(), "/status/artifact/revision")));
+            }
+        }
         drop(st);
+        c.source_revisions.extend(sources);
         for (ns, name, ks) in existing {
             c.on_kustomization(&ns, &name, Some(&ks));
         }
@@ -760,7 +786,7 @@ pub async fn run(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Sce
                 let Some(Reverse((_, job))) = c.queue.pop() else { continue };
                 match job {
                     Job::Publish { kind, name } => {
-                        c.publish(&kind, &name);
+                        publish(&hub, &kind, &name);
                         if let Some(every) = scenario.flux.revision_every {
                             let period = if name == "flux-system" { every * 3 } else if kind == "OCIRepository" { every + every / 2 } else { every };
                             c.schedule(period, Job::Publish { kind, name });
@@ -770,10 +796,17 @@ pub async fn run(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Sce
                     Job::Finish { ns, name } => c.finish(&ns, &name),
                 }
             }
-            changes = feed.wait(&hub, |ch| ch.gr.group == KUSTOMIZE_GROUP) => {
+            changes = feed.wait(&hub, |ch| ch.gr.group == KUSTOMIZE_GROUP || ch.gr.group == SOURCE_GROUP) => {
                 for change in changes {
                     let value = (change.kind != crate::sim::store::ChangeKind::Deleted).then(|| change.object.value());
-                    c.on_kustomization(&change.namespace, &change.name, value.as_ref());
+                    match (change.gr.group.as_str(), value.as_ref()) {
+                        (KUSTOMIZE_GROUP, value) => c.on_kustomization(&change.namespace, &change.name, value),
+                        (_, Some(source)) => {
+                            let kind = text(source, "/kind");
+                            c.on_source(&kind, &change.namespace, &change.name, source);
+                        }
+                        (_, None) => {}
+                    }
                 }
             }
         }
