@@ -577,6 +577,12 @@ impl Ctx<'_> {
                 }
                 let caller = self.caller(user, self.dry_run()?, false)?;
                 let written = write::create(&mut self.cluster.lock(), &caller, &rt, &r.namespace, obj)?;
+                // The audit log names the created object, as the API server's does.
+                if let (Some(object_ref), Some(name)) =
+                    (draft.object_ref.as_mut(), written.object.pointer("/metadata/name"))
+                {
+                    object_ref["name"] = name.clone();
+                }
                 draft.response_object = Some(written.object.clone());
                 Ok(Reply::Response(self.encode(&rt, &written.object, output, 201, &written.warnings)))
             }

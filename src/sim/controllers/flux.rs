@@ -744,18 +744,25 @@ fn source_revision(st: &ClusterState, ks: &Value) -> Option<String> {
     source.pointer("/status/artifact/revision").and_then(Value::as_str).map(str::to_owned)
 }
 
-/// Runs Flux on the hub until shutdown.
-pub async fn run(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Scenario>, shutdown: CancellationToken) {
-    let mut c = Controller {
-        hub: hub.clone(),
-        spokes: spokes.into_iter().map(|s| (s.info.server.clone(), s)).collect(),
-        scenario: scenario.clone(),
-        queue: BinaryHeap::new(),
-        seen: HashMap::new(),
-        started: HashMap::new(),
-        source_revisions: HashMap::new(),
-    };
-    {
+/// Flux on the hub, ready to run: its state is read (and its change feed opened) when it
+/// is made, so nothing written after the fleet starts is missed.
+pub struct Flux {
+    controller: Controller,
+    feed: ChangeFeed,
+}
+
+impl Flux {
+    pub fn new(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Scenario>) -> Self {
+        let feed = ChangeFeed::new(&hub);
+        let mut c = Controller {
+            hub: hub.clone(),
+            spokes: spokes.into_iter().map(|s| (s.info.server.clone(), s)).collect(),
+            scenario,
+            queue: BinaryHeap::new(),
+            seen: HashMap::new(),
+            started: HashMap::new(),
+            source_revisions: HashMap::new(),
+        };
         let st = hub.lock();
         let existing: Vec<(String, String, Value)> =
             st.store.list(&ks_gr(), None, None).map(|(k, o)| (k.0.clone(), k.1.clone(), o.value())).collect();
@@ -770,42 +777,52 @@ pub async fn run(hub: Arc<Cluster>, spokes: Vec<Arc<Cluster>>, scenario: Arc<Sce
         for (ns, name, ks) in existing {
             c.on_kustomization(&ns, &name, Some(&ks));
         }
+        Self { controller: c, feed }
     }
-    if let Some(every) = scenario.flux.revision_every {
-        c.schedule(every, Job::Publish { kind: "GitRepository".into(), name: "fleet-policies".into() });
-        c.schedule(every + every / 2, Job::Publish { kind: "OCIRepository".into(), name: "platform-config".into() });
-        c.schedule(every * 3, Job::Publish { kind: "GitRepository".into(), name: "flux-system".into() });
-    }
-    let mut feed = ChangeFeed::new(&hub);
-    loop {
-        let next = c.queue.peek().map(|Reverse((at, _))| *at);
-        let far = Instant::now() + Duration::from_secs(86_400);
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep_until(next.unwrap_or(far)), if next.is_some() => {
-                let Some(Reverse((_, job))) = c.queue.pop() else { continue };
-                match job {
-                    Job::Publish { kind, name } => {
-                        publish(&hub, &kind, &name);
-                        if let Some(every) = scenario.flux.revision_every {
-                            let period = if name == "flux-system" { every * 3 } else if kind == "OCIRepository" { every + every / 2 } else { every };
-                            c.schedule(period, Job::Publish { kind, name });
+
+    /// Runs until shutdown.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Flux { controller: mut c, mut feed } = self;
+        let hub = c.hub.clone();
+        let scenario = c.scenario.clone();
+        if let Some(every) = scenario.flux.revision_every {
+            c.schedule(every, Job::Publish { kind: "GitRepository".into(), name: "fleet-policies".into() });
+            c.schedule(
+                every + every / 2,
+                Job::Publish { kind: "OCIRepository".into(), name: "platform-config".into() },
+            );
+            c.schedule(every * 3, Job::Publish { kind: "GitRepository".into(), name: "flux-system".into() });
+        }
+        loop {
+            let next = c.queue.peek().map(|Reverse((at, _))| *at);
+            let far = Instant::now() + Duration::from_secs(86_400);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(next.unwrap_or(far)), if next.is_some() => {
+                    let Some(Reverse((_, job))) = c.queue.pop() else { continue };
+                    match job {
+                        Job::Publish { kind, name } => {
+                            publish(&hub, &kind, &name);
+                            if let Some(every) = scenario.flux.revision_every {
+                                let period = if name == "flux-system" { every * 3 } else if kind == "OCIRepository" { every + every / 2 } else { every };
+                                c.schedule(period, Job::Publish { kind, name });
+                            }
                         }
+                        Job::Start { ns, name } => c.start(&ns, &name),
+                        Job::Finish { ns, name } => c.finish(&ns, &name),
                     }
-                    Job::Start { ns, name } => c.start(&ns, &name),
-                    Job::Finish { ns, name } => c.finish(&ns, &name),
                 }
-            }
-            changes = feed.wait(&hub, |ch| ch.gr.group == KUSTOMIZE_GROUP || ch.gr.group == SOURCE_GROUP) => {
-                for change in changes {
-                    let value = (change.kind != crate::sim::store::ChangeKind::Deleted).then(|| change.object.value());
-                    match (change.gr.group.as_str(), value.as_ref()) {
-                        (KUSTOMIZE_GROUP, value) => c.on_kustomization(&change.namespace, &change.name, value),
-                        (_, Some(source)) => {
-                            let kind = text(source, "/kind");
-                            c.on_source(&kind, &change.namespace, &change.name, source);
+                changes = feed.wait(&hub, |ch| ch.gr.group == KUSTOMIZE_GROUP || ch.gr.group == SOURCE_GROUP) => {
+                    for change in changes {
+                        let value = (change.kind != crate::sim::store::ChangeKind::Deleted).then(|| change.object.value());
+                        match (change.gr.group.as_str(), value.as_ref()) {
+                            (KUSTOMIZE_GROUP, value) => c.on_kustomization(&change.namespace, &change.name, value),
+                            (_, Some(source)) => {
+                                let kind = text(source, "/kind");
+                                c.on_source(&kind, &change.namespace, &change.name, source);
+                            }
+                            (_, None) => {}
                         }
-                        (_, None) => {}
                     }
                 }
             }

@@ -171,7 +171,8 @@ pub fn spawn(clusters: &[Arc<Cluster>], scenario: Arc<Scenario>, shutdown: Cance
         tasks.push(tokio::spawn(namespaces::run(cluster.clone(), shutdown.clone())));
         tasks.push(tokio::spawn(velero::run(cluster.clone(), scenario.clone(), shutdown.clone())));
         if cluster.info.role == ClusterRole::Hub {
-            tasks.push(tokio::spawn(flux::run(cluster.clone(), spokes.clone(), scenario.clone(), shutdown.clone())));
+            let flux = flux::Flux::new(cluster.clone(), spokes.clone(), scenario.clone());
+            tasks.push(tokio::spawn(flux.run(shutdown.clone())));
         } else {
             tasks.push(tokio::spawn(reports::run(cluster.clone(), shutdown.clone())));
         }
