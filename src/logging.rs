@@ -29,7 +29,11 @@ pub fn init(config: &Config, flag: Option<&str>) -> Result<(WorkerGuard, PathBuf
         .max_log_files(7)
         .build(&dir)
         .wrap_err_with(|| format!("opening the log file in {}", dir.display()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // A bounded, lossy queue: logging never blocks the UI, and the queue stays small.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(8192)
+        .lossy(true)
+        .finish(appender);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).with_target(true).init();
     Ok((guard, dir))
 }

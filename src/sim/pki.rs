@@ -82,6 +82,9 @@ impl ClusterPki {
             .with_single_cert(vec![server_cert.der().clone(), ca_der.clone()], key)
             .wrap_err("serving certificate")?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // The default resumption cache holds 256 sessions; a simulated cluster has few
+        // clients, and a thousand clusters would spend 25 MB on empty caches.
+        config.session_storage = rustls::server::ServerSessionMemoryCache::new(16);
 
         Ok(Self {
             ca_pem: ca_cert.pem(),

@@ -86,6 +86,14 @@ pub struct Store {
     notify: watch::Sender<u64>,
 }
 
+/// Serializes an object into exactly-sized bytes (a growing Vec keeps up to twice the
+/// capacity it needs, and a thousand clusters hold many objects).
+fn to_bytes(value: &Value) -> Bytes {
+    let mut buf = serde_json::to_vec(value).unwrap_or_default();
+    buf.shrink_to_fit();
+    Bytes::from(buf)
+}
+
 fn labels_of(value: &Value) -> BTreeMap<String, String> {
     value
         .pointer("/metadata/labels")
@@ -195,11 +203,7 @@ impl Store {
         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
-        let stored = Arc::new(StoredObject {
-            json: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
-            rv,
-            labels: labels_of(value),
-        });
+        let stored = Arc::new(StoredObject { json: to_bytes(value), rv, labels: labels_of(value) });
         let previous =
             self.collections.entry(gr.clone()).or_default().insert((namespace.clone(), name.clone()), stored.clone());
         let kind = if previous.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
@@ -224,11 +228,7 @@ impl Store {
         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
-        let last = Arc::new(StoredObject {
-            json: Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
-            rv,
-            labels: previous.labels.clone(),
-        });
+        let last = Arc::new(StoredObject { json: to_bytes(&value), rv, labels: previous.labels.clone() });
         self.record(Change {
             rv,
             kind: ChangeKind::Deleted,

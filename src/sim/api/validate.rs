@@ -52,7 +52,14 @@ fn join(path: &str, field: &str) -> String {
     if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") }
 }
 
-fn walk(schema: &Value, value: &mut Value, path: &str, comps: &Map<String, Value>, crd: bool, out: &mut Findings) {
+fn walk<'s>(
+    schema: &'s Value,
+    value: &mut Value,
+    path: &str,
+    comps: &'s Map<String, Value>,
+    crd: bool,
+    out: &mut Findings,
+) {
     let schema = resolve(schema, comps);
     if schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
         && schema.get("properties").is_none()
@@ -116,11 +123,10 @@ fn walk(schema: &Value, value: &mut Value, path: &str, comps: &Map<String, Value
                 });
                 match child_schema {
                     Some(s) => {
-                        let s = s.clone();
                         let comps_for_child =
                             if path.is_empty() && key == "metadata" { &*BUILTIN_COMPONENTS } else { comps };
                         if let Some(child) = map.get_mut(&key) {
-                            walk(&s, child, &child_path, comps_for_child, crd, out);
+                            walk(s, child, &child_path, comps_for_child, crd, out);
                         }
                     }
                     None if preserve || additional == Some(&Value::Bool(true)) => {}
@@ -146,7 +152,6 @@ fn walk(schema: &Value, value: &mut Value, path: &str, comps: &Map<String, Value
 /// warnings to send (`fieldValidation=Warn`), or the error (`Strict`, wrong types).
 pub fn check_schema(rt: &ResourceType, object: &mut Value, mode: FieldValidation) -> ApiResult<Vec<String>> {
     let Some(schema) = root_schema(rt) else { return Ok(Vec::new()) };
-    let schema = schema.clone();
     let crd = !rt.is_builtin();
     let mut findings = Findings::default();
     walk(&schema, object, "", &BUILTIN_COMPONENTS, crd, &mut findings);

@@ -230,17 +230,37 @@ fn merge_for_update(rt: &ResourceType, old: &Value, mut body: Value, subresource
     body
 }
 
-/// Everything outside metadata and (with a status subresource) status: what bumps the
-/// generation when it changes.
-fn spec_part(rt: &ResourceType, obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(map) = v.as_object_mut() {
-        map.remove("metadata");
-        if rt.status_subresource || rt.is_builtin() {
-            map.remove("status");
-        }
+/// Whether anything outside metadata (and status, for kinds with a status subresource
+/// or built-in kinds) differs: what bumps the generation.
+fn spec_changed(rt: &ResourceType, old: &Value, new: &Value) -> bool {
+    let skip = |k: &str| k == "metadata" || (k == "status" && (rt.status_subresource || rt.is_builtin()));
+    let (Some(a), Some(b)) = (old.as_object(), new.as_object()) else { return old != new };
+    a.iter().filter(|(k, _)| !skip(k)).any(|(k, v)| b.get(k) != Some(v))
+        || b.iter().filter(|(k, _)| !skip(k)).any(|(k, _)| !a.contains_key(k))
+}
+
+/// Whether two versions are the same but for the times in managedFields.
+fn same_but_managed_times(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    if a.len() != b.len() || a.iter().any(|(k, v)| k != "metadata" && b.get(k) != Some(v)) {
+        return false;
     }
-    v
+    let (Some(ma), Some(mb)) =
+        (a.get("metadata").and_then(Value::as_object), b.get("metadata").and_then(Value::as_object))
+    else {
+        return a.get("metadata") == b.get("metadata");
+    };
+    if ma.len() != mb.len() || ma.iter().any(|(k, v)| k != "managedFields" && mb.get(k) != Some(v)) {
+        return false;
+    }
+    let empty = Vec::new();
+    let ea = ma.get("managedFields").and_then(Value::as_array).unwrap_or(&empty);
+    let eb = mb.get("managedFields").and_then(Value::as_array).unwrap_or(&empty);
+    ea.len() == eb.len()
+        && ea.iter().zip(eb).all(|(x, y)| match (x.as_object(), y.as_object()) {
+            (Some(x), Some(y)) => x.len() == y.len() && x.iter().all(|(k, v)| k == "time" || y.get(k) == Some(v)),
+            _ => x == y,
+        })
 }
 
 fn finish_update(
@@ -254,13 +274,13 @@ fn finish_update(
     check_metadata(rt, &new)?;
     strategy::validate(rt, &new, Some(old))?;
     strategy::admit(st, rt, &new, false)?;
-    if old.pointer("/metadata/generation").is_some() && spec_part(rt, old) != spec_part(rt, &new) {
+    if old.pointer("/metadata/generation").is_some() && spec_changed(rt, old, &new) {
         let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         new["metadata"]["generation"] = json!(g + 1);
     }
     new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
     // A write that changes nothing is not a new version (no event, same resourceVersion).
-    if without_managed_times(&new) == without_managed_times(old) {
+    if same_but_managed_times(&new, old) {
         return Ok(Written { object: old.clone(), created: false, warnings });
     }
     // The last finalizer removed from an object being deleted: now it goes.
@@ -276,18 +296,6 @@ fn finish_update(
         return Ok(Written { object: new, created: false, warnings });
     }
     commit(st, caller, rt, Some(old), new, warnings)
-}
-
-fn without_managed_times(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(entries) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
-        for e in entries {
-            if let Some(m) = e.as_object_mut() {
-                m.remove("time");
-            }
-        }
-    }
-    v
 }
 
 fn is_namespace(rt: &ResourceType) -> bool {
@@ -505,4 +513,40 @@ pub fn modify_internal(
         return Ok(before);
     }
     Ok(update_internal(st, caller, rt, object, subresource)?.object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::resource::Registry;
+
+    #[test]
+    fn generation_follows_spec_changes_only() {
+        let registry = Registry::new([]);
+        let deploy = registry.lookup("apps", "v1", "deployments").unwrap();
+        let old = json!({"metadata": {"name": "d", "labels": {"a": "1"}}, "spec": {"replicas": 1}, "status": {"readyReplicas": 0}});
+        let mut new = old.clone();
+        new["metadata"]["labels"]["a"] = json!("2");
+        new["status"]["readyReplicas"] = json!(1);
+        assert!(!spec_changed(deploy, &old, &new));
+        new["spec"]["replicas"] = json!(2);
+        assert!(spec_changed(deploy, &old, &new));
+        let mut added = old.clone();
+        added["extra"] = json!(1);
+        assert!(spec_changed(deploy, &old, &added));
+    }
+
+    #[test]
+    fn managed_field_times_do_not_make_a_change() {
+        let a =
+            json!({"metadata": {"name": "x", "managedFields": [{"manager": "m", "time": "t1"}]}, "data": {"k": "v"}});
+        let mut b = a.clone();
+        b["metadata"]["managedFields"][0]["time"] = json!("t2");
+        assert!(same_but_managed_times(&a, &b));
+        b["metadata"]["managedFields"][0]["manager"] = json!("other");
+        assert!(!same_but_managed_times(&a, &b));
+        let mut c = a.clone();
+        c["data"]["k"] = json!("w");
+        assert!(!same_but_managed_times(&a, &c));
+    }
 }

@@ -53,12 +53,18 @@ pub fn record(st: &mut ClusterState, component: &str, involved: &Involved, type_
     let ns = if involved.namespace.is_empty() { "default".to_owned() } else { involved.namespace.clone() };
     let now = Timestamp::now();
     let caller = Caller::system(component);
-    let existing = st.store.list(&events_gr(), Some(&ns), None).map(|(_, o)| o.value()).find(|e| {
-        e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(&involved.uid)
-            && e.pointer("/involvedObject/name").and_then(Value::as_str) == Some(&involved.name)
-            && e.get("reason").and_then(Value::as_str) == Some(reason)
-            && e.get("message").and_then(Value::as_str) == Some(message)
-    });
+    // Event names are `<involved name>.<suffix>`: only those can be repeats.
+    let prefix = format!("{}.", involved.name);
+    let existing = st
+        .store
+        .list(&events_gr(), Some(&ns), None)
+        .filter(|(key, _)| key.1.starts_with(&prefix))
+        .map(|(_, o)| o.value())
+        .find(|e| {
+            e.pointer("/involvedObject/uid").and_then(Value::as_str) == Some(&involved.uid)
+                && e.get("reason").and_then(Value::as_str) == Some(reason)
+                && e.get("message").and_then(Value::as_str) == Some(message)
+        });
     if let Some(mut event) = existing {
         let count = event.get("count").and_then(Value::as_i64).unwrap_or(1);
         event["count"] = json!(count + 1);
@@ -131,13 +137,16 @@ pub fn expire(st: &mut ClusterState, ttl: Duration, cap: usize) {
 
 /// Routine life: image pulls, scaling, probe failures, now and then.
 fn routine(st: &mut ClusterState) {
-    let deployments: Vec<Value> = st
+    let deployments = GroupResource::new("apps", "deployments");
+    let keys: Vec<(String, String)> = st
         .store
-        .list(&GroupResource::new("apps", "deployments"), None, None)
-        .map(|(_, o)| o.value())
-        .filter(|d| d.pointer("/metadata/namespace").and_then(Value::as_str) != Some("kube-system"))
+        .list(&deployments, None, None)
+        .filter(|(key, _)| key.0 != "kube-system")
+        .map(|(key, _)| key.clone())
         .collect();
-    let Some(deployment) = deployments.choose(&mut rand::rng()) else { return };
+    let Some((ns, name)) = keys.choose(&mut rand::rng()) else { return };
+    let Some(deployment) = st.store.get(&deployments, ns, name).map(|o| o.value()) else { return };
+    let deployment = &deployment;
     let name = deployment.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let ns = deployment.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
     let image = deployment
@@ -212,7 +221,7 @@ fn routine(st: &mut ClusterState) {
 pub async fn run(cluster: Arc<Cluster>, scenario: Arc<Scenario>, shutdown: CancellationToken) {
     let mean = scenario.fleet.events_every;
     let ttl = scenario.fleet.event_ttl;
-    let mut expiry = tokio::time::interval(Duration::from_secs(60));
+    let mut expiry = tokio::time::interval(Duration::from_secs(300));
     expiry.reset();
     loop {
         let next = mean.map(exponential).unwrap_or(Duration::from_secs(86_400 * 365));
