@@ -1,5 +1,6 @@
 //! fleetdeck: cli -> errors -> config -> logging -> run.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -45,30 +46,31 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
     fleet.write_kubeconfig(&path)?;
     let readonly = readonly_path(&path);
     fleet.write_kubeconfig_as(&readonly, Access::ReadOnly)?;
-    println!("fleetdeck sim: {} clusters ready in {:.2?}", fleet.clusters().len(), started.elapsed());
+    // A closed stdout (a pipe whose reader went away) must not stop the fleet.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "fleetdeck sim: {} clusters ready in {:.2?}", fleet.clusters().len(), started.elapsed());
     for cluster in fleet.clusters().iter().take(12) {
-        println!(
-            "  {:<22} {:<9} {}  {}",
-            cluster.name(),
-            format!("{:?}", cluster.info.role).to_lowercase(),
-            cluster.info.server,
-            cluster.info.git_version
-        );
+        let role = format!("{:?}", cluster.info.role).to_lowercase();
+        let _ =
+            writeln!(out, "  {:<22} {:<9} {}  {}", cluster.name(), role, cluster.info.server, cluster.info.git_version);
     }
     if fleet.clusters().len() > 12 {
-        println!("  ... and {} more", fleet.clusters().len() - 12);
+        let _ = writeln!(out, "  ... and {} more", fleet.clusters().len() - 12);
     }
-    println!("kubeconfig:           {}", path.display());
-    println!("read-only kubeconfig: {}", readonly.display());
+    let _ = writeln!(out, "kubeconfig:           {}", path.display());
+    let _ = writeln!(out, "read-only kubeconfig: {}", readonly.display());
     if let Some(dir) = &args.audit_dir {
-        println!("audit logs:           {}/<context>.log", dir.display());
+        let _ = writeln!(out, "audit logs:           {}/<context>.log", dir.display());
     }
-    println!("try:  kubectl --kubeconfig {} get nodes", path.display());
-    println!(
+    let _ = writeln!(out, "try:  kubectl --kubeconfig {} get nodes", path.display());
+    let _ = writeln!(
+        out,
         "      kubectl --kubeconfig {} --context hub get kustomizations.kustomize.toolkit.fluxcd.io -A",
         path.display()
     );
-    println!("Ctrl-C stops the fleet.");
+    let _ = writeln!(out, "Ctrl-C stops the fleet.");
+    let _ = out.flush();
+    drop(out);
     shutdown_signal().await;
     fleet.stop().await;
     Ok(())

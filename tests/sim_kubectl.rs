@@ -20,13 +20,30 @@ fn kubectl_path() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|p| p.is_file())
 }
 
+/// The client minor version of a kubectl binary.
+fn minor_version(bin: &PathBuf) -> Option<u32> {
+    let out = Command::new(bin).args(["version", "--client", "-o", "json"]).output().ok()?;
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["clientVersion"]["minor"].as_str()?.trim_end_matches('+').parse().ok()
+}
+
+/// The oldest kubectl these tests hold the simulator to: OpenAPI v3 for `explain` and
+/// server-side field validation.
+const MIN_MINOR: u32 = 27;
+
 /// The kubectl binary, or `None` after printing why the test is skipped.
 fn kubectl_or_skip(test: &str) -> Option<PathBuf> {
-    let found = kubectl_path();
-    if found.is_none() {
+    let Some(bin) = kubectl_path() else {
         println!("SKIPPED {test}: kubectl is not on PATH (.ci/run installs it)");
+        return None;
+    };
+    match minor_version(&bin) {
+        Some(minor) if minor >= MIN_MINOR => Some(bin),
+        found => {
+            println!("SKIPPED {test}: kubectl 1.{found:?} is older than 1.{MIN_MINOR}, which these tests need");
+            None
+        }
     }
-    found
 }
 
 struct Kubectl {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -342,13 +342,28 @@ impl Ctx<'_> {
         }
     }
 
-    async fn read_body(&self, body: Incoming) -> ApiResult<Bytes> {
+    /// Reads the body up to the size limit. A larger body is still read (and dropped) up
+    /// to a hard cap, so the client is not cut off mid-upload and sees the 413.
+    async fn read_body(&self, mut body: Incoming) -> ApiResult<Bytes> {
         let max = self.cluster.settings.max_body;
-        match Limited::new(body, max).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::too_large(max)),
-            Err(e) => Err(ApiError::bad_request(format!("error reading the request body: {e}"))),
+        let drain_cap = max.saturating_mul(8);
+        let mut buf = bytes::BytesMut::new();
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiError::bad_request(format!("error reading the request body: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                seen += data.len();
+                if seen <= max {
+                    buf.extend_from_slice(&data);
+                } else if seen > drain_cap {
+                    break;
+                }
+            }
         }
+        if seen > max {
+            return Err(ApiError::too_large(max));
+        }
+        Ok(buf.freeze())
     }
 
     fn content_type(&self) -> &str {

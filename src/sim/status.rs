@@ -12,9 +12,10 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Value>,
+    /// Boxed: errors travel through every `Result` of the API, and stay small.
+    pub details: Option<Box<Value>>,
     /// `Retry-After` in seconds, for 429/503/504 answers.
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -37,7 +38,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -190,7 +191,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            status["details"] = (**details).clone();
         }
         if let Some(secs) = self.retry_after {
             status["details"]["retryAfterSeconds"] = json!(secs);

@@ -99,25 +99,22 @@ pub fn server_side_apply(live: Option<&Value>, req: &ApplyRequest<'_>) -> Result
 /// Merges an apply configuration into the live object: maps recursively, keyed lists by
 /// key, set lists as a union, anything else replaced.
 fn merge(live: &mut Value, config: &Value, field: Option<&str>) {
-    match (live.as_object_mut(), config) {
-        (Some(live_map), Value::Object(cfg)) => {
-            for (k, v) in cfg {
-                if k == "managedFields" {
-                    continue;
+    if let (Some(live_map), Value::Object(cfg)) = (live.as_object_mut(), config) {
+        for (k, v) in cfg {
+            if k == "managedFields" {
+                continue;
+            }
+            match live_map.get_mut(k) {
+                Some(existing) if !v.is_null() => merge(existing, v, Some(k)),
+                _ if v.is_null() => {
+                    live_map.remove(k);
                 }
-                match live_map.get_mut(k) {
-                    Some(existing) if !v.is_null() => merge(existing, v, Some(k)),
-                    _ if v.is_null() => {
-                        live_map.remove(k);
-                    }
-                    _ => {
-                        live_map.insert(k.clone(), v.clone());
-                    }
+                _ => {
+                    live_map.insert(k.clone(), v.clone());
                 }
             }
-            return;
         }
-        _ => {}
+        return;
     }
     if let (Some(items), Value::Array(cfg_items)) = (live.as_array_mut(), config) {
         match field.map(list_type).unwrap_or(ListType::Atomic) {

@@ -113,7 +113,8 @@ fn walk(value: &Value, prefix: &mut FieldPath, field: Option<&str>, out: &mut Fi
 pub fn leaf_paths(object: &Value, skip_status: bool) -> FieldSet {
     let mut out = FieldSet::new();
     walk(object, &mut Vec::new(), None, &mut out);
-    out.retain(|p| !server_owned(p) && !(skip_status && p.first().is_some_and(|f| f == "f:status")));
+    let is_status = |p: &FieldPath| p.first().is_some_and(|f| f == "f:status");
+    out.retain(|p| !(server_owned(p) || (skip_status && is_status(p))));
     out
 }
 

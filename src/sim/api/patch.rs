@@ -72,19 +72,16 @@ pub fn apply_patch(original: &Value, kind: PatchType, patch: &Value) -> ApiResul
 
 /// Removes the directives (`$patch`, `$retainKeys`, `$setElementOrder/...`,
 /// `$deleteFromPrimitiveList/...`) from a value that is added as is.
-fn strip_directives(value: &Value, field: Option<&str>) -> Value {
+fn strip_directives(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip_directives(v, Some(k))))
-                .collect(),
+            map.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect(),
         ),
         Value::Array(items) => Value::Array(
             items
                 .iter()
                 .filter(|i| !matches!(i.get("$patch").and_then(Value::as_str), Some("delete") | Some("replace")))
-                .map(|i| strip_directives(i, field))
+                .map(strip_directives)
                 .collect(),
         ),
         other => other.clone(),
@@ -97,7 +94,7 @@ fn strategic_map(target: &mut Value, patch: &Map<String, Value>) -> Result<(), S
     }
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
-            *target = strip_directives(&Value::Object(patch.clone()), None);
+            *target = strip_directives(&Value::Object(patch.clone()));
             return Ok(());
         }
         Some("delete") => {
@@ -133,7 +130,7 @@ fn strategic_map(target: &mut Value, patch: &Map<String, Value>) -> Result<(), S
             Value::Array(items) => {
                 let merged = match obj.get(key) {
                     Some(Value::Array(existing)) => merge_list(existing, items, list_type(key))?,
-                    _ => match strip_directives(value, Some(key)) {
+                    _ => match strip_directives(value) {
                         Value::Array(a) => a,
                         _ => Vec::new(),
                     },
@@ -154,10 +151,10 @@ fn strategic_map(target: &mut Value, patch: &Map<String, Value>) -> Result<(), S
 
 fn merge_list(existing: &[Value], patch: &[Value], kind: ListType) -> Result<Vec<Value>, String> {
     if patch.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        return Ok(patch.iter().filter(|i| i.get("$patch").is_none()).map(|i| strip_directives(i, None)).collect());
+        return Ok(patch.iter().filter(|i| i.get("$patch").is_none()).map(strip_directives).collect());
     }
     match kind {
-        ListType::Atomic => Ok(patch.iter().map(|i| strip_directives(i, None)).collect()),
+        ListType::Atomic => Ok(patch.iter().map(strip_directives).collect()),
         ListType::Set => {
             let mut out = existing.to_vec();
             for item in patch {
@@ -183,7 +180,7 @@ fn merge_list(existing: &[Value], patch: &[Value], kind: ListType) -> Result<Vec
                     }
                     (Some("delete"), None) => {}
                     (_, Some(p)) => strategic_map(&mut out[p], item_map)?,
-                    (_, None) => out.push(strip_directives(item, None)),
+                    (_, None) => out.push(strip_directives(item)),
                 }
             }
             Ok(out)

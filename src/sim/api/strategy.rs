@@ -32,15 +32,14 @@ pub fn new_token() -> String {
 /// Defaults and server-set fields for a new object (after schema checks).
 pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     let name = str_at(obj, "/metadata/name").unwrap_or_default().to_owned();
-    if rt.status_subresource && rt.is_builtin() && !is(rt, "", "nodes") && !is(rt, "", "namespaces") {
-        if let Some(map) = obj.as_object_mut() {
-            map.remove("status");
-        }
-    }
-    if rt.status_subresource && !rt.is_builtin() {
-        if let Some(map) = obj.as_object_mut() {
-            map.remove("status");
-        }
+    // Status is the controllers' to write: a new object starts without one (nodes and
+    // namespaces excepted, as their status comes with them).
+    let keeps_status = is(rt, "", "nodes") || is(rt, "", "namespaces");
+    if rt.status_subresource
+        && !keeps_status
+        && let Some(map) = obj.as_object_mut()
+    {
+        map.remove("status");
     }
     if !rt.is_builtin() || is(rt, "apps", "deployments") {
         obj["metadata"]["generation"] = json!(1);

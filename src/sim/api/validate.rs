@@ -154,7 +154,7 @@ pub fn check_schema(rt: &ResourceType, object: &mut Value, mode: FieldValidation
     let Some(schema) = root_schema(rt) else { return Ok(Vec::new()) };
     let crd = !rt.is_builtin();
     let mut findings = Findings::default();
-    walk(&schema, object, "", &BUILTIN_COMPONENTS, crd, &mut findings);
+    walk(schema, object, "", &BUILTIN_COMPONENTS, crd, &mut findings);
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned();
     if !findings.invalid.is_empty() {
         if crd {

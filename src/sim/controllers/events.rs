@@ -43,12 +43,31 @@ impl Involved {
     }
 }
 
+/// The type, reason and message of an event.
+#[derive(Debug, Clone, Copy)]
+pub struct Note<'a> {
+    pub type_: &'a str,
+    pub reason: &'a str,
+    pub message: &'a str,
+}
+
+impl<'a> Note<'a> {
+    pub fn normal(reason: &'a str, message: &'a str) -> Self {
+        Self { type_: "Normal", reason, message }
+    }
+
+    pub fn warning(reason: &'a str, message: &'a str) -> Self {
+        Self { type_: "Warning", reason, message }
+    }
+}
+
 fn events_gr() -> GroupResource {
     GroupResource::new("", "events")
 }
 
 /// Records an event: a new Event object, or the count of an identical recent one raised.
-pub fn record(st: &mut ClusterState, component: &str, involved: &Involved, type_: &str, reason: &str, message: &str) {
+pub fn record(st: &mut ClusterState, component: &str, involved: &Involved, note: Note<'_>) {
+    let Note { type_, reason, message } = note;
     let Some(rt) = st.registry.lookup("", "v1", "events").cloned() else { return };
     let ns = if involved.namespace.is_empty() { "default".to_owned() } else { involved.namespace.clone() };
     let now = Timestamp::now();
@@ -93,18 +112,9 @@ pub fn record(st: &mut ClusterState, component: &str, involved: &Involved, type_
 }
 
 /// Records an event about the stored object `kind` `ns/name` (when it exists).
-pub fn record_about(
-    st: &mut ClusterState,
-    component: &str,
-    gr: &GroupResource,
-    ns: &str,
-    name: &str,
-    type_: &str,
-    reason: &str,
-    message: &str,
-) {
+pub fn record_about(st: &mut ClusterState, component: &str, gr: &GroupResource, ns: &str, name: &str, note: Note<'_>) {
     if let Some(obj) = st.store.get(gr, ns, name).map(|o| o.value()) {
-        record(st, component, &Involved::of(&obj), type_, reason, message);
+        record(st, component, &Involved::of(&obj), note);
     }
 }
 
@@ -168,11 +178,9 @@ fn routine(st: &mut ClusterState) {
             st,
             "kubelet",
             &pod,
-            "Normal",
-            "Pulled",
-            &format!("Container image \"{image}\" already present on machine"),
+            Note::normal("Pulled", &format!("Container image \"{image}\" already present on machine")),
         );
-        record(st, "kubelet", &pod, "Normal", "Started", &format!("Started container {name}"));
+        record(st, "kubelet", &pod, Note::normal("Started", &format!("Started container {name}")));
     } else if roll < 0.8 {
         let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
         let d = Involved::of(deployment);
@@ -180,27 +188,21 @@ fn routine(st: &mut ClusterState) {
             st,
             "deployment-controller",
             &d,
-            "Normal",
-            "ScalingReplicaSet",
-            &format!("Scaled up replica set {name}-7d9c5b8f4c to {replicas}"),
+            Note::normal("ScalingReplicaSet", &format!("Scaled up replica set {name}-7d9c5b8f4c to {replicas}")),
         );
     } else if roll < 0.93 {
         record(
             st,
             "kubelet",
             &pod,
-            "Warning",
-            "Unhealthy",
-            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            Note::warning("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
         );
     } else {
         record(
             st,
             "kubelet",
             &pod,
-            "Warning",
-            "BackOff",
-            &format!("Back-off restarting failed container {name} in pod {}_{ns}", pod.name),
+            Note::warning("BackOff", &format!("Back-off restarting failed container {name} in pod {}_{ns}", pod.name)),
         );
     }
     if st.info.role == ClusterRole::Spoke && roll > 0.85 {
@@ -208,10 +210,11 @@ fn routine(st: &mut ClusterState) {
             st,
             "kyverno-admission",
             &Involved::of(deployment),
-            "Warning",
-            "PolicyViolation",
-            &format!(
-                "policy require-labels/check-team fail: validation error: The label `team` is required. rule check-team failed at path /metadata/labels/team/ (Deployment {ns}/{name})"
+            Note::warning(
+                "PolicyViolation",
+                &format!(
+                    "policy require-labels/check-team fail: validation error: The label `team` is required. rule check-team failed at path /metadata/labels/team/ (Deployment {ns}/{name})"
+                ),
             ),
         );
     }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
-use super::events::record_about;
+use super::events::{Note, record_about};
 use crate::sim::api::strategy::{POLICY_CONFIGMAP, PRIVILEGED_POLICY};
 use crate::sim::api::{Caller, write};
 use crate::sim::clock::rfc3339;
@@ -594,7 +594,7 @@ impl Controller {
                         k["status"]["lastHandledReconcileAt"] = json!(r);
                     }
                 });
-                record_about(&mut st, "kustomize-controller", &ks_gr(), ns, name, "Warning", &reason, &message);
+                record_about(&mut st, "kustomize-controller", &ks_gr(), ns, name, Note::warning(&reason, &message));
                 drop(st);
                 // retryInterval: the controller tries again until the spoke is back.
                 self.schedule(
@@ -659,9 +659,10 @@ impl Controller {
                     &ks_gr(),
                     ns,
                     name,
-                    "Normal",
-                    "ReconciliationSucceeded",
-                    &format!("Reconciliation finished in {elapsed}, next run in 10m0s"),
+                    Note::normal(
+                        "ReconciliationSucceeded",
+                        &format!("Reconciliation finished in {elapsed}, next run in 10m0s"),
+                    ),
                 );
             }
         }
@@ -721,9 +722,7 @@ pub fn publish(hub: &Cluster, kind: &str, name: &str) -> Option<String> {
         &rt.group_resource(),
         "flux-system",
         name,
-        "Normal",
-        "NewArtifact",
-        &format!("stored artifact for commit '{short}'"),
+        Note::normal("NewArtifact", &format!("stored artifact for commit '{short}'")),
     );
     Some(revision)
 }

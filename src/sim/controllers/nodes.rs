@@ -7,7 +7,7 @@ use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::events::{Involved, record};
+use super::events::{Involved, Note, record};
 use super::exponential;
 use crate::sim::api::{Caller, write};
 use crate::sim::clock;
@@ -39,15 +39,18 @@ pub fn set_ready(st: &mut ClusterState, name: &str, ready: bool) {
     if let (Ok(_), Ok(node)) = (status, taints) {
         let involved = Involved::of(&node);
         if ready {
-            record(st, "kubelet", &involved, "Normal", "NodeReady", &format!("Node {name} status is now: NodeReady"));
+            record(
+                st,
+                "kubelet",
+                &involved,
+                Note::normal("NodeReady", &format!("Node {name} status is now: NodeReady")),
+            );
         } else {
             record(
                 st,
                 "node-controller",
                 &involved,
-                "Normal",
-                "NodeNotReady",
-                &format!("Node {name} status is now: NodeNotReady"),
+                Note::normal("NodeNotReady", &format!("Node {name} status is now: NodeNotReady")),
             );
         }
     }

@@ -65,29 +65,55 @@ pub fn backup_from_schedule(schedule: &Value, at: Timestamp, git_version: &str) 
         "status": {"phase": "New"}})
 }
 
-/// The status of a finished backup.
-fn finished_status(
-    phase: &str,
-    start: Timestamp,
-    end: Timestamp,
-    ttl_text: &str,
-    total: i64,
+/// How a backup ended.
+#[derive(Debug, Clone, Copy)]
+struct Outcome<'a> {
+    phase: &'a str,
     errors: i64,
     warnings: i64,
-    reason: Option<&str>,
-) -> Value {
-    let mut status = json!({
-        "phase": phase, "version": 1, "formatVersion": "1.1.0",
-        "startTimestamp": rfc3339(start), "completionTimestamp": rfc3339(end),
-        "expiration": rfc3339(plus(end, ttl(ttl_text))),
-        "progress": {"totalItems": total, "itemsBackedUp": if phase == "Failed" { total / 3 } else { total }},
-        "errors": errors, "warnings": warnings,
-        "hookStatus": {},
-    });
-    if let Some(r) = reason {
-        status["failureReason"] = json!(r);
+    failure_reason: Option<&'a str>,
+}
+
+impl<'a> Outcome<'a> {
+    fn failed(reason: &'a str) -> Self {
+        Self { phase: "Failed", errors: 1, warnings: 0, failure_reason: Some(reason) }
     }
-    status
+
+    /// Completed mostly, PartiallyFailed or Failed at the scenario's rates.
+    fn draw(velero: &crate::sim::scenario::VeleroShape, failing: bool) -> Self {
+        let mut rng = rand::rng();
+        let roll: f64 = rng.random();
+        if failing || roll < velero.fail_rate {
+            Self::failed("timed out waiting for all PodVolumeBackups to complete")
+        } else if roll < velero.fail_rate + velero.partial_rate {
+            Self {
+                phase: "PartiallyFailed",
+                errors: rng.random_range(1..4),
+                warnings: rng.random_range(0..3),
+                failure_reason: None,
+            }
+        } else {
+            let warnings = if rng.random_bool(0.15) { rng.random_range(1..3) } else { 0 };
+            Self { phase: "Completed", errors: 0, warnings, failure_reason: None }
+        }
+    }
+
+    /// The status of the backup that ran from `start` to `end` over `total` items.
+    fn status(&self, start: Timestamp, end: Timestamp, ttl_text: &str, total: i64) -> Value {
+        let done = if self.phase == "Failed" { total / 3 } else { total };
+        let mut status = json!({
+            "phase": self.phase, "version": 1, "formatVersion": "1.1.0",
+            "startTimestamp": rfc3339(start), "completionTimestamp": rfc3339(end),
+            "expiration": rfc3339(plus(end, ttl(ttl_text))),
+            "progress": {"totalItems": total, "itemsBackedUp": done},
+            "errors": self.errors, "warnings": self.warnings,
+            "hookStatus": {},
+        });
+        if let Some(r) = self.failure_reason {
+            status["failureReason"] = json!(r);
+        }
+        status
+    }
 }
 
 /// Seeds Velero: deployment, default storage location, the scenario's schedules and a
@@ -144,39 +170,12 @@ pub fn seed(st: &mut ClusterState, scenario: &Scenario) -> Result<()> {
             schedule["status"]["lastBackup"] = json!(rfc3339(*last));
         }
         let schedule = put(st, "velero-server", schedule)?;
-        let mut rng = rand::rng();
         for (i, at) in runs.iter().enumerate() {
             let mut backup = backup_from_schedule(&schedule, *at, git_version);
             let duration = scenario.velero.backup_duration.sample();
-            let total = rng.random_range(180..900);
-            let roll: f64 = rng.random();
+            let total = rand::rng().random_range(180..900);
             let failing = matches_any(&scenario.velero.failing, &name) && i == 0;
-            let status = if failing || roll < scenario.velero.fail_rate {
-                finished_status(
-                    "Failed",
-                    *at,
-                    plus(*at, duration),
-                    &shape.ttl,
-                    total,
-                    1,
-                    0,
-                    Some("timed out waiting for all PodVolumeBackups to complete"),
-                )
-            } else if roll < scenario.velero.fail_rate + scenario.velero.partial_rate {
-                finished_status(
-                    "PartiallyFailed",
-                    *at,
-                    plus(*at, duration),
-                    &shape.ttl,
-                    total,
-                    rng.random_range(1..4),
-                    rng.random_range(0..3),
-                    None,
-                )
-            } else {
-                let warnings = if rng.random_bool(0.15) { rng.random_range(1..3) } else { 0 };
-                finished_status("Completed", *at, plus(*at, duration), &shape.ttl, total, 0, warnings, None)
-            };
+            let status = Outcome::draw(&scenario.velero, failing).status(*at, plus(*at, duration), &shape.ttl, total);
             let expired = parse(status["expiration"].as_str().unwrap_or_default()).is_some_and(|e| e < now);
             if expired {
                 continue;
@@ -243,46 +242,12 @@ async fn run_backup(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: String
         }
     }
     let end = Timestamp::now();
-    let mut rng = rand::rng();
-    let roll: f64 = rng.random();
-    let storage_down = cluster.velero_storage_down.load(Ordering::Relaxed);
-    let status = if storage_down {
-        finished_status(
-            "Failed",
-            start,
-            end,
-            &ttl_text,
-            total,
-            1,
-            0,
-            Some("BackupStorageLocation \"default\" is unavailable"),
-        )
-    } else if matches_any(&scenario.velero.failing, cluster.name()) || roll < scenario.velero.fail_rate {
-        finished_status(
-            "Failed",
-            start,
-            end,
-            &ttl_text,
-            total,
-            1,
-            0,
-            Some("timed out waiting for all PodVolumeBackups to complete"),
-        )
-    } else if roll < scenario.velero.fail_rate + scenario.velero.partial_rate {
-        finished_status(
-            "PartiallyFailed",
-            start,
-            end,
-            &ttl_text,
-            total,
-            rng.random_range(1..4),
-            rng.random_range(0..3),
-            None,
-        )
+    let outcome = if cluster.velero_storage_down.load(Ordering::Relaxed) {
+        Outcome::failed("BackupStorageLocation \"default\" is unavailable")
     } else {
-        let warnings = if rng.random_bool(0.15) { rng.random_range(1..3) } else { 0 };
-        finished_status("Completed", start, end, &ttl_text, total, 0, warnings, None)
+        Outcome::draw(&scenario.velero, matches_any(&scenario.velero.failing, cluster.name()))
     };
+    let status = outcome.status(start, end, &ttl_text, total);
     let mut st = cluster.lock();
     let _ = write::modify_internal(&mut st, &caller, &rt, NS, &name, "", |b| {
         b["status"] = status;
