@@ -73,6 +73,10 @@ pub struct Cluster {
 
 const CRDS: (&str, &str) = ("apiextensions.k8s.io", "customresourcedefinitions");
 
+fn crd_type(st: &ClusterState) -> Result<Arc<super::resource::ResourceType>> {
+    st.registry.preferred(&GroupResource::new(CRDS.0, CRDS.1)).cloned().ok_or_else(|| eyre!("CRDs not served"))
+}
+
 impl Cluster {
     pub fn new(
         info: Arc<ClusterInfo>,
@@ -109,11 +113,7 @@ impl Cluster {
     /// `restore_crd` can put it back: the "CRD that disappears" fault.
     pub fn remove_crd(&self, name: &str) -> Result<()> {
         let mut st = self.lock();
-        let rt = st
-            .registry
-            .preferred(&GroupResource::new(CRDS.0, CRDS.1))
-            .cloned()
-            .ok_or_else(|| eyre!("CRDs not served"))?;
+        let rt = crd_type(&st)?;
         let crd = api::get(&st, &rt, "", name).map_err(|e| eyre!("{e}"))?.value();
         write::delete(&mut st, &Caller::system("fleetdeck-sim"), &rt, "", name, &Default::default())
             .map_err(|e| eyre!("{e}"))?;
@@ -137,11 +137,7 @@ impl Cluster {
             map.remove("status");
         }
         let mut st = self.lock();
-        let rt = st
-            .registry
-            .preferred(&GroupResource::new(CRDS.0, CRDS.1))
-            .cloned()
-            .ok_or_else(|| eyre!("CRDs not served"))?;
+        let rt = crd_type(&st)?;
         write::create(&mut st, &Caller::system("fleetdeck-sim"), &rt, "", crd).map_err(|e| eyre!("{e}"))?;
         Ok(())
     }

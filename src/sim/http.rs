@@ -481,7 +481,6 @@ impl Ctx<'_> {
             let st = self.cluster.lock();
             st.registry.lookup(&r.group, &r.version, &r.resource).cloned()
         };
-        let api_version = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
         let mut object_ref = json!({"resource": r.resource, "apiVersion": r.version});
         if !r.group.is_empty() {
             object_ref["apiGroup"] = json!(r.group);
@@ -509,7 +508,6 @@ impl Ctx<'_> {
             return Err(ApiError::forbidden(&user.username, &r.verb, &qualified, &r.group, Some(&r.namespace)));
         }
         let Some(rt) = rt else { return Err(ApiError::no_route()) };
-        let _ = api_version;
         let mutating = matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
         if mutating && !rt.virtual_only {
             self.cluster.stats.record_write(format!("{} {request_uri} by {}", r.verb, user.username));
@@ -754,14 +752,9 @@ impl Ctx<'_> {
         let stream = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|frame| (Ok::<_, Infallible>(Frame::data(frame)), rx))
         });
-        let content_type = match output {
-            Output::Table(_) | Output::Metadata | Output::Json | Output::Yaml | Output::AggregatedDiscovery => {
-                "application/json"
-            }
-        };
+        // Watch events are JSON lines whatever the object representation.
         let mut resp = Response::new(StreamBody::new(stream).boxed());
-        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        let _ = content_type;
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(Reply::Watch(resp))
     }
 }

@@ -396,12 +396,6 @@ impl Registry {
         self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
     }
 
-    /// Whether any version of this group is served (distinguishes 404 of a resource from
-    /// 404 of a whole API group).
-    pub fn serves_group_version(&self, group: &str, version: &str) -> bool {
-        self.types.iter().any(|t| t.group == group && t.version == version)
-    }
-
     /// The type of a kind in a group/version (for bodies and apply configurations).
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<ResourceType>> {
         self.types.iter().find(|t| t.group == group && t.version == version && t.kind == kind)
