@@ -4,7 +4,11 @@
 //! a terminal crate, so `fleetdeck check`, the tests and the benchmarks use it without a
 //! terminal.
 
+pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
+pub mod fleet;
+pub mod glob;
 pub mod logging;
 pub mod sim;

@@ -37,6 +37,9 @@ pub struct RequestStats {
     /// Mutating requests on stored kinds (create, update, patch, delete), dry runs
     /// included; reviews (SelfSubjectAccessReview, ...) are not writes.
     pub writes: AtomicU64,
+    /// TLS connections accepted, and how many of them speak HTTP/2.
+    pub connections: AtomicU64,
+    pub http2_connections: AtomicU64,
     recent_writes: Mutex<Vec<String>>,
 }
 

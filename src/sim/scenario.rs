@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Deserializer};
 
 use super::fault::{FaultState, OutageMode};
+pub use crate::glob::glob_match;
 
 /// A duration range "2s..8s" (or a single duration); a value is drawn uniformly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,20 +66,6 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<D
     Option::<String>::deserialize(d)?
         .map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
         .transpose()
-}
-
-/// Glob match with `*` (any run) and `?` (one character), for cluster names.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
 }
 
 pub fn matches_any(patterns: &[String], name: &str) -> bool {
@@ -359,14 +346,6 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("production-*", "production-eu-1"));
-        assert!(glob_match("*-eu-?", "staging-eu-1"));
-        assert!(!glob_match("production-*", "staging-eu-1"));
-        assert!(glob_match("hub", "hub"));
-    }
 
     #[test]
     fn spans_parse_and_sample_in_range() {

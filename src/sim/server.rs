@@ -111,6 +111,10 @@ async fn connection(
             Err(_) => return,
         };
         let certificate = peer_fingerprint(tls.get_ref().1.peer_certificates());
+        cluster.stats.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+            cluster.stats.http2_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let conn = Arc::new(ConnInfo { peer, certificate });
         let service_cluster = cluster.clone();
         let service = service_fn(move |req| handle(service_cluster.clone(), conn.clone(), req));

@@ -1,0 +1,8 @@
+//! The application: messages, the model and its single `update`, and the runtime loop
+//! that owns the model, reads keys first, applies engine events, and draws when
+//! something changed.
+
+pub mod model;
+pub mod msg;
+pub mod rows;
+pub mod update;

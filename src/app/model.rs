@@ -1,0 +1,163 @@
+//! The model: every cluster's facts, the hub join, and the UI state. One task owns it;
+//! `update` is the only way it changes, and every change bumps `version`, which is what
+//! views are cached against.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tui_input::Input;
+
+use super::msg::Pane;
+use crate::cluster::ContextSpec;
+use crate::fleet::cluster::{ClusterModel, Thresholds};
+use crate::fleet::probes::ProbeLog;
+use crate::fleet::registry::{ContextFacts, Join, Registration, join, registrations};
+
+/// Targets and windows (from the config).
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
+    pub latency_target: Duration,
+    /// As a fraction (0.9999).
+    pub availability_target: f64,
+    pub thresholds: Thresholds,
+    pub latency_window: Duration,
+    pub availability_window: Duration,
+    /// Hub spoke name -> context name, for spokes whose names differ.
+    pub mapping: BTreeMap<String, String>,
+    /// Where probes run from (shown on the latency pane).
+    pub vantage: String,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            latency_target: Duration::from_millis(100),
+            availability_target: 0.9999,
+            thresholds: Thresholds {
+                unreachable_after: Duration::from_secs(60),
+                probe_interval: Duration::from_secs(5),
+            },
+            latency_window: Duration::from_secs(300),
+            availability_window: Duration::from_secs(3600),
+            mapping: BTreeMap::new(),
+            vantage: "this machine".to_owned(),
+        }
+    }
+}
+
+/// The filter line (`/`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub input: Input,
+    pub editing: bool,
+}
+
+impl Filter {
+    pub fn text(&self) -> &str {
+        self.input.value()
+    }
+
+    /// Whether a row's searchable text passes the filter (case-insensitive).
+    pub fn admits(&self, haystack: &str) -> bool {
+        let needle = self.text().trim();
+        needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub pane: Pane,
+    /// The selected row of each pane, by its key (a context or registration name).
+    pub selected: BTreeMap<Pane, String>,
+    pub filter: Filter,
+    /// The cluster whose detail is open.
+    pub detail: Option<String>,
+    pub detail_scroll: usize,
+    pub help: bool,
+    /// Rows a page moves (the last drawn table height).
+    pub page: usize,
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self {
+            pane: Pane::Health,
+            selected: BTreeMap::new(),
+            filter: Filter::default(),
+            detail: None,
+            detail_scroll: 0,
+            help: false,
+            page: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub clusters: Vec<ClusterModel>,
+    pub registrations: Vec<Registration>,
+    pub join: Join,
+    pub settings: ModelSettings,
+    pub ui: Ui,
+    pub version: u64,
+    pub started: Timestamp,
+    /// The latest time a message brought (ticks, engine events): what `update` and row
+    /// filters judge states by, so they never read a clock.
+    pub now: Timestamp,
+    pub quit: bool,
+}
+
+impl Model {
+    /// A model of the given contexts (the engine's cluster ids are their positions).
+    pub fn new(contexts: &[ContextSpec], settings: ModelSettings, now: Timestamp) -> Self {
+        let clusters = contexts
+            .iter()
+            .map(|c| {
+                let probes = ProbeLog::new(settings.latency_window, settings.availability_window);
+                ClusterModel::new(&c.name, &c.server, c.is_hub, probes, now)
+            })
+            .collect();
+        let mut model = Model {
+            clusters,
+            registrations: Vec::new(),
+            join: Join::default(),
+            settings,
+            ui: Ui::default(),
+            version: 0,
+            started: now,
+            now,
+            quit: false,
+        };
+        model.rejoin();
+        model
+    }
+
+    pub fn hub(&self) -> Option<&ClusterModel> {
+        self.clusters.iter().find(|c| c.is_hub)
+    }
+
+    /// Recomputes the registrations and their join to contexts (after the hub's
+    /// Kustomizations or Secrets, or a cluster's identity, changed).
+    pub fn rejoin(&mut self) {
+        self.registrations = match self.hub() {
+            Some(hub) => registrations(&hub.kustomizations, &hub.spoke_secrets),
+            None => Vec::new(),
+        };
+        let facts: Vec<ContextFacts> = self
+            .clusters
+            .iter()
+            .map(|c| ContextFacts {
+                name: c.context.clone(),
+                server: c.server.clone(),
+                uid: c.uid.clone(),
+                is_hub: c.is_hub,
+            })
+            .collect();
+        self.join = join(&facts, &self.registrations, &self.settings.mapping);
+    }
+
+    pub fn cluster_by_name(&self, name: &str) -> Option<(usize, &ClusterModel)> {
+        self.clusters.iter().enumerate().find(|(_, c)| c.context == name)
+    }
+}

@@ -1,0 +1,157 @@
+//! Messages to the model's owner, the actions keys map to, and the effects `update`
+//! asks the runtime to carry out.
+
+use jiff::Timestamp;
+
+use crate::cluster::EngineEvent;
+
+/// The panes, in key order (1..5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pane {
+    Health,
+    Latency,
+    Propagation,
+    Backups,
+    Audit,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [Pane::Health, Pane::Latency, Pane::Propagation, Pane::Backups, Pane::Audit];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Health => "Health",
+            Pane::Latency => "Latency",
+            Pane::Propagation => "Propagation",
+            Pane::Backups => "Backups",
+            Pane::Audit => "Audit",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// What a key asks for (the keymap maps keys to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    Pane(Pane),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    Filter,
+}
+
+impl Action {
+    /// The name used in the config's `[keys]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next_pane",
+            Action::PrevPane => "prev_pane",
+            Action::Pane(Pane::Health) => "pane_health",
+            Action::Pane(Pane::Latency) => "pane_latency",
+            Action::Pane(Pane::Propagation) => "pane_propagation",
+            Action::Pane(Pane::Backups) => "pane_backups",
+            Action::Pane(Pane::Audit) => "pane_audit",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Filter => "filter",
+        }
+    }
+
+    /// What the help screen and footer call it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next pane",
+            Action::PrevPane => "previous pane",
+            Action::Pane(Pane::Health) => "health pane",
+            Action::Pane(Pane::Latency) => "latency pane",
+            Action::Pane(Pane::Propagation) => "propagation pane",
+            Action::Pane(Pane::Backups) => "backups pane",
+            Action::Pane(Pane::Audit) => "audit pane",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Filter => "filter rows",
+        }
+    }
+
+    pub const ALL: [Action; 18] = [
+        Action::Quit,
+        Action::Help,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Pane(Pane::Health),
+        Action::Pane(Pane::Latency),
+        Action::Pane(Pane::Propagation),
+        Action::Pane(Pane::Backups),
+        Action::Pane(Pane::Audit),
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Open,
+        Action::Back,
+        Action::Filter,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// An edit of the filter line (backend-neutral; the input layer translates keys).
+pub type FilterEdit = tui_input::InputRequest;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Engine(EngineEvent),
+    Action(Action),
+    /// A key typed while the filter line is being edited.
+    FilterEdit(FilterEdit),
+    /// Enter while editing the filter: keep it and go back to the rows.
+    FilterDone,
+    /// The 1 Hz tick: ages and clocks move on.
+    Tick(Timestamp),
+}
+
+/// What `update` asks of the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+}

@@ -1,0 +1,382 @@
+//! `update`: the one function that changes the model. Pure: it reads no clock (times come
+//! in the messages) and does no I/O; what must happen outside comes back as effects.
+
+use super::model::Model;
+use super::msg::{Action, Effect, Msg, Pane};
+use super::rows::row_keys;
+use crate::cluster::EngineEvent;
+use crate::fleet::cluster::Connection;
+use crate::fleet::kind::Kind;
+
+/// Applies one message; returns the effects to carry out.
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Engine(event) => {
+            apply_event(model, event);
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::Tick(now) => {
+            model.now = now;
+            Vec::new()
+        }
+        Msg::Action(action) => {
+            let effects = apply_action(model, action);
+            model.version += 1;
+            effects
+        }
+        Msg::FilterEdit(edit) => {
+            model.ui.filter.input.handle(edit);
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::FilterDone => {
+            model.ui.filter.editing = false;
+            model.version += 1;
+            Vec::new()
+        }
+    }
+}
+
+fn hub_data(kind: Kind) -> bool {
+    matches!(kind, Kind::Kustomization | Kind::SpokeSecret)
+}
+
+fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
+    match event {
+        EngineEvent::Connected { at, .. } | EngineEvent::Relist { at, .. } | EngineEvent::Changes { at, .. } => {
+            Some(*at)
+        }
+        EngineEvent::ConnectFailed { error, .. } | EngineEvent::WatchFailed { error, .. } => Some(error.at),
+        EngineEvent::Probe { sample, .. } => Some(sample.at),
+        EngineEvent::WatchStarted { .. } | EngineEvent::NotInstalled { .. } => None,
+    }
+}
+
+fn apply_event(model: &mut Model, event: EngineEvent) {
+    if let Some(at) = event_time(&event) {
+        model.now = model.now.max(at);
+    }
+    let id = event.cluster();
+    let Some(cluster) = model.clusters.get_mut(id) else {
+        tracing::warn!(cluster = id, "event for an unknown cluster");
+        return;
+    };
+    let rejoin = match event {
+        EngineEvent::Connected { version, uid, at, .. } => {
+            cluster.connection = Connection::Connected { at };
+            cluster.version = Some(version);
+            let changed = cluster.uid != uid;
+            cluster.uid = uid;
+            cluster.last_data = Some(at);
+            changed
+        }
+        EngineEvent::ConnectFailed { error, .. } => {
+            let (attempts, since) = match &cluster.connection {
+                Connection::Failed { attempts, since, .. } => (attempts + 1, *since),
+                _ => (1, error.at),
+            };
+            cluster.connection = Connection::Failed { error, attempts, since };
+            false
+        }
+        EngineEvent::WatchStarted { kind, .. } => {
+            cluster.watch_started(kind);
+            false
+        }
+        EngineEvent::Relist { kind, items, at, .. } => {
+            cluster.relist(kind, items, at);
+            hub_data(kind)
+        }
+        EngineEvent::Changes { kind, changes, at, .. } => {
+            cluster.apply(kind, changes, at);
+            hub_data(kind)
+        }
+        EngineEvent::WatchFailed { kind, error, .. } => {
+            cluster.watch_failed(kind, error);
+            false
+        }
+        EngineEvent::NotInstalled { kind, .. } => {
+            cluster.not_installed(kind);
+            hub_data(kind)
+        }
+        EngineEvent::Probe { sample, .. } => {
+            if sample.outcome.is_ok() {
+                cluster.last_data = Some(sample.at);
+            }
+            cluster.probes.record(sample);
+            false
+        }
+    };
+    if rejoin {
+        model.rejoin();
+    }
+}
+
+/// Moves the selection of the current pane by `delta` rows (clamped).
+fn move_selection(model: &mut Model, delta: isize) {
+    let keys = row_keys(model, model.ui.pane);
+    if keys.is_empty() {
+        return;
+    }
+    let current = model.ui.selected.get(&model.ui.pane).and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(0);
+    let next = (current as isize + delta).clamp(0, keys.len() as isize - 1) as usize;
+    model.ui.selected.insert(model.ui.pane, keys[next].clone());
+}
+
+fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    if action == Action::Quit {
+        model.quit = true;
+        return vec![Effect::Quit];
+    }
+    if model.ui.help {
+        if matches!(action, Action::Help | Action::Back) {
+            model.ui.help = false;
+        }
+        return Vec::new();
+    }
+    let page = model.ui.page.max(1) as isize;
+    if model.ui.detail.is_some() {
+        match action {
+            Action::Back => model.ui.detail = None,
+            Action::Up => model.ui.detail_scroll = model.ui.detail_scroll.saturating_sub(1),
+            Action::Down => model.ui.detail_scroll += 1,
+            Action::PageUp => model.ui.detail_scroll = model.ui.detail_scroll.saturating_sub(page as usize),
+            Action::PageDown => model.ui.detail_scroll += page as usize,
+            Action::Top => model.ui.detail_scroll = 0,
+            Action::Help => model.ui.help = true,
+            Action::NextPane | Action::PrevPane | Action::Pane(_) => {
+                model.ui.detail = None;
+                return apply_action(model, action);
+            }
+            _ => {}
+        }
+        return Vec::new();
+    }
+    match action {
+        Action::Help => model.ui.help = true,
+        Action::NextPane => model.ui.pane = model.ui.pane.next(),
+        Action::PrevPane => model.ui.pane = model.ui.pane.prev(),
+        Action::Pane(p) => model.ui.pane = p,
+        Action::Up => move_selection(model, -1),
+        Action::Down => move_selection(model, 1),
+        Action::PageUp => move_selection(model, -page),
+        Action::PageDown => move_selection(model, page),
+        Action::Top => move_selection(model, isize::MIN / 2),
+        Action::Bottom => move_selection(model, isize::MAX / 2),
+        Action::Open => {
+            if matches!(model.ui.pane, Pane::Health | Pane::Latency) {
+                let keys = row_keys(model, model.ui.pane);
+                let selected =
+                    model.ui.selected.get(&model.ui.pane).filter(|k| keys.contains(k)).or(keys.first()).cloned();
+                if let Some(name) = selected.filter(|n| model.cluster_by_name(n).is_some()) {
+                    model.ui.detail = Some(name);
+                    model.ui.detail_scroll = 0;
+                }
+            }
+        }
+        Action::Back => {
+            if !model.ui.filter.text().is_empty() {
+                model.ui.filter = Default::default();
+            }
+        }
+        Action::Filter => model.ui.filter.editing = true,
+        Action::Quit => {}
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::app::model::ModelSettings;
+    use crate::cluster::ContextSpec;
+    use crate::fleet::cluster::State;
+    use crate::fleet::failure::{ErrorInfo, Failure};
+    use crate::fleet::probes::Sample;
+    use crate::fleet::summary::{KustomizationSummary, NodeSummary, SpokeSecret, Summary};
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn spec(name: &str, hub: bool) -> ContextSpec {
+        ContextSpec { name: name.into(), server: format!("https://{name}"), is_hub: hub, config: Err("test".into()) }
+    }
+
+    fn model() -> Model {
+        Model::new(&[spec("hub", true), spec("prod-a", false), spec("edge", false)], ModelSettings::default(), t(0))
+    }
+
+    fn node(name: &str, ready: &str) -> (crate::fleet::summary::ObjectKey, Summary) {
+        let n = NodeSummary {
+            name: name.into(),
+            ready: ready.into(),
+            roles: vec![],
+            kubelet: "v1.33.4".into(),
+            unschedulable: false,
+            conditions: vec![],
+        };
+        (("".into(), name.into()), Summary::Node(n))
+    }
+
+    fn connect(m: &mut Model, id: usize) {
+        update(
+            m,
+            Msg::Engine(EngineEvent::Connected {
+                cluster: id,
+                version: "v1.33.4".into(),
+                uid: Some(format!("uid-{id}")),
+                at: t(1),
+            }),
+        );
+        let kinds: Vec<Kind> = m.clusters[id].watches.keys().copied().collect();
+        for kind in kinds {
+            update(m, Msg::Engine(EngineEvent::Relist { cluster: id, kind, items: vec![], at: t(2) }));
+        }
+        update(
+            m,
+            Msg::Engine(EngineEvent::Probe {
+                cluster: id,
+                sample: Sample { at: t(2), outcome: Ok(Duration::from_millis(4)) },
+            }),
+        );
+    }
+
+    #[test]
+    fn events_drive_clusters_to_live_and_bump_the_version() {
+        let mut m = model();
+        let v0 = m.version;
+        assert_eq!(m.clusters[1].state(t(1), m.settings.thresholds), State::Connecting);
+        connect(&mut m, 1);
+        assert!(m.version > v0);
+        assert_eq!(m.clusters[1].state(t(3), m.settings.thresholds), State::Live);
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Relist {
+                cluster: 1,
+                kind: Kind::Node,
+                items: vec![node("n1", "True"), node("n2", "False")],
+                at: t(3),
+            }),
+        );
+        assert_eq!(m.clusters[1].node_counts(), (1, 2));
+    }
+
+    #[test]
+    fn replayed_watch_sequences_relist_drop_and_recover() {
+        let mut m = model();
+        connect(&mut m, 1);
+        let seq = vec![
+            EngineEvent::Relist {
+                cluster: 1,
+                kind: Kind::Node,
+                items: vec![node("a", "True"), node("b", "True"), node("c", "True")],
+                at: t(3),
+            },
+            EngineEvent::Changes {
+                cluster: 1,
+                kind: Kind::Node,
+                changes: vec![(("".into(), "b".into()), Some(node("b", "False").1))],
+                observed: std::time::Instant::now(),
+                at: t(4),
+            },
+            EngineEvent::WatchFailed {
+                cluster: 1,
+                kind: Kind::Node,
+                error: ErrorInfo::new(Failure::Gone, "watch: 410 Expired", t(5)),
+            },
+            // The relist after the 410 no longer has `c`: it must be gone, not merged.
+            EngineEvent::Relist {
+                cluster: 1,
+                kind: Kind::Node,
+                items: vec![node("a", "True"), node("b", "False")],
+                at: t(6),
+            },
+        ];
+        let mut states = Vec::new();
+        for e in seq {
+            update(&mut m, Msg::Engine(e));
+            states.push(m.clusters[1].state(t(6), m.settings.thresholds).label());
+        }
+        assert_eq!(states, ["Live", "Live", "Degraded", "Live"]);
+        assert_eq!(m.clusters[1].node_counts(), (1, 2));
+        assert!(!m.clusters[1].nodes.contains_key("c"));
+    }
+
+    #[test]
+    fn the_hub_join_gives_roles() {
+        let mut m = model();
+        let ks = KustomizationSummary {
+            namespace: "prod-a".into(),
+            name: "policies".into(),
+            kubeconfig_secret: Some("cluster-kubeconfig".into()),
+            ..Default::default()
+        };
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Relist {
+                cluster: 0,
+                kind: Kind::Kustomization,
+                items: vec![(("prod-a".into(), "policies".into()), Summary::Kustomization(ks.clone()))],
+                at: t(1),
+            }),
+        );
+        let ghost = KustomizationSummary { namespace: "gone".into(), ..ks };
+        let secret = SpokeSecret { namespace: "gone".into(), name: "cluster-kubeconfig".into(), ..Default::default() };
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Changes {
+                cluster: 0,
+                kind: Kind::Kustomization,
+                changes: vec![(("gone".into(), "policies".into()), Some(Summary::Kustomization(ghost)))],
+                observed: std::time::Instant::now(),
+                at: t(2),
+            }),
+        );
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Relist {
+                cluster: 0,
+                kind: Kind::SpokeSecret,
+                items: vec![(("gone".into(), "cluster-kubeconfig".into()), Summary::SpokeSecret(secret))],
+                at: t(2),
+            }),
+        );
+        use crate::fleet::registry::Role;
+        let roles: Vec<Role> = m.join.roles.iter().map(|r| r.0).collect();
+        assert_eq!(roles, [Role::Hub, Role::Spoke, Role::Candidate]);
+        assert_eq!(m.join.hub_only.len(), 1);
+        assert_eq!(row_keys(&m, Pane::Health), ["hub", "prod-a", "edge", "hub-only:gone"]);
+    }
+
+    #[test]
+    fn keys_move_open_filter_and_quit() {
+        let mut m = model();
+        update(&mut m, Msg::Action(Action::Down));
+        assert_eq!(m.ui.selected[&Pane::Health], "prod-a");
+        update(&mut m, Msg::Action(Action::Bottom));
+        assert_eq!(m.ui.selected[&Pane::Health], "edge");
+        update(&mut m, Msg::Action(Action::Open));
+        assert_eq!(m.ui.detail.as_deref(), Some("edge"));
+        update(&mut m, Msg::Action(Action::Back));
+        assert_eq!(m.ui.detail, None);
+        update(&mut m, Msg::Action(Action::Filter));
+        for c in "prod".chars() {
+            update(&mut m, Msg::FilterEdit(tui_input::InputRequest::InsertChar(c)));
+        }
+        update(&mut m, Msg::FilterDone);
+        assert_eq!(row_keys(&m, Pane::Health), ["prod-a"]);
+        update(&mut m, Msg::Action(Action::Back));
+        assert_eq!(row_keys(&m, Pane::Health).len(), 3, "Esc clears the filter");
+        update(&mut m, Msg::Action(Action::Pane(Pane::Latency)));
+        assert_eq!(m.ui.pane, Pane::Latency);
+        update(&mut m, Msg::Action(Action::NextPane));
+        assert_eq!(m.ui.pane, Pane::Propagation);
+        assert_eq!(update(&mut m, Msg::Action(Action::Quit)), vec![Effect::Quit]);
+        assert!(m.quit);
+    }
+}

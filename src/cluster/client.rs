@@ -1,0 +1,69 @@
+//! One Kubernetes client per context, on one HTTP/2 connection where the server offers it.
+//!
+//! kube's default client speaks HTTP/1.1 only, one connection per concurrent request, so a
+//! fleet of watches would open thousands of sockets. This client is assembled from kube's
+//! own layers (base URI, kubeconfig authentication including exec plugins and refreshing
+//! tokens, extra headers) over a hyper client whose TLS connector offers `h2` and
+//! `http/1.1` by ALPN: every watch and probe of a cluster then shares one connection.
+
+use std::time::Duration;
+
+use http::HeaderValue;
+use http::header::USER_AGENT;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kube::client::ConfigExt;
+use tower::{BoxError, ServiceBuilder};
+
+/// The user agent of every request, so API server audit logs name fleetdeck.
+pub fn user_agent() -> String {
+    format!("fleetdeck/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Builds the client of a context. Errors are messages for that context's row.
+pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube::Client, String> {
+    config.connect_timeout = Some(connect_timeout);
+    let agent = HeaderValue::from_str(&user_agent()).map_err(|e| e.to_string())?;
+    config.headers.push((USER_AGENT, agent));
+    if config.proxy_url.is_some() {
+        // kube's own stack knows HTTP and SOCKS proxies; it speaks HTTP/1.1.
+        return kube::Client::try_from(config).map_err(|e| format!("building the client: {e}"));
+    }
+    let tls = config.rustls_client_config().map_err(|e| format!("TLS configuration: {e}"))?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+    let https = match config.tls_server_name.as_ref() {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| format!("tls-server-name {name:?}: {e}"))?;
+            builder
+                .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http)
+        }
+        None => builder.enable_http1().enable_http2().wrap_connector(http),
+    };
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(Some(connect_timeout));
+    let client: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
+            .http2_keep_alive_timeout(Duration::from_secs(10))
+            .http2_keep_alive_while_idle(true)
+            .build(connector);
+    let auth = config.auth_layer().map_err(|e| format!("credentials: {e}"))?;
+    let headers = config.extra_headers_layer().map_err(|e| format!("headers: {e}"))?;
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(auth)
+        .layer(headers)
+        .map_err(BoxError::from)
+        .service(client);
+    Ok(kube::Client::new(service, config.default_namespace))
+}

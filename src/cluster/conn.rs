@@ -1,0 +1,149 @@
+//! One context's life: build its client, start probing, connect (version, identity,
+//! discovery) with backoff, then run a watcher per kind that exists there, and look
+//! again now and then for kinds whose CRD appeared.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::Api;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::contexts::ContextSpec;
+use super::errors::classify;
+use super::event::{ClusterId, EngineEvent};
+use super::watch::{self, Stopped};
+use super::{Settings, client, probe};
+use crate::fleet::failure::{ErrorInfo, Failure};
+use crate::fleet::kind::Kind;
+
+struct Facts {
+    version: String,
+    uid: Option<String>,
+    groups: BTreeSet<String>,
+}
+
+async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, ErrorInfo> {
+    let fail = |e: &kube::Error| {
+        let (f, m) = classify(e);
+        ErrorInfo::new(f, m, Timestamp::now())
+    };
+    let timed = |what: &str| ErrorInfo::new(Failure::Timeout, format!("{what} timed out"), Timestamp::now());
+    let version = tokio::time::timeout(timeout, client.apiserver_version())
+        .await
+        .map_err(|_| timed("GET /version"))?
+        .map_err(|e| fail(&e))?;
+    let groups = tokio::time::timeout(timeout, client.list_api_groups())
+        .await
+        .map_err(|_| timed("GET /apis"))?
+        .map_err(|e| fail(&e))?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let uid = match tokio::time::timeout(timeout, namespaces.get("kube-system")).await {
+        Ok(Ok(ns)) => ns.metadata.uid,
+        // Identity is best effort: a user who may not read namespaces still sees the rest.
+        _ => None,
+    };
+    Ok(Facts { version: version.git_version, uid, groups: groups.groups.into_iter().map(|g| g.name).collect() })
+}
+
+/// The kinds a cluster watches.
+fn kinds(is_hub: bool) -> impl Iterator<Item = Kind> {
+    Kind::ALL.into_iter().filter(move |k| is_hub || !k.hub_only())
+}
+
+pub async fn run(
+    cluster: ClusterId,
+    spec: ContextSpec,
+    settings: Arc<Settings>,
+    tx: mpsc::Sender<EngineEvent>,
+    shutdown: CancellationToken,
+) {
+    let failed = |error: ErrorInfo| EngineEvent::ConnectFailed { cluster, error };
+    let client = match spec.config.clone().and_then(|config| client::build(config, settings.connect_timeout)) {
+        Ok(c) => c,
+        Err(message) => {
+            let failure = if message.contains("credentials") || message.contains("exec") {
+                Failure::Unauthorized
+            } else {
+                Failure::Other
+            };
+            let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
+            shutdown.cancelled().await;
+            return;
+        }
+    };
+    let mut backoff = Duration::from_secs(1);
+    let facts = loop {
+        match connect(&client, settings.connect_timeout.max(settings.probe_timeout)).await {
+            Ok(facts) => break facts,
+            Err(error) => {
+                if tx.send(failed(error)).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    let connected = EngineEvent::Connected { cluster, version: facts.version, uid: facts.uid, at: Timestamp::now() };
+    if tx.send(connected).await.is_err() {
+        return;
+    }
+    // Probes start once the first request has opened the connection, so they, and the
+    // watchers after them, share it instead of racing to open their own.
+    let probes = tokio::spawn(probe::run(
+        client.clone(),
+        cluster,
+        settings.probe_interval,
+        settings.probe_timeout,
+        tx.clone(),
+        shutdown.clone(),
+    ));
+
+    let mut watchers: HashMap<Kind, JoinHandle<Stopped>> = HashMap::new();
+    let mut reported_missing: BTreeSet<Kind> = BTreeSet::new();
+    let mut groups = facts.groups;
+    let mut rediscover = tokio::time::interval(settings.rediscover_every);
+    rediscover.reset();
+    loop {
+        for kind in kinds(spec.is_hub) {
+            if watchers.get(&kind).is_some_and(|h| !h.is_finished()) {
+                continue;
+            }
+            let installed = kind.crd_group().is_none_or(|g| groups.contains(g));
+            if installed {
+                reported_missing.remove(&kind);
+                let handle = tokio::spawn(watch::run(
+                    client.clone(),
+                    cluster,
+                    kind,
+                    settings.coalesce,
+                    tx.clone(),
+                    shutdown.child_token(),
+                ));
+                watchers.insert(kind, handle);
+            } else if reported_missing.insert(kind) {
+                let _ = tx.send(EngineEvent::NotInstalled { cluster, kind }).await;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = rediscover.tick() => {
+                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, client.list_api_groups()).await {
+                    groups = list.groups.into_iter().map(|g| g.name).collect();
+                }
+            }
+        }
+    }
+    probes.abort();
+    for (_, handle) in watchers {
+        handle.abort();
+    }
+}

@@ -1,0 +1,148 @@
+//! The kubeconfig, read the way kubectl reads it (`--kubeconfig`, else every file of
+//! `KUBECONFIG` merged, else `~/.kube/config`), and the contexts fleetdeck connects to:
+//! the hub and the spokes (every other context, or those matching `fleet.spokes`).
+
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::glob::glob_match;
+
+/// One context to connect to.
+#[derive(Clone)]
+pub struct ContextSpec {
+    pub name: String,
+    /// The server URL of the context's cluster.
+    pub server: String,
+    pub is_hub: bool,
+    /// The client configuration, or why it could not be made (an exec plugin that is not
+    /// installed, a certificate file that is missing): that context's row shows it.
+    pub config: std::result::Result<kube::Config, String>,
+}
+
+impl std::fmt::Debug for ContextSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextSpec")
+            .field("name", &self.name)
+            .field("server", &self.server)
+            .field("is_hub", &self.is_hub)
+            .finish()
+    }
+}
+
+/// Which contexts make the fleet.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// The hub's context name.
+    pub hub: String,
+    /// Globs of spoke contexts; every other context when empty.
+    pub spokes: Vec<String>,
+}
+
+/// The kubeconfig files kubectl would read, in order.
+pub fn kubeconfig_paths(explicit: Option<&Path>) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_owned()];
+    }
+    if let Some(value) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<PathBuf> = std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()).collect();
+        if !paths.is_empty() {
+            return paths;
+        }
+    }
+    directories::BaseDirs::new().map(|b| vec![b.home_dir().join(".kube").join("config")]).unwrap_or_default()
+}
+
+/// Reads and merges the kubeconfig. Files of `KUBECONFIG` that do not exist are skipped,
+/// as kubectl does; an explicit `--kubeconfig` must exist.
+pub fn load(explicit: Option<&Path>) -> Result<Kubeconfig> {
+    let paths = kubeconfig_paths(explicit);
+    let mut merged: Option<Kubeconfig> = None;
+    for path in &paths {
+        if explicit.is_none() && !path.exists() {
+            continue;
+        }
+        let kc = Kubeconfig::read_from(path).wrap_err_with(|| format!("reading kubeconfig {}", path.display()))?;
+        merged = Some(match merged {
+            Some(m) => m.merge(kc).wrap_err_with(|| format!("merging kubeconfig {}", path.display()))?,
+            None => kc,
+        });
+    }
+    merged.ok_or_else(|| {
+        let tried: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eyre!("no kubeconfig found (tried {}); pass --kubeconfig or set KUBECONFIG", tried.join(", "))
+    })
+}
+
+/// The server URL a context points at.
+fn server_of(kc: &Kubeconfig, context: &str) -> String {
+    let cluster =
+        kc.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).map(|c| c.cluster.clone());
+    cluster
+        .and_then(|name| kc.clusters.iter().find(|c| c.name == name))
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default()
+}
+
+/// The fleet's contexts: the hub first, then the spokes by name. An error when the hub
+/// context does not exist.
+pub async fn resolve(kc: &Kubeconfig, selection: &Selection) -> Result<Vec<ContextSpec>> {
+    let names: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
+    if !names.contains(&selection.hub) {
+        return Err(eyre!(
+            "the hub context {:?} is not in the kubeconfig (contexts: {}); set fleet.hub or --hub",
+            selection.hub,
+            names.join(", ")
+        ));
+    }
+    let mut chosen: Vec<String> = names
+        .into_iter()
+        .filter(|n| *n != selection.hub)
+        .filter(|n| selection.spokes.is_empty() || selection.spokes.iter().any(|g| glob_match(g, n)))
+        .collect();
+    chosen.sort();
+    chosen.insert(0, selection.hub.clone());
+    let mut specs = Vec::with_capacity(chosen.len());
+    for name in chosen {
+        let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| e.to_string());
+        specs.push(ContextSpec { server: server_of(kc, &name), is_hub: name == selection.hub, name, config });
+    }
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = "apiVersion: v1\nkind: Config\ncurrent-context: hub\nclusters:\n- name: hub\n  cluster: {server: 'https://127.0.0.1:1'}\n- name: a\n  cluster: {server: 'https://127.0.0.1:2'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: hub\n  context: {cluster: hub, user: u}\n- name: staging-a\n  context: {cluster: a, user: u}\n";
+    const TWO: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster: {server: 'https://127.0.0.1:3'}\nusers:\n- name: v\n  user: {token: t2}\ncontexts:\n- name: production-b\n  context: {cluster: b, user: v}\n- name: hub\n  context: {cluster: b, user: v}\n";
+
+    #[tokio::test]
+    async fn merges_files_hub_first_and_selects_spokes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, ONE).unwrap();
+        std::fs::write(&b, TWO).unwrap();
+        let first = Kubeconfig::read_from(&a).unwrap();
+        let kc = first.merge(Kubeconfig::read_from(&b).unwrap()).unwrap();
+        let all = resolve(&kc, &Selection { hub: "hub".into(), spokes: vec![] }).await.unwrap();
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["hub", "production-b", "staging-a"]);
+        assert_eq!(all[0].server, "https://127.0.0.1:1", "the first file's hub wins, as kubectl merges");
+        assert!(all[0].is_hub && all[0].config.is_ok());
+        let some = resolve(&kc, &Selection { hub: "hub".into(), spokes: vec!["staging-*".into()] }).await.unwrap();
+        assert_eq!(some.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["hub", "staging-a"]);
+        let err = resolve(&kc, &Selection { hub: "nope".into(), spokes: vec![] }).await.unwrap_err();
+        assert!(format!("{err}").contains("not in the kubeconfig"));
+    }
+
+    #[test]
+    fn missing_files_are_an_error_only_when_named_explicitly() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.yaml");
+        assert!(load(Some(&missing)).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! kube errors classified into what an operator acts on, with a short message.
+
+use crate::fleet::failure::Failure;
+
+/// Walks an error's sources looking for the I/O or timeout cause.
+fn cause(err: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(match io.kind() {
+                std::io::ErrorKind::TimedOut => Failure::Timeout,
+                _ => Failure::Unreachable,
+            });
+        }
+        if e.downcast_ref::<tokio::time::error::Elapsed>().is_some() {
+            return Some(Failure::Timeout);
+        }
+        let text = e.to_string();
+        if text.contains("timed out") || text.contains("deadline") {
+            return Some(Failure::Timeout);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The failure class of an HTTP status code.
+pub fn from_status(code: u16) -> Failure {
+    match code {
+        401 => Failure::Unauthorized,
+        403 => Failure::Forbidden,
+        404 => Failure::NotFound,
+        410 => Failure::Gone,
+        500..=599 => Failure::Server(code),
+        _ => Failure::Other,
+    }
+}
+
+/// Classifies a kube error and gives its message.
+pub fn classify(err: &kube::Error) -> (Failure, String) {
+    match err {
+        kube::Error::Api(status) => {
+            let failure = from_status(status.code);
+            let message = if status.message.is_empty() {
+                format!("{} {}", status.code, status.reason)
+            } else {
+                format!("{} {}: {}", status.code, status.reason, status.message)
+            };
+            (failure, message)
+        }
+        kube::Error::Auth(e) => (Failure::Unauthorized, format!("credentials: {e}")),
+        other => {
+            let failure = cause(other).unwrap_or(Failure::Other);
+            (failure, short(other))
+        }
+    }
+}
+
+/// The innermost useful message of an error chain ("connection refused", not the
+/// whole stack of wrappers).
+fn short(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !messages.iter().any(|m: &String| m.contains(&text)) {
+            messages.push(text);
+        }
+        current = e.source();
+    }
+    match messages.as_slice() {
+        [] => "unknown error".to_owned(),
+        [only] => only.clone(),
+        [first, .., last] => format!("{first}: {last}"),
+    }
+}
+
+/// Classifies a watcher error.
+pub fn classify_watch(err: &kube::runtime::watcher::Error) -> (Failure, String) {
+    use kube::runtime::watcher::Error as W;
+    match err {
+        W::InitialListFailed(e) => {
+            let (f, m) = classify(e);
+            (f, format!("list: {m}"))
+        }
+        W::WatchStartFailed(e) | W::WatchFailed(e) => {
+            let (f, m) = classify(e);
+            (f, format!("watch: {m}"))
+        }
+        W::WatchError(status) => {
+            (from_status(status.code), format!("watch: {} {}: {}", status.code, status.reason, status.message))
+        }
+        W::NoResourceVersion => (Failure::Other, "watch: no resourceVersion in the list".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_io_errors_classify() {
+        let status = kube::core::Status::failure("nope", "Forbidden").with_code(403);
+        assert_eq!(classify(&kube::Error::Api(status.boxed())).0, Failure::Forbidden);
+        assert_eq!(from_status(503), Failure::Server(503));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(cause(&io), Some(Failure::Unreachable));
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        assert_eq!(cause(&timeout), Some(Failure::Timeout));
+    }
+}

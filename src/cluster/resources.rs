@@ -1,0 +1,69 @@
+//! How each watched kind is read from the API: its resource, scope and selectors, and
+//! the fold of an object into its summary.
+
+use kube::api::{ApiResource, DynamicObject};
+use kube::core::GroupVersionKind;
+use serde_json::Value;
+
+use crate::fleet::kind::Kind;
+use crate::fleet::summary::{KustomizationSummary, NodeSummary, ObjectKey, SpokeSecret, Summary, WorkloadSummary};
+
+/// Where and how a kind is watched.
+pub struct Resource {
+    pub api: ApiResource,
+    /// Watch this namespace only (all namespaces when `None`, or cluster-scoped).
+    pub namespace: Option<&'static str>,
+    pub field_selector: Option<&'static str>,
+}
+
+pub fn resource(kind: Kind) -> Resource {
+    let ar = |g: &str, v: &str, k: &str, plural: &str| {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), plural)
+    };
+    match kind {
+        Kind::Node => Resource { api: ar("", "v1", "Node", "nodes"), namespace: None, field_selector: None },
+        Kind::FluxWorkload => Resource {
+            api: ar("apps", "v1", "Deployment", "deployments"),
+            namespace: Some("flux-system"),
+            field_selector: None,
+        },
+        Kind::VeleroWorkload => Resource {
+            api: ar("apps", "v1", "Deployment", "deployments"),
+            namespace: Some("velero"),
+            field_selector: None,
+        },
+        Kind::Kustomization => Resource {
+            api: ar("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+            namespace: None,
+            field_selector: None,
+        },
+        Kind::SpokeSecret => Resource {
+            api: ar("", "v1", "Secret", "secrets"),
+            namespace: None,
+            field_selector: Some("metadata.name=cluster-kubeconfig"),
+        },
+    }
+}
+
+/// The object as JSON (metadata and the rest), for the folds.
+fn to_value(object: &DynamicObject) -> Value {
+    let mut v = object.data.clone();
+    if !v.is_object() {
+        v = Value::Object(Default::default());
+    }
+    v["metadata"] = serde_json::to_value(&object.metadata).unwrap_or(Value::Null);
+    v
+}
+
+/// Folds a watched object into its key and summary.
+pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
+    let key = (object.metadata.namespace.clone().unwrap_or_default(), object.metadata.name.clone().unwrap_or_default());
+    let v = to_value(object);
+    let summary = match kind {
+        Kind::Node => Summary::Node(NodeSummary::fold(&v)),
+        Kind::FluxWorkload | Kind::VeleroWorkload => Summary::Workload(WorkloadSummary::fold(&v)),
+        Kind::Kustomization => Summary::Kustomization(KustomizationSummary::fold(&v)),
+        Kind::SpokeSecret => Summary::SpokeSecret(SpokeSecret::fold(&v)),
+    };
+    (key, summary)
+}

@@ -1,0 +1,455 @@
+//! What fleetdeck knows of one cluster (one kubeconfig context), and the state derived
+//! from it: Connecting, Syncing, Live, Degraded, Unreachable or Unauthorized.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::failure::{ErrorInfo, Failure};
+use super::kind::Kind;
+use super::probes::ProbeLog;
+use super::summary::{KustomizationSummary, NodeSummary, ObjectKey, SpokeSecret, Summary, WorkloadSummary};
+
+/// How one watch stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchState {
+    /// Not started yet (waiting for the connection or discovery).
+    Pending,
+    /// Listing: no complete set yet.
+    Syncing,
+    Synced,
+    /// The last attempt failed; the watcher retries with backoff.
+    Failed(ErrorInfo),
+    /// The kind's CRD is not installed on this cluster.
+    NotInstalled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchStatus {
+    pub state: WatchState,
+    /// The most recent errors, newest last.
+    pub errors: VecDeque<ErrorInfo>,
+    pub synced_at: Option<Timestamp>,
+}
+
+impl Default for WatchStatus {
+    fn default() -> Self {
+        Self { state: WatchState::Pending, errors: VecDeque::new(), synced_at: None }
+    }
+}
+
+const KEPT_ERRORS: usize = 10;
+
+impl WatchStatus {
+    pub fn fail(&mut self, error: ErrorInfo) {
+        if self.errors.len() == KEPT_ERRORS {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(error.clone());
+        self.state = WatchState::Failed(error);
+    }
+}
+
+/// The connection to the cluster's API server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting {
+        since: Timestamp,
+    },
+    Connected {
+        at: Timestamp,
+    },
+    /// Building the client or the first reads failed; retried with backoff.
+    Failed {
+        error: ErrorInfo,
+        attempts: u32,
+        since: Timestamp,
+    },
+}
+
+/// The derived state of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Connecting,
+    Syncing,
+    Live,
+    Degraded { since: Timestamp, error: ErrorInfo },
+    Unreachable { since: Timestamp, error: ErrorInfo },
+    Unauthorized { error: ErrorInfo },
+}
+
+impl State {
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Connecting => "Connecting",
+            State::Syncing => "Syncing",
+            State::Live => "Live",
+            State::Degraded { .. } => "Degraded",
+            State::Unreachable { .. } => "Unreachable",
+            State::Unauthorized { .. } => "Unauthorized",
+        }
+    }
+
+    /// Worst first: used to sort and to colour.
+    pub fn severity(&self) -> u8 {
+        match self {
+            State::Unreachable { .. } | State::Unauthorized { .. } => 3,
+            State::Degraded { .. } => 2,
+            State::Connecting | State::Syncing => 1,
+            State::Live => 0,
+        }
+    }
+
+    pub fn error(&self) -> Option<&ErrorInfo> {
+        match self {
+            State::Degraded { error, .. } | State::Unreachable { error, .. } | State::Unauthorized { error } => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How long failures may last before a cluster is Unreachable rather than Degraded.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    pub unreachable_after: Duration,
+    /// Probes are this far apart; data older than a few intervals is stale.
+    pub probe_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterModel {
+    pub context: String,
+    pub server: String,
+    pub is_hub: bool,
+    pub connection: Connection,
+    pub version: Option<String>,
+    /// The kube-system namespace UID: the cluster's identity.
+    pub uid: Option<String>,
+    pub nodes: BTreeMap<String, NodeSummary>,
+    pub workloads: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub kustomizations: BTreeMap<ObjectKey, KustomizationSummary>,
+    pub spoke_secrets: BTreeMap<ObjectKey, SpokeSecret>,
+    pub watches: BTreeMap<Kind, WatchStatus>,
+    pub probes: ProbeLog,
+    /// When data last came from the cluster (a watch event or a successful probe).
+    pub last_data: Option<Timestamp>,
+}
+
+impl ClusterModel {
+    pub fn new(context: &str, server: &str, is_hub: bool, probes: ProbeLog, now: Timestamp) -> Self {
+        let watches =
+            Kind::ALL.iter().filter(|k| is_hub || !k.hub_only()).map(|k| (*k, WatchStatus::default())).collect();
+        Self {
+            context: context.to_owned(),
+            server: server.to_owned(),
+            is_hub,
+            connection: Connection::Connecting { since: now },
+            version: None,
+            uid: None,
+            nodes: BTreeMap::new(),
+            workloads: BTreeMap::new(),
+            kustomizations: BTreeMap::new(),
+            spoke_secrets: BTreeMap::new(),
+            watches,
+            probes,
+            last_data: None,
+        }
+    }
+
+    fn watch(&mut self, kind: Kind) -> &mut WatchStatus {
+        self.watches.entry(kind).or_default()
+    }
+
+    /// A complete list replaces what was known of the kind (objects gone from it are gone).
+    pub fn relist(&mut self, kind: Kind, items: Vec<(ObjectKey, Summary)>, at: Timestamp) {
+        self.clear(kind);
+        for (key, summary) in items {
+            self.put(key, Some(summary));
+        }
+        let w = self.watch(kind);
+        w.state = WatchState::Synced;
+        w.synced_at = Some(at);
+        self.last_data = Some(at);
+    }
+
+    /// Changes after the list (`None`: deleted).
+    pub fn apply(&mut self, kind: Kind, changes: Vec<(ObjectKey, Option<Summary>)>, at: Timestamp) {
+        for (key, summary) in changes {
+            match summary {
+                Some(s) => self.put(key, Some(s)),
+                None => self.remove(kind, &key),
+            }
+        }
+        let w = self.watch(kind);
+        if matches!(w.state, WatchState::Failed(_) | WatchState::Pending) {
+            w.state = WatchState::Synced;
+        }
+        self.last_data = Some(at);
+    }
+
+    fn clear(&mut self, kind: Kind) {
+        match kind {
+            Kind::Node => self.nodes.clear(),
+            Kind::FluxWorkload => self.workloads.retain(|k, _| k.0 != "flux-system"),
+            Kind::VeleroWorkload => self.workloads.retain(|k, _| k.0 != "velero"),
+            Kind::Kustomization => self.kustomizations.clear(),
+            Kind::SpokeSecret => self.spoke_secrets.clear(),
+        }
+    }
+
+    fn put(&mut self, key: ObjectKey, summary: Option<Summary>) {
+        match summary {
+            Some(Summary::Node(n)) => {
+                self.nodes.insert(key.1, n);
+            }
+            Some(Summary::Workload(w)) => {
+                self.workloads.insert(key, w);
+            }
+            Some(Summary::Kustomization(k)) => {
+                self.kustomizations.insert(key, k);
+            }
+            Some(Summary::SpokeSecret(s)) => {
+                self.spoke_secrets.insert(key, s);
+            }
+            None => {}
+        }
+    }
+
+    fn remove(&mut self, kind: Kind, key: &ObjectKey) {
+        match kind {
+            Kind::Node => {
+                self.nodes.remove(&key.1);
+            }
+            Kind::FluxWorkload | Kind::VeleroWorkload => {
+                self.workloads.remove(key);
+            }
+            Kind::Kustomization => {
+                self.kustomizations.remove(key);
+            }
+            Kind::SpokeSecret => {
+                self.spoke_secrets.remove(key);
+            }
+        }
+    }
+
+    pub fn watch_started(&mut self, kind: Kind) {
+        let w = self.watch(kind);
+        if w.state == WatchState::Pending {
+            w.state = WatchState::Syncing;
+        }
+    }
+
+    pub fn watch_failed(&mut self, kind: Kind, error: ErrorInfo) {
+        self.watch(kind).fail(error);
+    }
+
+    pub fn not_installed(&mut self, kind: Kind) {
+        self.clear(kind);
+        self.watch(kind).state = WatchState::NotInstalled;
+    }
+
+    /// Kinds whose CRD is not installed here.
+    pub fn missing_kinds(&self) -> Vec<Kind> {
+        self.watches.iter().filter(|(_, w)| w.state == WatchState::NotInstalled).map(|(k, _)| *k).collect()
+    }
+
+    /// Nodes ready and total.
+    pub fn node_counts(&self) -> (usize, usize) {
+        (self.nodes.values().filter(|n| n.is_ready()).count(), self.nodes.len())
+    }
+
+    /// Whether a component runs: `None` when nothing of it is deployed, else whether
+    /// every one of its deployments is ready.
+    pub fn component(&self, namespace: &str) -> Option<bool> {
+        let mut deployments = self.workloads.iter().filter(|(k, _)| k.0 == namespace).peekable();
+        deployments.peek()?;
+        Some(deployments.all(|(_, w)| w.is_ready()))
+    }
+
+    /// The most recent error of a watch or of the connection, for the "last error" column.
+    pub fn last_error(&self) -> Option<&ErrorInfo> {
+        let watch = self.watches.values().filter_map(|w| w.errors.back()).max_by_key(|e| e.at);
+        let connection = match &self.connection {
+            Connection::Failed { error, .. } => Some(error),
+            _ => None,
+        };
+        [watch, connection].into_iter().flatten().max_by_key(|e| e.at)
+    }
+
+    /// The derived state at `now`.
+    pub fn state(&self, now: Timestamp, t: Thresholds) -> State {
+        let last_probe = self.probes.last();
+        let probe_error = |failure: Failure, at: Timestamp| ErrorInfo::new(failure, probe_message(failure), at);
+        // Credentials rejected anywhere: nothing else matters until they are fixed.
+        if let Some(sample) = last_probe
+            && let Err(f) = sample.outcome
+            && f.is_auth()
+        {
+            return State::Unauthorized { error: probe_error(f, sample.at) };
+        }
+        if let Connection::Failed { error, .. } = &self.connection
+            && error.failure.is_auth()
+        {
+            return State::Unauthorized { error: error.clone() };
+        }
+        // Probes failing: Degraded for a while, then Unreachable.
+        if let (Some(sample), Some(for_how_long)) = (last_probe, self.probes.failing_for(now))
+            && let Err(f) = sample.outcome
+        {
+            let since = self.probes.failing_since.unwrap_or(sample.at);
+            let error = match self.last_error() {
+                Some(e) if e.at >= since => e.clone(),
+                _ => probe_error(f, sample.at),
+            };
+            if f.is_connectivity() && for_how_long >= t.unreachable_after {
+                return State::Unreachable { since, error };
+            }
+            return State::Degraded { since, error };
+        }
+        match &self.connection {
+            Connection::Connecting { .. } => return State::Connecting,
+            Connection::Failed { error, since, .. } => {
+                let lasting = Duration::try_from(now.duration_since(*since)).unwrap_or_default();
+                if error.failure.is_connectivity() && lasting >= t.unreachable_after {
+                    return State::Unreachable { since: *since, error: error.clone() };
+                }
+                return State::Degraded { since: *since, error: error.clone() };
+            }
+            Connection::Connected { .. } => {}
+        }
+        // A watch that keeps failing (other than an optional one being forbidden).
+        let failing = self.watches.iter().find_map(|(k, w)| match &w.state {
+            WatchState::Failed(e) if !(k.optional() && e.failure == Failure::Forbidden) => Some(e.clone()),
+            _ => None,
+        });
+        if let Some(error) = failing {
+            return State::Degraded { since: error.at, error };
+        }
+        let syncing = self.watches.iter().any(|(k, w)| {
+            matches!(w.state, WatchState::Pending | WatchState::Syncing)
+                && !(k.optional() && w.state == WatchState::Pending)
+        });
+        if syncing { State::Syncing } else { State::Live }
+    }
+
+    /// How old the freshest data is.
+    pub fn data_age(&self, now: Timestamp) -> Option<Duration> {
+        self.last_data.map(|at| Duration::try_from(now.duration_since(at)).unwrap_or_default())
+    }
+
+    /// Data older than a few probe intervals (and at least 30 s) is stale.
+    pub fn is_stale(&self, now: Timestamp, t: Thresholds) -> bool {
+        let limit = (t.probe_interval * 3).max(Duration::from_secs(30));
+        self.data_age(now).is_none_or(|age| age > limit)
+    }
+}
+
+fn probe_message(f: Failure) -> String {
+    match f {
+        Failure::Timeout => "GET /readyz timed out".into(),
+        Failure::Unreachable => "GET /readyz: connection failed".into(),
+        Failure::Unauthorized => "GET /readyz: 401 Unauthorized (credentials rejected)".into(),
+        other => format!("GET /readyz: {}", other.label()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::probes::Sample;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn thresholds() -> Thresholds {
+        Thresholds { unreachable_after: Duration::from_secs(60), probe_interval: Duration::from_secs(5) }
+    }
+
+    fn live_cluster() -> ClusterModel {
+        let mut c = ClusterModel::new(
+            "a",
+            "https://a",
+            false,
+            ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
+            t(0),
+        );
+        c.connection = Connection::Connected { at: t(0) };
+        for kind in [Kind::Node, Kind::FluxWorkload, Kind::VeleroWorkload] {
+            c.relist(kind, vec![], t(1));
+        }
+        c.probes.record(Sample { at: t(2), outcome: Ok(Duration::from_millis(3)) });
+        c
+    }
+
+    #[test]
+    fn a_cluster_goes_connecting_syncing_live() {
+        let mut c = ClusterModel::new(
+            "a",
+            "https://a",
+            false,
+            ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
+            t(0),
+        );
+        assert_eq!(c.state(t(1), thresholds()), State::Connecting);
+        c.connection = Connection::Connected { at: t(1) };
+        c.watch_started(Kind::Node);
+        assert_eq!(c.state(t(1), thresholds()), State::Syncing);
+        assert_eq!(live_cluster().state(t(3), thresholds()), State::Live);
+    }
+
+    #[test]
+    fn probe_failures_degrade_then_make_unreachable_then_recover() {
+        let mut c = live_cluster();
+        c.probes.record(Sample { at: t(10), outcome: Err(Failure::Unreachable) });
+        assert!(matches!(c.state(t(11), thresholds()), State::Degraded { .. }));
+        c.probes.record(Sample { at: t(80), outcome: Err(Failure::Unreachable) });
+        match c.state(t(80), thresholds()) {
+            State::Unreachable { since, .. } => assert_eq!(since, t(10)),
+            other => panic!("{other:?}"),
+        }
+        c.probes.record(Sample { at: t(85), outcome: Ok(Duration::from_millis(2)) });
+        assert_eq!(c.state(t(85), thresholds()), State::Live);
+    }
+
+    #[test]
+    fn auth_failures_and_failing_watches() {
+        let mut c = live_cluster();
+        c.watch_failed(Kind::VeleroWorkload, ErrorInfo::new(Failure::Server(500), "boom", t(5)));
+        assert!(matches!(c.state(t(6), thresholds()), State::Degraded { .. }));
+        c.relist(Kind::VeleroWorkload, vec![], t(7));
+        assert_eq!(c.state(t(7), thresholds()), State::Live, "a relist recovers the watch");
+        assert_eq!(c.watches[&Kind::VeleroWorkload].errors.len(), 1, "the error stays in the history");
+        c.probes.record(Sample { at: t(8), outcome: Err(Failure::Unauthorized) });
+        assert!(matches!(c.state(t(8), thresholds()), State::Unauthorized { .. }));
+    }
+
+    #[test]
+    fn a_relist_drops_what_is_gone_and_freshness_ages() {
+        let mut c = live_cluster();
+        let node = |n: &str| {
+            (
+                ("".to_owned(), n.to_owned()),
+                Summary::Node(NodeSummary {
+                    name: n.into(),
+                    ready: "True".into(),
+                    roles: vec![],
+                    kubelet: String::new(),
+                    unschedulable: false,
+                    conditions: vec![],
+                }),
+            )
+        };
+        c.relist(Kind::Node, vec![node("a"), node("b")], t(3));
+        assert_eq!(c.node_counts(), (2, 2));
+        c.relist(Kind::Node, vec![node("b")], t(4));
+        assert_eq!(c.node_counts(), (1, 1));
+        c.apply(Kind::Node, vec![(("".into(), "b".into()), None)], t(5));
+        assert_eq!(c.node_counts(), (0, 0));
+        assert!(!c.is_stale(t(20), thresholds()));
+        assert!(c.is_stale(t(100), thresholds()));
+    }
+}

@@ -1,0 +1,50 @@
+//! The kinds fleetdeck watches, as the domain names them.
+
+/// A watched kind. The engine maps each to its API resource (`cluster::resources`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Node,
+    /// Deployments in `flux-system`: the Flux controllers.
+    FluxWorkload,
+    /// Deployments in `velero`.
+    VeleroWorkload,
+    /// Hub only.
+    Kustomization,
+    /// Hub only: the `cluster-kubeconfig` Secrets of registered spokes.
+    SpokeSecret,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] =
+        [Kind::Node, Kind::FluxWorkload, Kind::VeleroWorkload, Kind::Kustomization, Kind::SpokeSecret];
+
+    /// How the kind is named on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Node => "nodes",
+            Kind::FluxWorkload => "deployments (flux-system)",
+            Kind::VeleroWorkload => "deployments (velero)",
+            Kind::Kustomization => "kustomizations.kustomize.toolkit.fluxcd.io",
+            Kind::SpokeSecret => "secrets (cluster-kubeconfig)",
+        }
+    }
+
+    /// Watched on the hub only.
+    pub fn hub_only(self) -> bool {
+        matches!(self, Kind::Kustomization | Kind::SpokeSecret)
+    }
+
+    /// The API group that must be served for the kind to exist (a CRD's group).
+    pub fn crd_group(self) -> Option<&'static str> {
+        match self {
+            Kind::Kustomization => Some("kustomize.toolkit.fluxcd.io"),
+            _ => None,
+        }
+    }
+
+    /// Whether the cluster can be Live without this kind being readable (optional data:
+    /// a read-only user may not read Secrets).
+    pub fn optional(self) -> bool {
+        matches!(self, Kind::SpokeSecret)
+    }
+}

@@ -1,0 +1,10 @@
+//! The fleet's domain state, pure: summaries of watched objects, each cluster's facts and
+//! derived state, probe statistics against the targets, and the hub's registrations
+//! joined to local contexts. No I/O, no terminal.
+
+pub mod cluster;
+pub mod failure;
+pub mod kind;
+pub mod probes;
+pub mod registry;
+pub mod summary;

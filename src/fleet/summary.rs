@@ -1,0 +1,264 @@
+//! The small summaries watched objects are folded into as they arrive. Nothing else of
+//! an object is kept: no managedFields, no specs beyond what a pane shows, and never a
+//! Secret's data (only the server URL read out of a kubeconfig Secret).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// Namespace ("" for cluster-scoped objects) and name.
+pub type ObjectKey = (String, String);
+
+fn text(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn time(v: &Value, pointer: &str) -> Option<Timestamp> {
+    v.pointer(pointer).and_then(Value::as_str).and_then(|t| t.parse().ok())
+}
+
+fn int(v: &Value, pointer: &str) -> i64 {
+    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The key of an object.
+pub fn key_of(object: &Value) -> ObjectKey {
+    (text(object, "/metadata/namespace"), text(object, "/metadata/name"))
+}
+
+/// A status condition (`type`, `status`, `reason`, `message`, `lastTransitionTime`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub type_: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+    pub since: Option<Timestamp>,
+}
+
+fn conditions(v: &Value) -> Vec<Condition> {
+    v.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| Condition {
+                    type_: text(c, "/type"),
+                    status: text(c, "/status"),
+                    reason: text(c, "/reason"),
+                    message: text(c, "/message"),
+                    since: time(c, "/lastTransitionTime"),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A node: its Ready condition and the others, as the detail view shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSummary {
+    pub name: String,
+    /// "True", "False" or "Unknown" (a node whose kubelet stopped reporting).
+    pub ready: String,
+    pub roles: Vec<String>,
+    pub kubelet: String,
+    pub unschedulable: bool,
+    pub conditions: Vec<Condition>,
+}
+
+impl NodeSummary {
+    pub fn fold(v: &Value) -> Self {
+        let conditions = conditions(v);
+        let ready = conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown".to_owned(), |c| c.status.clone());
+        let roles = v
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).map(str::to_owned).collect())
+            .unwrap_or_default();
+        Self {
+            name: text(v, "/metadata/name"),
+            ready,
+            roles,
+            kubelet: text(v, "/status/nodeInfo/kubeletVersion"),
+            unschedulable: v.pointer("/spec/unschedulable") == Some(&Value::Bool(true)),
+            conditions,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready == "True"
+    }
+}
+
+/// A Deployment of a fleet component (Flux controllers, Velero).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadSummary {
+    pub namespace: String,
+    pub name: String,
+    pub replicas: i64,
+    pub ready: i64,
+}
+
+impl WorkloadSummary {
+    pub fn fold(v: &Value) -> Self {
+        Self {
+            namespace: text(v, "/metadata/namespace"),
+            name: text(v, "/metadata/name"),
+            replicas: v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1),
+            ready: int(v, "/status/readyReplicas"),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready >= self.replicas && self.replicas > 0
+    }
+}
+
+/// A Flux Kustomization on the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KustomizationSummary {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.kubeConfig.secretRef.name`: set when it applies to a remote cluster.
+    pub kubeconfig_secret: Option<String>,
+    pub source_kind: String,
+    pub source_name: String,
+    pub source_namespace: String,
+    pub suspended: bool,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub ready: Option<Condition>,
+    pub last_applied_revision: String,
+    pub last_attempted_revision: String,
+    pub requested_at: String,
+    pub last_handled_reconcile_at: String,
+}
+
+impl KustomizationSummary {
+    pub fn fold(v: &Value) -> Self {
+        let namespace = text(v, "/metadata/namespace");
+        let source_namespace = match text(v, "/spec/sourceRef/namespace") {
+            n if n.is_empty() => namespace.clone(),
+            n => n,
+        };
+        Self {
+            name: text(v, "/metadata/name"),
+            kubeconfig_secret: v.pointer("/spec/kubeConfig/secretRef/name").and_then(Value::as_str).map(str::to_owned),
+            source_kind: text(v, "/spec/sourceRef/kind"),
+            source_name: text(v, "/spec/sourceRef/name"),
+            source_namespace,
+            suspended: v.pointer("/spec/suspend") == Some(&Value::Bool(true)),
+            generation: int(v, "/metadata/generation"),
+            observed_generation: int(v, "/status/observedGeneration"),
+            ready: conditions(v).into_iter().find(|c| c.type_ == "Ready"),
+            last_applied_revision: text(v, "/status/lastAppliedRevision"),
+            last_attempted_revision: text(v, "/status/lastAttemptedRevision"),
+            requested_at: text(v, "/metadata/annotations/reconcile.fluxcd.io~1requestedAt"),
+            last_handled_reconcile_at: text(v, "/status/lastHandledReconcileAt"),
+            namespace,
+        }
+    }
+}
+
+/// What the hub records of a spoke in its kubeconfig Secret: identity annotations and the
+/// server URL of the kubeconfig (its credentials are never kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpokeSecret {
+    pub namespace: String,
+    pub name: String,
+    pub cluster_uid: Option<String>,
+    pub ca_sha256: Option<String>,
+    pub environment: Option<String>,
+    pub registered_by: Option<String>,
+    pub registered_at: Option<Timestamp>,
+    pub server: Option<String>,
+}
+
+impl SpokeSecret {
+    pub fn fold(v: &Value) -> Self {
+        let annotation = |k: &str| {
+            v.pointer(&format!("/metadata/annotations/{}", k.replace('/', "~1")))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let server = ["value", "value.yaml"].iter().find_map(|key| {
+            let raw = STANDARD.decode(v.pointer(&format!("/data/{key}"))?.as_str()?).ok()?;
+            let kubeconfig: Value = serde_saphyr::from_slice(&raw).ok()?;
+            kubeconfig.pointer("/clusters/0/cluster/server")?.as_str().map(str::to_owned)
+        });
+        Self {
+            namespace: text(v, "/metadata/namespace"),
+            name: text(v, "/metadata/name"),
+            cluster_uid: annotation("fleetdeck.io/cluster-uid"),
+            ca_sha256: annotation("fleetdeck.io/ca-sha256"),
+            environment: annotation("fleetdeck.io/environment"),
+            registered_by: annotation("fleetdeck.io/registered-by"),
+            registered_at: annotation("fleetdeck.io/registered-at").and_then(|t| t.parse().ok()),
+            server,
+        }
+    }
+}
+
+/// Any summary, as the engine sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Summary {
+    Node(NodeSummary),
+    Workload(WorkloadSummary),
+    Kustomization(KustomizationSummary),
+    SpokeSecret(SpokeSecret),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nodes_fold_their_readiness_and_roles() {
+        let node = json!({"metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/control-plane": ""}, "managedFields": [{"big": "x"}]},
+            "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                "nodeInfo": {"kubeletVersion": "v1.33.4"}}});
+        let s = NodeSummary::fold(&node);
+        assert_eq!(s.ready, "Unknown");
+        assert!(!s.is_ready());
+        assert_eq!(s.roles, ["control-plane"]);
+        assert_eq!(s.conditions[1].reason, "NodeStatusUnknown");
+        assert!(s.conditions[1].since.is_some());
+        let bare = NodeSummary::fold(&json!({"metadata": {"name": "n2"}}));
+        assert_eq!(bare.ready, "Unknown", "odd shapes fold to unknown, not a panic");
+    }
+
+    #[test]
+    fn kustomizations_fold_the_flux_status_paths() {
+        let ks = json!({"metadata": {"namespace": "spoke-a", "name": "policies", "generation": 3,
+                "annotations": {"reconcile.fluxcd.io/requestedAt": "t1"}},
+            "spec": {"kubeConfig": {"secretRef": {"name": "cluster-kubeconfig"}}, "sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"}, "suspend": true},
+            "status": {"observedGeneration": 2, "lastAppliedRevision": "main@sha1:a", "lastAttemptedRevision": "main@sha1:b", "lastHandledReconcileAt": "t0",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}]}});
+        let s = KustomizationSummary::fold(&ks);
+        assert_eq!(s.kubeconfig_secret.as_deref(), Some("cluster-kubeconfig"));
+        assert!(s.suspended);
+        assert_eq!((s.generation, s.observed_generation), (3, 2));
+        assert_eq!(s.ready.unwrap().reason, "HealthCheckFailed");
+        assert_eq!(s.requested_at, "t1");
+        let local = KustomizationSummary::fold(
+            &json!({"metadata": {"namespace": "flux-system", "name": "x"}, "spec": {"sourceRef": {"kind": "GitRepository", "name": "r"}}}),
+        );
+        assert_eq!(local.kubeconfig_secret, None);
+        assert_eq!(local.source_namespace, "flux-system", "the source defaults to the object's namespace");
+    }
+
+    #[test]
+    fn spoke_secrets_keep_the_server_and_never_the_token() {
+        let kubeconfig = "clusters:\n- name: a\n  cluster:\n    server: https://10.0.0.1:6443\nusers:\n- name: u\n  user:\n    token: s3cr3t\n";
+        let secret = json!({"metadata": {"namespace": "a", "name": "cluster-kubeconfig",
+            "annotations": {"fleetdeck.io/cluster-uid": "uid-1", "fleetdeck.io/registered-at": "2026-01-01T00:00:00Z"}},
+            "data": {"value": STANDARD.encode(kubeconfig)}});
+        let s = SpokeSecret::fold(&secret);
+        assert_eq!(s.server.as_deref(), Some("https://10.0.0.1:6443"));
+        assert_eq!(s.cluster_uid.as_deref(), Some("uid-1"));
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+        let garbage = SpokeSecret::fold(&json!({"metadata": {"name": "x"}, "data": {"value": "!!not base64"}}));
+        assert_eq!(garbage.server, None);
+    }
+}
