@@ -16,14 +16,36 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
+    /// The kubeconfig to read (default: KUBECONFIG, every file of it merged, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The hub's context (overrides fleet.hub).
+    #[arg(long, value_name = "CONTEXT")]
+    pub hub: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start the simulated fleet inside fleetdeck and open the TUI on it.
+    Demo(DemoArgs),
     /// Serve a simulated fleet (a hub and spokes on loopback) and write its kubeconfig.
     Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Registered spokes (the scenario's count when absent).
+    #[arg(long, value_name = "N")]
+    pub spokes: Option<usize>,
+
+    /// A scenario: a shipped one (default, demo, healthy, outage, chaos) or a TOML file.
+    /// Default: demo, where a production spoke goes down a minute in and comes back.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! platform's config location < a file given with `--config`. Every file is checked on
 //! its own, so an unknown key is reported with the file it is in.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,9 +14,65 @@ pub const DEFAULTS: &str = include_str!("../config/fleetdeck.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
+    pub fleet: FleetConfig,
+    pub engine: EngineConfig,
+    pub probe: ProbeConfig,
+    pub slo: SloConfig,
+    pub ui: UiConfig,
+    pub theme: BTreeMap<String, String>,
+    pub keys: BTreeMap<String, Vec<String>>,
     pub log: LogConfig,
     pub sim: SimConfig,
 }
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FleetConfig {
+    pub hub: String,
+    pub spokes: Vec<String>,
+    #[serde(default)]
+    pub mapping: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineConfig {
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub coalesce: Duration,
+    #[serde(with = "humantime_serde")]
+    pub rediscover_every: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeConfig {
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    #[serde(with = "humantime_serde")]
+    pub availability_window: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SloConfig {
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    /// Percent.
+    pub availability: f64,
+    #[serde(with = "humantime_serde")]
+    pub unreachable_after: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UiConfig {
+    #[serde(with = "humantime_serde")]
+    pub frame_budget: Duration,
+}
+
+/// Theme roles a `[theme]` table may set.
+pub const THEME_ROLES: &[&str] = &["ok", "warn", "crit", "stale", "focus", "danger", "muted", "accent"];
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogConfig {
@@ -73,10 +130,32 @@ fn check_layer(defaults: &toml::Table, layer: &toml::Table, origin: &str) -> Res
     let parsed: std::result::Result<Config, _> =
         serde_ignored::deserialize(toml::Value::Table(probe), |path| unknown.push(path.to_string()));
     if !unknown.is_empty() {
-        let plural = if unknown.len() > 1 { "s" } else { "" };
-        return Err(eyre!("{origin}: unknown configuration key{plural} {}", unknown.join(", ")));
+        return Err(eyre!("{origin}: unknown configuration key{} {}", plural(&unknown), unknown.join(", ")));
     }
-    parsed.map(|_| ()).map_err(|e| eyre!("{origin}: {e}"))
+    parsed.map_err(|e| eyre!("{origin}: {e}"))?;
+    // Free-form tables: their keys are checked against what they may name.
+    let names = |table: &str| -> Vec<String> {
+        layer.get(table).and_then(toml::Value::as_table).map(|t| t.keys().cloned().collect()).unwrap_or_default()
+    };
+    let bad_roles: Vec<String> = names("theme").into_iter().filter(|r| !THEME_ROLES.contains(&r.as_str())).collect();
+    if !bad_roles.is_empty() {
+        return Err(eyre!(
+            "{origin}: unknown theme role{} {} (roles: {})",
+            plural(&bad_roles),
+            bad_roles.join(", "),
+            THEME_ROLES.join(", ")
+        ));
+    }
+    let bad_actions: Vec<String> =
+        names("keys").into_iter().filter(|a| crate::app::msg::Action::from_name(a).is_none()).collect();
+    if !bad_actions.is_empty() {
+        return Err(eyre!("{origin}: unknown key action{} keys.{}", plural(&bad_actions), bad_actions.join(", keys.")));
+    }
+    Ok(())
+}
+
+fn plural(v: &[String]) -> &'static str {
+    if v.len() > 1 { "s" } else { "" }
 }
 
 /// Merges `over` into `base`, tables recursively.
@@ -145,6 +224,13 @@ mod tests {
         let err = format!("{:?}", Config::load_from(Some(&user), Some(&explicit)).unwrap_err());
         assert!(err.contains("explicit.toml"), "{err}");
         assert!(err.contains("log.levl") && err.contains("sim.spokes"), "{err}");
+
+        std::fs::write(&explicit, "[keys]\nquit = [\"x\"]\nfly = [\"f\"]\n").unwrap();
+        let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
+        assert!(err.contains("keys.fly"), "{err}");
+        std::fs::write(&explicit, "[theme]\nsparkle = \"red\"\n").unwrap();
+        let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
+        assert!(err.contains("sparkle"), "{err}");
 
         std::fs::write(&explicit, "[log\n").unwrap();
         let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
-use fleetdeck::cli::{Cli, Command, SimArgs};
+use fleetdeck::cli::{Cli, Command, DemoArgs, SimArgs};
+use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::config::{Config, data_dir};
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 
@@ -23,11 +24,38 @@ fn main() -> Result<()> {
 async fn run(cli: Cli, config: Config) -> Result<()> {
     match cli.command {
         Some(Command::Sim(args)) => sim(args, &config).await,
-        None => {
-            eprintln!("fleetdeck: no command given; try `fleetdeck sim` (see --help)");
-            Ok(())
-        }
+        Some(Command::Demo(args)) => demo(args, &config).await,
+        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config).await,
     }
+}
+
+fn selection(hub: Option<String>, config: &Config) -> Selection {
+    Selection { hub: hub.unwrap_or_else(|| config.fleet.hub.clone()), spokes: config.fleet.spokes.clone() }
+}
+
+/// The TUI on the user's kubeconfig.
+async fn operator(kubeconfig: Option<&std::path::Path>, hub: Option<String>, config: &Config) -> Result<()> {
+    let kc = contexts::load(kubeconfig)?;
+    let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
+    fleetdeck::launch::run_tui(specs, config).await
+}
+
+/// The simulated fleet in-process, and the TUI on it.
+async fn demo(args: DemoArgs, config: &Config) -> Result<()> {
+    let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("demo"))?;
+    let options = SimOptions { spokes: args.spokes, scenario, serve: sim_serve(config), ..SimOptions::default() };
+    let fleet = Fleet::start(options).await?;
+    // The demo fleet's kubeconfig, for kubectl in another terminal while the demo runs.
+    let _ = fleet.write_kubeconfig(&data_dir().join("demo").join("kubeconfig.yaml"));
+    let kc: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin))?;
+    let specs = contexts::resolve(&kc, &selection(Some("hub".into()), config)).await?;
+    let result = fleetdeck::launch::run_tui(specs, config).await;
+    fleet.stop().await;
+    result
+}
+
+fn sim_serve(config: &Config) -> ServeSettings {
+    ServeSettings { bookmark_interval: config.sim.bookmark_interval, ..ServeSettings::default() }
 }
 
 async fn sim(args: SimArgs, config: &Config) -> Result<()> {
@@ -38,7 +66,7 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
         scenario,
         audit_dir: args.audit_dir.clone(),
         audit_max_size: config.sim.audit_max_bytes,
-        serve: ServeSettings { bookmark_interval: config.sim.bookmark_interval, ..ServeSettings::default() },
+        serve: sim_serve(config),
         behaviour: !args.still,
     };
     let fleet = Fleet::start(options).await?;

@@ -5,4 +5,5 @@
 pub mod model;
 pub mod msg;
 pub mod rows;
+pub mod runtime;
 pub mod update;

@@ -148,6 +148,8 @@ pub enum Msg {
     FilterDone,
     /// The 1 Hz tick: ages and clocks move on.
     Tick(Timestamp),
+    /// The terminal's size (width, height).
+    Viewport(u16, u16),
 }
 
 /// What `update` asks of the runtime.

@@ -30,6 +30,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.version += 1;
             Vec::new()
         }
+        Msg::Viewport(_, height) => {
+            model.ui.page = crate::view::table_rows(height, false).max(1);
+            Vec::new()
+        }
         Msg::FilterDone => {
             model.ui.filter.editing = false;
             model.version += 1;

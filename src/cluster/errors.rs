@@ -2,22 +2,35 @@
 
 use crate::fleet::failure::Failure;
 
-/// Walks an error's sources looking for the I/O or timeout cause.
-fn cause(err: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+/// Walks an error's sources for the I/O, TLS or timeout cause, with a short message.
+fn cause(err: &(dyn std::error::Error + 'static)) -> Option<(Failure, String)> {
     let mut current = Some(err);
     while let Some(e) = current {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(match io.kind() {
-                std::io::ErrorKind::TimedOut => Failure::Timeout,
-                _ => Failure::Unreachable,
-            });
+            use std::io::ErrorKind as K;
+            let (failure, text) = match io.kind() {
+                K::TimedOut => (Failure::Timeout, "timed out".to_owned()),
+                K::ConnectionRefused => (Failure::Unreachable, "connection refused".to_owned()),
+                K::ConnectionReset => (Failure::Unreachable, "connection reset".to_owned()),
+                K::ConnectionAborted => (Failure::Unreachable, "connection aborted".to_owned()),
+                K::NotFound => (Failure::Unreachable, "host not found".to_owned()),
+                K::HostUnreachable | K::NetworkUnreachable => (Failure::Unreachable, "host unreachable".to_owned()),
+                _ => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                    Some(tls) => (Failure::Unreachable, format!("TLS: {tls}")),
+                    None => (Failure::Unreachable, io.to_string()),
+                },
+            };
+            return Some((failure, text));
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some((Failure::Unreachable, format!("TLS: {tls}")));
         }
         if e.downcast_ref::<tokio::time::error::Elapsed>().is_some() {
-            return Some(Failure::Timeout);
+            return Some((Failure::Timeout, "timed out".to_owned()));
         }
         let text = e.to_string();
         if text.contains("timed out") || text.contains("deadline") {
-            return Some(Failure::Timeout);
+            return Some((Failure::Timeout, "timed out".to_owned()));
         }
         current = e.source();
     }
@@ -49,10 +62,7 @@ pub fn classify(err: &kube::Error) -> (Failure, String) {
             (failure, message)
         }
         kube::Error::Auth(e) => (Failure::Unauthorized, format!("credentials: {e}")),
-        other => {
-            let failure = cause(other).unwrap_or(Failure::Other);
-            (failure, short(other))
-        }
+        other => cause(other).unwrap_or_else(|| (Failure::Other, short(other))),
     }
 }
 
@@ -103,9 +113,9 @@ mod tests {
         let status = kube::core::Status::failure("nope", "Forbidden").with_code(403);
         assert_eq!(classify(&kube::Error::Api(status.boxed())).0, Failure::Forbidden);
         assert_eq!(from_status(503), Failure::Server(503));
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        assert_eq!(cause(&io), Some(Failure::Unreachable));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        assert_eq!(cause(&io), Some((Failure::Unreachable, "connection refused".to_owned())));
         let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
-        assert_eq!(cause(&timeout), Some(Failure::Timeout));
+        assert_eq!(cause(&timeout).map(|c| c.0), Some(Failure::Timeout));
     }
 }

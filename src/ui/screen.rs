@@ -1,0 +1,190 @@
+//! The widgets: a screen view model drawn into a buffer. No I/O, no locks, no clock.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table, Widget, Wrap};
+
+use super::theme::Theme;
+use crate::view::chrome::{FooterVm, HeaderVm, HelpVm};
+use crate::view::detail::{ChartVm, DetailVm};
+use crate::view::table::{Cell as VmCell, TableVm};
+use crate::view::{Body, ScreenVm};
+
+/// A screen with its theme, ready to draw.
+pub struct Screen<'a> {
+    pub vm: &'a ScreenVm,
+    pub theme: &'a Theme,
+}
+
+fn spans<'a>(cells: &'a [VmCell], theme: &Theme) -> Vec<Span<'a>> {
+    cells.iter().map(|c| Span::styled(c.text.as_str(), theme.tone(c.tone))).collect()
+}
+
+impl Widget for Screen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let Screen { vm, theme } = self;
+        if let Some(message) = &vm.too_small {
+            Paragraph::new(message.as_str())
+                .wrap(Wrap { trim: true })
+                .style(theme.tone(crate::view::table::Tone::Warn))
+                .render(area, buf);
+            return;
+        }
+        let subtitle_rows = u16::from(vm.subtitle.is_some());
+        let [header, title, subtitle, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(subtitle_rows),
+            Constraint::Min(1),
+            Constraint::Length(2),
+        ])
+        .areas(area);
+        render_header(&vm.header, theme, header, buf);
+        let mut title_spans = vec![Span::styled(vm.title.as_str(), Style::new().add_modifier(Modifier::BOLD))];
+        if let Body::Table(t) = &vm.body
+            && t.total > t.rows.len()
+        {
+            let last = t.offset + t.rows.len();
+            title_spans.push(Span::styled(
+                format!("  rows {}-{} of {}", t.offset + 1, last, t.total),
+                theme.tone(crate::view::table::Tone::Muted),
+            ));
+        }
+        Line::from(title_spans).render(title, buf);
+        if let Some(s) = &vm.subtitle {
+            Line::styled(s.as_str(), theme.tone(crate::view::table::Tone::Muted)).render(subtitle, buf);
+        }
+        match &vm.body {
+            Body::Table(t) => render_table(t, theme, body, buf),
+            Body::Detail(d) => render_detail(d, theme, body, buf),
+            Body::Message(m) => Paragraph::new(m.as_str())
+                .wrap(Wrap { trim: true })
+                .style(theme.tone(crate::view::table::Tone::Muted))
+                .render(body, buf),
+        }
+        render_footer(&vm.footer, theme, footer, buf);
+        if let Some(help) = &vm.help {
+            render_help(help, theme, area, buf);
+        }
+    }
+}
+
+/// The header: brand, pane tabs and clock, dropping the brand and then the clock when
+/// the terminal is too narrow for all three.
+fn render_header(h: &HeaderVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let tabs_width: usize = h.tabs.iter().map(|(label, _)| label.chars().count() + 3).sum();
+    let brand = " fleetdeck ";
+    let clock = h.right.chars().count() + 1;
+    let width = area.width as usize;
+    let show_brand = brand.len() + tabs_width + clock <= width;
+    let show_clock = tabs_width + clock <= width;
+    let mut line = Vec::new();
+    if show_brand {
+        line.push(Span::styled(brand, theme.focus()));
+    }
+    for (label, active) in &h.tabs {
+        line.push(Span::raw(" "));
+        let style = if *active {
+            theme.selected().add_modifier(Modifier::BOLD)
+        } else {
+            theme.tone(crate::view::table::Tone::Muted)
+        };
+        line.push(Span::styled(format!(" {label} "), style));
+    }
+    Line::from(line).render(area, buf);
+    if show_clock {
+        Line::from(h.right.as_str()).alignment(Alignment::Right).render(area, buf);
+    }
+}
+
+fn render_table(t: &TableVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    if t.rows.is_empty() {
+        let message = t.empty.as_deref().unwrap_or("nothing to show");
+        Paragraph::new(message).style(theme.tone(crate::view::table::Tone::Muted)).render(area, buf);
+        return;
+    }
+    let header = Row::new(t.columns.iter().map(|c| {
+        let line = Line::from(c.title);
+        if c.right { line.alignment(Alignment::Right) } else { line }
+    }))
+    .style(theme.heading());
+    let rows = t.rows.iter().enumerate().map(|(i, cells)| {
+        let row = Row::new(cells.iter().zip(&t.columns).map(|(cell, col)| {
+            let line = Line::styled(cell.text.as_str(), theme.tone(cell.tone));
+            if col.right { line.alignment(Alignment::Right) } else { line }
+        }));
+        if t.selected == Some(i) { row.style(theme.selected()) } else { row }
+    });
+    let widths: Vec<Constraint> = t.columns.iter().map(|c| Constraint::Length(c.width)).collect();
+    Table::new(rows, widths).header(header).column_spacing(crate::view::table::SPACING).render(area, buf);
+}
+
+const CHART_ROWS: u16 = 6;
+
+fn render_detail(d: &DetailVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let chart_rows = if area.height > CHART_ROWS + 4 { CHART_ROWS } else { 0 };
+    let [text, chart] = Layout::vertical([Constraint::Min(1), Constraint::Length(chart_rows)]).areas(area);
+    let lines: Vec<Line> = d.lines.iter().map(|l| Line::from(spans(l, theme))).collect();
+    let max_scroll = lines.len().saturating_sub(text.height as usize);
+    let scroll = d.scroll.min(max_scroll) as u16;
+    Paragraph::new(Text::from(lines)).scroll((scroll, 0)).render(text, buf);
+    if chart_rows > 0 {
+        render_chart(&d.chart, theme, chart, buf);
+    }
+}
+
+fn render_chart(c: &ChartVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let [caption, bars, marks] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    Line::styled(c.caption.as_str(), theme.tone(crate::view::table::Tone::Muted)).render(caption, buf);
+    let values: Vec<u64> = c.samples.iter().map(|s| s.unwrap_or(0)).collect();
+    // Scaled to the largest sample, so a fleet far below its target still shows a shape.
+    let top = values.iter().copied().max().unwrap_or(0).max(1);
+    let over = values.iter().any(|v| *v > c.target_us);
+    let style = theme.tone(if over { crate::view::table::Tone::Warn } else { crate::view::table::Tone::Ok });
+    Sparkline::default().data(&values).max(top).style(style).render(bars, buf);
+    let failures: String = c.samples.iter().map(|s| if s.is_none() { '×' } else { ' ' }).collect();
+    Line::styled(failures, theme.tone(crate::view::table::Tone::Crit)).render(marks, buf);
+}
+
+fn render_footer(f: &FooterVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let [status, keys] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    Line::from(spans(&f.status, theme)).render(status, buf);
+    if let Some((text, _cursor)) = &f.editing {
+        Line::from(vec![Span::styled("/", theme.focus()), Span::raw(text.as_str())]).render(keys, buf);
+        return;
+    }
+    let mut line = Vec::new();
+    for (key, what) in &f.hints {
+        line.push(Span::styled(key.as_str(), theme.focus()));
+        line.push(Span::raw(format!(" {what}  ")));
+    }
+    Line::from(line).render(keys, buf);
+}
+
+/// Where the terminal cursor goes while the filter is edited (`None` otherwise).
+pub fn cursor(vm: &ScreenVm, area: Rect) -> Option<(u16, u16)> {
+    let (_, cursor) = vm.footer.editing.as_ref()?;
+    Some((area.x + 1 + *cursor as u16, area.y + area.height.saturating_sub(1)))
+}
+
+fn render_help(h: &HelpVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let mut lines: Vec<Line> = Vec::new();
+    for (title, rows) in &h.sections {
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(title.as_str(), theme.heading()));
+        for (keys, what) in rows {
+            lines
+                .push(Line::from(vec![Span::styled(format!("  {keys:<18}"), theme.focus()), Span::raw(what.as_str())]));
+        }
+    }
+    let width = 48.min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
+    Clear.render(popup, buf);
+    Paragraph::new(Text::from(lines)).block(Block::default().borders(Borders::ALL).title(" Keys ")).render(popup, buf);
+}

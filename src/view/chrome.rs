@@ -1,0 +1,177 @@
+//! Around the panes: the header with the pane tabs and the clock, the footer with the
+//! fleet summary and the keys that work here, the filter line, and the help screen, all
+//! generated from the keymap.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::format::latency;
+use super::table::{Cell, Tone};
+use crate::app::model::Model;
+use crate::app::msg::{Action, Pane};
+use crate::fleet::cluster::State;
+use crate::fleet::probes::fleet_latency;
+
+/// The keys bound to each action, as shown to the user ("q", "ctrl-c").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyHints(pub BTreeMap<Action, Vec<String>>);
+
+impl KeyHints {
+    pub fn keys(&self, action: Action) -> String {
+        self.0.get(&action).map(|k| k.join("/")).unwrap_or_default()
+    }
+
+    fn first(&self, action: Action) -> String {
+        self.0.get(&action).and_then(|k| k.first()).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderVm {
+    pub tabs: Vec<(String, bool)>,
+    pub right: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FooterVm {
+    pub status: Vec<Cell>,
+    pub hints: Vec<(String, String)>,
+    /// The filter line while it is edited: its text and the cursor column.
+    pub editing: Option<(String, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpVm {
+    pub sections: Vec<(String, Vec<(String, String)>)>,
+}
+
+pub fn header(model: &Model, hints: &KeyHints, now: Timestamp) -> HeaderVm {
+    let tabs = Pane::ALL
+        .iter()
+        .map(|p| {
+            let key = hints.first(Action::Pane(*p));
+            let label = if key.is_empty() { p.title().to_owned() } else { format!("{key} {}", p.title()) };
+            (label, *p == model.ui.pane)
+        })
+        .collect();
+    HeaderVm { tabs, right: now.strftime("%H:%M:%S UTC").to_string() }
+}
+
+/// "7/8 live · p95 41 ms · 1 degraded".
+pub fn summary(model: &Model, now: Timestamp) -> Vec<Cell> {
+    let t = model.settings.thresholds;
+    let states: Vec<State> = model.clusters.iter().map(|c| c.state(now, t)).collect();
+    let count = |f: fn(&State) -> bool| states.iter().filter(|s| f(s)).count();
+    let live = count(|s| matches!(s, State::Live));
+    let mut parts = vec![Cell::new(
+        format!("{live}/{} live", states.len()),
+        if live == states.len() { Tone::Ok } else { Tone::Normal },
+    )];
+    let p95 = fleet_latency(model.clusters.iter().map(|c| &c.probes), now, model.settings.latency_target).p95;
+    if let Some(p95) = p95 {
+        let tone = if p95 > model.settings.latency_target { Tone::Warn } else { Tone::Normal };
+        parts.push(Cell::new(format!("p95 {}", latency(p95)), tone));
+    }
+    let problems = [
+        (count(|s| matches!(s, State::Degraded { .. })), "degraded", Tone::Warn),
+        (count(|s| matches!(s, State::Unreachable { .. })), "unreachable", Tone::Crit),
+        (count(|s| matches!(s, State::Unauthorized { .. })), "unauthorized", Tone::Crit),
+        (count(|s| matches!(s, State::Syncing | State::Connecting)), "syncing", Tone::Muted),
+        (model.join.hub_only.len(), "hub-only", Tone::Warn),
+    ];
+    for (n, label, tone) in problems {
+        if n > 0 {
+            parts.push(Cell::new(format!("{n} {label}"), tone));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out.push(Cell::muted(" · "));
+        }
+        out.push(p);
+    }
+    out
+}
+
+pub fn footer(model: &Model, hints: &KeyHints, now: Timestamp) -> FooterVm {
+    let mut status = summary(model, now);
+    let filter = model.ui.filter.text();
+    if !filter.is_empty() && !model.ui.filter.editing {
+        status.push(Cell::muted(" · "));
+        status.push(Cell::new(format!("filter \"{filter}\""), Tone::Accent));
+    }
+    let hint = |a: Action, what: &str| (hints.keys(a), what.to_owned());
+    let hints_line = if model.ui.filter.editing {
+        vec![("enter".to_owned(), "keep filter".to_owned()), ("esc".to_owned(), "clear".to_owned())]
+    } else if model.ui.help {
+        vec![hint(Action::Back, "close help"), hint(Action::Quit, "quit")]
+    } else if model.ui.detail.is_some() {
+        vec![
+            hint(Action::Down, "scroll"),
+            hint(Action::Back, "back"),
+            hint(Action::Help, "help"),
+            hint(Action::Quit, "quit"),
+        ]
+    } else {
+        let panes = format!(
+            "{}/{}-{}",
+            hints.first(Action::NextPane),
+            hints.first(Action::Pane(Pane::Health)),
+            hints.first(Action::Pane(Pane::Audit))
+        );
+        vec![
+            (format!("{}/{}", hints.first(Action::Down), hints.first(Action::Up)), "move".to_owned()),
+            hint(Action::Open, "open"),
+            hint(Action::Filter, "filter"),
+            (panes, "panes".to_owned()),
+            hint(Action::Help, "help"),
+            hint(Action::Quit, "quit"),
+        ]
+    };
+    let editing =
+        model.ui.filter.editing.then(|| (model.ui.filter.text().to_owned(), model.ui.filter.input.visual_cursor()));
+    FooterVm { status, hints: hints_line, editing }
+}
+
+pub fn help(hints: &KeyHints) -> HelpVm {
+    let row = |a: Action| (hints.keys(a), a.description().to_owned());
+    let section =
+        |title: &str, actions: &[Action]| (title.to_owned(), actions.iter().map(|a| row(*a)).collect::<Vec<_>>());
+    HelpVm {
+        sections: vec![
+            section("Anywhere", &[Action::Quit, Action::Help, Action::NextPane, Action::PrevPane]),
+            section(
+                "Panes",
+                &[
+                    Action::Pane(Pane::Health),
+                    Action::Pane(Pane::Latency),
+                    Action::Pane(Pane::Propagation),
+                    Action::Pane(Pane::Backups),
+                    Action::Pane(Pane::Audit),
+                ],
+            ),
+            section(
+                "Rows",
+                &[
+                    Action::Down,
+                    Action::Up,
+                    Action::PageDown,
+                    Action::PageUp,
+                    Action::Top,
+                    Action::Bottom,
+                    Action::Open,
+                    Action::Filter,
+                    Action::Back,
+                ],
+            ),
+        ],
+    }
+}
+
+/// How long ago `then` was, for views.
+pub fn ago(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
+}

@@ -1,0 +1,183 @@
+//! The detail of one cluster: identity and state, nodes with their conditions, every
+//! watch with its recent errors, the kinds not installed, and the probe history.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::format::{age, latency, percent};
+use super::health::state_cell;
+use super::table::{Cell, Tone};
+use crate::app::model::Model;
+use crate::fleet::cluster::{Connection, WatchState};
+use crate::fleet::registry::Role;
+
+/// A line of styled pieces.
+pub type Line = Vec<Cell>;
+
+/// The probe history as the chart draws it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChartVm {
+    /// Microseconds per probe, oldest first; failures are `None`.
+    pub samples: Vec<Option<u64>>,
+    pub target_us: u64,
+    pub caption: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DetailVm {
+    pub title: String,
+    pub lines: Vec<Line>,
+    pub scroll: usize,
+    pub chart: ChartVm,
+}
+
+fn since(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
+}
+
+fn field(label: &str, value: Vec<Cell>) -> Line {
+    let mut line = vec![Cell::muted(format!("{label:<12}"))];
+    line.extend(value);
+    line
+}
+
+fn heading(text: String) -> Line {
+    vec![Cell::new(text, Tone::Accent)]
+}
+
+pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<DetailVm> {
+    let (index, c) = model.cluster_by_name(name)?;
+    let t = model.settings.thresholds;
+    let state = c.state(now, t);
+    let mut lines: Vec<Line> = Vec::new();
+    lines.push(field("Server", vec![Cell::plain(c.server.clone())]));
+    let (role, joined) = model.join.roles.get(index).cloned().unwrap_or((Role::Candidate, None));
+    let role_text = match (role, joined) {
+        (Role::Spoke, Some((r, how))) => {
+            format!("spoke: hub registration \"{}\", joined by {}", model.registrations[r].name, how.label())
+        }
+        (Role::Candidate, _) => "candidate: no hub registration names this context".to_owned(),
+        (r, _) => r.label().to_owned(),
+    };
+    lines.push(field("Role", vec![Cell::plain(role_text)]));
+    let mut state_line = vec![state_cell(&state, now)];
+    if let Some(e) = state.error() {
+        state_line.push(Cell::new(format!("  {} ({} ago)", e.message, age(since(now, e.at))), Tone::Crit));
+    }
+    lines.push(field("State", state_line));
+    if let Connection::Failed { attempts, .. } = &c.connection {
+        lines.push(field(
+            "Connection",
+            vec![Cell::new(format!("{attempts} failed attempts, retrying with backoff"), Tone::Warn)],
+        ));
+    }
+    lines.push(field("Version", vec![c.version.clone().map_or_else(|| Cell::muted("unknown"), Cell::plain)]));
+    let recorded = joined
+        .and_then(|(r, _)| model.registrations.get(r))
+        .and_then(|reg| reg.secret.as_ref())
+        .and_then(|s| s.cluster_uid.clone());
+    let identity = match (&c.uid, recorded) {
+        (Some(uid), Some(hub)) if *uid == hub => {
+            vec![Cell::plain(uid.clone()), Cell::new("  matches the hub's record", Tone::Ok)]
+        }
+        (Some(uid), Some(hub)) => {
+            vec![Cell::plain(uid.clone()), Cell::new(format!("  differs from the hub's record {hub}"), Tone::Crit)]
+        }
+        (Some(uid), None) => vec![Cell::plain(uid.clone())],
+        (None, _) => vec![Cell::muted("unknown (kube-system not readable)")],
+    };
+    lines.push(field("Identity", identity));
+    let target = model.settings.latency_target;
+    let stats = c.probes.latency(now, target);
+    let avail = c.probes.availability(now).map_or("—".to_owned(), percent);
+    lines.push(field(
+        "Latency",
+        vec![Cell::plain(format!(
+            "p50 {}  p95 {}  p99 {}  max {}  ·  {} failed  ·  availability {}",
+            stats.p50.map_or("—".into(), latency),
+            stats.p95.map_or("—".into(), latency),
+            stats.p99.map_or("—".into(), latency),
+            stats.max.map_or("—".into(), latency),
+            stats.failures,
+            avail
+        ))],
+    ));
+    let fresh = match c.data_age(now) {
+        Some(a) if c.is_stale(now, t) => Cell::new(format!("stale: last data {} ago", age(a)), Tone::Stale),
+        Some(a) => Cell::plain(format!("last data {} ago", age(a))),
+        None => Cell::muted("no data yet"),
+    };
+    lines.push(field("Freshness", vec![fresh]));
+
+    lines.push(Vec::new());
+    let (ready, total) = c.node_counts();
+    lines.push(heading(format!("Nodes ({ready}/{total} ready)")));
+    lines.push(vec![Cell::muted(format!(
+        "  {:<34} {:<8} {:<14} {:<9} {}",
+        "NAME", "READY", "ROLES", "KUBELET", "CONDITIONS"
+    ))]);
+    for node in c.nodes.values() {
+        let odd: Vec<String> = node
+            .conditions
+            .iter()
+            .filter(|cond| (cond.type_ == "Ready") != (cond.status == "True"))
+            .map(|cond| {
+                let when = cond.since.map(|s| format!(" {}", age(since(now, s)))).unwrap_or_default();
+                format!("{}={} {}{when}", cond.type_, cond.status, cond.reason)
+            })
+            .collect();
+        let tone = if node.is_ready() { Tone::Normal } else { Tone::Warn };
+        let roles = if node.roles.is_empty() { "<none>".to_owned() } else { node.roles.join(",") };
+        lines.push(vec![
+            Cell::new(format!("  {:<34} {:<8} {:<14} {:<9} ", node.name, node.ready, roles, node.kubelet), tone),
+            Cell::new(
+                if odd.is_empty() { "all normal".to_owned() } else { odd.join("; ") },
+                if odd.is_empty() { Tone::Muted } else { Tone::Warn },
+            ),
+        ]);
+    }
+
+    lines.push(Vec::new());
+    lines.push(heading("Watches".into()));
+    for (kind, w) in &c.watches {
+        let (text, tone) = match &w.state {
+            WatchState::Pending => ("pending".to_owned(), Tone::Muted),
+            WatchState::Syncing => ("listing".to_owned(), Tone::Muted),
+            WatchState::Synced => (
+                format!(
+                    "synced{}",
+                    w.synced_at.map(|s| format!(" (listed {} ago)", age(since(now, s)))).unwrap_or_default()
+                ),
+                Tone::Ok,
+            ),
+            WatchState::Failed(e) => (format!("failing: {}", e.message), Tone::Crit),
+            WatchState::NotInstalled => ("not installed".to_owned(), Tone::Muted),
+        };
+        lines.push(vec![Cell::plain(format!("  {:<44} ", kind.label())), Cell::new(text, tone)]);
+        for e in w.errors.iter().rev().take(3) {
+            lines.push(vec![Cell::muted(format!("      {} ago  {}", age(since(now, e.at)), e.message))]);
+        }
+    }
+    let missing = c.missing_kinds();
+    if !missing.is_empty() {
+        lines.push(Vec::new());
+        let names: Vec<&str> = missing.iter().map(|k| k.label()).collect();
+        lines.push(field("Not installed", vec![Cell::muted(names.join(", "))]));
+    }
+
+    let chart_width = width.saturating_sub(4) as usize;
+    let samples = c.probes.recent(chart_width.max(10));
+    let top = samples.iter().flatten().copied().max().map_or("—".to_owned(), |us| latency(Duration::from_micros(us)));
+    let caption = format!(
+        "Probe history: last {} probes of GET /readyz, bars up to {top} (target {}), × failed",
+        samples.len(),
+        latency(target)
+    );
+    Some(DetailVm {
+        title: format!("Cluster {}", c.context),
+        lines,
+        scroll: model.ui.detail_scroll,
+        chart: ChartVm { samples, target_us: target.as_micros() as u64, caption },
+    })
+}

@@ -1,0 +1,95 @@
+//! How numbers, durations and ages read on screen.
+
+use std::time::Duration;
+
+/// An age or a span, short: "5s", "3m", "2h", "4d" (seconds below 2 minutes).
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s}s"),
+        120..7200 => format!("{}m", s / 60),
+        7200..172_800 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// A latency: "850µs", "3.2 ms", "41 ms", "1.2 s".
+pub fn latency(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 10_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else if us < 1_000_000 {
+        format!("{} ms", us / 1000)
+    } else {
+        format!("{:.1} s", us as f64 / 1_000_000.0)
+    }
+}
+
+/// A ratio as a percentage, rounded down so 99.995 % never reads as 100 %.
+pub fn percent(ratio: f64) -> String {
+    let floored = (ratio * 10_000.0).floor() / 100.0;
+    format!("{floored:.2}%")
+}
+
+/// Cuts text to `width` characters, marking the cut with "…".
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A text sparkline of samples (microseconds; `None` is a failure, drawn as ×), scaled
+/// to `top` (the larger of the target and the largest sample).
+pub fn sparkline(samples: &[Option<u64>], target_us: u64, width: usize) -> String {
+    let skip = samples.len().saturating_sub(width);
+    let shown = &samples[skip..];
+    let top = shown.iter().flatten().copied().max().unwrap_or(0).max(target_us).max(1);
+    shown
+        .iter()
+        .map(|s| match s {
+            None => '×',
+            Some(v) => {
+                let level = ((*v as f64 / top as f64) * (BARS.len() - 1) as f64).round() as usize;
+                BARS[level.min(BARS.len() - 1)]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(age(Duration::from_secs(5)), "5s");
+        assert_eq!(age(Duration::from_secs(300)), "5m");
+        assert_eq!(age(Duration::from_secs(3 * 3600)), "3h");
+        assert_eq!(age(Duration::from_secs(5 * 86400)), "5d");
+        assert_eq!(latency(Duration::from_micros(850)), "850µs");
+        assert_eq!(latency(Duration::from_micros(3200)), "3.2 ms");
+        assert_eq!(latency(Duration::from_millis(41)), "41 ms");
+        assert_eq!(latency(Duration::from_millis(1200)), "1.2 s");
+        assert_eq!(percent(0.99995), "99.99%");
+        assert_eq!(percent(1.0), "100.00%");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_target_and_mark_failures() {
+        let line = sparkline(&[Some(0), Some(50_000), Some(100_000), None], 100_000, 10);
+        assert_eq!(line, "▁▅█×");
+        assert_eq!(sparkline(&[Some(1); 20], 100, 5).chars().count(), 5);
+    }
+}

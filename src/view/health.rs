@@ -1,0 +1,174 @@
+//! The health pane: one row per cluster, hub first, then registrations no context reaches.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::format::{age, percent, truncate};
+use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use crate::app::model::Model;
+use crate::app::msg::Pane;
+use crate::app::rows::{hub_only_key, row_keys, selected_key};
+use crate::fleet::cluster::{ClusterModel, State, WatchState};
+use crate::fleet::kind::Kind;
+use crate::fleet::registry::Role;
+
+pub const COLUMNS: [ColumnSpec; 11] = [
+    ColumnSpec::new("NAME", 18, 0),
+    ColumnSpec::new("ROLE", 9, 1),
+    ColumnSpec::new("STATE", 15, 0),
+    ColumnSpec::new("VERSION", 8, 3),
+    ColumnSpec::new("NODES", 5, 1).right(),
+    ColumnSpec::new("IDENTITY", 9, 6),
+    ColumnSpec::new("FLUX", 8, 4),
+    ColumnSpec::new("VELERO", 8, 4),
+    ColumnSpec::new("AVAIL", 8, 2).right(),
+    ColumnSpec::new("FRESH", 8, 2),
+    ColumnSpec::new("LAST ERROR", 14, 5).flex(),
+];
+
+fn since(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
+}
+
+/// The state cell: its label, how long it has lasted when that matters, and its tone.
+pub fn state_cell(state: &State, now: Timestamp) -> Cell {
+    match state {
+        State::Live => Cell::new("Live", Tone::Ok),
+        State::Syncing => Cell::new("Syncing", Tone::Muted),
+        State::Connecting => Cell::new("Connecting", Tone::Muted),
+        State::Degraded { since: s, .. } => Cell::new(format!("Degraded {}", age(since(now, *s))), Tone::Warn),
+        State::Unreachable { since: s, .. } => Cell::new(format!("Unreachable {}", age(since(now, *s))), Tone::Crit),
+        State::Unauthorized { .. } => Cell::new("Unauthorized", Tone::Crit),
+    }
+}
+
+/// Whether a component (Flux, Velero) runs: "ready", "degraded", or "—".
+fn component_cell(cluster: &ClusterModel, namespace: &str, kind: Kind) -> Cell {
+    let synced = cluster.watches.get(&kind).is_some_and(|w| w.state == WatchState::Synced);
+    match cluster.component(namespace) {
+        Some(true) => Cell::new("ready", Tone::Ok),
+        Some(false) => Cell::new("degraded", Tone::Warn),
+        None if synced => Cell::muted("—"),
+        None => Cell::muted("…"),
+    }
+}
+
+/// The identity cell: the kube-system UID, short, flagged when it differs from the hub's
+/// record of the spoke.
+fn identity_cell(model: &Model, index: usize) -> Cell {
+    let cluster = &model.clusters[index];
+    let Some(uid) = &cluster.uid else { return Cell::muted("—") };
+    let short: String = uid.chars().take(8).collect();
+    let recorded = model
+        .join
+        .roles
+        .get(index)
+        .and_then(|(_, reg)| reg.as_ref())
+        .and_then(|(r, _)| model.registrations.get(*r))
+        .and_then(|r| r.secret.as_ref())
+        .and_then(|s| s.cluster_uid.as_deref());
+    match recorded {
+        // The context reaches another cluster than the one the hub registered.
+        Some(hub_uid) if hub_uid != uid => Cell::new("MISMATCH", Tone::Crit),
+        _ => Cell::plain(short),
+    }
+}
+
+fn cluster_row(model: &Model, index: usize, now: Timestamp) -> Vec<Cell> {
+    let c = &model.clusters[index];
+    let t = model.settings.thresholds;
+    let state = c.state(now, t);
+    let role = model.join.roles.get(index).map_or(Role::Candidate, |r| r.0);
+    let (ready, total) = c.node_counts();
+    // The last known counts stay, marked stale while the watch is not synced.
+    let nodes = match c.watches.get(&Kind::Node) {
+        Some(w) if w.state == WatchState::Synced => {
+            Cell::new(format!("{ready}/{total}"), if ready < total { Tone::Warn } else { Tone::Normal })
+        }
+        Some(w) if w.synced_at.is_some() => Cell::new(format!("{ready}/{total}"), Tone::Stale),
+        _ => Cell::muted("…"),
+    };
+    let avail = match c.probes.availability(now) {
+        Some(a) => Cell::new(percent(a), if a < model.settings.availability_target { Tone::Crit } else { Tone::Ok }),
+        None => Cell::muted("—"),
+    };
+    let fresh = match c.data_age(now) {
+        Some(a) if c.is_stale(now, t) => Cell::new(format!("stale {}", age(a)), Tone::Stale),
+        Some(a) => Cell::plain(age(a)),
+        None => Cell::muted("—"),
+    };
+    let error = state.error().cloned().or_else(|| c.last_error().cloned());
+    let last_error = match error {
+        Some(e) => Cell::new(
+            format!("{} ({})", e.message, age(since(now, e.at))),
+            if state.error().is_some() { Tone::Crit } else { Tone::Muted },
+        ),
+        None => Cell::muted("—"),
+    };
+    vec![
+        Cell::new(c.context.clone(), if c.is_hub { Tone::Accent } else { Tone::Normal }),
+        Cell::plain(role.label()),
+        state_cell(&state, now),
+        c.version.clone().map_or_else(|| Cell::muted("—"), Cell::plain),
+        nodes,
+        identity_cell(model, index),
+        component_cell(c, "flux-system", Kind::FluxWorkload),
+        component_cell(c, "velero", Kind::VeleroWorkload),
+        avail,
+        fresh,
+        last_error,
+    ]
+}
+
+fn hub_only_row(name: &str) -> Vec<Cell> {
+    vec![
+        Cell::plain(name.to_owned()),
+        Cell::new(Role::HubOnly.label(), Tone::Warn),
+        Cell::new("no context", Tone::Warn),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("—"),
+        Cell::muted("registered on the hub; no local context reaches it"),
+    ]
+}
+
+pub fn table(model: &Model, now: Timestamp, width: u16, height: usize) -> TableVm {
+    let keys = row_keys(model, Pane::Health);
+    let selected = selected_key(model, Pane::Health).and_then(|s| keys.iter().position(|k| *k == s));
+    let rows: Vec<Vec<Cell>> = keys
+        .iter()
+        .map(|key| match model.cluster_by_name(key) {
+            Some((i, _)) => cluster_row(model, i, now),
+            None => {
+                let name = model
+                    .registrations
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .find(|n| hub_only_key(n) == *key)
+                    .unwrap_or(key);
+                hub_only_row(name)
+            }
+        })
+        .map(|row| {
+            let mut row = row;
+            if let Some(last) = row.last_mut() {
+                last.text = truncate(&last.text, 200);
+            }
+            row
+        })
+        .collect();
+    let mut t = TableVm::build(&COLUMNS, width, height, rows, selected);
+    if t.total == 0 {
+        t.empty = Some(if model.ui.filter.text().is_empty() {
+            "no clusters".into()
+        } else {
+            format!("no cluster matches \"{}\"", model.ui.filter.text())
+        });
+    }
+    t
+}
