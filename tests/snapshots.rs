@@ -148,8 +148,8 @@ fn model() -> Model {
     // Probes every 5 s; production-us-1 has been failing for the last 25 s.
     for step in 0..200 {
         let at = t(5 + step * 5);
-        for id in 0..names.len() {
-            let outcome = match (names[id], step) {
+        for (id, name) in names.iter().enumerate() {
+            let outcome = match (*name, step) {
                 ("production-us-1", s) if s >= 195 => Err(Failure::Unreachable),
                 ("staging-eu-1", s) => Ok(Duration::from_micros(80_000 + (s as u64 % 7) * 9_000)),
                 (_, s) => Ok(Duration::from_micros(1_500 + (s as u64 % 5) * 700 + id as u64 * 300)),

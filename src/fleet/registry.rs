@@ -106,28 +106,35 @@ fn normalize(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
+/// Whether a registration is a context, by one way of joining.
+fn joins(how: JoinedBy, r: &Registration, c: &ContextFacts, mapping: &BTreeMap<String, String>) -> bool {
+    let secret = r.secret.as_ref();
+    match how {
+        JoinedBy::ClusterUid => match (secret.and_then(|s| s.cluster_uid.as_deref()), c.uid.as_deref()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        },
+        JoinedBy::Mapping => mapping.get(&r.name) == Some(&c.name),
+        JoinedBy::ContextName => r.name == c.name,
+        JoinedBy::ServerUrl => {
+            secret.and_then(|s| s.server.as_deref()).is_some_and(|s| normalize(s) == normalize(&c.server))
+        }
+    }
+}
+
 pub fn join(contexts: &[ContextFacts], registrations: &[Registration], mapping: &BTreeMap<String, String>) -> Join {
     let mut roles: Vec<(Role, Option<(usize, JoinedBy)>)> =
         contexts.iter().map(|c| (if c.is_hub { Role::Hub } else { Role::Candidate }, None)).collect();
     let mut joined: BTreeSet<usize> = BTreeSet::new();
     let free = |roles: &[(Role, Option<(usize, JoinedBy)>)], i: usize| roles[i].0 == Role::Candidate;
-    let passes: [(JoinedBy, &dyn Fn(&Registration, &ContextFacts) -> bool); 4] = [
-        (JoinedBy::ClusterUid, &|r, c| match (&r.secret.as_ref().and_then(|s| s.cluster_uid.clone()), &c.uid) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        }),
-        (JoinedBy::Mapping, &|r, c| mapping.get(&r.name) == Some(&c.name)),
-        (JoinedBy::ContextName, &|r, c| r.name == c.name),
-        (JoinedBy::ServerUrl, &|r, c| {
-            r.secret.as_ref().and_then(|s| s.server.as_deref()).is_some_and(|s| normalize(s) == normalize(&c.server))
-        }),
-    ];
-    for (how, matches) in passes {
+    for how in [JoinedBy::ClusterUid, JoinedBy::Mapping, JoinedBy::ContextName, JoinedBy::ServerUrl] {
         for (ri, reg) in registrations.iter().enumerate() {
             if joined.contains(&ri) {
                 continue;
             }
-            if let Some(ci) = (0..contexts.len()).find(|&ci| free(&roles, ci) && matches(reg, &contexts[ci])) {
+            if let Some(ci) =
+                (0..contexts.len()).find(|&ci| free(&roles, ci) && joins(how, reg, &contexts[ci], mapping))
+            {
                 roles[ci] = (Role::Spoke, Some((ri, how)));
                 joined.insert(ri);
             }

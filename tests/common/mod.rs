@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: a simulated fleet and kube-rs clients on it.
+//! Helpers shared by the integration tests: a simulated fleet, kube-rs clients on it, and
+//! the binary in a pseudo-terminal.
 #![allow(dead_code)]
+
+pub mod pty;
 
 use std::future::Future;
 use std::time::Duration;
