@@ -2,6 +2,8 @@
 //! end-to-end tests. The output is drained on its own thread; cursor-position queries are
 //! answered; tests poll the screen for text instead of sleeping.
 
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,10 +22,15 @@ pub struct Pty {
 impl Pty {
     /// Runs `fleetdeck ARGS` in a `cols`×`rows` terminal, with its own HOME.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Self {
+        Self::spawn_program(env!("CARGO_BIN_EXE_fleetdeck"), args, env, cols, rows)
+    }
+
+    /// Runs any program in a `cols`×`rows` terminal, with its own HOME.
+    pub fn spawn_program(program: &str, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Self {
         let home = tempfile::tempdir().unwrap();
         let system = native_pty_system();
         let pair = system.openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_fleetdeck"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.env("HOME", home.path());
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));

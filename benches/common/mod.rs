@@ -1,0 +1,106 @@
+//! Measuring processes from outside: resident memory and CPU from /proc, medians.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+pub fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// User+system CPU ticks of a process (USER_HZ: 100 per second on Linux).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// Resident memory of a process, MB.
+pub fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Percent of one core a process used over `window`.
+pub fn idle_cpu(pid: u32, window: Duration) -> f64 {
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let ticks = cpu_ticks(pid) - before;
+    ticks as f64 / started.elapsed().as_secs_f64()
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The value at quantile `q` (0..1) of samples.
+pub fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i]
+}
+
+/// A `fleetdeck sim` in its own process.
+pub struct SimProcess {
+    pub child: std::process::Child,
+    pub kubeconfig: std::path::PathBuf,
+    /// When it was spawned.
+    pub started: Instant,
+}
+
+impl SimProcess {
+    /// Starts `fleetdeck sim --spokes N [extra]`, writing its kubeconfig into `dir`, and
+    /// waits for it to announce readiness (its output is drained so it never blocks).
+    pub fn start(bin: &str, spokes: u64, extra: &[&str], dir: &std::path::Path, name: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        let kubeconfig = dir.join(format!("{name}.yaml"));
+        let started = Instant::now();
+        let mut child = std::process::Command::new(bin)
+            .args(["sim", "--spokes", &spokes.to_string(), "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(extra)
+            .args(["--log-level", "warn"])
+            .env("XDG_STATE_HOME", dir)
+            .env("XDG_DATA_HOME", dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("fleetdeck sim starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("clusters ready") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(120)).expect("the simulator announces readiness");
+        Self { child, kubeconfig, started }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
