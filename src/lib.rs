@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod fd_limit;
 pub mod fleet;
 pub mod glob;
 pub mod input;

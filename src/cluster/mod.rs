@@ -58,7 +58,7 @@ pub struct Engine {
 impl Engine {
     /// Starts one connection task per context; events arrive on the returned receiver.
     pub fn start(contexts: Vec<ContextSpec>, settings: Settings) -> (Engine, mpsc::Receiver<EngineEvent>) {
-        crate::sim::raise_open_files_limit(contexts.len() * 4 + 256);
+        crate::fd_limit::raise(contexts.len() * 4 + 256);
         let (tx, rx) = mpsc::channel(settings.channel_capacity);
         let shutdown = CancellationToken::new();
         let settings = Arc::new(settings);

@@ -157,7 +157,7 @@ impl Fleet {
                 listener: bind()?,
             });
         }
-        raise_open_files_limit(plan.len() * 8 + 1024);
+        crate::fd_limit::raise(plan.len() * 8 + 1024);
         let settings = Arc::new(options.serve.clone());
         let audit_dir = options.audit_dir.clone();
         let scenario = Arc::new(options.scenario.clone());
@@ -365,17 +365,6 @@ fn build(
     };
     let cluster = Arc::new(Cluster::new(info, state, pki, audit, settings.clone(), uid));
     Ok((cluster, entry, p.listener))
-}
-
-/// Watching many clusters opens many sockets: raise the soft open-files limit.
-pub fn raise_open_files_limit(wanted: usize) {
-    match rlimit::increase_nofile_limit(wanted as u64) {
-        Ok(limit) if (limit as usize) < wanted => {
-            tracing::warn!(limit, wanted, "the open-files limit is lower than the fleet needs");
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
-    }
 }
 
 #[cfg(test)]
