@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use super::failure::{ErrorInfo, Failure};
 use super::kind::Kind;
 use super::probes::ProbeLog;
-use super::summary::{KustomizationSummary, NodeSummary, ObjectKey, SpokeSecret, Summary, WorkloadSummary};
+use super::summary::{
+    KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary, WorkloadSummary,
+};
 
 /// How one watch stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,10 @@ pub struct ClusterModel {
     pub workloads: BTreeMap<ObjectKey, WorkloadSummary>,
     pub kustomizations: BTreeMap<ObjectKey, KustomizationSummary>,
     pub spoke_secrets: BTreeMap<ObjectKey, SpokeSecret>,
+    /// Flux sources, by (namespace, name); `kind` tells Git from OCI.
+    pub sources: BTreeMap<ObjectKey, SourceSummary>,
+    /// Policy reports; cluster reports have an empty namespace.
+    pub reports: BTreeMap<ObjectKey, ReportSummary>,
     pub watches: BTreeMap<Kind, WatchStatus>,
     pub probes: ProbeLog,
     /// When data last came from the cluster (a watch event or a successful probe).
@@ -153,6 +159,8 @@ impl ClusterModel {
             workloads: BTreeMap::new(),
             kustomizations: BTreeMap::new(),
             spoke_secrets: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            reports: BTreeMap::new(),
             watches,
             probes,
             last_data: None,
@@ -197,6 +205,10 @@ impl ClusterModel {
             Kind::VeleroWorkload => self.workloads.retain(|k, _| k.0 != "velero"),
             Kind::Kustomization => self.kustomizations.clear(),
             Kind::SpokeSecret => self.spoke_secrets.clear(),
+            Kind::GitRepository => self.sources.retain(|_, s| s.kind != "GitRepository"),
+            Kind::OciRepository => self.sources.retain(|_, s| s.kind != "OCIRepository"),
+            Kind::PolicyReport => self.reports.retain(|k, _| k.0.is_empty()),
+            Kind::ClusterPolicyReport => self.reports.retain(|k, _| !k.0.is_empty()),
         }
     }
 
@@ -213,6 +225,12 @@ impl ClusterModel {
             }
             Some(Summary::SpokeSecret(s)) => {
                 self.spoke_secrets.insert(key, s);
+            }
+            Some(Summary::Source(s)) => {
+                self.sources.insert(key, s);
+            }
+            Some(Summary::Report(r)) => {
+                self.reports.insert(key, r);
             }
             None => {}
         }
@@ -231,6 +249,12 @@ impl ClusterModel {
             }
             Kind::SpokeSecret => {
                 self.spoke_secrets.remove(key);
+            }
+            Kind::GitRepository | Kind::OciRepository => {
+                self.sources.remove(key);
+            }
+            Kind::PolicyReport | Kind::ClusterPolicyReport => {
+                self.reports.remove(key);
             }
         }
     }

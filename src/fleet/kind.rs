@@ -12,6 +12,12 @@ pub enum Kind {
     Kustomization,
     /// Hub only: the `cluster-kubeconfig` Secrets of registered spokes.
     SpokeSecret,
+    /// Hub only: Flux sources.
+    GitRepository,
+    OciRepository,
+    /// Kyverno's reports (wherever the CRDs are installed).
+    PolicyReport,
+    ClusterPolicyReport,
 }
 
 impl Kind {
@@ -26,18 +32,24 @@ impl Kind {
             Kind::VeleroWorkload => "deployments (velero)",
             Kind::Kustomization => "kustomizations.kustomize.toolkit.fluxcd.io",
             Kind::SpokeSecret => "secrets (cluster-kubeconfig)",
+            Kind::GitRepository => "gitrepositories.source.toolkit.fluxcd.io",
+            Kind::OciRepository => "ocirepositories.source.toolkit.fluxcd.io",
+            Kind::PolicyReport => "policyreports.wgpolicyk8s.io",
+            Kind::ClusterPolicyReport => "clusterpolicyreports.wgpolicyk8s.io",
         }
     }
 
     /// Watched on the hub only.
     pub fn hub_only(self) -> bool {
-        matches!(self, Kind::Kustomization | Kind::SpokeSecret)
+        matches!(self, Kind::Kustomization | Kind::SpokeSecret | Kind::GitRepository | Kind::OciRepository)
     }
 
     /// The API group that must be served for the kind to exist (a CRD's group).
     pub fn crd_group(self) -> Option<&'static str> {
         match self {
             Kind::Kustomization => Some("kustomize.toolkit.fluxcd.io"),
+            Kind::GitRepository | Kind::OciRepository => Some("source.toolkit.fluxcd.io"),
+            Kind::PolicyReport | Kind::ClusterPolicyReport => Some("wgpolicyk8s.io"),
             _ => None,
         }
     }

@@ -199,6 +199,110 @@ impl SpokeSecret {
     }
 }
 
+/// A Flux source on the hub: the revision it serves and when it produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceSummary {
+    /// `GitRepository` or `OCIRepository`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+    /// `status.artifact.revision`.
+    pub revision: String,
+    /// `status.artifact.lastUpdateTime`: when the hub produced the revision.
+    pub produced_at: Option<Timestamp>,
+    pub ready: Option<Condition>,
+    pub suspended: bool,
+}
+
+impl SourceSummary {
+    pub fn fold(v: &Value) -> Self {
+        Self {
+            kind: text(v, "/kind"),
+            namespace: text(v, "/metadata/namespace"),
+            name: text(v, "/metadata/name"),
+            url: text(v, "/spec/url"),
+            revision: text(v, "/status/artifact/revision"),
+            produced_at: time(v, "/status/artifact/lastUpdateTime"),
+            ready: conditions(v).into_iter().find(|c| c.type_ == "Ready"),
+            suspended: v.pointer("/spec/suspend") == Some(&Value::Bool(true)),
+        }
+    }
+}
+
+/// One failing result of a policy report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyResult {
+    pub policy: String,
+    pub rule: String,
+    /// `fail` or `error`.
+    pub result: String,
+    pub severity: String,
+    pub message: String,
+    /// "Kind namespace/name" of the first resource checked.
+    pub resource: String,
+}
+
+/// A PolicyReport or ClusterPolicyReport: its counts and failing results (top-level
+/// fields, not under status).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportSummary {
+    pub namespace: String,
+    pub name: String,
+    pub pass: i64,
+    pub fail: i64,
+    pub warn: i64,
+    pub error: i64,
+    pub skip: i64,
+    /// Results that failed or errored (at most `MAX_FAILING` kept).
+    pub failing: Vec<PolicyResult>,
+}
+
+/// How many failing results a report summary keeps.
+pub const MAX_FAILING: usize = 50;
+
+impl ReportSummary {
+    pub fn fold(v: &Value) -> Self {
+        let failing = v
+            .get("results")
+            .and_then(Value::as_array)
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| matches!(r.get("result").and_then(Value::as_str), Some("fail") | Some("error")))
+                    .take(MAX_FAILING)
+                    .map(|r| {
+                        let res = r.pointer("/resources/0").cloned().unwrap_or(Value::Null);
+                        let ns = text(&res, "/namespace");
+                        let resource = match (text(&res, "/kind"), text(&res, "/name")) {
+                            (k, n) if k.is_empty() && n.is_empty() => String::new(),
+                            (k, n) if ns.is_empty() => format!("{k} {n}"),
+                            (k, n) => format!("{k} {ns}/{n}"),
+                        };
+                        PolicyResult {
+                            policy: text(r, "/policy"),
+                            rule: text(r, "/rule"),
+                            result: text(r, "/result"),
+                            severity: text(r, "/severity"),
+                            message: text(r, "/message"),
+                            resource,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            namespace: text(v, "/metadata/namespace"),
+            name: text(v, "/metadata/name"),
+            pass: int(v, "/summary/pass"),
+            fail: int(v, "/summary/fail"),
+            warn: int(v, "/summary/warn"),
+            error: int(v, "/summary/error"),
+            skip: int(v, "/summary/skip"),
+            failing,
+        }
+    }
+}
+
 /// Any summary, as the engine sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Summary {
@@ -206,6 +310,8 @@ pub enum Summary {
     Workload(WorkloadSummary),
     Kustomization(KustomizationSummary),
     SpokeSecret(SpokeSecret),
+    Source(SourceSummary),
+    Report(ReportSummary),
 }
 
 #[cfg(test)]
@@ -246,6 +352,29 @@ mod tests {
         );
         assert_eq!(local.kubeconfig_secret, None);
         assert_eq!(local.source_namespace, "flux-system", "the source defaults to the object's namespace");
+    }
+
+    #[test]
+    fn sources_and_reports_fold_their_real_paths() {
+        let git = json!({"kind": "GitRepository", "metadata": {"namespace": "flux-system", "name": "fleet"},
+            "spec": {"url": "https://git.example.com/fleet.git"},
+            "status": {"artifact": {"revision": "main@sha1:abc", "lastUpdateTime": "2026-01-01T00:00:00Z"},
+                "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded"}]}});
+        let s = SourceSummary::fold(&git);
+        assert_eq!(s.revision, "main@sha1:abc");
+        assert!(s.produced_at.is_some());
+        assert_eq!(s.kind, "GitRepository");
+        let report = json!({"metadata": {"namespace": "payments", "name": "polr-ns-payments"},
+            "summary": {"pass": 7, "fail": 1, "warn": 0, "error": 0, "skip": 0},
+            "results": [{"policy": "require-labels", "rule": "check-team", "result": "fail", "severity": "medium", "message": "label team is required",
+                "resources": [{"kind": "Deployment", "namespace": "payments", "name": "api"}]},
+                {"policy": "disallow-privileged-containers", "rule": "privileged-containers", "result": "pass"}]});
+        let r = ReportSummary::fold(&report);
+        assert_eq!((r.pass, r.fail), (7, 1));
+        assert_eq!(r.failing.len(), 1);
+        assert_eq!(r.failing[0].resource, "Deployment payments/api");
+        let empty = ReportSummary::fold(&json!({"metadata": {"name": "x"}, "status": {"summary": {"fail": 9}}}));
+        assert_eq!(empty.fail, 0, "the fields are top level; under status they are not read");
     }
 
     #[test]
