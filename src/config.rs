@@ -63,6 +63,10 @@ pub struct SloConfig {
     pub availability: f64,
     #[serde(with = "humantime_serde")]
     pub unreachable_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub propagation: Duration,
+    #[serde(with = "humantime_serde")]
+    pub propagation_window: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

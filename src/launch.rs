@@ -40,6 +40,8 @@ pub fn model_settings(config: &Config) -> ModelSettings {
             unreachable_after: config.slo.unreachable_after,
             probe_interval: config.probe.interval,
         },
+        propagation_target: config.slo.propagation,
+        propagation_window: config.slo.propagation_window,
         latency_window: config.probe.window,
         availability_window: config.probe.availability_window,
         mapping: config.fleet.mapping.clone(),

@@ -1,5 +1,6 @@
-//! The panes as drawn: TestBackend snapshots at 80x24 and 160x48 with a fixed clock and a
-//! model built from recorded engine events.
+//! The panes as drawn: TestBackend snapshots at 80x24 and at a large size with a fixed
+//! clock and a model built from recorded engine events (objects shaped like the real
+//! Flux, Kyverno and core objects, folded as the engine folds them).
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,8 @@ use fleetdeck::fleet::failure::{ErrorInfo, Failure};
 use fleetdeck::fleet::kind::Kind;
 use fleetdeck::fleet::probes::Sample;
 use fleetdeck::fleet::summary::{
-    Condition, KustomizationSummary, NodeSummary, ObjectKey, SpokeSecret, Summary, WorkloadSummary,
+    Condition, KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary,
+    WorkloadSummary,
 };
 use fleetdeck::input::Keymap;
 use fleetdeck::ui::{Screen, Theme};
@@ -19,6 +21,7 @@ use fleetdeck::view::screen;
 use jiff::Timestamp;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use serde_json::json;
 
 fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_795_000_000 + s).unwrap()
@@ -76,26 +79,207 @@ fn workload(ns: &str, name: &str, ready: i64) -> (ObjectKey, Summary) {
     )
 }
 
-fn registration(spoke: &str, uid: Option<&str>) -> Vec<(Kind, ObjectKey, Summary)> {
-    let ks = |name: &str| KustomizationSummary {
-        namespace: spoke.into(),
-        name: name.into(),
-        kubeconfig_secret: Some("cluster-kubeconfig".into()),
-        source_kind: "GitRepository".into(),
-        source_name: "fleet-policies".into(),
-        source_namespace: "flux-system".into(),
-        ..Default::default()
+fn rfc(s: i64) -> String {
+    t(s).to_string()
+}
+
+/// A Flux source as the hub serves it, its artifact at `revision` produced at `at`.
+fn source(kind: &str, name: &str, revision: &str, at: i64) -> Summary {
+    Summary::Source(SourceSummary::fold(&json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": kind,
+        "metadata": {"namespace": "flux-system", "name": name, "generation": 1},
+        "spec": {"interval": "1m0s", "url": format!("https://git.example.com/platform/{name}.git")},
+        "status": {"observedGeneration": 1,
+            "artifact": {"revision": revision, "lastUpdateTime": rfc(at), "digest": "sha256:5e1f", "size": 41234,
+                "path": format!("{}/flux-system/{name}/x.tar.gz", kind.to_lowercase())},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded", "lastTransitionTime": rfc(at),
+                "message": format!("stored artifact for revision '{revision}'")}]}})))
+}
+
+/// How a spoke's Kustomization stands in the fixture.
+enum Ks<'a> {
+    /// Ready at `revision` since second `ready`.
+    Ready(&'a str, i64),
+    /// Ready=False with `reason`, still at `applied`.
+    Failed(&'a str, &'a str, &'a str),
+    /// Reconciling towards the source, still at `applied`.
+    Reconciling(&'a str),
+    Suspended(&'a str, i64),
+}
+
+/// A Kustomization on the hub, shaped like kustomize-controller writes it.
+fn kustomization(ns: &str, name: &str, source_kind: &str, source: &str, state: Ks, remote: bool) -> Summary {
+    let (applied, ready, suspend) = match state {
+        Ks::Ready(rev, at) => (
+            rev,
+            json!({"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                "message": format!("Applied revision: {rev}"), "lastTransitionTime": rfc(at)}),
+            false,
+        ),
+        Ks::Failed(rev, reason, message) => (
+            rev,
+            json!({"type": "Ready", "status": "False", "reason": reason, "message": message, "lastTransitionTime": rfc(960)}),
+            false,
+        ),
+        Ks::Reconciling(rev) => (
+            rev,
+            json!({"type": "Ready", "status": "Unknown", "reason": "Progressing",
+                "message": "Reconciliation in progress", "lastTransitionTime": rfc(990)}),
+            false,
+        ),
+        Ks::Suspended(rev, at) => (
+            rev,
+            json!({"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                "message": format!("Applied revision: {rev}"), "lastTransitionTime": rfc(at)}),
+            true,
+        ),
     };
+    // When the applied revision was first reconciled: when it became Ready, or for one
+    // that is failing or reconciling now, long before.
+    let first_reconciled =
+        if ready["status"] == "True" { ready["lastTransitionTime"].clone() } else { json!(rfc(309)) };
+    let mut spec = json!({"interval": "10m0s", "path": format!("./{name}"), "prune": true, "suspend": suspend,
+        "sourceRef": {"kind": source_kind, "name": source, "namespace": "flux-system"}});
+    if remote {
+        spec["kubeConfig"] = json!({"secretRef": {"name": "cluster-kubeconfig", "key": "value"}});
+    }
+    Summary::Kustomization(KustomizationSummary::fold(&json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"namespace": ns, "name": name, "generation": 1, "creationTimestamp": rfc(-90_000)},
+        "spec": spec,
+        "status": {"observedGeneration": 1, "lastAppliedRevision": applied, "lastAttemptedRevision": applied,
+            "conditions": [ready],
+            "history": [{"digest": "sha256:77", "firstReconciled": first_reconciled, "lastReconciled": first_reconciled,
+                "lastReconciledDuration": "2.2s", "lastReconciledStatus": "ReconciliationSucceeded",
+                "totalReconciliations": 3, "metadata": {"revision": applied}}]}})))
+}
+
+/// A Kyverno PolicyReport with `failing` of its results failing.
+fn report(ns: &str, failing: &[(&str, &str, &str, &str)], passing: i64) -> (ObjectKey, Summary) {
+    let mut results: Vec<serde_json::Value> = failing
+        .iter()
+        .map(|(policy, rule, name, message)| {
+            json!({"policy": policy, "rule": rule, "result": "fail", "severity": "medium", "scored": true,
+                "source": "kyverno", "message": message, "timestamp": {"seconds": 1_795_000_000, "nanos": 0},
+                "resources": [{"apiVersion": "apps/v1", "kind": "Deployment", "namespace": ns, "name": name}]})
+        })
+        .collect();
+    results
+        .push(json!({"policy": "disallow-privileged-containers", "rule": "privileged-containers", "result": "pass"}));
+    let name = format!("polr-ns-{ns}");
+    let summary = json!({"pass": passing, "fail": failing.len(), "warn": 0, "error": 0, "skip": 1});
+    let v = json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"namespace": ns, "name": name}, "summary": summary, "results": results});
+    ((ns.into(), name), Summary::Report(ReportSummary::fold(&v)))
+}
+
+const R1: &str = "main@sha1:1d8c578920a582a81fcd9ba15e6029dd5cc8c74e";
+const R2: &str = "main@sha1:8222bd7c0e7ee7a3ded6c12519a30399aa953da2";
+const OCI: &str = "v1.4.7@sha256:ed0c06ec967c0fa63633fb8af19304a44938abdd405a4705cc91a8a6";
+
+/// The hub's Flux objects: two sources, the hub's own Kustomization, and two per spoke.
+/// fleet-policies moved from R1 to R2 at t(900) while fleetdeck watched.
+fn hub_flux(events: &mut Vec<EngineEvent>) {
+    let at = |ns: &str, name: &str| -> ObjectKey { (ns.into(), name.into()) };
+    events.push(EngineEvent::Relist {
+        cluster: 0,
+        kind: Kind::GitRepository,
+        items: vec![(at("flux-system", "fleet-policies"), source("GitRepository", "fleet-policies", R1, 300))],
+        at: t(20),
+    });
+    events.push(EngineEvent::Relist {
+        cluster: 0,
+        kind: Kind::OciRepository,
+        items: vec![(at("flux-system", "platform-config"), source("OCIRepository", "platform-config", OCI, 100))],
+        at: t(20),
+    });
+    let remote = |ns: &str, name: &str, state: Ks| {
+        let (kind, src) =
+            if name == "policies" { ("GitRepository", "fleet-policies") } else { ("OCIRepository", "platform-config") };
+        (at(ns, name), kustomization(ns, name, kind, src, state, true))
+    };
+    let mut items = vec![(
+        at("flux-system", "flux-system"),
+        kustomization("flux-system", "flux-system", "GitRepository", "fleet-policies", Ks::Ready(R1, 302), false),
+    )];
+    for spoke in ["production-eu-1", "production-us-1", "staging-eu-1", "production-ap-1"] {
+        items.push(remote(spoke, "policies", Ks::Ready(R1, 309)));
+        let config = match spoke {
+            "staging-eu-1" => Ks::Failed(
+                OCI,
+                "HealthCheckFailed",
+                "Health check failed after 3m0s: timeout waiting for: [Deployment/payments/api status: 'InProgress']",
+            ),
+            "production-ap-1" => Ks::Suspended(OCI, 107),
+            _ => Ks::Ready(OCI, 106),
+        };
+        items.push(remote(spoke, "config", config));
+    }
+    events.push(EngineEvent::Relist { cluster: 0, kind: Kind::Kustomization, items, at: t(20) });
+    // A new revision, and what the spokes made of it.
+    let observed = Instant::now();
+    let change = |kind: Kind, key: ObjectKey, summary: Summary, when: i64| EngineEvent::Changes {
+        cluster: 0,
+        kind,
+        changes: vec![(key, Some(summary))],
+        observed,
+        at: t(when),
+    };
+    let r2 = source("GitRepository", "fleet-policies", R2, 900);
+    events.push(change(Kind::GitRepository, at("flux-system", "fleet-policies"), r2, 901));
+    let own = kustomization("flux-system", "flux-system", "GitRepository", "fleet-policies", Ks::Ready(R2, 902), false);
+    events.push(change(Kind::Kustomization, at("flux-system", "flux-system"), own, 903));
+    let (key, eu) = remote("production-eu-1", "policies", Ks::Ready(R2, 912));
+    events.push(change(Kind::Kustomization, key, eu, 913));
+    let (key, ap) = remote("production-ap-1", "policies", Ks::Ready(R2, 941));
+    events.push(change(Kind::Kustomization, key, ap, 942));
+    let refused = "failed to get server groups: Get \"https://production-us-1.example:6443/api?timeout=32s\": dial tcp 10.0.3.1:6443: connect: connection refused";
+    let (key, us) = remote("production-us-1", "policies", Ks::Failed(R1, "ReconciliationFailed", refused));
+    events.push(change(Kind::Kustomization, key, us, 961));
+    let (key, st) = remote("staging-eu-1", "policies", Ks::Reconciling(R1));
+    events.push(change(Kind::Kustomization, key, st, 991));
+}
+
+/// Policy reports on the spokes; edge-eu-1 has no report CRDs.
+fn reports(events: &mut Vec<EngineEvent>) {
+    let no_team = (
+        "require-labels",
+        "check-team",
+        "worker",
+        "validation error: The label `team` is required. rule check-team failed at path /metadata/labels/team/",
+    );
+    let registry = (
+        "restrict-image-registries",
+        "validate-registries",
+        "api",
+        "validation error: Unknown image registry. rule validate-registries failed at path /spec/template/spec/containers/0/image/",
+    );
+    let per_cluster: [(usize, Vec<(ObjectKey, Summary)>); 4] = [
+        (2, vec![report("payments", &[no_team], 7)]),
+        (3, vec![report("payments", &[], 8)]),
+        (4, vec![report("payments", &[no_team, registry], 6), report("storefront", &[], 4)]),
+        (0, vec![]),
+    ];
+    for (cluster, items) in per_cluster {
+        if cluster == 0 {
+            continue;
+        }
+        events.push(EngineEvent::Relist { cluster, kind: Kind::PolicyReport, items, at: t(25) });
+        events.push(EngineEvent::Relist { cluster, kind: Kind::ClusterPolicyReport, items: vec![], at: t(25) });
+    }
+    for kind in [Kind::PolicyReport, Kind::ClusterPolicyReport] {
+        events.push(EngineEvent::NotInstalled { cluster: 1, kind });
+        events.push(EngineEvent::NotInstalled { cluster: 0, kind });
+    }
+}
+
+fn registration(spoke: &str, uid: Option<&str>) -> (ObjectKey, Summary) {
     let secret = SpokeSecret {
         namespace: spoke.into(),
         name: "cluster-kubeconfig".into(),
         cluster_uid: uid.map(str::to_owned),
         ..Default::default()
     };
-    vec![
-        (Kind::Kustomization, (spoke.into(), "policies".into()), Summary::Kustomization(ks("policies"))),
-        (Kind::SpokeSecret, (spoke.into(), "cluster-kubeconfig".into()), Summary::SpokeSecret(secret)),
-    ]
+    ((spoke.into(), "cluster-kubeconfig".into()), Summary::SpokeSecret(secret))
 }
 
 /// A fleet of five contexts and a registration no context reaches, at t(1000).
@@ -131,20 +315,15 @@ fn model() -> Model {
             at: t(20),
         });
     }
-    let mut hub_ks = Vec::new();
-    let mut hub_secrets = Vec::new();
-    for (spoke, uid) in [
-        ("production-eu-1", Some("5eed0002-1111-4222-a333-000000000002")),
-        ("production-us-1", Some("5eed0003-1111-4222-a333-000000000003")),
-        ("staging-eu-1", Some("deadbeef-0000-4000-a000-000000000000")),
-        ("production-ap-1", None),
-    ] {
-        for (kind, key, summary) in registration(spoke, uid) {
-            if kind == Kind::Kustomization { hub_ks.push((key, summary)) } else { hub_secrets.push((key, summary)) }
-        }
-    }
-    events.push(EngineEvent::Relist { cluster: 0, kind: Kind::Kustomization, items: hub_ks, at: t(20) });
+    let hub_secrets = vec![
+        registration("production-eu-1", Some("5eed0002-1111-4222-a333-000000000002")),
+        registration("production-us-1", Some("5eed0003-1111-4222-a333-000000000003")),
+        registration("staging-eu-1", Some("deadbeef-0000-4000-a000-000000000000")),
+        registration("production-ap-1", None),
+    ];
+    hub_flux(&mut events);
     events.push(EngineEvent::Relist { cluster: 0, kind: Kind::SpokeSecret, items: hub_secrets, at: t(20) });
+    reports(&mut events);
     // Probes every 5 s; production-us-1 has been failing for the last 25 s.
     for step in 0..200 {
         let at = t(5 + step * 5);
@@ -234,4 +413,24 @@ fn help_filter_and_a_small_terminal() {
     }
     insta::assert_snapshot!("filter_editing_80x24", render(&filtered, 80, 24));
     insta::assert_snapshot!("too_small", render(&model(), 50, 10));
+}
+
+#[test]
+fn propagation_pane() {
+    let m = with(&model(), &[Action::Pane(Pane::Propagation)]);
+    let narrow = render(&m, 80, 24);
+    assert!(narrow.contains("SYNC"), "80 columns collapse the matrix into a summary:\n{narrow}");
+    insta::assert_snapshot!("propagation_80x24", narrow);
+    let wide = render(&m, 200, 50);
+    assert!(wide.contains("POLICIES") && wide.contains("CONFIG"), "200 columns show the matrix:\n{wide}");
+    insta::assert_snapshot!("propagation_200x50", wide);
+}
+
+#[test]
+fn propagation_detail() {
+    // staging-eu-1: reconciling past the target, a failed health check, two violations.
+    let m = with(&model(), &[Action::Pane(Pane::Propagation), Action::Bottom, Action::Up, Action::Open]);
+    assert_eq!(m.ui.detail.as_deref(), Some("staging-eu-1"));
+    insta::assert_snapshot!("propagation_detail_80x24", render(&m, 80, 24));
+    insta::assert_snapshot!("propagation_detail_200x50", render(&m, 200, 50));
 }

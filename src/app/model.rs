@@ -12,6 +12,7 @@ use super::msg::Pane;
 use crate::cluster::ContextSpec;
 use crate::fleet::cluster::{ClusterModel, Thresholds};
 use crate::fleet::probes::ProbeLog;
+use crate::fleet::propagation::PropagationLog;
 use crate::fleet::registry::{ContextFacts, Join, Registration, join, registrations};
 
 /// Targets and windows (from the config).
@@ -21,6 +22,10 @@ pub struct ModelSettings {
     /// As a fraction (0.9999).
     pub availability_target: f64,
     pub thresholds: Thresholds,
+    /// A new revision should be Ready on every spoke within this long.
+    pub propagation_target: Duration,
+    /// Per-spoke propagation percentiles are over this window.
+    pub propagation_window: Duration,
     pub latency_window: Duration,
     pub availability_window: Duration,
     /// Hub spoke name -> context name, for spokes whose names differ.
@@ -38,6 +43,8 @@ impl Default for ModelSettings {
                 unreachable_after: Duration::from_secs(60),
                 probe_interval: Duration::from_secs(5),
             },
+            propagation_target: Duration::from_secs(30),
+            propagation_window: Duration::from_secs(3600),
             latency_window: Duration::from_secs(300),
             availability_window: Duration::from_secs(3600),
             mapping: BTreeMap::new(),
@@ -98,6 +105,8 @@ pub struct Model {
     pub clusters: Vec<ClusterModel>,
     pub registrations: Vec<Registration>,
     pub join: Join,
+    /// Revisions the hub's sources produced and when each Kustomization applied them.
+    pub propagation: PropagationLog,
     pub settings: ModelSettings,
     pub ui: Ui,
     pub version: u64,
@@ -122,6 +131,7 @@ impl Model {
             clusters,
             registrations: Vec::new(),
             join: Join::default(),
+            propagation: PropagationLog::default(),
             settings,
             ui: Ui::default(),
             version: 0,

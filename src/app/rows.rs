@@ -25,6 +25,14 @@ pub fn cluster_order(model: &Model) -> Vec<usize> {
     order
 }
 
+/// The keys of registrations no context reaches, filtered.
+fn hub_only_keys(model: &Model) -> impl Iterator<Item = String> + '_ {
+    model.join.hub_only.iter().filter_map(|&r| {
+        let name = &model.registrations[r].name;
+        model.ui.filter.admits(&format!("{name} {}", Role::HubOnly.label())).then(|| hub_only_key(name))
+    })
+}
+
 /// The row keys of a pane, filtered.
 pub fn row_keys(model: &Model, pane: Pane) -> Vec<String> {
     let filter = &model.ui.filter;
@@ -35,12 +43,7 @@ pub fn row_keys(model: &Model, pane: Pane) -> Vec<String> {
                 .filter(|&i| filter.admits(&cluster_text(model, i)))
                 .map(|i| model.clusters[i].context.clone())
                 .collect();
-            for &r in &model.join.hub_only {
-                let name = &model.registrations[r].name;
-                if filter.admits(&format!("{name} {}", Role::HubOnly.label())) {
-                    keys.push(hub_only_key(name));
-                }
-            }
+            keys.extend(hub_only_keys(model));
             keys
         }
         Pane::Latency => cluster_order(model)
@@ -48,7 +51,16 @@ pub fn row_keys(model: &Model, pane: Pane) -> Vec<String> {
             .filter(|&i| filter.admits(&cluster_text(model, i)))
             .map(|i| model.clusters[i].context.clone())
             .collect(),
-        Pane::Propagation | Pane::Backups | Pane::Audit => Vec::new(),
+        Pane::Propagation => {
+            let mut keys: Vec<String> = cluster_order(model)
+                .into_iter()
+                .filter(|&i| !model.clusters[i].is_hub && filter.admits(&cluster_text(model, i)))
+                .map(|i| model.clusters[i].context.clone())
+                .collect();
+            keys.extend(hub_only_keys(model));
+            keys
+        }
+        Pane::Backups | Pane::Audit => Vec::new(),
     }
 }
 

@@ -7,6 +7,8 @@ use super::rows::row_keys;
 use crate::cluster::EngineEvent;
 use crate::fleet::cluster::Connection;
 use crate::fleet::kind::Kind;
+use crate::fleet::summary::{ObjectKey, Summary};
+use jiff::Timestamp;
 
 /// Applies one message; returns the effects to carry out.
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
@@ -31,7 +33,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Viewport(_, height) => {
-            model.ui.page = crate::view::table_rows(height, false).max(1);
+            model.ui.page = crate::view::table_rows(height, 0).max(1);
             Vec::new()
         }
         Msg::FilterDone => {
@@ -42,8 +44,39 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     }
 }
 
+/// Hub data the registrations are made of.
 fn hub_data(kind: Kind) -> bool {
     matches!(kind, Kind::Kustomization | Kind::SpokeSecret)
+}
+
+/// Feeds the propagation log with hub Kustomizations and sources as they arrive (`live`:
+/// changes seen while watching, whose arrival times mean something).
+fn observe_propagation<'a>(
+    model: &mut Model,
+    kind: Kind,
+    items: impl Iterator<Item = (&'a ObjectKey, &'a Summary)>,
+    at: Timestamp,
+    live: bool,
+) {
+    for (key, summary) in items {
+        match summary {
+            Summary::Kustomization(ks) if kind == Kind::Kustomization => {
+                model.propagation.observe_kustomization(key, ks, at, live)
+            }
+            Summary::Source(source) => model.propagation.observe_source(source, at, live),
+            _ => {}
+        }
+    }
+}
+
+/// After the hub's set of a kind changed: forget what is gone from it.
+fn forget_gone(model: &mut Model, kind: Kind, id: usize) {
+    let hub = &model.clusters[id];
+    match kind {
+        Kind::Kustomization => model.propagation.retain_kustomizations(|k| hub.kustomizations.contains_key(k)),
+        Kind::GitRepository | Kind::OciRepository => model.propagation.retain_sources(|s| hub.sources.contains_key(s)),
+        _ => {}
+    }
 }
 
 fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
@@ -62,9 +95,31 @@ fn apply_event(model: &mut Model, event: EngineEvent) {
         model.now = model.now.max(at);
     }
     let id = event.cluster();
-    let Some(cluster) = model.clusters.get_mut(id) else {
+    let Some(is_hub) = model.clusters.get(id).map(|c| c.is_hub) else {
         tracing::warn!(cluster = id, "event for an unknown cluster");
         return;
+    };
+    if is_hub {
+        match &event {
+            EngineEvent::Relist { kind, items, at, .. } => {
+                observe_propagation(model, *kind, items.iter().map(|(k, s)| (k, s)), *at, false)
+            }
+            EngineEvent::Changes { kind, changes, at, .. } => observe_propagation(
+                model,
+                *kind,
+                changes.iter().filter_map(|(k, s)| s.as_ref().map(|s| (k, s))),
+                *at,
+                true,
+            ),
+            _ => {}
+        }
+    }
+    let cluster = &mut model.clusters[id];
+    let changed_kind = match &event {
+        EngineEvent::Relist { kind, .. }
+        | EngineEvent::Changes { kind, .. }
+        | EngineEvent::NotInstalled { kind, .. } => Some(*kind),
+        _ => None,
     };
     let rejoin = match event {
         EngineEvent::Connected { version, uid, at, .. } => {
@@ -111,6 +166,9 @@ fn apply_event(model: &mut Model, event: EngineEvent) {
             false
         }
     };
+    if is_hub && let Some(kind) = changed_kind {
+        forget_gone(model, kind, id);
+    }
     if rejoin {
         model.rejoin();
     }
@@ -168,14 +226,17 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Top => move_selection(model, isize::MIN / 2),
         Action::Bottom => move_selection(model, isize::MAX / 2),
         Action::Open => {
-            if matches!(model.ui.pane, Pane::Health | Pane::Latency) {
-                let keys = row_keys(model, model.ui.pane);
-                let selected =
-                    model.ui.selected.get(&model.ui.pane).filter(|k| keys.contains(k)).or(keys.first()).cloned();
-                if let Some(name) = selected.filter(|n| model.cluster_by_name(n).is_some()) {
-                    model.ui.detail = Some(name);
-                    model.ui.detail_scroll = 0;
-                }
+            let pane = model.ui.pane;
+            let selected = super::rows::selected_key(model, pane);
+            let opens = match pane {
+                Pane::Health | Pane::Latency => selected.filter(|n| model.cluster_by_name(n).is_some()),
+                // Spokes, and registrations no context reaches (the hub's view of them).
+                Pane::Propagation => selected,
+                Pane::Backups | Pane::Audit => None,
+            };
+            if let Some(key) = opens {
+                model.ui.detail = Some(key);
+                model.ui.detail_scroll = 0;
             }
         }
         Action::Back => {
@@ -317,6 +378,7 @@ mod tests {
         let ks = KustomizationSummary {
             namespace: "prod-a".into(),
             name: "policies".into(),
+            remote: true,
             kubeconfig_secret: Some("cluster-kubeconfig".into()),
             ..Default::default()
         };

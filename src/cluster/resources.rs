@@ -44,12 +44,26 @@ pub fn resource(kind: Kind) -> Resource {
             namespace: None,
             field_selector: Some("metadata.name=cluster-kubeconfig"),
         },
-        Kind::GitRepository => Resource { api: ar("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"), namespace: None, field_selector: None },
-        Kind::OciRepository => Resource { api: ar("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"), namespace: None, field_selector: None },
-        Kind::PolicyReport => Resource { api: ar("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports"), namespace: None, field_selector: None },
-        Kind::ClusterPolicyReport => {
-            Resource { api: ar("wgpolicyk8s.io", "v1alpha2", "ClusterPolicyReport", "clusterpolicyreports"), namespace: None, field_selector: None }
-        }
+        Kind::GitRepository => Resource {
+            api: ar("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+            namespace: None,
+            field_selector: None,
+        },
+        Kind::OciRepository => Resource {
+            api: ar("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
+            namespace: None,
+            field_selector: None,
+        },
+        Kind::PolicyReport => Resource {
+            api: ar("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports"),
+            namespace: None,
+            field_selector: None,
+        },
+        Kind::ClusterPolicyReport => Resource {
+            api: ar("wgpolicyk8s.io", "v1alpha2", "ClusterPolicyReport", "clusterpolicyreports"),
+            namespace: None,
+            field_selector: None,
+        },
     }
 }
 
@@ -63,13 +77,6 @@ fn to_value(object: &DynamicObject) -> Value {
     v
 }
 
-fn r_kind(kind: Kind) -> &'static str {
-    match kind {
-        Kind::OciRepository => "OCIRepository",
-        _ => "GitRepository",
-    }
-}
-
 /// Folds a watched object into its key and summary.
 pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
     let key = (object.metadata.namespace.clone().unwrap_or_default(), object.metadata.name.clone().unwrap_or_default());
@@ -81,7 +88,7 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
         Kind::SpokeSecret => Summary::SpokeSecret(SpokeSecret::fold(&v)),
         Kind::GitRepository | Kind::OciRepository => {
             let mut v = v;
-            v["kind"] = serde_json::json!(r_kind(kind));
+            v["kind"] = serde_json::json!(crate::fleet::cluster::source_kind(kind));
             Summary::Source(SourceSummary::fold(&v))
         }
         Kind::PolicyReport | Kind::ClusterPolicyReport => Summary::Report(ReportSummary::fold(&v)),

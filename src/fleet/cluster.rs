@@ -10,7 +10,8 @@ use super::failure::{ErrorInfo, Failure};
 use super::kind::Kind;
 use super::probes::ProbeLog;
 use super::summary::{
-    KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary, WorkloadSummary,
+    KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceRef, SourceSummary, SpokeSecret, Summary,
+    WorkloadSummary,
 };
 
 /// How one watch stands.
@@ -134,8 +135,8 @@ pub struct ClusterModel {
     pub workloads: BTreeMap<ObjectKey, WorkloadSummary>,
     pub kustomizations: BTreeMap<ObjectKey, KustomizationSummary>,
     pub spoke_secrets: BTreeMap<ObjectKey, SpokeSecret>,
-    /// Flux sources, by (namespace, name); `kind` tells Git from OCI.
-    pub sources: BTreeMap<ObjectKey, SourceSummary>,
+    /// Flux sources (hub only).
+    pub sources: BTreeMap<SourceRef, SourceSummary>,
     /// Policy reports; cluster reports have an empty namespace.
     pub reports: BTreeMap<ObjectKey, ReportSummary>,
     pub watches: BTreeMap<Kind, WatchStatus>,
@@ -205,8 +206,10 @@ impl ClusterModel {
             Kind::VeleroWorkload => self.workloads.retain(|k, _| k.0 != "velero"),
             Kind::Kustomization => self.kustomizations.clear(),
             Kind::SpokeSecret => self.spoke_secrets.clear(),
-            Kind::GitRepository => self.sources.retain(|_, s| s.kind != "GitRepository"),
-            Kind::OciRepository => self.sources.retain(|_, s| s.kind != "OCIRepository"),
+            Kind::GitRepository | Kind::OciRepository => {
+                let kind = source_kind(kind);
+                self.sources.retain(|k, _| k.kind != kind);
+            }
             Kind::PolicyReport => self.reports.retain(|k, _| k.0.is_empty()),
             Kind::ClusterPolicyReport => self.reports.retain(|k, _| !k.0.is_empty()),
         }
@@ -227,7 +230,7 @@ impl ClusterModel {
                 self.spoke_secrets.insert(key, s);
             }
             Some(Summary::Source(s)) => {
-                self.sources.insert(key, s);
+                self.sources.insert(s.id.clone(), s);
             }
             Some(Summary::Report(r)) => {
                 self.reports.insert(key, r);
@@ -251,7 +254,9 @@ impl ClusterModel {
                 self.spoke_secrets.remove(key);
             }
             Kind::GitRepository | Kind::OciRepository => {
-                self.sources.remove(key);
+                let id =
+                    SourceRef { kind: source_kind(kind).to_owned(), namespace: key.0.clone(), name: key.1.clone() };
+                self.sources.remove(&id);
             }
             Kind::PolicyReport | Kind::ClusterPolicyReport => {
                 self.reports.remove(key);
@@ -371,6 +376,14 @@ impl ClusterModel {
     }
 }
 
+/// The `kind` of a source's objects.
+pub fn source_kind(kind: Kind) -> &'static str {
+    match kind {
+        Kind::OciRepository => "OCIRepository",
+        _ => "GitRepository",
+    }
+}
+
 fn probe_message(f: Failure) -> String {
     match f {
         Failure::Timeout => "GET /readyz timed out".into(),
@@ -402,7 +415,8 @@ mod tests {
             t(0),
         );
         c.connection = Connection::Connected { at: t(0) };
-        for kind in [Kind::Node, Kind::FluxWorkload, Kind::VeleroWorkload] {
+        let kinds: Vec<Kind> = c.watches.keys().copied().collect();
+        for kind in kinds {
             c.relist(kind, vec![], t(1));
         }
         c.probes.record(Sample { at: t(2), outcome: Ok(Duration::from_millis(3)) });

@@ -15,14 +15,24 @@ pub enum Kind {
     /// Hub only: Flux sources.
     GitRepository,
     OciRepository,
-    /// Kyverno's reports (wherever the CRDs are installed).
+    /// Policy reports (`wgpolicyk8s.io`, written by Kyverno and others), wherever the CRDs
+    /// are installed.
     PolicyReport,
     ClusterPolicyReport,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] =
-        [Kind::Node, Kind::FluxWorkload, Kind::VeleroWorkload, Kind::Kustomization, Kind::SpokeSecret];
+    pub const ALL: [Kind; 9] = [
+        Kind::Node,
+        Kind::FluxWorkload,
+        Kind::VeleroWorkload,
+        Kind::Kustomization,
+        Kind::SpokeSecret,
+        Kind::GitRepository,
+        Kind::OciRepository,
+        Kind::PolicyReport,
+        Kind::ClusterPolicyReport,
+    ];
 
     /// How the kind is named on screen.
     pub fn label(self) -> &'static str {

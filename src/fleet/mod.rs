@@ -1,10 +1,12 @@
 //! The fleet's domain state, pure: summaries of watched objects, each cluster's facts and
-//! derived state, probe statistics against the targets, and the hub's registrations
-//! joined to local contexts. No I/O, no terminal.
+//! derived state, probe statistics against the targets, the hub's registrations joined to
+//! local contexts, and policy propagation (sync states and times). No I/O, no terminal.
 
 pub mod cluster;
 pub mod failure;
 pub mod kind;
 pub mod probes;
+pub mod propagation;
 pub mod registry;
 pub mod summary;
+pub mod sync;

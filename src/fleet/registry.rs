@@ -70,14 +70,18 @@ pub fn registrations(
 ) -> Vec<Registration> {
     let mut by_namespace: BTreeMap<String, Registration> = BTreeMap::new();
     for (key, ks) in kustomizations {
-        let Some(secret_name) = &ks.kubeconfig_secret else { continue };
+        if !ks.remote {
+            continue;
+        }
         let reg = by_namespace.entry(key.0.clone()).or_insert_with(|| Registration {
             name: key.0.clone(),
             secret: None,
             kustomizations: Vec::new(),
         });
         reg.kustomizations.push(key.clone());
-        if reg.secret.is_none() {
+        if reg.secret.is_none()
+            && let Some(secret_name) = &ks.kubeconfig_secret
+        {
             reg.secret = secrets.get(&(key.0.clone(), secret_name.clone())).cloned();
         }
     }
@@ -152,6 +156,7 @@ mod tests {
         let k = KustomizationSummary {
             namespace: ns.into(),
             name: name.into(),
+            remote,
             kubeconfig_secret: remote.then(|| "cluster-kubeconfig".to_owned()),
             ..Default::default()
         };

@@ -27,6 +27,22 @@ pub fn key_of(object: &Value) -> ObjectKey {
     (text(object, "/metadata/namespace"), text(object, "/metadata/name"))
 }
 
+/// A Flux source, as a Kustomization's `spec.sourceRef` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SourceRef {
+    /// `GitRepository`, `OCIRepository` (or another source kind, shown as is).
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SourceRef {
+    /// "GitRepository/flux-system/fleet-policies", as the flux CLI writes it.
+    pub fn label(&self) -> String {
+        format!("{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
 /// A status condition (`type`, `status`, `reason`, `message`, `lastTransitionTime`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
@@ -119,17 +135,26 @@ impl WorkloadSummary {
 pub struct KustomizationSummary {
     pub namespace: String,
     pub name: String,
-    /// `spec.kubeConfig.secretRef.name`: set when it applies to a remote cluster.
+    /// It has a `spec.kubeConfig`: it applies to a remote cluster (a spoke), not the hub.
+    pub remote: bool,
+    /// `spec.kubeConfig.secretRef.name` (the secret-less `configMapRef` form has none).
     pub kubeconfig_secret: Option<String>,
-    pub source_kind: String,
-    pub source_name: String,
-    pub source_namespace: String,
+    /// `spec.sourceRef`, its namespace defaulted to the object's.
+    pub source: SourceRef,
+    /// `spec.suspend`.
     pub suspended: bool,
+    /// The `kustomize.toolkit.fluxcd.io/reconcile: disabled` annotation or label, which
+    /// pauses the object as `spec.suspend` does.
+    pub reconcile_disabled: bool,
+    pub created: Option<Timestamp>,
     pub generation: i64,
     pub observed_generation: i64,
     pub ready: Option<Condition>,
     pub last_applied_revision: String,
     pub last_attempted_revision: String,
+    /// When the last applied revision was first reconciled: its `status.history[]` entry's
+    /// `firstReconciled`, else the Ready condition's transition when Ready is True.
+    pub applied_at: Option<Timestamp>,
     pub requested_at: String,
     pub last_handled_reconcile_at: String,
 }
@@ -141,17 +166,39 @@ impl KustomizationSummary {
             n if n.is_empty() => namespace.clone(),
             n => n,
         };
+        let ready = conditions(v).into_iter().find(|c| c.type_ == "Ready");
+        let last_applied_revision = text(v, "/status/lastAppliedRevision");
+        let first_reconciled = v.pointer("/status/history").and_then(Value::as_array).and_then(|history| {
+            history
+                .iter()
+                .find(|h| {
+                    !last_applied_revision.is_empty()
+                        && h.pointer("/metadata/revision").and_then(Value::as_str) == Some(&last_applied_revision)
+                })
+                .and_then(|h| time(h, "/firstReconciled"))
+        });
+        let ready_since = ready.as_ref().filter(|c| c.status == "True").and_then(|c| c.since);
+        let disabled = |section: &str| {
+            v.pointer(&format!("/metadata/{section}/kustomize.toolkit.fluxcd.io~1reconcile")).and_then(Value::as_str)
+                == Some("disabled")
+        };
         Self {
             name: text(v, "/metadata/name"),
+            remote: v.pointer("/spec/kubeConfig").is_some_and(|k| !k.is_null()),
             kubeconfig_secret: v.pointer("/spec/kubeConfig/secretRef/name").and_then(Value::as_str).map(str::to_owned),
-            source_kind: text(v, "/spec/sourceRef/kind"),
-            source_name: text(v, "/spec/sourceRef/name"),
-            source_namespace,
+            source: SourceRef {
+                kind: text(v, "/spec/sourceRef/kind"),
+                namespace: source_namespace,
+                name: text(v, "/spec/sourceRef/name"),
+            },
             suspended: v.pointer("/spec/suspend") == Some(&Value::Bool(true)),
+            reconcile_disabled: disabled("annotations") || disabled("labels"),
+            created: time(v, "/metadata/creationTimestamp"),
             generation: int(v, "/metadata/generation"),
             observed_generation: int(v, "/status/observedGeneration"),
-            ready: conditions(v).into_iter().find(|c| c.type_ == "Ready"),
-            last_applied_revision: text(v, "/status/lastAppliedRevision"),
+            ready,
+            applied_at: first_reconciled.or(ready_since),
+            last_applied_revision,
             last_attempted_revision: text(v, "/status/lastAttemptedRevision"),
             requested_at: text(v, "/metadata/annotations/reconcile.fluxcd.io~1requestedAt"),
             last_handled_reconcile_at: text(v, "/status/lastHandledReconcileAt"),
@@ -202,10 +249,8 @@ impl SpokeSecret {
 /// A Flux source on the hub: the revision it serves and when it produced it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceSummary {
-    /// `GitRepository` or `OCIRepository`.
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+    /// Kind (`GitRepository` or `OCIRepository`), namespace and name.
+    pub id: SourceRef,
     pub url: String,
     /// `status.artifact.revision`.
     pub revision: String,
@@ -218,9 +263,11 @@ pub struct SourceSummary {
 impl SourceSummary {
     pub fn fold(v: &Value) -> Self {
         Self {
-            kind: text(v, "/kind"),
-            namespace: text(v, "/metadata/namespace"),
-            name: text(v, "/metadata/name"),
+            id: SourceRef {
+                kind: text(v, "/kind"),
+                namespace: text(v, "/metadata/namespace"),
+                name: text(v, "/metadata/name"),
+            },
             url: text(v, "/spec/url"),
             revision: text(v, "/status/artifact/revision"),
             produced_at: time(v, "/status/artifact/lastUpdateTime"),
@@ -351,7 +398,7 @@ mod tests {
             &json!({"metadata": {"namespace": "flux-system", "name": "x"}, "spec": {"sourceRef": {"kind": "GitRepository", "name": "r"}}}),
         );
         assert_eq!(local.kubeconfig_secret, None);
-        assert_eq!(local.source_namespace, "flux-system", "the source defaults to the object's namespace");
+        assert_eq!(local.source.namespace, "flux-system", "the source defaults to the object's namespace");
     }
 
     #[test]
@@ -363,7 +410,7 @@ mod tests {
         let s = SourceSummary::fold(&git);
         assert_eq!(s.revision, "main@sha1:abc");
         assert!(s.produced_at.is_some());
-        assert_eq!(s.kind, "GitRepository");
+        assert_eq!(s.id.label(), "GitRepository/flux-system/fleet");
         let report = json!({"metadata": {"namespace": "payments", "name": "polr-ns-payments"},
             "summary": {"pass": 7, "fail": 1, "warn": 0, "error": 0, "skip": 0},
             "results": [{"policy": "require-labels", "rule": "check-team", "result": "fail", "severity": "medium", "message": "label team is required",

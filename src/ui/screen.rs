@@ -4,12 +4,15 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Sparkline, Table, Widget, Wrap};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Clear, Paragraph, Row, Sparkline, Table, Widget, Wrap,
+};
 
 use super::theme::Theme;
 use crate::view::chrome::{FooterVm, HeaderVm, HelpVm};
 use crate::view::detail::{ChartVm, DetailVm};
-use crate::view::table::{Cell as VmCell, TableVm};
+use crate::view::propagation::RevisionChartVm;
+use crate::view::table::{Cell as VmCell, TableVm, Tone};
 use crate::view::{Body, ScreenVm};
 
 /// A screen with its theme, ready to draw.
@@ -32,7 +35,7 @@ impl Widget for Screen<'_> {
                 .render(area, buf);
             return;
         }
-        let subtitle_rows = u16::from(vm.subtitle.is_some());
+        let subtitle_rows = vm.subtitle.len() as u16;
         let [header, title, subtitle, body, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
@@ -53,9 +56,24 @@ impl Widget for Screen<'_> {
             ));
         }
         Line::from(title_spans).render(title, buf);
-        if let Some(s) = &vm.subtitle {
-            Line::styled(s.as_str(), theme.tone(crate::view::table::Tone::Muted)).render(subtitle, buf);
-        }
+        let lines: Vec<Line> = vm.subtitle.iter().map(|l| Line::from(spans(l, theme))).collect();
+        Paragraph::new(Text::from(lines)).render(subtitle, buf);
+        let body = match (&vm.chart, &vm.body) {
+            (Some((chart, height)), Body::Table(t)) => {
+                // The chart right below the rows (not pushed to the bottom of the screen).
+                let rows = t.header_height + t.rows.len().max(1) as u16;
+                let [table, _, below, _] = Layout::vertical([
+                    Constraint::Length(rows),
+                    Constraint::Length(1),
+                    Constraint::Length(*height),
+                    Constraint::Min(0),
+                ])
+                .areas(body);
+                render_revisions(chart, theme, below, buf);
+                table
+            }
+            _ => body,
+        };
         match &vm.body {
             Body::Table(t) => render_table(t, theme, body, buf),
             Body::Detail(d) => render_detail(d, theme, body, buf),
@@ -106,9 +124,10 @@ fn render_table(t: &TableVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
         return;
     }
     let header = Row::new(t.columns.iter().map(|c| {
-        let line = Line::from(c.title);
-        if c.right { line.alignment(Alignment::Right) } else { line }
+        let text = Text::from_iter(c.title.lines().map(Line::from));
+        if c.right { text.alignment(Alignment::Right) } else { text }
     }))
+    .height(t.header_height)
     .style(theme.heading());
     let rows = t.rows.iter().enumerate().map(|(i, cells)| {
         let row = Row::new(cells.iter().zip(&t.columns).map(|(cell, col)| {
@@ -124,14 +143,14 @@ fn render_table(t: &TableVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
 const CHART_ROWS: u16 = 6;
 
 fn render_detail(d: &DetailVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let chart_rows = if area.height > CHART_ROWS + 4 { CHART_ROWS } else { 0 };
+    let chart_rows = if d.chart.is_some() && area.height > CHART_ROWS + 4 { CHART_ROWS } else { 0 };
     let [text, chart] = Layout::vertical([Constraint::Min(1), Constraint::Length(chart_rows)]).areas(area);
     let lines: Vec<Line> = d.lines.iter().map(|l| Line::from(spans(l, theme))).collect();
     let max_scroll = lines.len().saturating_sub(text.height as usize);
     let scroll = d.scroll.min(max_scroll) as u16;
     Paragraph::new(Text::from(lines)).scroll((scroll, 0)).render(text, buf);
-    if chart_rows > 0 {
-        render_chart(&d.chart, theme, chart, buf);
+    if let Some(c) = d.chart.as_ref().filter(|_| chart_rows > 0) {
+        render_chart(c, theme, chart, buf);
     }
 }
 
@@ -147,6 +166,31 @@ fn render_chart(c: &ChartVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
     Sparkline::default().data(&values).max(top).style(style).render(bars, buf);
     let failures: String = c.samples.iter().map(|s| if s.is_none() { '×' } else { ' ' }).collect();
     Line::styled(failures, theme.tone(crate::view::table::Tone::Crit)).render(marks, buf);
+}
+
+/// The fleet's propagation per revision: one bar each, its value inside, its revision
+/// below.
+fn render_revisions(c: &RevisionChartVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let [caption, bars] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    Line::styled(c.caption.as_str(), theme.tone(Tone::Muted)).render(caption, buf);
+    let data: Vec<Bar> = c
+        .bars
+        .iter()
+        .map(|b| {
+            Bar::default()
+                .value(b.value_ms)
+                .text_value(b.text.clone())
+                .label(Line::from(b.label.as_str()))
+                .style(theme.tone(b.tone))
+                .value_style(theme.tone(b.tone).add_modifier(Modifier::REVERSED))
+        })
+        .collect();
+    BarChart::default()
+        .data(BarGroup::default().bars(&data))
+        .bar_width(c.bar_width)
+        .bar_gap(1)
+        .max(c.max_ms)
+        .render(bars, buf);
 }
 
 fn render_footer(f: &FooterVm, theme: &Theme, area: Rect, buf: &mut Buffer) {

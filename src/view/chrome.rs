@@ -11,6 +11,7 @@ use super::format::latency;
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
 use crate::app::msg::{Action, Pane};
+use crate::app::propagation::FleetSync;
 use crate::fleet::cluster::State;
 use crate::fleet::probes::fleet_latency;
 
@@ -59,45 +60,44 @@ pub fn header(model: &Model, hints: &KeyHints, now: Timestamp) -> HeaderVm {
     HeaderVm { tabs, right: now.strftime("%H:%M:%S UTC").to_string() }
 }
 
-/// "7/8 live · p95 41 ms · 1 degraded".
-pub fn summary(model: &Model, now: Timestamp) -> Vec<Cell> {
+/// "7/8 live · p95 41 ms · 1 degraded · 1 behind sync target · 7 policy violations", the
+/// most important parts that fit `width`.
+pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> Vec<Cell> {
     let t = model.settings.thresholds;
     let states: Vec<State> = model.clusters.iter().map(|c| c.state(now, t)).collect();
     let count = |f: fn(&State) -> bool| states.iter().filter(|s| f(s)).count();
     let live = count(|s| matches!(s, State::Live));
-    let mut parts = vec![Cell::new(
-        format!("{live}/{} live", states.len()),
-        if live == states.len() { Tone::Ok } else { Tone::Normal },
+    let mut parts = vec![(
+        0,
+        vec![Cell::new(
+            format!("{live}/{} live", states.len()),
+            if live == states.len() { Tone::Ok } else { Tone::Normal },
+        )],
     )];
     let p95 = fleet_latency(model.clusters.iter().map(|c| &c.probes), now, model.settings.latency_target).p95;
     if let Some(p95) = p95 {
         let tone = if p95 > model.settings.latency_target { Tone::Warn } else { Tone::Normal };
-        parts.push(Cell::new(format!("p95 {}", latency(p95)), tone));
+        parts.push((2, vec![Cell::new(format!("p95 {}", latency(p95)), tone)]));
     }
     let problems = [
-        (count(|s| matches!(s, State::Degraded { .. })), "degraded", Tone::Warn),
-        (count(|s| matches!(s, State::Unreachable { .. })), "unreachable", Tone::Crit),
-        (count(|s| matches!(s, State::Unauthorized { .. })), "unauthorized", Tone::Crit),
-        (count(|s| matches!(s, State::Syncing | State::Connecting)), "syncing", Tone::Muted),
-        (model.join.hub_only.len(), "hub-only", Tone::Warn),
+        (count(|s| matches!(s, State::Degraded { .. })), "degraded", Tone::Warn, 1),
+        (count(|s| matches!(s, State::Unreachable { .. })), "unreachable", Tone::Crit, 0),
+        (count(|s| matches!(s, State::Unauthorized { .. })), "unauthorized", Tone::Crit, 0),
+        (count(|s| matches!(s, State::Syncing | State::Connecting)), "syncing", Tone::Muted, 3),
+        (model.join.hub_only.len(), "hub-only", Tone::Warn, 2),
+        (fleet.alarms, "behind sync target", Tone::Crit, 1),
+        (fleet.violations.max(0) as usize, "policy violations", Tone::Crit, 1),
     ];
-    for (n, label, tone) in problems {
+    for (n, label, tone, priority) in problems {
         if n > 0 {
-            parts.push(Cell::new(format!("{n} {label}"), tone));
+            parts.push((priority, vec![Cell::new(format!("{n} {label}"), tone)]));
         }
     }
-    let mut out = Vec::new();
-    for (i, p) in parts.into_iter().enumerate() {
-        if i > 0 {
-            out.push(Cell::muted(" · "));
-        }
-        out.push(p);
-    }
-    out
+    fit_pieces(parts, width)
 }
 
-pub fn footer(model: &Model, hints: &KeyHints, now: Timestamp) -> FooterVm {
-    let mut status = summary(model, now);
+pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp, width: u16) -> FooterVm {
+    let mut status = summary(model, fleet, now, width);
     let filter = model.ui.filter.text();
     if !filter.is_empty() && !model.ui.filter.editing {
         status.push(Cell::muted(" · "));
@@ -169,6 +169,31 @@ pub fn help(hints: &KeyHints) -> HelpVm {
             ),
         ],
     }
+}
+
+/// One line of pieces joined by " · ", keeping the most important that fit in `width`:
+/// `pieces` come with a priority (0 first); the kept ones stay in their given order.
+pub fn fit_pieces(pieces: Vec<(u8, Vec<Cell>)>, width: u16) -> Vec<Cell> {
+    let len = |cells: &[Cell]| cells.iter().map(|c| c.text.chars().count()).sum::<usize>();
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| pieces[i].0);
+    let mut kept = vec![false; pieces.len()];
+    let mut used = 0;
+    for i in order {
+        let need = len(&pieces[i].1) + if used == 0 { 0 } else { 3 };
+        if used + need <= width as usize {
+            used += need;
+            kept[i] = true;
+        }
+    }
+    let mut line = Vec::new();
+    for (piece, _) in pieces.into_iter().zip(&kept).filter(|(_, k)| **k) {
+        if !line.is_empty() {
+            line.push(Cell::muted(" · "));
+        }
+        line.extend(piece.1);
+    }
+    line
 }
 
 /// How long ago `then` was, for views.

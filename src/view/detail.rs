@@ -29,20 +29,21 @@ pub struct DetailVm {
     pub title: String,
     pub lines: Vec<Line>,
     pub scroll: usize,
-    pub chart: ChartVm,
+    /// The probe history (a cluster's detail).
+    pub chart: Option<ChartVm>,
 }
 
 fn since(now: Timestamp, then: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(then)).unwrap_or_default()
 }
 
-fn field(label: &str, value: Vec<Cell>) -> Line {
+pub fn field(label: &str, value: Vec<Cell>) -> Line {
     let mut line = vec![Cell::muted(format!("{label:<12}"))];
     line.extend(value);
     line
 }
 
-fn heading(text: String) -> Line {
+pub fn heading(text: String) -> Line {
     vec![Cell::new(text, Tone::Accent)]
 }
 
@@ -178,6 +179,6 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         title: format!("Cluster {}", c.context),
         lines,
         scroll: model.ui.detail_scroll,
-        chart: ChartVm { samples, target_us: target.as_micros() as u64, caption },
+        chart: Some(ChartVm { samples, target_us: target.as_micros() as u64, caption }),
     })
 }

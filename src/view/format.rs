@@ -13,6 +13,55 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// A propagation or other short span: "2.6s" below ten seconds when it has a fraction,
+/// "6s", "42s", then as `age`.
+pub fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) && d.subsec_millis() > 0 { format!("{:.1}s", d.as_secs_f64()) } else { age(d) }
+}
+
+/// A Flux revision, short: "main@sha1:3f2a1c4…" -> "main@3f2a1c4",
+/// "v1.4.9@sha256:ab12…" -> "v1.4.9@ab12cd3", a bare digest -> its first 7 characters.
+pub fn short_revision(revision: &str) -> String {
+    let (name, digest) = match revision.rsplit_once('@') {
+        Some((name, digest)) => (Some(name), digest),
+        None => (None, revision),
+    };
+    let digest = digest.rsplit_once(':').map_or(digest, |(_, d)| d);
+    let digest: String = digest.chars().take(7).collect();
+    match name {
+        Some(n) => format!("{n}@{digest}"),
+        None => digest,
+    }
+}
+
+/// Words wrapped to lines of at most `width` characters (longer words are cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// A latency: "850µs", "3.2 ms", "41 ms", "1.2 s".
 pub fn latency(d: Duration) -> String {
     let us = d.as_micros();
@@ -84,6 +133,14 @@ mod tests {
         assert_eq!(percent(1.0), "100.00%");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(seconds(Duration::from_millis(2600)), "2.6s");
+        assert_eq!(seconds(Duration::from_secs(42)), "42s");
+        assert_eq!(seconds(Duration::from_secs(6)), "6s");
+        assert_eq!(short_revision("main@sha1:3f2a1c4d5e6f7a8b9c0d"), "main@3f2a1c4");
+        assert_eq!(short_revision("v1.4.9@sha256:ab12cd34ef"), "v1.4.9@ab12cd3");
+        assert_eq!(short_revision("sha256:ab12cd34ef"), "ab12cd3");
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
     }
 
     #[test]

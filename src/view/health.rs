@@ -8,12 +8,14 @@ use super::format::{age, percent, truncate};
 use super::table::{Cell, ColumnSpec, TableVm, Tone};
 use crate::app::model::Model;
 use crate::app::msg::Pane;
-use crate::app::rows::{hub_only_key, row_keys, selected_key};
+use crate::app::propagation::{SyncColumn, columns, context_sync, hub_own, row_of_key};
+use crate::app::rows::{row_keys, selected_key};
 use crate::fleet::cluster::{ClusterModel, State, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::registry::Role;
+use crate::view::propagation;
 
-pub const COLUMNS: [ColumnSpec; 11] = [
+pub const COLUMNS: [ColumnSpec; 12] = [
     ColumnSpec::new("NAME", 18, 0),
     ColumnSpec::new("ROLE", 9, 1),
     ColumnSpec::new("STATE", 15, 0),
@@ -22,6 +24,7 @@ pub const COLUMNS: [ColumnSpec; 11] = [
     ColumnSpec::new("IDENTITY", 9, 6),
     ColumnSpec::new("FLUX", 8, 4),
     ColumnSpec::new("VELERO", 8, 4),
+    ColumnSpec::new("SYNC", 11, 2),
     ColumnSpec::new("AVAIL", 8, 2).right(),
     ColumnSpec::new("FRESH", 8, 2),
     ColumnSpec::new("LAST ERROR", 14, 5).flex(),
@@ -75,7 +78,20 @@ fn identity_cell(model: &Model, index: usize) -> Cell {
     }
 }
 
-fn cluster_row(model: &Model, index: usize, now: Timestamp) -> Vec<Cell> {
+/// The SYNC cell: the spoke's Kustomizations (the hub's own for the hub).
+fn sync_cell(model: &Model, columns: &[SyncColumn], index: usize, now: Timestamp) -> Cell {
+    let target = model.settings.propagation_target;
+    if model.clusters[index].is_hub {
+        let own = hub_own(model);
+        return propagation::health_cell(&own, true, now, target);
+    }
+    match context_sync(model, columns, index) {
+        Some(row) => propagation::health_cell(row.present().map(|c| &c.state), row.registration.is_some(), now, target),
+        None => Cell::muted("—"),
+    }
+}
+
+fn cluster_row(model: &Model, columns: &[SyncColumn], index: usize, now: Timestamp) -> Vec<Cell> {
     let c = &model.clusters[index];
     let t = model.settings.thresholds;
     let state = c.state(now, t);
@@ -115,24 +131,27 @@ fn cluster_row(model: &Model, index: usize, now: Timestamp) -> Vec<Cell> {
         identity_cell(model, index),
         component_cell(c, "flux-system", Kind::FluxWorkload),
         component_cell(c, "velero", Kind::VeleroWorkload),
+        sync_cell(model, columns, index, now),
         avail,
         fresh,
         last_error,
     ]
 }
 
-fn hub_only_row(name: &str) -> Vec<Cell> {
+fn hub_only_row(name: &str, sync: Cell) -> Vec<Cell> {
+    let none = || Cell::muted("—");
     vec![
         Cell::plain(name.to_owned()),
         Cell::new(Role::HubOnly.label(), Tone::Warn),
         Cell::new("no context", Tone::Warn),
-        Cell::muted("—"),
-        Cell::muted("—"),
-        Cell::muted("—"),
-        Cell::muted("—"),
-        Cell::muted("—"),
-        Cell::muted("—"),
-        Cell::muted("—"),
+        none(),
+        none(),
+        none(),
+        none(),
+        none(),
+        sync,
+        none(),
+        none(),
         Cell::muted("registered on the hub; no local context reaches it"),
     ]
 }
@@ -140,18 +159,19 @@ fn hub_only_row(name: &str) -> Vec<Cell> {
 pub fn table(model: &Model, now: Timestamp, width: u16, height: usize) -> TableVm {
     let keys = row_keys(model, Pane::Health);
     let selected = selected_key(model, Pane::Health).and_then(|s| keys.iter().position(|k| *k == s));
+    let columns = columns(model);
+    let target = model.settings.propagation_target;
     let rows: Vec<Vec<Cell>> = keys
         .iter()
         .map(|key| match model.cluster_by_name(key) {
-            Some((i, _)) => cluster_row(model, i, now),
+            Some((i, _)) => cluster_row(model, &columns, i, now),
             None => {
-                let name = model
-                    .registrations
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .find(|n| hub_only_key(n) == *key)
-                    .unwrap_or(key);
-                hub_only_row(name)
+                let row = row_of_key(model, &columns, key);
+                let sync = match &row {
+                    Some(r) => propagation::health_cell(r.present().map(|c| &c.state), true, now, target),
+                    None => Cell::muted("—"),
+                };
+                hub_only_row(row.as_ref().map_or(key.as_str(), |r| r.name.as_str()), sync)
             }
         })
         .map(|row| {

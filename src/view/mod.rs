@@ -7,15 +7,20 @@ pub mod detail;
 pub mod format;
 pub mod health;
 pub mod latency;
+pub mod propagation;
+pub mod spoke;
 pub mod table;
 
 use jiff::Timestamp;
 
 use crate::app::model::Model;
 use crate::app::msg::Pane;
+use crate::app::propagation::fleet_sync;
+use crate::app::rows::row_keys;
 use chrome::{FooterVm, HeaderVm, HelpVm, KeyHints};
 use detail::DetailVm;
-use table::TableVm;
+use propagation::RevisionChartVm;
+use table::{Cell, TableVm};
 
 /// The smallest terminal the layout works in.
 pub const MIN_WIDTH: u16 = 60;
@@ -32,8 +37,11 @@ pub enum Body {
 pub struct ScreenVm {
     pub header: HeaderVm,
     pub title: String,
-    pub subtitle: Option<String>,
+    /// Lines between the title and the body.
+    pub subtitle: Vec<Vec<Cell>>,
     pub body: Body,
+    /// Drawn below a table body, `height` rows.
+    pub chart: Option<(RevisionChartVm, u16)>,
     pub footer: FooterVm,
     pub help: Option<HelpVm>,
     /// Set when the terminal is below the minimum size: only this is drawn.
@@ -43,52 +51,76 @@ pub struct ScreenVm {
 /// Rows of the layout around the body: header, title, footer (two lines).
 const CHROME_ROWS: u16 = 4;
 
-/// How many table rows fit (the table's own header row excluded).
-pub fn table_rows(height: u16, subtitle: bool) -> usize {
-    height.saturating_sub(CHROME_ROWS + u16::from(subtitle) + 1) as usize
+/// How many table rows fit under `subtitle` lines (the table's one-line header excluded).
+pub fn table_rows(height: u16, subtitle: usize) -> usize {
+    height.saturating_sub(CHROME_ROWS + subtitle as u16 + 1) as usize
 }
 
 pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, height: u16) -> ScreenVm {
     let header = chrome::header(model, hints, now);
-    let footer = chrome::footer(model, hints, now);
+    let fleet = fleet_sync(model);
+    let footer = chrome::footer(model, &fleet, hints, now, width);
     let help = model.ui.help.then(|| chrome::help(hints));
     let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
         format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
     });
     let pane = model.ui.pane;
-    if let Some(name) = &model.ui.detail
-        && let Some(d) = detail::detail(model, name, now, width)
-    {
+    let opened = model.ui.detail.as_ref().and_then(|key| match pane {
+        Pane::Propagation => spoke::detail(model, key, now, width),
+        _ => detail::detail(model, key, now, width),
+    });
+    if let Some(d) = opened {
+        let title = d.title.clone();
         return ScreenVm {
             header,
-            title: d.title.clone(),
-            subtitle: None,
+            title,
+            subtitle: Vec::new(),
             body: Body::Detail(d),
+            chart: None,
             footer,
             help,
             too_small,
         };
     }
+    let mut chart = None;
     let (title, subtitle, body) = match pane {
         Pane::Health => {
-            let rows = table_rows(height, false);
+            let rows = table_rows(height, 0);
             (
                 format!("Health · {} clusters", model.clusters.len()),
-                None,
+                Vec::new(),
                 Body::Table(health::table(model, now, width, rows)),
             )
         }
         Pane::Latency => {
-            let rows = table_rows(height, true);
-            ("Latency".to_owned(), Some(latency::subtitle(model)), Body::Table(latency::table(model, now, width, rows)))
+            let rows = table_rows(height, 1);
+            let subtitle = vec![vec![Cell::muted(latency::subtitle(model))]];
+            ("Latency".to_owned(), subtitle, Body::Table(latency::table(model, now, width, rows)))
         }
-        Pane::Propagation | Pane::Backups | Pane::Audit => (
+        Pane::Propagation => {
+            let subtitle = propagation::subtitle(model, &fleet, now, width);
+            let available = table_rows(height, subtitle.len());
+            let header = propagation::extra_header_rows(model, width) as usize;
+            let needed = row_keys(model, Pane::Propagation).len().max(1) + header;
+            // The chart takes what the rows leave, past a blank line, when that is enough.
+            let spare = available.saturating_sub(needed + 1) as u16;
+            let rows = if spare >= propagation::CHART_ROWS {
+                let h = spare.min(propagation::CHART_ROWS + 2);
+                chart = Some((propagation::chart(model, now, width), h));
+                available - h as usize - 1
+            } else {
+                available
+            };
+            let title = format!("Propagation · {} spokes", fleet.spokes);
+            (title, subtitle, Body::Table(propagation::table(model, now, width, rows)))
+        }
+        Pane::Backups | Pane::Audit => (
             pane.title().to_owned(),
-            None,
+            Vec::new(),
             Body::Message(format!("The {} pane is not part of this build yet.", pane.title().to_lowercase())),
         ),
     };
-    ScreenVm { header, title, subtitle, body, footer, help, too_small }
+    ScreenVm { header, title, subtitle, body, chart, footer, help, too_small }
 }
 
 /// The last screen computed, reused while nothing it depends on changed.

@@ -1,6 +1,8 @@
 //! The table every pane draws: columns fitted to the width by priority, rows trimmed to
 //! the visible window around the selection.
 
+use std::borrow::Cow;
+
 /// The semantic role of a piece of text; the theme gives it a style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tone {
@@ -35,9 +37,10 @@ impl Cell {
 }
 
 /// A column a pane can show.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ColumnSpec {
-    pub title: &'static str,
+    /// Its heading; lines separated by `\n` make a taller header.
+    pub title: Cow<'static, str>,
     /// Width it needs.
     pub width: u16,
     /// 0 is always shown; higher numbers are dropped first when space runs out.
@@ -49,7 +52,12 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     pub const fn new(title: &'static str, width: u16, priority: u8) -> Self {
-        Self { title, width, priority, flex: false, right: false }
+        Self { title: Cow::Borrowed(title), width, priority, flex: false, right: false }
+    }
+
+    /// A column whose heading is made at run time.
+    pub fn named(title: String, width: u16, priority: u8) -> Self {
+        Self { title: Cow::Owned(title), width, priority, flex: false, right: false }
     }
 
     pub const fn flex(mut self) -> Self {
@@ -66,7 +74,7 @@ impl ColumnSpec {
 /// A column as drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
-    pub title: &'static str,
+    pub title: String,
     pub width: u16,
     pub right: bool,
 }
@@ -91,9 +99,9 @@ pub fn fit(specs: &[ColumnSpec], width: u16) -> Vec<(usize, Column)> {
     let spare = width.saturating_sub(used);
     kept.into_iter()
         .map(|i| {
-            let s = specs[i];
+            let s = &specs[i];
             let w = if s.flex { s.width + spare } else { s.width };
-            (i, Column { title: s.title, width: w, right: s.right })
+            (i, Column { title: s.title.to_string(), width: w, right: s.right })
         })
         .collect()
 }
@@ -101,6 +109,8 @@ pub fn fit(specs: &[ColumnSpec], width: u16) -> Vec<(usize, Column)> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableVm {
     pub columns: Vec<Column>,
+    /// Lines of the header (the tallest column heading).
+    pub header_height: u16,
     /// Only the visible rows.
     pub rows: Vec<Vec<Cell>>,
     /// The selected row among `rows`.
@@ -137,7 +147,9 @@ impl TableVm {
                 fitted.iter().map(|(i, _)| cells.get(*i).cloned().unwrap_or_else(|| Cell::plain(""))).collect()
             })
             .collect();
+        let header_height = fitted.iter().map(|(_, c)| c.title.lines().count()).max().unwrap_or(1).max(1) as u16;
         Self {
+            header_height,
             columns: fitted.into_iter().map(|(_, c)| c).collect(),
             rows,
             selected: selected.map(|s| s - offset),
@@ -164,7 +176,7 @@ mod tests {
         assert_eq!(wide.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(wide[3].1.width, 60 - (10 + 5 + 5 + 3));
         let narrow = fit(&specs, 16);
-        assert_eq!(narrow.iter().map(|(_, c)| c.title).collect::<Vec<_>>(), ["NAME", "B"]);
+        assert_eq!(narrow.iter().map(|(_, c)| c.title.as_str()).collect::<Vec<_>>(), ["NAME", "B"]);
     }
 
     #[test]

@@ -293,25 +293,28 @@ pub fn seed_hub(
     }
     for (name, path) in [("flux-system", "./clusters/hub"), ("infrastructure", "./infrastructure/hub")] {
         let mut ks = kustomization("flux-system", name, "GitRepository", "flux-system", path, false, false);
-        ks["status"] = ready_status(&revisions.hub, &at, 1, vec![], "1.8s");
+        let ready = rfc3339(started + jiff::SignedDuration::from_millis(rand::rng().random_range(1500..2500)));
+        ks["status"] = ready_status(&revisions.hub, &ready, 1, vec![], "1.8s");
         put(st, "kustomize-controller", ks)?;
     }
     for spoke in spokes {
-        register(st, spoke, scenario, revisions, &at)?;
+        register(st, spoke, scenario, revisions, started)?;
     }
     Ok(())
 }
 
 /// Registers a spoke on the hub as fleetdeck does: namespace, kubeconfig Secret with the
 /// identity annotations (absent for spokes the scenario says were registered by hand),
-/// and the spoke's Kustomizations.
+/// and the spoke's Kustomizations, Ready at the `revisions` (produced at `produced`)
+/// after the spoke's usual reconciliation delay.
 pub fn register(
     st: &mut ClusterState,
     spoke: &Registration,
     scenario: &Scenario,
     revisions: &Revisions,
-    at: &str,
+    produced: Timestamp,
 ) -> Result<()> {
+    let at = &rfc3339(produced);
     let by_hand = matches_any(&scenario.flux.unannotated, &spoke.name);
     let mut ns_labels = json!({"fleetdeck.io/spoke": spoke.name, "fleetdeck.io/environment": spoke.environment});
     if !by_hand {
@@ -351,7 +354,14 @@ pub fn register(
             .into_iter()
             .map(|(id, _)| json!({"id": id, "v": "v1"}))
             .collect();
-        ks["status"] = ready_status(revision, at, 1, inventory, "2.4s");
+        let delay = if matches_any(&scenario.flux.slow, &spoke.name) {
+            scenario.flux.slow_delay.sample()
+        } else {
+            scenario.flux.reconcile_delay.sample()
+        };
+        let ready = rfc3339(produced + jiff::SignedDuration::try_from(delay).unwrap_or_default());
+        let took = format!("{:.1}s", delay.as_secs_f64());
+        ks["status"] = ready_status(revision, &ready, 1, inventory, &took);
         put(st, "kustomize-controller", ks)?;
     }
     Ok(())
