@@ -120,7 +120,7 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> (Vec<f64>, Vec<f64>) {
         model
     });
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
-    let keymap = Keymap::new(&config.keys).unwrap();
+    let keymap = Keymap::new(&config.keys, true).unwrap();
     let theme = Theme::new(&config.theme, true).unwrap();
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).unwrap();
     let (mut views, mut draws) = (Vec::new(), Vec::new());

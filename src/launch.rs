@@ -6,6 +6,9 @@ use jiff::Timestamp;
 
 use crate::app::model::{Model, ModelSettings};
 use crate::app::runtime::Runtime;
+use std::sync::Arc;
+
+use crate::cluster::write::{WriteAccess, Writer};
 use crate::cluster::{ContextSpec, Engine, Settings};
 use crate::config::Config;
 use crate::fleet::cluster::Thresholds;
@@ -32,7 +35,8 @@ pub fn engine_settings(config: &Config) -> Settings {
     }
 }
 
-pub fn model_settings(config: &Config) -> ModelSettings {
+/// The model's settings; `writable` for an operator session.
+pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
     ModelSettings {
         latency_target: config.slo.latency,
         availability_target: config.slo.availability / 100.0,
@@ -46,6 +50,7 @@ pub fn model_settings(config: &Config) -> ModelSettings {
         availability_window: config.probe.availability_window,
         mapping: config.fleet.mapping.clone(),
         vantage: vantage(),
+        writable,
     }
 }
 
@@ -54,14 +59,16 @@ pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Runs the TUI on the given contexts until the user quits or a signal ends it.
+/// Runs the operator TUI on the given contexts until the user quits or a signal ends it.
+/// The operator session is the one given the capability to write.
 pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config) -> Result<()> {
     // Check everything that can fail before the terminal is taken over.
-    let keymap = Keymap::new(&config.keys)?;
+    let keymap = Keymap::new(&config.keys, true)?;
     let theme = Theme::new(&config.theme, colour())?;
-    let model = Model::new(&contexts, model_settings(config), Timestamp::now());
+    let model = Model::new(&contexts, model_settings(config, true), Timestamp::now());
+    let writer = Writer::new(WriteAccess::operator_session(), &contexts, config.engine.connect_timeout);
     let (engine, events) = Engine::start(contexts, engine_settings(config));
-    let runtime = Runtime { keymap, theme, frame_budget: config.ui.frame_budget };
+    let runtime = Runtime { keymap, theme, frame_budget: config.ui.frame_budget, writer: Some(Arc::new(writer)) };
     let tui = Tui::enter()?;
     let result = runtime.run(tui, model, events).await;
     engine.stop().await;

@@ -18,3 +18,4 @@ pub mod sim;
 pub mod term;
 pub mod ui;
 pub mod view;
+pub mod workflow;

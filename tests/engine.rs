@@ -3,68 +3,18 @@
 
 mod common;
 
+use common::{contexts_of, fast, settings, states, until};
+
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fleetdeck::app::model::{Model, ModelSettings};
-use fleetdeck::app::msg::Msg;
-use fleetdeck::app::update::update;
-use fleetdeck::cluster::{ContextSpec, Engine, EngineEvent, Selection, Settings, contexts};
-use fleetdeck::fleet::cluster::{State, Thresholds};
+use fleetdeck::app::model::Model;
+use fleetdeck::cluster::Engine;
+use fleetdeck::fleet::cluster::State;
 use fleetdeck::fleet::kind::Kind;
 use fleetdeck::fleet::registry::Role;
 use fleetdeck::sim::{Access, Fleet, OutageMode, Scenario, SimOptions};
 use jiff::Timestamp;
-use tokio::sync::mpsc::Receiver;
-
-async fn contexts_of(fleet: &Fleet, access: Access) -> Vec<ContextSpec> {
-    let kc: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(access)).unwrap();
-    contexts::resolve(&kc, &Selection { hub: "hub".into(), spokes: vec![] }).await.unwrap()
-}
-
-fn fast() -> Settings {
-    Settings {
-        probe_interval: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(500),
-        ..Settings::default()
-    }
-}
-
-fn settings() -> ModelSettings {
-    ModelSettings {
-        thresholds: Thresholds {
-            unreachable_after: Duration::from_secs(2),
-            probe_interval: Duration::from_millis(200),
-        },
-        ..ModelSettings::default()
-    }
-}
-
-/// Feeds engine events into the model until `done` holds (or the time runs out).
-async fn until(
-    model: &mut Model,
-    rx: &mut Receiver<EngineEvent>,
-    limit: Duration,
-    done: impl Fn(&Model) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        update(model, Msg::Tick(Timestamp::now()));
-        if done(model) {
-            return true;
-        }
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(event)) => {
-                update(model, Msg::Engine(event));
-            }
-            _ => return done(model),
-        }
-    }
-}
-
-fn states(model: &Model) -> Vec<&'static str> {
-    model.clusters.iter().map(|c| c.state(model.now, model.settings.thresholds).label()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_context_goes_live_on_one_http2_connection() {

@@ -357,7 +357,7 @@ fn model() -> Model {
 
 fn render(model: &Model, width: u16, height: u16) -> String {
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
-    let keymap = Keymap::new(&config.keys).unwrap();
+    let keymap = Keymap::new(&config.keys, true).unwrap();
     let theme = Theme::plain();
     let vm = screen(model, keymap.hints(), t(1000), width, height);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
@@ -433,4 +433,23 @@ fn propagation_detail() {
     assert_eq!(m.ui.detail.as_deref(), Some("staging-eu-1"));
     insta::assert_snapshot!("propagation_detail_80x24", render(&m, 80, 24));
     insta::assert_snapshot!("propagation_detail_200x50", render(&m, 200, 50));
+}
+
+#[test]
+fn missing_crds_are_said_once_and_calmly() {
+    let mut m = with(&model(), &[Action::Pane(Pane::Propagation)]);
+    for kind in [Kind::PolicyReport, Kind::ClusterPolicyReport] {
+        update(&mut m, Msg::Engine(EngineEvent::NotInstalled { cluster: 3, kind }));
+    }
+    let screen = render(&m, 120, 30);
+    // edge-eu-1 (a candidate) has no report CRDs either.
+    assert_eq!(screen.matches("policy reports not installed on 2 clusters").count(), 1, "{screen}");
+    assert_eq!(screen.matches("not installed").count(), 1, "said once:\n{screen}");
+    for kind in [Kind::Kustomization, Kind::GitRepository, Kind::OciRepository] {
+        update(&mut m, Msg::Engine(EngineEvent::NotInstalled { cluster: 0, kind }));
+    }
+    let screen = render(&m, 120, 30);
+    assert!(screen.contains("Flux is not installed on the hub (context hub)"), "{screen}");
+    assert!(!screen.contains("failed") && !screen.contains("error"), "calm, not an error:\n{screen}");
+    insta::assert_snapshot!("propagation_without_flux_120x30", screen);
 }

@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod msg;
+pub mod operate;
 pub mod propagation;
 pub mod rows;
 pub mod runtime;

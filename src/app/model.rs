@@ -14,6 +14,7 @@ use crate::fleet::cluster::{ClusterModel, Thresholds};
 use crate::fleet::probes::ProbeLog;
 use crate::fleet::propagation::PropagationLog;
 use crate::fleet::registry::{ContextFacts, Join, Registration, join, registrations};
+use crate::workflow::operation::Operation;
 
 /// Targets and windows (from the config).
 #[derive(Debug, Clone)]
@@ -32,6 +33,9 @@ pub struct ModelSettings {
     pub mapping: BTreeMap<String, String>,
     /// Where probes run from (shown on the latency pane).
     pub vantage: String,
+    /// Whether the session can write (an operator session with a write client): the
+    /// mutating actions exist only then.
+    pub writable: bool,
 }
 
 impl Default for ModelSettings {
@@ -49,6 +53,7 @@ impl Default for ModelSettings {
             availability_window: Duration::from_secs(3600),
             mapping: BTreeMap::new(),
             vantage: "this machine".to_owned(),
+            writable: false,
         }
     }
 }
@@ -84,6 +89,12 @@ pub struct Ui {
     pub help: bool,
     /// Rows a page moves (the last drawn table height).
     pub page: usize,
+    /// The operator action's panel is shown.
+    pub operation_open: bool,
+    /// What is typed at the confirmation prompt.
+    pub prompt: Input,
+    /// A short message for the footer, and when it was given.
+    pub notice: Option<(String, Timestamp)>,
 }
 
 impl Default for Ui {
@@ -96,6 +107,9 @@ impl Default for Ui {
             detail_scroll: 0,
             help: false,
             page: 10,
+            operation_open: false,
+            prompt: Input::default(),
+            notice: None,
         }
     }
 }
@@ -107,6 +121,9 @@ pub struct Model {
     pub join: Join,
     /// Revisions the hub's sources produced and when each Kustomization applied them.
     pub propagation: PropagationLog,
+    /// The operator action under way, or the last one.
+    pub operation: Option<Operation>,
+    pub operations_started: u64,
     pub settings: ModelSettings,
     pub ui: Ui,
     pub version: u64,
@@ -132,6 +149,8 @@ impl Model {
             registrations: Vec::new(),
             join: Join::default(),
             propagation: PropagationLog::default(),
+            operation: None,
+            operations_started: 0,
             settings,
             ui: Ui::default(),
             version: 0,

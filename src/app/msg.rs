@@ -4,6 +4,8 @@
 use jiff::Timestamp;
 
 use crate::cluster::EngineEvent;
+use crate::workflow::operation::{Confirmed, Executed};
+use crate::workflow::plan::{ObjectPreview, Plan};
 
 /// The panes, in key order (1..5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +60,10 @@ pub enum Action {
     Open,
     Back,
     Filter,
+    /// Operator actions (absent from read-only sessions' keymaps).
+    Reconcile,
+    Suspend,
+    Resume,
 }
 
 impl Action {
@@ -82,7 +88,16 @@ impl Action {
             Action::Open => "open",
             Action::Back => "back",
             Action::Filter => "filter",
+            Action::Reconcile => "reconcile",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
         }
+    }
+
+    /// Whether the action writes to a cluster: such actions exist only in an operator
+    /// session.
+    pub fn mutates(self) -> bool {
+        matches!(self, Action::Reconcile | Action::Suspend | Action::Resume)
     }
 
     /// What the help screen and footer call it.
@@ -106,10 +121,13 @@ impl Action {
             Action::Open => "open",
             Action::Back => "back",
             Action::Filter => "filter rows",
+            Action::Reconcile => "reconcile spoke now",
+            Action::Suspend => "suspend spoke",
+            Action::Resume => "resume spoke",
         }
     }
 
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -128,6 +146,9 @@ impl Action {
         Action::Open,
         Action::Back,
         Action::Filter,
+        Action::Reconcile,
+        Action::Suspend,
+        Action::Resume,
     ];
 
     pub fn from_name(name: &str) -> Option<Action> {
@@ -135,7 +156,7 @@ impl Action {
     }
 }
 
-/// An edit of the filter line (backend-neutral; the input layer translates keys).
+/// An edit of a text line (backend-neutral; the input layer translates keys).
 pub type FilterEdit = tui_input::InputRequest;
 
 #[derive(Debug, Clone)]
@@ -150,10 +171,36 @@ pub enum Msg {
     Tick(Timestamp),
     /// The terminal's size (width, height).
     Viewport(u16, u16),
+    /// A key typed while a confirmation prompt is open.
+    PromptEdit(FilterEdit),
+    /// Enter at the prompt: confirm.
+    PromptSubmit,
+    /// Esc at the prompt: cancel.
+    PromptCancel,
+    /// The server-side dry run of operation `id` answered.
+    Previewed {
+        id: u64,
+        result: Result<Vec<ObjectPreview>, String>,
+    },
+    /// The write of operation `id` finished.
+    Executed {
+        id: u64,
+        result: Result<Executed, String>,
+    },
 }
 
 /// What `update` asks of the runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Quit,
+    /// Run the plan's server-side dry run; answer with `Msg::Previewed`.
+    Preview {
+        id: u64,
+        plan: Plan,
+    },
+    /// Write a confirmed plan; answer with `Msg::Executed`.
+    Execute {
+        id: u64,
+        confirmed: Confirmed,
+    },
 }

@@ -223,10 +223,11 @@ pub struct FleetSync {
     pub in_sync: usize,
     /// Spokes behind for longer than the target.
     pub alarms: usize,
-    /// Policy failures across the fleet (target zero), and the spokes with the most.
+    /// Policy failures on every cluster besides the hub (target zero), and the clusters
+    /// with the most.
     pub violations: i64,
     pub worst: Vec<(String, i64)>,
-    /// Spokes where the policy report CRDs are not installed.
+    /// Clusters (besides the hub) where the policy report CRDs are not installed.
     pub reports_missing: Vec<String>,
 }
 
@@ -242,9 +243,8 @@ pub fn fleet_sync(model: &Model) -> FleetSync {
             out.in_sync += usize::from(row.total() > 0 && row.in_sync() == row.total());
             out.alarms += usize::from(row.alarm(now, model.settings.propagation_target));
         }
-        // The fleet is its registered spokes; a candidate's reports show on its row only.
+        // Every cluster watched besides the hub counts, registered or not: its rows show.
         match row.compliance {
-            _ if row.registration.is_none() => {}
             Compliance::NotInstalled => out.reports_missing.push(row.name.clone()),
             ref c if c.failures() > 0 => offenders.push((row.name.clone(), c.failures())),
             _ => {}

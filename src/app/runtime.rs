@@ -8,14 +8,16 @@ use color_eyre::eyre::Result;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use jiff::Timestamp;
-use tokio::sync::mpsc::Receiver;
+use std::sync::Arc;
+use tokio::sync::mpsc::{self, Receiver};
 use tokio::time::Instant;
 
 use super::model::Model;
 use super::msg::{Effect, Msg};
 use super::update::update;
 use crate::cluster::EngineEvent;
-use crate::input::{Keymap, messages};
+use crate::cluster::write::Writer;
+use crate::input::{Keymap, Mode, messages};
 use crate::term::Tui;
 use crate::ui::{Theme, draw};
 use crate::view::ViewCache;
@@ -27,6 +29,34 @@ pub struct Runtime {
     pub keymap: Keymap,
     pub theme: Theme,
     pub frame_budget: Duration,
+    /// The write client: present in an operator session only.
+    pub writer: Option<Arc<Writer>>,
+}
+
+/// Carries out an effect that needs I/O on its own task; its answer comes back as a
+/// message. Effects a session cannot carry out are answered with why.
+fn spawn_effect(writer: Option<Arc<Writer>>, effect: Effect, results: mpsc::Sender<Msg>) {
+    const READ_ONLY: &str = "this session cannot write";
+    tokio::spawn(async move {
+        let msg = match effect {
+            Effect::Preview { id, plan } => {
+                let result = match &writer {
+                    Some(w) => w.preview(&plan).await,
+                    None => Err(READ_ONLY.to_owned()),
+                };
+                Msg::Previewed { id, result }
+            }
+            Effect::Execute { id, confirmed } => {
+                let result = match &writer {
+                    Some(w) => w.execute(confirmed).await,
+                    None => Err(READ_ONLY.to_owned()),
+                };
+                Msg::Executed { id, result }
+            }
+            Effect::Quit => return,
+        };
+        let _ = results.send(msg).await;
+    });
 }
 
 /// Resolves when a signal asks the process to end (SIGTERM, SIGHUP, SIGINT).
@@ -60,6 +90,18 @@ impl Runtime {
         let mut dirty = true;
         let mut last_draw = Instant::now() - self.frame_budget;
         let mut engine_open = true;
+        let (results_tx, mut results) = mpsc::channel::<Msg>(64);
+        // Applies a message and carries out its effects; true when it asks to quit.
+        let apply = |model: &mut Model, msg: Msg| -> bool {
+            let mut quit = false;
+            for effect in update(model, msg) {
+                match effect {
+                    Effect::Quit => quit = true,
+                    other => spawn_effect(self.writer.clone(), other, results_tx.clone()),
+                }
+            }
+            quit
+        };
         let stop = termination();
         tokio::pin!(stop);
         let size = tui.terminal.size()?;
@@ -74,8 +116,8 @@ impl Runtime {
                         if let Event::Resize(w, h) = event {
                             update(&mut model, Msg::Viewport(w, h));
                         }
-                        for msg in messages(&event, &self.keymap, model.ui.filter.editing) {
-                            if update(&mut model, msg).contains(&Effect::Quit) {
+                        for msg in messages(&event, &self.keymap, Mode::of(&model)) {
+                            if apply(&mut model, msg) {
                                 return Ok(());
                             }
                         }
@@ -86,6 +128,10 @@ impl Runtime {
                     None => return Ok(()),
                 },
                 _ = &mut stop => return Ok(()),
+                Some(msg) = results.recv() => {
+                    apply(&mut model, msg);
+                    dirty = true;
+                }
                 event = engine.recv(), if engine_open => match event {
                     Some(event) => {
                         update(&mut model, Msg::Engine(event));

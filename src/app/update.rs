@@ -3,6 +3,7 @@
 
 use super::model::Model;
 use super::msg::{Action, Effect, Msg, Pane};
+use super::operate;
 use super::rows::row_keys;
 use crate::cluster::EngineEvent;
 use crate::fleet::cluster::Connection;
@@ -20,6 +21,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick(now) => {
             model.now = now;
+            operate::tick(model, now);
             Vec::new()
         }
         Msg::Action(action) => {
@@ -39,6 +41,30 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::FilterDone => {
             model.ui.filter.editing = false;
             model.version += 1;
+            Vec::new()
+        }
+        Msg::PromptEdit(edit) => {
+            model.ui.prompt.handle(edit);
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::PromptSubmit => {
+            model.version += 1;
+            operate::submit(model)
+        }
+        Msg::PromptCancel => {
+            model.version += 1;
+            operate::cancel(model);
+            Vec::new()
+        }
+        Msg::Previewed { id, result } => {
+            model.version += 1;
+            operate::previewed(model, id, result);
+            Vec::new()
+        }
+        Msg::Executed { id, result } => {
+            model.version += 1;
+            operate::executed(model, id, result);
             Vec::new()
         }
     }
@@ -168,6 +194,9 @@ fn apply_event(model: &mut Model, event: EngineEvent) {
     };
     if is_hub && let Some(kind) = changed_kind {
         forget_gone(model, kind, id);
+        if kind == Kind::Kustomization {
+            operate::observe(model);
+        }
     }
     if rejoin {
         model.rejoin();
@@ -193,6 +222,19 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
     if model.ui.help {
         if matches!(action, Action::Help | Action::Back) {
             model.ui.help = false;
+        }
+        return Vec::new();
+    }
+    if action.mutates() {
+        return operate::start(model, action);
+    }
+    if model.ui.operation_open {
+        // The panel is modal: Esc or Enter closes it (Esc while the dry run runs cancels).
+        if matches!(action, Action::Back | Action::Open) {
+            if model.operation.as_ref().is_some_and(|o| o.stage == crate::workflow::operation::Stage::Previewing) {
+                operate::cancel(model);
+            }
+            model.ui.operation_open = false;
         }
         return Vec::new();
     }
@@ -245,7 +287,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Filter => model.ui.filter.editing = true,
-        Action::Quit => {}
+        Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume => {}
     }
     Vec::new()
 }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod probe;
 pub mod resources;
 pub mod watch;
+pub mod write;
 
 use std::sync::Arc;
 use std::time::Duration;

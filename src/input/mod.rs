@@ -94,11 +94,16 @@ pub struct Keymap {
 
 impl Keymap {
     /// The keymap of the config's `[keys]` table. A key bound to two actions is an error.
-    pub fn new(keys: &BTreeMap<String, Vec<String>>) -> Result<Self> {
+    /// Without `writes` (a read-only session) the mutating actions are left out: no key
+    /// reaches them and neither help nor footer names them.
+    pub fn new(keys: &BTreeMap<String, Vec<String>>, writes: bool) -> Result<Self> {
         let mut bindings: Vec<(Key, Action)> = Vec::new();
         let mut hints = BTreeMap::new();
         for (name, specs) in keys {
             let action = Action::from_name(name).ok_or_else(|| eyre!("keys.{name}: no such action"))?;
+            if action.mutates() && !writes {
+                continue;
+            }
             for spec in specs {
                 let key = parse_key(spec).map_err(|e| eyre!("keys.{name}: {e}"))?;
                 if let Some((_, other)) = bindings.iter().find(|(k, a)| *k == key && *a != action) {
@@ -121,19 +126,54 @@ impl Keymap {
     }
 }
 
-/// The messages a terminal event makes, given whether the filter line is being edited.
-pub fn messages(event: &Event, keymap: &Keymap, editing_filter: bool) -> Vec<Msg> {
+/// Where keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Through the keymap.
+    Normal,
+    /// Into the filter line.
+    Filter,
+    /// Into the confirmation prompt of an operator action.
+    Prompt,
+}
+
+impl Mode {
+    pub fn of(model: &crate::app::model::Model) -> Mode {
+        if model.ui.filter.editing {
+            Mode::Filter
+        } else if crate::app::operate::prompting(model) {
+            Mode::Prompt
+        } else {
+            Mode::Normal
+        }
+    }
+}
+
+/// The messages a terminal event makes in a mode. Ctrl-C quits in every mode.
+pub fn messages(event: &Event, keymap: &Keymap, mode: Mode) -> Vec<Msg> {
     let Event::Key(key) = event else { return Vec::new() };
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-    if editing_filter && !ctrl_c {
-        return match key.code {
-            KeyCode::Enter => vec![Msg::FilterDone],
-            KeyCode::Esc => vec![Msg::FilterEdit(tui_input::InputRequest::DeleteLine), Msg::FilterDone],
-            _ => tui_input::backend::crossterm::to_input_request(event).map(Msg::FilterEdit).into_iter().collect(),
-        };
+    let edit = || tui_input::backend::crossterm::to_input_request(event);
+    match mode {
+        _ if ctrl_c => {}
+        Mode::Filter => {
+            return match key.code {
+                KeyCode::Enter => vec![Msg::FilterDone],
+                KeyCode::Esc => vec![Msg::FilterEdit(tui_input::InputRequest::DeleteLine), Msg::FilterDone],
+                _ => edit().map(Msg::FilterEdit).into_iter().collect(),
+            };
+        }
+        Mode::Prompt => {
+            return match key.code {
+                KeyCode::Enter => vec![Msg::PromptSubmit],
+                KeyCode::Esc => vec![Msg::PromptCancel],
+                _ => edit().map(Msg::PromptEdit).into_iter().collect(),
+            };
+        }
+        Mode::Normal => {}
     }
     if ctrl_c {
         return vec![Msg::Action(Action::Quit)];
@@ -152,7 +192,7 @@ mod tests {
 
     fn default_keymap() -> Keymap {
         let config = crate::config::Config::load_from(None, None).unwrap();
-        Keymap::new(&config.keys).unwrap()
+        Keymap::new(&config.keys, true).unwrap()
     }
 
     #[test]
@@ -179,12 +219,35 @@ mod tests {
     fn conflicts_are_errors_and_the_filter_takes_keys_while_open() {
         let keys =
             BTreeMap::from([("quit".to_owned(), vec!["q".to_owned()]), ("help".to_owned(), vec!["q".to_owned()])]);
-        assert!(Keymap::new(&keys).unwrap_err().to_string().contains("already bound"));
+        assert!(Keymap::new(&keys, true).unwrap_err().to_string().contains("already bound"));
         let km = default_keymap();
         let q = Event::Key(key(KeyCode::Char('q'), KeyModifiers::NONE));
-        assert!(matches!(messages(&q, &km, true)[..], [Msg::FilterEdit(tui_input::InputRequest::InsertChar('q'))]));
-        assert!(matches!(messages(&q, &km, false)[..], [Msg::Action(Action::Quit)]));
+        assert!(matches!(
+            messages(&q, &km, Mode::Filter)[..],
+            [Msg::FilterEdit(tui_input::InputRequest::InsertChar('q'))]
+        ));
+        assert!(matches!(messages(&q, &km, Mode::Normal)[..], [Msg::Action(Action::Quit)]));
+        assert!(matches!(
+            messages(&q, &km, Mode::Prompt)[..],
+            [Msg::PromptEdit(tui_input::InputRequest::InsertChar('q'))]
+        ));
+        let enter = Event::Key(key(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(matches!(messages(&enter, &km, Mode::Prompt)[..], [Msg::PromptSubmit]));
         let ctrl_c = Event::Key(key(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert!(matches!(messages(&ctrl_c, &km, true)[..], [Msg::Action(Action::Quit)]));
+        assert!(matches!(messages(&ctrl_c, &km, Mode::Filter)[..], [Msg::Action(Action::Quit)]));
+        assert!(matches!(messages(&ctrl_c, &km, Mode::Prompt)[..], [Msg::Action(Action::Quit)]));
+    }
+
+    #[test]
+    fn a_read_only_keymap_has_no_mutating_action() {
+        let config = crate::config::Config::load_from(None, None).unwrap();
+        let read_only = Keymap::new(&config.keys, false).unwrap();
+        let operator = Keymap::new(&config.keys, true).unwrap();
+        let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
+        assert_eq!(operator.action(&r), Some(Action::Reconcile));
+        assert_eq!(read_only.action(&r), None);
+        for action in Action::ALL.into_iter().filter(|a| a.mutates()) {
+            assert_eq!(read_only.hints().keys(action), "", "{} is not offered", action.name());
+        }
     }
 }

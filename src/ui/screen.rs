@@ -11,6 +11,7 @@ use ratatui::widgets::{
 use super::theme::Theme;
 use crate::view::chrome::{FooterVm, HeaderVm, HelpVm};
 use crate::view::detail::{ChartVm, DetailVm};
+use crate::view::operation::OperationVm;
 use crate::view::propagation::RevisionChartVm;
 use crate::view::table::{Cell as VmCell, TableVm, Tone};
 use crate::view::{Body, ScreenVm};
@@ -83,6 +84,9 @@ impl Widget for Screen<'_> {
                 .render(body, buf),
         }
         render_footer(&vm.footer, theme, footer, buf);
+        if let Some(op) = &vm.operation {
+            render_operation(op, theme, area, buf);
+        }
         if let Some(help) = &vm.help {
             render_help(help, theme, area, buf);
         }
@@ -208,27 +212,94 @@ fn render_footer(f: &FooterVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
     Line::from(line).render(keys, buf);
 }
 
-/// Where the terminal cursor goes while the filter is edited (`None` otherwise).
+/// Where the terminal cursor goes while the filter or a prompt is edited (`None`
+/// otherwise).
 pub fn cursor(vm: &ScreenVm, area: Rect) -> Option<(u16, u16)> {
+    if let Some(op) = &vm.operation
+        && let Some(p) = &op.prompt
+    {
+        let panel = operation_area(op, area);
+        let x = panel.x + 1 + (p.label.chars().count() + p.cursor) as u16;
+        return Some((x.min(panel.right().saturating_sub(2)), panel.bottom().saturating_sub(3)));
+    }
     let (_, cursor) = vm.footer.editing.as_ref()?;
     Some((area.x + 1 + *cursor as u16, area.y + area.height.saturating_sub(1)))
 }
 
-fn render_help(h: &HelpVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let mut lines: Vec<Line> = Vec::new();
-    for (title, rows) in &h.sections {
-        if !lines.is_empty() {
-            lines.push(Line::raw(""));
-        }
-        lines.push(Line::styled(title.as_str(), theme.heading()));
-        for (keys, what) in rows {
-            lines
-                .push(Line::from(vec![Span::styled(format!("  {keys:<18}"), theme.focus()), Span::raw(what.as_str())]));
-        }
+/// Where the operator action's panel goes: centred, as tall as its lines.
+fn operation_area(op: &OperationVm, area: Rect) -> Rect {
+    let width = area.width.saturating_sub(4).min(116);
+    let rows = op.lines.len() as u16 + u16::from(op.prompt.is_some()) + 1 + 2;
+    let height = rows.min(area.height.saturating_sub(2)).max(3);
+    Rect {
+        x: area.x + (area.width.saturating_sub(width)) / 2,
+        y: area.y + (area.height.saturating_sub(height)) / 2,
+        width,
+        height,
     }
-    let width = 48.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
+}
+
+fn render_operation(op: &OperationVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let panel = operation_area(op, area);
+    Clear.render(panel, buf);
+    let border = if op.danger { theme.danger() } else { theme.focus() };
+    let block = Block::default().borders(Borders::ALL).border_style(border).title(format!(" {} ", op.title));
+    let inner = block.inner(panel);
+    block.render(panel, buf);
+    let prompt_rows = u16::from(op.prompt.is_some());
+    let [text, prompt, keys] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(prompt_rows), Constraint::Length(1)]).areas(inner);
+    let lines: Vec<Line> = op.lines.iter().map(|l| Line::from(spans(l, theme))).collect();
+    Paragraph::new(Text::from(lines)).render(text, buf);
+    if let Some(p) = &op.prompt {
+        Line::from(vec![Span::styled(p.label.as_str(), theme.focus()), Span::raw(p.text.as_str())]).render(prompt, buf);
+    }
+    Line::styled(op.keys.as_str(), theme.tone(Tone::Muted)).render(keys, buf);
+}
+
+/// The help popup: one column when it fits the height, else the sections in two
+/// columns side by side.
+fn render_help(h: &HelpVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    fn section_lines<'a>((title, rows): &'a (String, Vec<(String, String)>), theme: &Theme) -> Vec<Line<'a>> {
+        let mut lines = vec![Line::styled(title.as_str(), theme.heading())];
+        lines.extend(rows.iter().map(|(keys, what)| {
+            Line::from(vec![Span::styled(format!("  {keys:<16}"), theme.focus()), Span::raw(what.as_str())])
+        }));
+        lines
+    }
+    let sections: Vec<Vec<Line>> = h.sections.iter().map(|s| section_lines(s, theme)).collect();
+    fn join<'a>(parts: &[Vec<Line<'a>>]) -> Vec<Line<'a>> {
+        let mut out: Vec<Line> = Vec::new();
+        for part in parts {
+            if !out.is_empty() {
+                out.push(Line::raw(""));
+            }
+            out.extend(part.iter().cloned());
+        }
+        out
+    }
+    let all = join(&sections);
+    let room = area.height.saturating_sub(2) as usize;
+    let columns: Vec<Vec<Line>> = if all.len() <= room || sections.len() < 2 {
+        vec![all]
+    } else {
+        // Split where the two columns come out most even.
+        let split = (1..sections.len())
+            .min_by_key(|&i| join(&sections[..i]).len().max(join(&sections[i..]).len()))
+            .unwrap_or(1);
+        vec![join(&sections[..split]), join(&sections[split..])]
+    };
+    let column_width: u16 = 44;
+    let width = (column_width * columns.len() as u16 + 2).min(area.width);
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
+    let height = (tallest + 2).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     Clear.render(popup, buf);
-    Paragraph::new(Text::from(lines)).block(Block::default().borders(Borders::ALL).title(" Keys ")).render(popup, buf);
+    let block = Block::default().borders(Borders::ALL).title(" Keys ");
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, columns.len() as u32); columns.len()]).split(inner);
+    for (lines, at) in columns.into_iter().zip(areas.iter()) {
+        Paragraph::new(Text::from(lines)).render(*at, buf);
+    }
 }

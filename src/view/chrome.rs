@@ -97,43 +97,78 @@ pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> 
 }
 
 pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp, width: u16) -> FooterVm {
-    let mut status = summary(model, fleet, now, width);
+    // A running (or just finished) operator action, or a recent notice, comes first.
+    let notice = model.ui.notice.as_ref().filter(|(_, at)| ago(now, *at) < Duration::from_secs(10));
+    let mut status = match (super::operation::status(model, now), notice) {
+        (Some(op), _) => vec![op],
+        (None, Some((text, _))) => vec![Cell::new(text.clone(), Tone::Warn)],
+        (None, None) => summary(model, fleet, now, width),
+    };
     let filter = model.ui.filter.text();
     if !filter.is_empty() && !model.ui.filter.editing {
         status.push(Cell::muted(" · "));
         status.push(Cell::new(format!("filter \"{filter}\""), Tone::Accent));
     }
     let hint = |a: Action, what: &str| (hints.keys(a), what.to_owned());
-    let hints_line = if model.ui.filter.editing {
-        vec![("enter".to_owned(), "keep filter".to_owned()), ("esc".to_owned(), "clear".to_owned())]
-    } else if model.ui.help {
-        vec![hint(Action::Back, "close help"), hint(Action::Quit, "quit")]
-    } else if model.ui.detail.is_some() {
-        vec![
-            hint(Action::Down, "scroll"),
-            hint(Action::Back, "back"),
-            hint(Action::Help, "help"),
-            hint(Action::Quit, "quit"),
-        ]
-    } else {
-        let panes = format!(
+    let moves = (format!("{}/{}", hints.first(Action::Down), hints.first(Action::Up)), "move".to_owned());
+    let panes = (
+        format!(
             "{}/{}-{}",
             hints.first(Action::NextPane),
             hints.first(Action::Pane(Pane::Health)),
             hints.first(Action::Pane(Pane::Audit))
-        );
-        vec![
-            (format!("{}/{}", hints.first(Action::Down), hints.first(Action::Up)), "move".to_owned()),
-            hint(Action::Open, "open"),
-            hint(Action::Filter, "filter"),
-            (panes, "panes".to_owned()),
-            hint(Action::Help, "help"),
-            hint(Action::Quit, "quit"),
-        ]
+        ),
+        "panes".to_owned(),
+    );
+    let operator = if model.ui.pane == Pane::Propagation { operator_hints(hints) } else { Vec::new() };
+    // (priority, hint): what fits the width is kept, most important first.
+    let mut line: Vec<(u8, (String, String))> = if model.ui.filter.editing {
+        vec![(0, ("enter".to_owned(), "keep filter".to_owned())), (0, ("esc".to_owned(), "clear".to_owned()))]
+    } else if model.ui.help {
+        vec![(0, hint(Action::Back, "close help")), (0, hint(Action::Quit, "quit"))]
+    } else if crate::app::operate::prompting(model) {
+        vec![(0, ("enter".to_owned(), "confirm".to_owned())), (0, ("esc".to_owned(), "cancel".to_owned()))]
+    } else if model.ui.operation_open {
+        vec![(0, hint(Action::Back, "close")), (0, ("ctrl-c".to_owned(), "quit".to_owned()))]
+    } else if model.ui.detail.is_some() {
+        vec![(1, hint(Action::Down, "scroll")), (0, hint(Action::Back, "back"))]
+    } else {
+        vec![(1, moves), (1, hint(Action::Open, "open")), (2, hint(Action::Filter, "filter")), (2, panes)]
     };
+    if !model.ui.filter.editing && !model.ui.help && !model.ui.operation_open {
+        line.extend(operator.into_iter().map(|h| (0, h)));
+        line.extend([(1, hint(Action::Help, "help")), (0, hint(Action::Quit, "quit"))]);
+    }
+    let hints_line = fit_hints(line, width);
     let editing =
         model.ui.filter.editing.then(|| (model.ui.filter.text().to_owned(), model.ui.filter.input.visual_cursor()));
     FooterVm { status, hints: hints_line, editing }
+}
+
+/// The hints that fit `width` (as the footer draws them: "key what  "), the most
+/// important first, in their given order.
+fn fit_hints(hints: Vec<(u8, (String, String))>, width: u16) -> Vec<(String, String)> {
+    let len = |(k, w): &(String, String)| k.chars().count() + w.chars().count() + 3;
+    let mut order: Vec<usize> = (0..hints.len()).collect();
+    order.sort_by_key(|&i| hints[i].0);
+    let mut kept = vec![false; hints.len()];
+    let mut used = 0;
+    for i in order {
+        if used + len(&hints[i].1) <= width as usize {
+            used += len(&hints[i].1);
+            kept[i] = true;
+        }
+    }
+    hints.into_iter().zip(kept).filter(|(_, k)| *k).map(|((_, h), _)| h).collect()
+}
+
+/// The operator actions' keys, when the session has them.
+fn operator_hints(hints: &KeyHints) -> Vec<(String, String)> {
+    [Action::Reconcile, Action::Suspend, Action::Resume]
+        .into_iter()
+        .filter(|a| !hints.keys(*a).is_empty())
+        .map(|a| (hints.keys(a), a.name().to_owned()))
+        .collect()
 }
 
 pub fn help(hints: &KeyHints) -> HelpVm {
@@ -167,7 +202,14 @@ pub fn help(hints: &KeyHints) -> HelpVm {
                     Action::Back,
                 ],
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            // Only a session that can write has them (and so names them).
+            (!operator_hints(hints).is_empty())
+                .then(|| section("Propagation pane (operator)", &[Action::Reconcile, Action::Suspend, Action::Resume])),
+        )
+        .collect(),
     }
 }
 

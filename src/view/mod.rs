@@ -7,6 +7,7 @@ pub mod detail;
 pub mod format;
 pub mod health;
 pub mod latency;
+pub mod operation;
 pub mod propagation;
 pub mod spoke;
 pub mod table;
@@ -43,6 +44,8 @@ pub struct ScreenVm {
     /// Drawn below a table body, `height` rows.
     pub chart: Option<(RevisionChartVm, u16)>,
     pub footer: FooterVm,
+    /// The operator action's panel, over everything but help.
+    pub operation: Option<operation::OperationVm>,
     pub help: Option<HelpVm>,
     /// Set when the terminal is below the minimum size: only this is drawn.
     pub too_small: Option<String>,
@@ -61,6 +64,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
     let fleet = fleet_sync(model);
     let footer = chrome::footer(model, &fleet, hints, now, width);
     let help = model.ui.help.then(|| chrome::help(hints));
+    let panel = operation::panel(model, now, width);
     let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
         format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
     });
@@ -78,6 +82,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             body: Body::Detail(d),
             chart: None,
             footer,
+            operation: panel,
             help,
             too_small,
         };
@@ -104,7 +109,8 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             let needed = row_keys(model, Pane::Propagation).len().max(1) + header;
             // The chart takes what the rows leave, past a blank line, when that is enough.
             let spare = available.saturating_sub(needed + 1) as u16;
-            let rows = if spare >= propagation::CHART_ROWS {
+            let charted = !crate::app::propagation::columns(model).is_empty();
+            let rows = if charted && spare >= propagation::CHART_ROWS {
                 let h = spare.min(propagation::CHART_ROWS + 2);
                 chart = Some((propagation::chart(model, now, width), h));
                 available - h as usize - 1
@@ -120,7 +126,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             Body::Message(format!("The {} pane is not part of this build yet.", pane.title().to_lowercase())),
         ),
     };
-    ScreenVm { header, title, subtitle, body, chart, footer, help, too_small }
+    ScreenVm { header, title, subtitle, body, chart, footer, operation: panel, help, too_small }
 }
 
 /// The last screen computed, reused while nothing it depends on changed.

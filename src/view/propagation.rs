@@ -236,7 +236,7 @@ fn hub_problem(model: &Model) -> Option<(String, Tone)> {
     let watch = hub.watches.get(&Kind::Kustomization).map(|w| &w.state);
     if watch == Some(&WatchState::NotInstalled) {
         return Some((
-            format!("Flux is not installed on the hub {}: nothing propagates from it", hub.context),
+            format!("Flux is not installed on the hub (context {}): nothing propagates from it", hub.context),
             Tone::Muted,
         ));
     }
@@ -312,10 +312,10 @@ pub fn subtitle(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) ->
         figures.push((3, vec![Cell::muted(format!("most: {}", worst.join(", ")))]));
     }
     if !fleet.reports_missing.is_empty() {
-        let names = if fleet.reports_missing.len() <= 2 {
+        let names = if fleet.reports_missing.len() == 1 {
             fleet.reports_missing.join(", ")
         } else {
-            format!("{} spokes", fleet.reports_missing.len())
+            format!("{} clusters", fleet.reports_missing.len())
         };
         figures.push((1, vec![Cell::muted(format!("policy reports not installed on {names}"))]));
     }

@@ -7,9 +7,16 @@ pub mod pty;
 use std::future::Future;
 use std::time::Duration;
 
+use fleetdeck::app::model::{Model, ModelSettings};
+use fleetdeck::app::msg::Msg;
+use fleetdeck::app::update::update;
+use fleetdeck::cluster::{ContextSpec, EngineEvent, Selection, Settings, contexts};
+use fleetdeck::fleet::cluster::Thresholds;
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
+use jiff::Timestamp;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tokio::sync::mpsc::Receiver;
 
 /// A still fleet (no controllers, no scenario faults) with 1 s bookmarks.
 pub async fn still_fleet(spokes: usize) -> Fleet {
@@ -69,4 +76,53 @@ pub fn status_code(err: &kube::Error) -> Option<u16> {
         kube::Error::Api(status) => Some(status.code),
         _ => None,
     }
+}
+
+pub async fn contexts_of(fleet: &Fleet, access: Access) -> Vec<ContextSpec> {
+    let kc: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(access)).unwrap();
+    contexts::resolve(&kc, &Selection { hub: "hub".into(), spokes: vec![] }).await.unwrap()
+}
+
+pub fn fast() -> Settings {
+    Settings {
+        probe_interval: Duration::from_millis(200),
+        probe_timeout: Duration::from_millis(500),
+        ..Settings::default()
+    }
+}
+
+pub fn settings() -> ModelSettings {
+    ModelSettings {
+        thresholds: Thresholds {
+            unreachable_after: Duration::from_secs(2),
+            probe_interval: Duration::from_millis(200),
+        },
+        ..ModelSettings::default()
+    }
+}
+
+/// Feeds engine events into the model until `done` holds (or the time runs out).
+pub async fn until(
+    model: &mut Model,
+    rx: &mut Receiver<EngineEvent>,
+    limit: Duration,
+    done: impl Fn(&Model) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        update(model, Msg::Tick(Timestamp::now()));
+        if done(model) {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(event)) => {
+                update(model, Msg::Engine(event));
+            }
+            _ => return done(model),
+        }
+    }
+}
+
+pub fn states(model: &Model) -> Vec<&'static str> {
+    model.clusters.iter().map(|c| c.state(model.now, model.settings.thresholds).label()).collect()
 }

@@ -1,0 +1,155 @@
+//! The operator action's panel: the plan, the server's dry-run answer field by field,
+//! the confirmation prompt, then progress and the outcome as Flux reports it. When the
+//! panel is closed, a footer line keeps the progress.
+
+use jiff::Timestamp;
+
+use super::detail::Line;
+use super::format::{age, truncate};
+use super::table::{Cell, Tone};
+use crate::app::model::Model;
+use crate::fleet::sync::behind_for;
+use crate::workflow::operation::{Operation, Stage};
+
+/// The typed confirmation line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptVm {
+    pub label: String,
+    pub text: String,
+    pub cursor: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationVm {
+    pub title: String,
+    pub lines: Vec<Line>,
+    pub prompt: Option<PromptVm>,
+    /// The keys that work now.
+    pub keys: String,
+    /// A destructive action's panel is drawn in the danger style.
+    pub danger: bool,
+}
+
+fn hub_kustomizations(
+    model: &Model,
+) -> Option<&std::collections::BTreeMap<crate::fleet::summary::ObjectKey, crate::fleet::summary::KustomizationSummary>>
+{
+    model.hub().map(|h| &h.kustomizations)
+}
+
+fn progress_text(model: &Model, o: &Operation, now: Timestamp) -> String {
+    let (done, total) = hub_kustomizations(model).map_or((0, 0), |k| o.progress(k));
+    let since = match &o.stage {
+        Stage::Verifying { at, .. } => age(behind_for(now, *at)),
+        _ => String::new(),
+    };
+    format!("waiting for Flux: {done}/{total} handled ({since})")
+}
+
+pub fn panel(model: &Model, now: Timestamp, width: u16) -> Option<OperationVm> {
+    if !model.ui.operation_open {
+        return None;
+    }
+    let o = model.operation.as_ref()?;
+    let room = width.saturating_sub(8).clamp(30, 110) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut prompt = None;
+    let keys;
+    match &o.stage {
+        Stage::Previewing => {
+            lines.push(vec![Cell::muted("Asking the hub for a server-side dry run (dryRun=All)…")]);
+            keys = "esc cancel".to_owned();
+        }
+        Stage::Confirming { previews } => {
+            lines.push(vec![Cell::muted("The server's dry run says these objects change:")]);
+            for p in previews {
+                lines.push(vec![Cell::new(format!("  {}", p.target.label()), Tone::Accent)]);
+                match &p.outcome {
+                    Ok(changes) if changes.is_empty() => lines.push(vec![Cell::muted("    no change")]),
+                    Ok(changes) => {
+                        for c in changes {
+                            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".to_owned());
+                            let text = format!("    {}: {} → {}", c.path, show(&c.before), show(&c.after));
+                            lines.push(vec![Cell::plain(truncate(&text, room))]);
+                        }
+                    }
+                    Err(e) => lines.push(vec![Cell::new(truncate(&format!("    refused: {e}"), room), Tone::Crit)]),
+                }
+            }
+            for (key, why) in &o.plan.skipped {
+                lines.push(vec![Cell::muted(truncate(&format!("  skipped {}/{}: {why}", key.0, key.1), room))]);
+            }
+            lines.push(Vec::new());
+            match o.confirm_word() {
+                Some(word) => {
+                    let what = format!("Type {word} to {} it", o.plan.op.verb());
+                    prompt = Some(PromptVm {
+                        label: "> ".to_owned(),
+                        text: model.ui.prompt.value().to_owned(),
+                        cursor: model.ui.prompt.visual_cursor(),
+                    });
+                    lines.push(vec![Cell::new(what, Tone::Warn)]);
+                    keys = format!("enter {} · esc cancel", o.plan.op.verb());
+                }
+                None => keys = format!("enter {} · esc cancel", o.plan.op.verb()),
+            }
+            if let Some(why) = &o.refused {
+                lines.push(vec![Cell::new(why.clone(), Tone::Crit)]);
+            }
+        }
+        Stage::Executing => {
+            lines.push(vec![Cell::muted("Writing…")]);
+            keys = "esc close (it goes on)".to_owned();
+        }
+        Stage::Verifying { executed, .. } => {
+            for (t, r) in &executed.results {
+                match r {
+                    Ok(()) => lines.push(vec![Cell::plain(format!("  written: {}", t.label()))]),
+                    Err(e) => lines.push(vec![Cell::new(
+                        truncate(&format!("  not written: {}: {e}", t.label()), room),
+                        Tone::Crit,
+                    )]),
+                }
+            }
+            lines.push(vec![Cell::new(progress_text(model, o, now), Tone::Accent)]);
+            keys = "esc close (the footer keeps the progress)".to_owned();
+        }
+        Stage::Done { at, outcomes } => {
+            lines.push(vec![Cell::new(format!("Done in {}:", age(behind_for(*at, o.started))), Tone::Ok)]);
+            for (key, text) in outcomes {
+                let tone = if text.starts_with("Ready: ") || text == "suspended" { Tone::Normal } else { Tone::Warn };
+                lines.push(vec![Cell::new(truncate(&format!("  {}/{}: {text}", key.0, key.1), room), tone)]);
+            }
+            keys = "enter/esc close".to_owned();
+        }
+        Stage::Failed { error, .. } => {
+            for l in super::format::wrap(error, room) {
+                lines.push(vec![Cell::new(l, Tone::Crit)]);
+            }
+            keys = "enter/esc close".to_owned();
+        }
+        Stage::Cancelled => return None,
+    }
+    Some(OperationVm { title: o.plan.title(), lines, prompt, keys, danger: o.plan.op.destructive() })
+}
+
+/// The footer's line for an action whose panel is closed: its progress, or its outcome
+/// for a minute after it ended.
+pub fn status(model: &Model, now: Timestamp) -> Option<Cell> {
+    if model.ui.operation_open {
+        return None;
+    }
+    let o = model.operation.as_ref()?;
+    let recent = |at: &Timestamp| behind_for(now, *at).as_secs() < 60;
+    match &o.stage {
+        Stage::Executing => Some(Cell::new(format!("{}: writing…", o.plan.title()), Tone::Accent)),
+        Stage::Verifying { .. } => {
+            Some(Cell::new(format!("{}: {}", o.plan.title(), progress_text(model, o, now)), Tone::Accent))
+        }
+        Stage::Done { at, .. } if recent(at) => Some(Cell::new(format!("{}: done", o.plan.title()), Tone::Ok)),
+        Stage::Failed { at, error } if recent(at) => {
+            Some(Cell::new(format!("{}: failed: {error}", o.plan.title()), Tone::Crit))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,6 @@
+//! Operator actions and guided runbooks as state machines whose transitions are pure:
+//! plan, preview (server-side dry run), confirm, execute, verify. The runtime carries
+//! out the reads and writes they ask for; nothing here does I/O or draws.
+
+pub mod operation;
+pub mod plan;

@@ -1,0 +1,260 @@
+//! Policy propagation end to end on the simulated fleet: the engine watches the hub's
+//! sources and Kustomizations, the model measures how long each new revision took to
+//! become Ready on each spoke, a spoke taken down shows pending and then an alarm past
+//! the target, and suspend and resume go through the real write path (dry run,
+//! confirmation, merge patch, verification through the watch).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{contexts_of, fast, settings, until};
+use fleetdeck::app::model::Model;
+use fleetdeck::app::msg::{Action, Effect, Msg, Pane};
+use fleetdeck::app::propagation::{columns, context_sync, fleet_sync};
+use fleetdeck::app::update::update;
+use fleetdeck::cluster::write::{WriteAccess, Writer};
+use fleetdeck::cluster::{Engine, EngineEvent};
+use fleetdeck::fleet::sync::SyncState;
+use fleetdeck::sim::{Access, Fleet, OutageMode, Scenario};
+use fleetdeck::view::table::Tone;
+use fleetdeck::workflow::operation::Stage;
+use jiff::Timestamp;
+use tokio::sync::mpsc::Receiver;
+
+/// Flux reconciles within a second or two, retries failures every second, and publishes
+/// revisions only when the test asks.
+fn scenario() -> Scenario {
+    let mut s = Scenario::builtin("default");
+    s.flux.revision_every = None;
+    s.flux.reconcile_delay = fleetdeck::sim::scenario::Span::secs(1, 2);
+    s.flux.retry_interval = Duration::from_secs(1);
+    s.fleet.events_every = None;
+    s.fleet.node_flap_every = None;
+    s
+}
+
+struct Harness {
+    fleet: Fleet,
+    engine: Engine,
+    rx: Receiver<EngineEvent>,
+    model: Model,
+    specs: Vec<fleetdeck::cluster::ContextSpec>,
+}
+
+async fn harness(spokes: usize, target: Duration) -> Harness {
+    let fleet = common::live_fleet(spokes, scenario()).await;
+    let specs = contexts_of(&fleet, Access::Admin).await;
+    let mut s = settings();
+    s.propagation_target = target;
+    s.writable = true;
+    let mut model = Model::new(&specs, s, Timestamp::now());
+    let (engine, mut rx) = Engine::start(specs.clone(), fast());
+    let ready = until(&mut model, &mut rx, Duration::from_secs(20), |m| {
+        let f = fleet_sync(m);
+        f.spokes == spokes && f.in_sync == spokes
+    })
+    .await;
+    assert!(ready, "every spoke in sync at the start: {:?}", fleet_sync(&model));
+    Harness { fleet, engine, rx, model, specs }
+}
+
+/// The state of a spoke's Kustomization named `name`.
+fn cell(model: &Model, spoke: &str, name: &str) -> Option<SyncState> {
+    let cols = columns(model);
+    let (index, _) = model.cluster_by_name(spoke)?;
+    let row = context_sync(model, &cols, index)?;
+    row.cells.iter().zip(&cols).find(|(_, c)| c.name == name).and_then(|(c, _)| c.as_ref()).map(|c| c.state.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_revision_propagates_and_its_times_are_measured() {
+    let mut h = harness(3, Duration::from_secs(30)).await;
+    let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    let spokes: Vec<String> = h.model.clusters.iter().filter(|c| !c.is_hub).map(|c| c.context.clone()).collect();
+    let applied = until(&mut h.model, &mut h.rx, Duration::from_secs(20), |m| {
+        spokes.iter().all(|s| {
+            m.propagation
+                .applied(&(s.clone(), "policies".to_owned()))
+                .any(|a| a.revision == revision && a.took.is_some())
+        })
+    })
+    .await;
+    assert!(applied, "every spoke applied {revision}");
+    for spoke in &spokes {
+        let key = (spoke.clone(), "policies".to_owned());
+        let took = h.model.propagation.applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
+        // The simulated kustomize-controller notices within 0.3-1.5 s and takes 1-2 s.
+        assert!(
+            took.duration >= Duration::from_millis(800) && took.duration < Duration::from_secs(10),
+            "{spoke}: {took:?}"
+        );
+        assert_eq!(cell(&h.model, spoke, "policies"), Some(SyncState::InSync));
+        let cols = columns(&h.model);
+        let row = context_sync(&h.model, &cols, h.model.cluster_by_name(spoke).unwrap().0).unwrap();
+        let stats = row.stats(&h.model, h.model.now);
+        assert!(stats.last.is_some() && stats.p95.is_some(), "{spoke}: {stats:?}");
+    }
+    // The revision heads the fleet chart, complete.
+    let rows = h.model.propagation.recent_revisions(4);
+    let newest = rows.iter().find(|r| r.seen.revision == revision).expect("the revision is charted");
+    assert_eq!(newest.times.len(), 3);
+    assert!(newest.seen.live, "seen arriving while watching");
+    h.engine.stop().await;
+    h.fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
+    let target = Duration::from_secs(3);
+    let mut h = harness(2, target).await;
+    let down = "staging-eu-1";
+    let spoke = h.fleet.require(down).unwrap().clone();
+    spoke.faults.update(|f| f.outage = Some(OutageMode::Refused));
+    let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    // Not in sync at once: the hub cannot reach it.
+    let behind = until(&mut h.model, &mut h.rx, Duration::from_secs(10), |m| {
+        cell(m, down, "policies").is_some_and(|s| s.behind_since().is_some())
+    })
+    .await;
+    assert!(behind, "{:?}", cell(&h.model, down, "policies"));
+    let alarm = until(&mut h.model, &mut h.rx, Duration::from_secs(15), |m| fleet_sync(m).alarms == 1).await;
+    assert!(alarm, "an alarm past {target:?}: {:?}", fleet_sync(&h.model));
+    let state = cell(&h.model, down, "policies").unwrap();
+    assert!(
+        matches!(state, SyncState::Unreachable { .. } | SyncState::Failed { .. } | SyncState::Pending { .. }),
+        "{state:?}"
+    );
+    // The health pane's row says so in red.
+    let screen = fleetdeck::view::screen(&h.model, &Default::default(), h.model.now, 200, 40);
+    let fleetdeck::view::Body::Table(table) = &screen.body else { panic!("a table") };
+    let sync_col = table.columns.iter().position(|c| c.title == "SYNC").unwrap();
+    let row = table.rows.iter().find(|r| r[0].text == down).unwrap();
+    assert_eq!(row[sync_col].tone, Tone::Crit, "{:?}", row[sync_col]);
+    assert!(row[sync_col].text.starts_with("behind"), "{:?}", row[sync_col]);
+    // The other spoke was not held up.
+    let other = "production-eu-1";
+    let other_done = until(&mut h.model, &mut h.rx, Duration::from_secs(10), |m| {
+        cell(m, other, "policies") == Some(SyncState::InSync)
+    })
+    .await;
+    assert!(other_done);
+
+    spoke.faults.update(|f| f.outage = None);
+    let caught_up = until(&mut h.model, &mut h.rx, Duration::from_secs(30), |m| {
+        cell(m, down, "policies") == Some(SyncState::InSync) && fleet_sync(m).alarms == 0
+    })
+    .await;
+    assert!(caught_up, "{:?}", cell(&h.model, down, "policies"));
+    let key = (down.to_owned(), "policies".to_owned());
+    let took = h.model.propagation.applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
+    assert!(took.duration > target, "the outage shows in its propagation time: {took:?}");
+    h.engine.stop().await;
+    h.fleet.stop().await;
+}
+
+/// Runs the effects an operator action asks for through the writer, feeding the answers
+/// back, until the action is finished or the time runs out.
+async fn drive(h: &mut Harness, writer: &Writer, effects: Vec<Effect>, typed: &str) {
+    let mut pending = effects;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        for effect in std::mem::take(&mut pending) {
+            match effect {
+                Effect::Preview { id, plan } => {
+                    let result = writer.preview(&plan).await;
+                    update(&mut h.model, Msg::Previewed { id, result });
+                    for c in typed.chars() {
+                        update(&mut h.model, Msg::PromptEdit(tui_input::InputRequest::InsertChar(c)));
+                    }
+                    pending.extend(update(&mut h.model, Msg::PromptSubmit));
+                }
+                Effect::Execute { id, confirmed } => {
+                    let result = writer.execute(confirmed).await;
+                    update(&mut h.model, Msg::Executed { id, result });
+                }
+                Effect::Quit => {}
+            }
+        }
+        if h.model.operation.as_ref().is_some_and(|o| o.is_finished()) {
+            return;
+        }
+        until(&mut h.model, &mut h.rx, Duration::from_millis(200), |_| false).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_and_resume_round_trip_through_the_write_path() {
+    let mut h = harness(2, Duration::from_secs(30)).await;
+    let writer = Writer::new(WriteAccess::operator_session(), &h.specs, Duration::from_secs(5));
+    let spoke = "staging-eu-1";
+    update(&mut h.model, Msg::Action(Action::Pane(Pane::Propagation)));
+    while fleetdeck::app::rows::selected_key(&h.model, Pane::Propagation).as_deref() != Some(spoke) {
+        update(&mut h.model, Msg::Action(Action::Down));
+    }
+
+    // Suspend: the wrong name is refused, the right one writes.
+    let effects = update(&mut h.model, Msg::Action(Action::Suspend));
+    assert!(matches!(effects[..], [Effect::Preview { .. }]), "{effects:?}");
+    let Effect::Preview { id, plan } = effects[0].clone() else { unreachable!() };
+    let previews = writer.preview(&plan).await.unwrap();
+    assert!(previews.iter().all(|p| p.outcome.as_ref().unwrap().iter().any(|c| c.path == "spec.suspend")));
+    let hub = h.fleet.hub().clone();
+    let suspended_on_hub = |name: &str| {
+        let st = hub.lock();
+        let gr = fleetdeck::sim::resource::GroupResource::new("kustomize.toolkit.fluxcd.io", "kustomizations");
+        st.store.get(&gr, spoke, name).map(|o| o.value()).and_then(|v| v.pointer("/spec/suspend").cloned())
+    };
+    assert_eq!(suspended_on_hub("policies"), None, "the dry run wrote nothing");
+    update(&mut h.model, Msg::Previewed { id, result: Ok(previews) });
+    for c in "staging".chars() {
+        update(&mut h.model, Msg::PromptEdit(tui_input::InputRequest::InsertChar(c)));
+    }
+    assert!(update(&mut h.model, Msg::PromptSubmit).is_empty(), "a partial name does not confirm");
+    h.model.operation.as_mut().unwrap().cancel();
+    update(&mut h.model, Msg::PromptCancel);
+
+    let effects = update(&mut h.model, Msg::Action(Action::Suspend));
+    drive(&mut h, &writer, effects, spoke).await;
+    let stage = &h.model.operation.as_ref().unwrap().stage;
+    assert!(matches!(stage, Stage::Done { .. }), "{stage:?}");
+    assert_eq!(suspended_on_hub("policies"), Some(serde_json::json!(true)));
+    assert!(matches!(cell(&h.model, spoke, "policies"), Some(SyncState::Suspended { .. })));
+
+    // Suspend is honoured: a new revision reaches the other spoke only.
+    let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    let other = until(&mut h.model, &mut h.rx, Duration::from_secs(10), |m| {
+        cell(m, "production-eu-1", "policies") == Some(SyncState::InSync)
+            && m.clusters[0].sources.values().any(|s| s.revision == revision)
+    })
+    .await;
+    assert!(other);
+    until(&mut h.model, &mut h.rx, Duration::from_secs(3), |_| false).await;
+    assert_eq!(
+        cell(&h.model, spoke, "policies"),
+        Some(SyncState::Suspended { by: fleetdeck::fleet::sync::Paused::Suspend, behind: true })
+    );
+
+    // Resume: Enter confirms (not destructive); verified by lastHandledReconcileAt.
+    let effects = update(&mut h.model, Msg::Action(Action::Resume));
+    drive(&mut h, &writer, effects, "").await;
+    let stage = &h.model.operation.as_ref().unwrap().stage;
+    assert!(matches!(stage, Stage::Done { .. }), "{stage:?}");
+    let caught_up = until(&mut h.model, &mut h.rx, Duration::from_secs(15), |m| {
+        cell(m, spoke, "policies") == Some(SyncState::InSync)
+    })
+    .await;
+    assert!(caught_up, "{:?}", cell(&h.model, spoke, "policies"));
+    let managers: Vec<String> = {
+        let st = hub.lock();
+        let gr = fleetdeck::sim::resource::GroupResource::new("kustomize.toolkit.fluxcd.io", "kustomizations");
+        let v = st.store.get(&gr, spoke, "policies").unwrap().value();
+        v.pointer("/metadata/managedFields")
+            .and_then(|m| m.as_array())
+            .map(|m| m.iter().filter_map(|e| e["manager"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    assert!(managers.contains(&"fleetdeck".to_owned()), "writes name fleetdeck: {managers:?}");
+    h.engine.stop().await;
+    h.fleet.stop().await;
+}
