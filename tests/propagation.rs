@@ -111,6 +111,7 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
     let down = "staging-eu-1";
     let spoke = h.fleet.require(down).unwrap().clone();
     spoke.faults.update(|f| f.outage = Some(OutageMode::Refused));
+    let published = Timestamp::now();
     let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
     // Not in sync at once: the hub cannot reach it.
     let behind = until(&mut h.model, &mut h.rx, Duration::from_secs(10), |m| {
@@ -140,6 +141,9 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
     .await;
     assert!(other_done);
 
+    // Down for twice the target, so the status timestamps measure the outage exactly enough.
+    let twice = jiff::SignedDuration::try_from(target * 2).unwrap();
+    until(&mut h.model, &mut h.rx, target * 2, |_| Timestamp::now().duration_since(published) > twice).await;
     spoke.faults.update(|f| f.outage = None);
     let caught_up = until(&mut h.model, &mut h.rx, Duration::from_secs(30), |m| {
         cell(m, down, "policies") == Some(SyncState::InSync) && fleet_sync(m).alarms == 0

@@ -19,51 +19,26 @@ pub struct Resource {
 }
 
 pub fn resource(kind: Kind) -> Resource {
-    let ar = |g: &str, v: &str, k: &str, plural: &str| {
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), plural)
+    // Every namespace (or cluster-scoped), no field selector.
+    let all = |g: &str, v: &str, k: &str, plural: &str| Resource {
+        api: ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), plural),
+        namespace: None,
+        field_selector: None,
     };
+    let deployments =
+        |namespace| Resource { namespace: Some(namespace), ..all("apps", "v1", "Deployment", "deployments") };
     match kind {
-        Kind::Node => Resource { api: ar("", "v1", "Node", "nodes"), namespace: None, field_selector: None },
-        Kind::FluxWorkload => Resource {
-            api: ar("apps", "v1", "Deployment", "deployments"),
-            namespace: Some("flux-system"),
-            field_selector: None,
-        },
-        Kind::VeleroWorkload => Resource {
-            api: ar("apps", "v1", "Deployment", "deployments"),
-            namespace: Some("velero"),
-            field_selector: None,
-        },
-        Kind::Kustomization => Resource {
-            api: ar("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
-            namespace: None,
-            field_selector: None,
-        },
-        Kind::SpokeSecret => Resource {
-            api: ar("", "v1", "Secret", "secrets"),
-            namespace: None,
-            field_selector: Some("metadata.name=cluster-kubeconfig"),
-        },
-        Kind::GitRepository => Resource {
-            api: ar("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
-            namespace: None,
-            field_selector: None,
-        },
-        Kind::OciRepository => Resource {
-            api: ar("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
-            namespace: None,
-            field_selector: None,
-        },
-        Kind::PolicyReport => Resource {
-            api: ar("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports"),
-            namespace: None,
-            field_selector: None,
-        },
-        Kind::ClusterPolicyReport => Resource {
-            api: ar("wgpolicyk8s.io", "v1alpha2", "ClusterPolicyReport", "clusterpolicyreports"),
-            namespace: None,
-            field_selector: None,
-        },
+        Kind::Node => all("", "v1", "Node", "nodes"),
+        Kind::FluxWorkload => deployments("flux-system"),
+        Kind::VeleroWorkload => deployments("velero"),
+        Kind::Kustomization => all("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+        Kind::SpokeSecret => {
+            Resource { field_selector: Some("metadata.name=cluster-kubeconfig"), ..all("", "v1", "Secret", "secrets") }
+        }
+        Kind::GitRepository => all("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+        Kind::OciRepository => all("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
+        Kind::PolicyReport => all("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports"),
+        Kind::ClusterPolicyReport => all("wgpolicyk8s.io", "v1alpha2", "ClusterPolicyReport", "clusterpolicyreports"),
     }
 }
 

@@ -341,7 +341,7 @@ impl ClusterModel {
         match &self.connection {
             Connection::Connecting { .. } => return State::Connecting,
             Connection::Failed { error, since, .. } => {
-                let lasting = Duration::try_from(now.duration_since(*since)).unwrap_or_default();
+                let lasting = super::ago(now, *since);
                 if error.failure.is_connectivity() && lasting >= t.unreachable_after {
                     return State::Unreachable { since: *since, error: error.clone() };
                 }
@@ -366,7 +366,7 @@ impl ClusterModel {
 
     /// How old the freshest data is.
     pub fn data_age(&self, now: Timestamp) -> Option<Duration> {
-        self.last_data.map(|at| Duration::try_from(now.duration_since(at)).unwrap_or_default())
+        self.last_data.map(|at| super::ago(now, at))
     }
 
     /// Data older than a few probe intervals (and at least 30 s) is stale.

@@ -10,3 +10,13 @@ pub mod propagation;
 pub mod registry;
 pub mod summary;
 pub mod sync;
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+/// How long before `now` `then` was (zero when `then` is later: clocks of different
+/// machines, or an event stamped after the tick).
+pub fn ago(now: Timestamp, then: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(then)).unwrap_or_default()
+}

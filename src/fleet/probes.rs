@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use super::ago;
 use jiff::{SignedDuration, Timestamp};
 
 use super::failure::Failure;
@@ -51,10 +53,6 @@ pub struct ProbeLog {
     /// When the current streak of failures began.
     pub failing_since: Option<Timestamp>,
     pub last_success: Option<Timestamp>,
-}
-
-fn age(now: Timestamp, then: Timestamp) -> Duration {
-    Duration::try_from(now.duration_since(then)).unwrap_or(Duration::ZERO)
 }
 
 /// A histogram of microseconds from 1 µs to a minute, two significant figures.
@@ -126,7 +124,7 @@ impl ProbeLog {
         }
         let now = sample.at;
         self.samples.push_back(sample);
-        while self.samples.front().is_some_and(|s| age(now, s.at) > self.window) {
+        while self.samples.front().is_some_and(|s| ago(now, s.at) > self.window) {
             self.samples.pop_front();
         }
         let horizon = now.as_second() - self.availability_window.as_secs() as i64;
@@ -141,7 +139,7 @@ impl ProbeLog {
 
     /// Latency over the window ending `now`.
     pub fn latency(&self, now: Timestamp, slo: Duration) -> LatencyStats {
-        stats_of(self.samples.iter().filter(|s| age(now, s.at) <= self.window), slo)
+        stats_of(self.samples.iter().filter(|s| ago(now, s.at) <= self.window), slo)
     }
 
     /// Successful probes over probes, in the availability window; `None` before any.
@@ -168,7 +166,7 @@ impl ProbeLog {
 
     /// How long the current failure streak has lasted.
     pub fn failing_for(&self, now: Timestamp) -> Option<Duration> {
-        self.failing_since.map(|since| age(now, since))
+        self.failing_since.map(|since| ago(now, since))
     }
 }
 
@@ -176,7 +174,7 @@ impl ProbeLog {
 pub fn fleet_latency<'a>(logs: impl Iterator<Item = &'a ProbeLog>, now: Timestamp, slo: Duration) -> LatencyStats {
     let mut all = Vec::new();
     for log in logs {
-        all.extend(log.samples.iter().filter(|s| age(now, s.at) <= log.window));
+        all.extend(log.samples.iter().filter(|s| ago(now, s.at) <= log.window));
     }
     stats_of(all.into_iter(), slo)
 }

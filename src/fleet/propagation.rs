@@ -7,8 +7,10 @@
 //! clock, but have one-second resolution. The watch arrival times (when fleetdeck saw the
 //! new artifact, and when it saw the Kustomization Ready at it) are as fine as the watch
 //! and the coalescing window, but exist only for changes seen live. A propagation of at
-//! least [`COARSE_BELOW`] is taken from the status; a shorter one, or one whose status
-//! timestamps are missing or out of order, from the arrival times when both were live.
+//! least [`COARSE_BELOW`] is taken from the status; a shorter one from the arrival times
+//! when both were live and they agree with the status within its resolution (a watch
+//! delayed on a busy machine must not make a propagation look faster than it was); one
+//! whose status timestamps are missing or out of order, from the arrival times alone.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -22,6 +24,10 @@ pub const KEPT_REVISIONS: usize = 32;
 
 /// Below this, one-second status timestamps are too coarse and arrival times are used.
 pub const COARSE_BELOW: Duration = Duration::from_secs(5);
+
+/// The resolution of status timestamps: an arrival-time measure further than this from the
+/// status measure is the watch's delay, not a finer reading.
+const STATUS_RESOLUTION: Duration = Duration::from_secs(1);
 
 /// Which clock a propagation time comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +143,7 @@ fn took(revision: &RevisionSeen, applied: &AppliedSeen) -> Option<Took> {
     let arrival = (revision.live && applied.live).then(|| span(revision.arrived_at, applied.arrived_at)).flatten();
     match (status, arrival) {
         (Some(s), _) if s >= COARSE_BELOW => Some(Took { duration: s, by: Measure::Status }),
+        (Some(s), Some(a)) if a.abs_diff(s) > STATUS_RESOLUTION => Some(Took { duration: s, by: Measure::Status }),
         (_, Some(a)) => Some(Took { duration: a, by: Measure::Arrival }),
         (Some(s), None) => Some(Took { duration: s, by: Measure::Status }),
         (None, None) => None,
@@ -386,6 +393,14 @@ mod tests {
         listed.observe_source(&source("main@sha1:r1", 100), t(500), false);
         listed.observe_kustomization(&key, &a, t(500), false);
         assert_eq!(listed.applied(&key).next().unwrap().took.unwrap().by, Measure::Status);
+        // The source's watch event arrived late (a busy machine): the arrival span says 0.5 s
+        // where the status says 3 s, more than the status resolution apart; the status wins.
+        let mut late = PropagationLog::default();
+        late.observe_source(&source("main@sha1:r1", 100), t(103), true);
+        let (key, b) = ks("prod-b", "main@sha1:r1", Some(103));
+        late.observe_kustomization(&key, &b, t(103) + Duration::from_millis(500), true);
+        let took = late.applied(&key).next().unwrap().took.unwrap();
+        assert_eq!(took, Took { duration: Duration::from_secs(3), by: Measure::Status });
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::ago;
 use super::propagation::PropagationLog;
 use super::summary::{KustomizationSummary, SourceSummary};
 
@@ -67,7 +68,7 @@ impl SyncState {
     /// Behind its source for longer than the target (suspended objects are an operator's
     /// choice, not an alarm).
     pub fn alarm(&self, now: Timestamp, target: Duration) -> bool {
-        self.behind_since().is_some_and(|since| behind_for(now, since) > target)
+        self.behind_since().is_some_and(|since| ago(now, since) > target)
     }
 
     /// Worst first, for a spoke's summary.
@@ -84,11 +85,6 @@ impl SyncState {
     pub fn is_in_sync(&self) -> bool {
         *self == SyncState::InSync
     }
-}
-
-/// How long since `since`, zero when it is in the future.
-pub fn behind_for(now: Timestamp, since: Timestamp) -> Duration {
-    Duration::try_from(now.duration_since(since)).unwrap_or_default()
 }
 
 /// The state of a Kustomization against its source. `source` is `None` when the hub has

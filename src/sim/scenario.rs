@@ -35,6 +35,23 @@ impl Span {
         Duration::from_millis(ms)
     }
 
+    /// A value for `key` (a spoke): each key has its own place in the range and varies
+    /// around it by a tenth of the range, so a spoke is consistently fast or slow, as
+    /// real clusters are.
+    pub fn sample_for(&self, key: &str) -> Duration {
+        if self.max <= self.min {
+            return self.min;
+        }
+        let spread = (self.max - self.min).as_secs_f64();
+        // FNV-1a: stable across runs and platforms.
+        let hash =
+            key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let place = (hash % 10_000) as f64 / 10_000.0;
+        let jitter = rand::rng().random_range(-0.1..=0.1);
+        let at = (place + jitter).clamp(0.0, 1.0);
+        self.min + Duration::from_secs_f64(spread * at)
+    }
+
     pub fn parse(text: &str) -> Result<Self> {
         let parse = |t: &str| humantime::parse_duration(t.trim()).wrap_err_with(|| format!("invalid duration {t:?}"));
         match text.split_once("..") {
@@ -357,6 +374,13 @@ mod tests {
         assert_eq!(Span::parse("250ms").unwrap(), Span::fixed(Duration::from_millis(250)));
         assert!(Span::parse("5s..1s").is_err());
         assert!(Span::parse("soon").is_err());
+        // Per key: each spoke keeps to its own part of the range.
+        let wide = Span::secs(0, 100);
+        for key in ["staging-eu-1", "production-us-1"] {
+            let draws: Vec<f64> = (0..50).map(|_| wide.sample_for(key).as_secs_f64()).collect();
+            let (lo, hi) = draws.iter().fold((f64::MAX, 0.0_f64), |(a, b), d| (a.min(*d), b.max(*d)));
+            assert!(hi - lo <= 20.0 + 1e-9, "{key}: {lo}..{hi}");
+        }
     }
 
     #[test]

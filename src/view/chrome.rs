@@ -12,6 +12,7 @@ use super::table::{Cell, Tone};
 use crate::app::model::Model;
 use crate::app::msg::{Action, Pane};
 use crate::app::propagation::FleetSync;
+use crate::fleet::ago;
 use crate::fleet::cluster::State;
 use crate::fleet::probes::fleet_latency;
 
@@ -236,9 +237,4 @@ pub fn fit_pieces(pieces: Vec<(u8, Vec<Cell>)>, width: u16) -> Vec<Cell> {
         line.extend(piece.1);
     }
     line
-}
-
-/// How long ago `then` was, for views.
-pub fn ago(now: Timestamp, then: Timestamp) -> Duration {
-    Duration::try_from(now.duration_since(then)).unwrap_or_default()
 }

@@ -9,6 +9,7 @@ use super::format::{age, latency, percent};
 use super::health::state_cell;
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
+use crate::fleet::ago;
 use crate::fleet::cluster::{Connection, WatchState};
 use crate::fleet::registry::Role;
 
@@ -31,10 +32,6 @@ pub struct DetailVm {
     pub scroll: usize,
     /// The probe history (a cluster's detail).
     pub chart: Option<ChartVm>,
-}
-
-fn since(now: Timestamp, then: Timestamp) -> Duration {
-    Duration::try_from(now.duration_since(then)).unwrap_or_default()
 }
 
 pub fn field(label: &str, value: Vec<Cell>) -> Line {
@@ -64,7 +61,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
     lines.push(field("Role", vec![Cell::plain(role_text)]));
     let mut state_line = vec![state_cell(&state, now)];
     if let Some(e) = state.error() {
-        state_line.push(Cell::new(format!("  {} ({} ago)", e.message, age(since(now, e.at))), Tone::Crit));
+        state_line.push(Cell::new(format!("  {} ({} ago)", e.message, age(ago(now, e.at))), Tone::Crit));
     }
     lines.push(field("State", state_line));
     if let Connection::Failed { attempts, .. } = &c.connection {
@@ -124,7 +121,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
             .iter()
             .filter(|cond| (cond.type_ == "Ready") != (cond.status == "True"))
             .map(|cond| {
-                let when = cond.since.map(|s| format!(" {}", age(since(now, s)))).unwrap_or_default();
+                let when = cond.since.map(|s| format!(" {}", age(ago(now, s)))).unwrap_or_default();
                 format!("{}={} {}{when}", cond.type_, cond.status, cond.reason)
             })
             .collect();
@@ -148,7 +145,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
             WatchState::Synced => (
                 format!(
                     "synced{}",
-                    w.synced_at.map(|s| format!(" (listed {} ago)", age(since(now, s)))).unwrap_or_default()
+                    w.synced_at.map(|s| format!(" (listed {} ago)", age(ago(now, s)))).unwrap_or_default()
                 ),
                 Tone::Ok,
             ),
@@ -157,7 +154,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         };
         lines.push(vec![Cell::plain(format!("  {:<44} ", kind.label())), Cell::new(text, tone)]);
         for e in w.errors.iter().rev().take(3) {
-            lines.push(vec![Cell::muted(format!("      {} ago  {}", age(since(now, e.at)), e.message))]);
+            lines.push(vec![Cell::muted(format!("      {} ago  {}", age(ago(now, e.at)), e.message))]);
         }
     }
     let missing = c.missing_kinds();

@@ -1,7 +1,5 @@
 //! The health pane: one row per cluster, hub first, then registrations no context reaches.
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 
 use super::format::{age, percent, truncate};
@@ -10,6 +8,7 @@ use crate::app::model::Model;
 use crate::app::msg::Pane;
 use crate::app::propagation::{SyncColumn, columns, context_sync, hub_own, row_of_key};
 use crate::app::rows::{row_keys, selected_key};
+use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::registry::Role;
@@ -30,18 +29,14 @@ pub const COLUMNS: [ColumnSpec; 12] = [
     ColumnSpec::new("LAST ERROR", 14, 5).flex(),
 ];
 
-fn since(now: Timestamp, then: Timestamp) -> Duration {
-    Duration::try_from(now.duration_since(then)).unwrap_or_default()
-}
-
 /// The state cell: its label, how long it has lasted when that matters, and its tone.
 pub fn state_cell(state: &State, now: Timestamp) -> Cell {
     match state {
         State::Live => Cell::new("Live", Tone::Ok),
         State::Syncing => Cell::new("Syncing", Tone::Muted),
         State::Connecting => Cell::new("Connecting", Tone::Muted),
-        State::Degraded { since: s, .. } => Cell::new(format!("Degraded {}", age(since(now, *s))), Tone::Warn),
-        State::Unreachable { since: s, .. } => Cell::new(format!("Unreachable {}", age(since(now, *s))), Tone::Crit),
+        State::Degraded { since: s, .. } => Cell::new(format!("Degraded {}", age(ago(now, *s))), Tone::Warn),
+        State::Unreachable { since: s, .. } => Cell::new(format!("Unreachable {}", age(ago(now, *s))), Tone::Crit),
         State::Unauthorized { .. } => Cell::new("Unauthorized", Tone::Crit),
     }
 }
@@ -117,7 +112,7 @@ fn cluster_row(model: &Model, columns: &[SyncColumn], index: usize, now: Timesta
     let error = state.error().cloned().or_else(|| c.last_error().cloned());
     let last_error = match error {
         Some(e) => Cell::new(
-            format!("{} ({})", e.message, age(since(now, e.at))),
+            format!("{} ({})", e.message, age(ago(now, e.at))),
             if state.error().is_some() { Tone::Crit } else { Tone::Muted },
         ),
         None => Cell::muted("—"),

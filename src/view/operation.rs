@@ -8,7 +8,7 @@ use super::detail::Line;
 use super::format::{age, truncate};
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
-use crate::fleet::sync::behind_for;
+use crate::fleet::ago;
 use crate::workflow::operation::{Operation, Stage};
 
 /// The typed confirmation line.
@@ -40,7 +40,7 @@ fn hub_kustomizations(
 fn progress_text(model: &Model, o: &Operation, now: Timestamp) -> String {
     let (done, total) = hub_kustomizations(model).map_or((0, 0), |k| o.progress(k));
     let since = match &o.stage {
-        Stage::Verifying { at, .. } => age(behind_for(now, *at)),
+        Stage::Verifying { at, .. } => age(ago(now, *at)),
         _ => String::new(),
     };
     format!("waiting for Flux: {done}/{total} handled ({since})")
@@ -115,7 +115,7 @@ pub fn panel(model: &Model, now: Timestamp, width: u16) -> Option<OperationVm> {
             keys = "esc close (the footer keeps the progress)".to_owned();
         }
         Stage::Done { at, outcomes } => {
-            lines.push(vec![Cell::new(format!("Done in {}:", age(behind_for(*at, o.started))), Tone::Ok)]);
+            lines.push(vec![Cell::new(format!("Done in {}:", age(ago(*at, o.started))), Tone::Ok)]);
             for (key, text) in outcomes {
                 let tone = if text.starts_with("Ready: ") || text == "suspended" { Tone::Normal } else { Tone::Warn };
                 lines.push(vec![Cell::new(truncate(&format!("  {}/{}: {text}", key.0, key.1), room), tone)]);
@@ -140,7 +140,7 @@ pub fn status(model: &Model, now: Timestamp) -> Option<Cell> {
         return None;
     }
     let o = model.operation.as_ref()?;
-    let recent = |at: &Timestamp| behind_for(now, *at).as_secs() < 60;
+    let recent = |at: &Timestamp| ago(now, *at).as_secs() < 60;
     match &o.stage {
         Stage::Executing => Some(Cell::new(format!("{}: writing…", o.plan.title()), Tone::Accent)),
         Stage::Verifying { .. } => {

@@ -15,10 +15,11 @@ use crate::app::model::Model;
 use crate::app::msg::Pane;
 use crate::app::propagation::{Compliance, FleetSync, SpokeSync, SyncColumn, columns, hub_own, row_of_key, source};
 use crate::app::rows::{row_keys, selected_key};
+use crate::fleet::ago;
 use crate::fleet::cluster::{State, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::propagation::PropagationStats;
-use crate::fleet::sync::{Paused, SyncState, behind_for};
+use crate::fleet::sync::{Paused, SyncState};
 
 const NAME_WIDTH: u16 = 18;
 /// Wide enough for the longest Flux failure reason (`ReconciliationFailed`).
@@ -49,7 +50,7 @@ fn matrix_fits(width: u16, columns: usize) -> bool {
 
 /// How a Kustomization's state reads in a cell, and its tone.
 pub fn state_cell(state: &SyncState, now: Timestamp, target: Duration) -> Cell {
-    let behind = |since: Option<Timestamp>| since.map(|s| format!(" {}", age(behind_for(now, s)))).unwrap_or_default();
+    let behind = |since: Option<Timestamp>| since.map(|s| format!(" {}", age(ago(now, s)))).unwrap_or_default();
     let late = if state.alarm(now, target) { Tone::Crit } else { Tone::Warn };
     match state {
         SyncState::InSync => Cell::new("in sync", Tone::Ok),
@@ -96,7 +97,7 @@ pub fn health_cell<'a>(
         (SyncState::Failed { .. }, _) if !alarm => Cell::new("failed", Tone::Crit),
         (SyncState::Unreachable { .. }, _) if !alarm => Cell::new("unreachable", Tone::Crit),
         (_, Some(since)) => {
-            Cell::new(format!("behind {}", age(behind_for(now, since))), if alarm { Tone::Crit } else { Tone::Warn })
+            Cell::new(format!("behind {}", age(ago(now, since))), if alarm { Tone::Crit } else { Tone::Warn })
         }
         (other, None) => state_cell(other, now, target),
     }
@@ -165,7 +166,7 @@ fn column_title(model: &Model, column: &SyncColumn, now: Timestamp) -> String {
     let width = CELL_WIDTH as usize;
     let revision = match source(model, &column.source) {
         Some(s) if !s.revision.is_empty() => {
-            let since = s.produced_at.map(|p| format!(" {}", age(behind_for(now, p)))).unwrap_or_default();
+            let since = s.produced_at.map(|p| format!(" {}", age(ago(now, p)))).unwrap_or_default();
             format!("{}{since}", short_revision(&s.revision))
         }
         Some(_) => "no artifact".to_owned(),
@@ -242,7 +243,7 @@ fn hub_problem(model: &Model) -> Option<(String, Tone)> {
     }
     match hub.state(model.now, model.settings.thresholds) {
         State::Unreachable { since, .. } | State::Degraded { since, .. } => Some((
-            format!("hub {} not answering for {}: last known state", hub.context, age(behind_for(model.now, since))),
+            format!("hub {} not answering for {}: last known state", hub.context, age(ago(model.now, since))),
             Tone::Crit,
         )),
         State::Unauthorized { .. } => Some((format!("hub {}: credentials rejected", hub.context), Tone::Crit)),
@@ -264,7 +265,7 @@ pub fn subtitle(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) ->
         }
         let text = match source(model, &column.source) {
             Some(s) if !s.revision.is_empty() => {
-                let since = s.produced_at.map(|p| format!(" ({})", age(behind_for(now, p)))).unwrap_or_default();
+                let since = s.produced_at.map(|p| format!(" ({})", age(ago(now, p)))).unwrap_or_default();
                 Cell::plain(format!("{} {}{since}", column.source.name, short_revision(&s.revision)))
             }
             _ => Cell::new(format!("{} (no artifact)", column.source.name), Tone::Warn),
@@ -367,7 +368,7 @@ pub fn chart(model: &Model, now: Timestamp, width: u16) -> RevisionChartVm {
             let still = row.current && done < row.following;
             let (value, text) = match row.slowest() {
                 _ if still => {
-                    let running = behind_for(now, row.seen.since());
+                    let running = ago(now, row.seen.since());
                     (running, format!("{done}/{}", row.following))
                 }
                 Some(slowest) => (slowest, seconds(slowest)),

@@ -11,7 +11,7 @@ use super::propagation::state_cell;
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
 use crate::app::propagation::{Compliance, columns, row_of_key};
-use crate::fleet::sync::behind_for;
+use crate::fleet::ago;
 
 /// A labelled line under a Kustomization's heading.
 fn sub_field(label: &str, value: Vec<Cell>) -> Line {
@@ -20,8 +20,8 @@ fn sub_field(label: &str, value: Vec<Cell>) -> Line {
     line
 }
 
-fn ago(now: Timestamp, then: Option<Timestamp>) -> String {
-    then.map_or("—".to_owned(), |t| format!("{} ago", age(behind_for(now, t))))
+fn ago_text(now: Timestamp, then: Option<Timestamp>) -> String {
+    then.map_or("—".to_owned(), |t| format!("{} ago", age(ago(now, t))))
 }
 
 /// Wrapped, indented text lines in one tone.
@@ -50,7 +50,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
             sync.push(Cell::new(
                 format!(
                     "  behind for {}{}",
-                    age(behind_for(now, since)),
+                    age(ago(now, since)),
                     if alarm { format!(", past the {} target", seconds(target)) } else { String::new() }
                 ),
                 if alarm { Tone::Crit } else { Tone::Warn },
@@ -87,7 +87,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
         lines.push(title);
         let mut state = vec![state_cell(&cell.state, now, target)];
         if let Some(c) = &ks.ready {
-            state.push(Cell::muted(format!("  Ready={} {} (since {})", c.status, c.reason, ago(now, c.since))));
+            state.push(Cell::muted(format!("  Ready={} {} (since {})", c.status, c.reason, ago_text(now, c.since))));
         }
         lines.push(sub_field("State", state));
         if let Some(c) = ks.ready.as_ref().filter(|c| c.status != "True" && !c.message.is_empty()) {
@@ -104,7 +104,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
             vec![Cell::plain(format!(
                 "{}  ({})",
                 if ks.last_applied_revision.is_empty() { "—" } else { &ks.last_applied_revision },
-                ago(now, ks.applied_at)
+                ago_text(now, ks.applied_at)
             ))],
         ));
         if ks.last_attempted_revision != ks.last_applied_revision && !ks.last_attempted_revision.is_empty() {
@@ -146,7 +146,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
                     format!(
                         "    {:<24} {took:>8}  {by:<18} {}",
                         truncate(&short_revision(&a.revision), 24),
-                        ago(now, Some(a.at()))
+                        ago_text(now, Some(a.at()))
                     ),
                     tone,
                 )]);

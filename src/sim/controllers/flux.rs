@@ -96,6 +96,16 @@ pub fn oci_revision(previous: Option<&str>) -> String {
     format!("v1.4.{patch}@sha256:{}", hex(64))
 }
 
+/// How long a spoke takes to apply a revision: its own place in the scenario's range
+/// (slow spokes in `slow_delay`, past the 30 s target).
+fn spoke_delay(scenario: &Scenario, spoke: &str) -> Duration {
+    if matches_any(&scenario.flux.slow, spoke) {
+        scenario.flux.slow_delay.sample_for(spoke)
+    } else {
+        scenario.flux.reconcile_delay.sample_for(spoke)
+    }
+}
+
 fn condition(type_: &str, status: &str, reason: &str, message: &str, at: &str, generation: i64) -> Value {
     json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": at, "observedGeneration": generation})
 }
@@ -354,11 +364,7 @@ pub fn register(
             .into_iter()
             .map(|(id, _)| json!({"id": id, "v": "v1"}))
             .collect();
-        let delay = if matches_any(&scenario.flux.slow, &spoke.name) {
-            scenario.flux.slow_delay.sample()
-        } else {
-            scenario.flux.reconcile_delay.sample()
-        };
+        let delay = spoke_delay(scenario, &spoke.name);
         let ready = rfc3339(produced + jiff::SignedDuration::try_from(delay).unwrap_or_default());
         let took = format!("{:.1}s", delay.as_secs_f64());
         ks["status"] = ready_status(revision, &ready, 1, inventory, &took);
@@ -442,11 +448,7 @@ impl Controller {
     }
 
     fn spoke_delay(&self, spoke: &str) -> Duration {
-        if matches_any(&self.scenario.flux.slow, spoke) {
-            self.scenario.flux.slow_delay.sample()
-        } else {
-            self.scenario.flux.reconcile_delay.sample()
-        }
+        spoke_delay(&self.scenario, spoke)
     }
 
     /// Starts the Kustomizations that follow a source whose artifact changed.
