@@ -67,6 +67,8 @@ pub struct SloConfig {
     pub propagation: Duration,
     #[serde(with = "humantime_serde")]
     pub propagation_window: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backup_grace: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -46,6 +46,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
         },
         propagation_target: config.slo.propagation,
         propagation_window: config.slo.propagation_window,
+        backup_grace: config.slo.backup_grace,
         latency_window: config.probe.window,
         availability_window: config.probe.availability_window,
         mapping: config.fleet.mapping.clone(),

@@ -8,6 +8,7 @@ use fleetdeck::app::model::{Model, ModelSettings};
 use fleetdeck::app::msg::{Action, Msg, Pane};
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::{ContextSpec, EngineEvent};
+use fleetdeck::fleet::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use fleetdeck::fleet::failure::{ErrorInfo, Failure};
 use fleetdeck::fleet::kind::Kind;
 use fleetdeck::fleet::probes::Sample;
@@ -272,6 +273,170 @@ fn reports(events: &mut Vec<EngineEvent>) {
     }
 }
 
+/// A Velero object of `kind` folded as the engine folds it.
+fn velero(kind: Kind, v: serde_json::Value) -> (ObjectKey, Summary) {
+    let key =
+        (v["metadata"]["namespace"].as_str().unwrap().to_owned(), v["metadata"]["name"].as_str().unwrap().to_owned());
+    let summary = match kind {
+        Kind::Backup => Summary::Backup(BackupSummary::fold(&v)),
+        Kind::Schedule => Summary::Schedule(ScheduleSummary::fold(&v)),
+        Kind::Restore => Summary::Restore(RestoreSummary::fold(&v)),
+        _ => Summary::Storage(StorageSummary::fold(&v)),
+    };
+    (key, summary)
+}
+
+fn schedule(name: &str, cron: &str, paused: bool) -> (ObjectKey, Summary) {
+    velero(
+        Kind::Schedule,
+        json!({"apiVersion": "velero.io/v1", "kind": "Schedule",
+            "metadata": {"name": name, "namespace": "velero", "creationTimestamp": "2026-10-01T00:00:00Z"},
+            "spec": {"schedule": cron, "paused": paused, "useOwnerReferencesInBackup": false,
+                "template": {"ttl": "720h0m0s", "storageLocation": "default"}},
+            "status": {"phase": "Enabled", "lastBackup": "2026-11-18T11:00:00Z"}}),
+    )
+}
+
+/// A backup of `schedule` started at `started` (RFC 3339), as Velero writes it.
+fn backup(schedule: &str, started: &str, phase: &str, errors: i64, warnings: i64) -> (ObjectKey, Summary) {
+    let start: Timestamp = started.parse().unwrap();
+    let name = format!("{schedule}-{}", start.strftime("%Y%m%d%H%M%S"));
+    let total = 640;
+    let mut status = json!({"phase": phase, "version": 1, "formatVersion": "1.1.0", "startTimestamp": started,
+        "expiration": (start + jiff::SignedDuration::from_hours(720)).to_string(),
+        "progress": {"totalItems": total, "itemsBackedUp": if phase == "InProgress" { 256 } else { total }},
+        "errors": errors, "warnings": warnings});
+    if phase != "InProgress" {
+        status["completionTimestamp"] = json!((start + jiff::SignedDuration::from_secs(47)).to_string());
+    }
+    if phase == "Failed" {
+        status["failureReason"] = json!("timed out waiting for all PodVolumeBackups to complete");
+    }
+    velero(
+        Kind::Backup,
+        json!({"apiVersion": "velero.io/v1", "kind": "Backup",
+            "metadata": {"name": name, "namespace": "velero", "creationTimestamp": started,
+                "labels": {"velero.io/schedule-name": schedule, "velero.io/storage-location": "default"}},
+            "spec": {"storageLocation": "default", "ttl": "720h0m0s"}, "status": status}),
+    )
+}
+
+fn storage(available: bool) -> (ObjectKey, Summary) {
+    let mut status = json!({"phase": "Available", "lastValidationTime": rfc(940), "lastSyncedTime": rfc(940)});
+    if !available {
+        status["phase"] = json!("Unavailable");
+        status["message"] = json!(
+            "BackupStorageLocation \"default\" is unavailable: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 503"
+        );
+    }
+    velero(
+        Kind::BackupStorageLocation,
+        json!({"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": "default", "namespace": "velero"},
+            "spec": {"provider": "aws", "default": true, "objectStorage": {"bucket": "fleet-backups"}}, "status": status}),
+    )
+}
+
+fn restore(name: &str, backup: &str, phase: &str, started: &str, took: i64) -> (ObjectKey, Summary) {
+    let start: Timestamp = started.parse().unwrap();
+    let mut status = json!({"phase": phase, "startTimestamp": started,
+        "progress": {"totalItems": 640, "itemsRestored": if phase == "InProgress" { 410 } else { 640 }}});
+    if phase == "Completed" {
+        status["completionTimestamp"] = json!((start + jiff::SignedDuration::from_secs(took)).to_string());
+        status["warnings"] = json!(2);
+        status["errors"] = json!(0);
+    }
+    velero(
+        Kind::Restore,
+        json!({"apiVersion": "velero.io/v1", "kind": "Restore",
+            "metadata": {"name": name, "namespace": "velero", "creationTimestamp": started},
+            "spec": {"backupName": backup, "includedNamespaces": ["*"]}, "status": status}),
+    )
+}
+
+/// Velero on every cluster, at 2026-11-18 11:23:20 (t(1000)): the hub is fine; edge-eu-1
+/// runs Velero with no schedule; production-eu-1's last hourly backup failed (its RPO
+/// still holds) and it has restores, one running; production-us-1's storage is down;
+/// staging-eu-1's daily schedule is paused and days late.
+fn velero_objects(events: &mut Vec<EngineEvent>) {
+    let ok_daily = || backup("daily-full", "2026-11-18T01:00:00Z", "Completed", 0, 0);
+    type Objects = Vec<(ObjectKey, Summary)>;
+    let per_cluster: [(usize, Objects, Objects, Objects, bool); 5] = [
+        (
+            0,
+            vec![schedule("daily-full", "0 1 * * *", false), schedule("hourly-config", "0 * * * *", false)],
+            vec![
+                ok_daily(),
+                backup("hourly-config", "2026-11-18T11:00:00Z", "Completed", 0, 0),
+                backup("hourly-config", "2026-11-18T10:00:00Z", "Completed", 0, 0),
+            ],
+            vec![],
+            true,
+        ),
+        (1, vec![], vec![], vec![], true),
+        (
+            2,
+            vec![schedule("daily-full", "0 1 * * *", false), schedule("hourly-config", "0 * * * *", false)],
+            vec![
+                backup("daily-full", "2026-11-18T01:00:00Z", "Completed", 0, 2),
+                backup("daily-full", "2026-11-17T01:00:00Z", "Completed", 0, 0),
+                backup("hourly-config", "2026-11-18T11:00:00Z", "Failed", 1, 0),
+                backup("hourly-config", "2026-11-18T10:00:00Z", "Completed", 0, 0),
+                backup("hourly-config", "2026-11-18T09:00:00Z", "Failed", 1, 0),
+            ],
+            vec![
+                restore(
+                    "daily-full-20261117010000-20261118090000",
+                    "daily-full-20261117010000",
+                    "Completed",
+                    "2026-11-18T09:00:00Z",
+                    42,
+                ),
+                restore(
+                    "daily-full-20261118010000-20261118112000",
+                    "daily-full-20261118010000",
+                    "InProgress",
+                    "2026-11-18T11:20:00Z",
+                    0,
+                ),
+            ],
+            true,
+        ),
+        (
+            3,
+            vec![schedule("daily-full", "0 1 * * *", false), schedule("hourly-config", "0 * * * *", false)],
+            vec![
+                ok_daily(),
+                backup("hourly-config", "2026-11-18T11:00:00Z", "InProgress", 0, 0),
+                backup("hourly-config", "2026-11-18T10:00:00Z", "Completed", 0, 0),
+            ],
+            vec![],
+            false,
+        ),
+        (
+            4,
+            vec![schedule("daily-full", "0 1 * * *", true), schedule("hourly-config", "0 * * * *", false)],
+            vec![
+                backup("daily-full", "2026-11-14T01:00:00Z", "Completed", 0, 0),
+                backup("hourly-config", "2026-11-18T11:00:00Z", "Completed", 0, 0),
+            ],
+            vec![],
+            true,
+        ),
+    ];
+    for (cluster, schedules, backups, restores, available) in per_cluster {
+        events.push(EngineEvent::Relist { cluster, kind: Kind::Schedule, items: schedules, at: t(30) });
+        events.push(EngineEvent::Relist { cluster, kind: Kind::Backup, items: backups, at: t(30) });
+        events.push(EngineEvent::Relist { cluster, kind: Kind::Restore, items: restores, at: t(30) });
+        events.push(EngineEvent::Relist {
+            cluster,
+            kind: Kind::BackupStorageLocation,
+            items: vec![storage(available)],
+            at: t(30),
+        });
+    }
+}
+
 fn registration(spoke: &str, uid: Option<&str>) -> (ObjectKey, Summary) {
     let secret = SpokeSecret {
         namespace: spoke.into(),
@@ -324,6 +489,7 @@ fn model() -> Model {
     hub_flux(&mut events);
     events.push(EngineEvent::Relist { cluster: 0, kind: Kind::SpokeSecret, items: hub_secrets, at: t(20) });
     reports(&mut events);
+    velero_objects(&mut events);
     // Probes every 5 s; production-us-1 has been failing for the last 25 s.
     for step in 0..200 {
         let at = t(5 + step * 5);
@@ -433,6 +599,46 @@ fn propagation_detail() {
     assert_eq!(m.ui.detail.as_deref(), Some("staging-eu-1"));
     insta::assert_snapshot!("propagation_detail_80x24", render(&m, 80, 24));
     insta::assert_snapshot!("propagation_detail_200x50", render(&m, 200, 50));
+}
+
+#[test]
+fn backups_pane() {
+    let m = with(&model(), &[Action::Pane(Pane::Backups)]);
+    let narrow = render(&m, 80, 24);
+    insta::assert_snapshot!("backups_80x24", narrow);
+    let wide = render(&m, 200, 50);
+    insta::assert_snapshot!("backups_200x50", wide);
+    // Worst first: the late and storage-down schedules lead, the healthy ones close.
+    let states: Vec<&str> = wide
+        .lines()
+        .skip_while(|l| !l.starts_with("CLUSTER"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.get(32..48).unwrap_or("").trim())
+        .collect();
+    assert!(states[0].starts_with("late"), "{states:?}");
+    let first_ok = states.iter().position(|s| *s == "ok").unwrap();
+    assert!(states[first_ok..].iter().all(|s| *s == "ok"), "{states:?}");
+    assert!(wide.contains("storage down") && wide.contains("no schedule") && wide.contains("last failed"), "{wide}");
+    assert!(wide.contains("3/5 clusters within RPO") || wide.contains("clusters within RPO"), "{wide}");
+}
+
+#[test]
+fn backups_detail() {
+    // production-eu-1's hourly schedule: a failed attempt after a good backup.
+    let mut m = with(&model(), &[Action::Pane(Pane::Backups)]);
+    while !fleetdeck::app::rows::selected_key(&m, Pane::Backups)
+        .is_some_and(|k| k.starts_with("production-eu-1") && k.ends_with("hourly-config"))
+    {
+        update(&mut m, Msg::Action(Action::Down));
+    }
+    let m = with(&m, &[Action::Open, Action::Down]);
+    let narrow = render(&m, 80, 24);
+    insta::assert_snapshot!("backups_detail_80x24", narrow);
+    let wide = render(&m, 200, 50);
+    assert!(wide.contains("› hourly-config-20261118100000"), "the second backup is selected:\n{wide}");
+    assert!(wide.contains("410/640 items"), "the running restore's progress:\n{wide}");
+    insta::assert_snapshot!("backups_detail_200x50", wide);
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub struct ModelSettings {
     pub propagation_target: Duration,
     /// Per-spoke propagation percentiles are over this window.
     pub propagation_window: Duration,
+    /// How long past a scheduled run its backup may take (capped per schedule).
+    pub backup_grace: Duration,
     pub latency_window: Duration,
     pub availability_window: Duration,
     /// Hub spoke name -> context name, for spokes whose names differ.
@@ -49,6 +51,7 @@ impl Default for ModelSettings {
             },
             propagation_target: Duration::from_secs(30),
             propagation_window: Duration::from_secs(3600),
+            backup_grace: Duration::from_secs(30 * 60),
             latency_window: Duration::from_secs(300),
             availability_window: Duration::from_secs(3600),
             mapping: BTreeMap::new(),
@@ -83,8 +86,9 @@ pub struct Ui {
     /// The selected row of each pane, by its key (a context or registration name).
     pub selected: BTreeMap<Pane, String>,
     pub filter: Filter,
-    /// The cluster whose detail is open.
+    /// The row whose detail is open (its key).
     pub detail: Option<String>,
+    /// The detail's scroll; in a backups detail, the selected backup.
     pub detail_scroll: usize,
     pub help: bool,
     /// Rows a page moves (the last drawn table height).

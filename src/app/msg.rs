@@ -64,6 +64,8 @@ pub enum Action {
     Reconcile,
     Suspend,
     Resume,
+    BackupNow,
+    Restore,
 }
 
 impl Action {
@@ -91,13 +93,15 @@ impl Action {
             Action::Reconcile => "reconcile",
             Action::Suspend => "suspend",
             Action::Resume => "resume",
+            Action::BackupNow => "backup_now",
+            Action::Restore => "restore",
         }
     }
 
     /// Whether the action writes to a cluster: such actions exist only in an operator
     /// session.
     pub fn mutates(self) -> bool {
-        matches!(self, Action::Reconcile | Action::Suspend | Action::Resume)
+        matches!(self, Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore)
     }
 
     /// What the help screen and footer call it.
@@ -124,10 +128,12 @@ impl Action {
             Action::Reconcile => "reconcile spoke now",
             Action::Suspend => "suspend spoke",
             Action::Resume => "resume spoke",
+            Action::BackupNow => "back up now",
+            Action::Restore => "restore a backup",
         }
     }
 
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 23] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -149,7 +155,18 @@ impl Action {
         Action::Reconcile,
         Action::Suspend,
         Action::Resume,
+        Action::BackupNow,
+        Action::Restore,
     ];
+
+    /// The operator actions of a pane.
+    pub fn operator(pane: Pane) -> &'static [Action] {
+        match pane {
+            Pane::Propagation => &[Action::Reconcile, Action::Suspend, Action::Resume],
+            Pane::Backups => &[Action::BackupNow, Action::Restore],
+            Pane::Health | Pane::Latency | Pane::Audit => &[],
+        }
+    }
 
     pub fn from_name(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.name() == name)

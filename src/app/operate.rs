@@ -1,22 +1,26 @@
-//! Operator actions in the model: a key plans an action on the selected spoke, the dry
-//! run's answer is shown for confirmation, the confirmed plan is written, and the hub's
-//! watch shows when Flux acted on it. One action at a time; its panel can be closed while
-//! Flux works, and the footer keeps its progress.
+//! Operator actions in the model: a key plans an action on the selected spoke (Flux) or
+//! schedule and backup (Velero), the dry run's answer is shown for confirmation, the
+//! confirmed plan is written, and the watches show when Flux acted on it or Velero
+//! finished it. One action at a time; its panel can be closed while the work goes on,
+//! and the footer keeps its progress.
 
 use jiff::Timestamp;
 
+use super::backups::{self, backups_of};
 use super::model::Model;
 use super::msg::{Action, Effect, Pane};
 use super::propagation::{columns, row_of_key};
 use super::rows::selected_key;
 use crate::workflow::operation::{Executed, Operation};
-use crate::workflow::plan::{ObjectPreview, Op, flux_plan};
+use crate::workflow::plan::{ObjectPreview, Op, Plan, backup_plan, flux_plan, restore_plan};
 
 fn op_of(action: Action) -> Option<Op> {
     match action {
         Action::Reconcile => Some(Op::Reconcile),
         Action::Suspend => Some(Op::Suspend),
         Action::Resume => Some(Op::Resume),
+        Action::BackupNow => Some(Op::BackupNow),
+        Action::Restore => Some(Op::Restore),
         _ => None,
     }
 }
@@ -26,34 +30,75 @@ fn notice(model: &mut Model, text: String) {
     model.ui.notice = Some((text, model.now));
 }
 
-/// A mutating action key: plans it on the selected spoke and asks for its dry run.
+/// Plans a Flux action on the selected spoke.
+fn flux(model: &Model, op: Op) -> Result<Plan, String> {
+    let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Propagation));
+    let row = key.and_then(|k| row_of_key(model, &columns(model), &k)).ok_or("no spoke selected")?;
+    let (Some(hub), Some(registration)) = (model.hub(), row.registration.and_then(|r| model.registrations.get(r)))
+    else {
+        return Err(format!("{} is not registered on the hub: there is nothing to {}", row.name, op.verb()));
+    };
+    let objects: Vec<_> =
+        registration.kustomizations.iter().filter_map(|k| hub.kustomizations.get(k).map(|ks| (k, ks))).collect();
+    flux_plan(op, &registration.name, &hub.context, &objects)
+}
+
+/// Plans a Velero action on the selected schedule: a backup from it, or a restore from
+/// the backup selected in its detail (from the list, its newest usable backup, as
+/// `velero restore create --from-schedule` picks).
+fn velero(model: &Model, op: Op) -> Result<Plan, String> {
+    let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Backups)).ok_or("no row selected")?;
+    let row = backups::row_of_key(model, &key, model.now).ok_or("the selected row is gone")?;
+    let c = &model.clusters[row.cluster];
+    match op {
+        Op::BackupNow => {
+            let schedule = row
+                .schedule()
+                .and_then(|k| c.schedules.get(k))
+                .ok_or_else(|| format!("{}: select a schedule to back up from", c.context))?;
+            let down = row.health().and_then(|h| {
+                h.findings.iter().find_map(|f| match f {
+                    crate::fleet::backup::Finding::StorageUnavailable { location, .. } => Some(location.as_str()),
+                    _ => None,
+                })
+            });
+            backup_plan(&c.context, schedule, down, model.now)
+        }
+        _ => {
+            let list = backups_of(model, &row);
+            let chosen = if model.ui.detail.is_some() {
+                list.get(model.ui.detail_scroll.min(list.len().saturating_sub(1))).map(|(_, b)| *b)
+            } else {
+                list.iter().map(|(_, b)| *b).find(|b| matches!(b.phase.as_str(), "Completed" | "PartiallyFailed"))
+            };
+            let backup = chosen.ok_or_else(|| format!("{}: no backup to restore from", c.context))?;
+            restore_plan(&c.context, backup, model.now)
+        }
+    }
+}
+
+/// A mutating action key: plans it on the selection and asks for its dry run.
 pub fn start(model: &mut Model, action: Action) -> Vec<Effect> {
     let Some(op) = op_of(action) else { return Vec::new() };
     if !model.settings.writable {
         // Not reachable from a read-only keymap; refused here as well.
         return Vec::new();
     }
-    if model.ui.pane != Pane::Propagation {
-        notice(model, format!("{} acts on a spoke: open the propagation pane (3) and select one", op.verb()));
+    if !Action::operator(model.ui.pane).contains(&action) {
+        let wher = if op.creates() {
+            "a schedule: open the backups pane (4)"
+        } else {
+            "a spoke: open the propagation pane (3)"
+        };
+        notice(model, format!("{} acts on {wher} and select one", op.verb()));
         return Vec::new();
     }
     if let Some(running) = model.operation.as_ref().filter(|o| !o.is_finished()) {
         notice(model, format!("{} is still running: wait for it to finish", running.plan.title()));
         return Vec::new();
     }
-    let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Propagation));
-    let Some(row) = key.and_then(|k| row_of_key(model, &columns(model), &k)) else {
-        notice(model, "no spoke selected".to_owned());
-        return Vec::new();
-    };
-    let (Some(hub), Some(registration)) = (model.hub(), row.registration.and_then(|r| model.registrations.get(r)))
-    else {
-        notice(model, format!("{} is not registered on the hub: there is nothing to {}", row.name, op.verb()));
-        return Vec::new();
-    };
-    let objects: Vec<_> =
-        registration.kustomizations.iter().filter_map(|k| hub.kustomizations.get(k).map(|ks| (k, ks))).collect();
-    match flux_plan(op, &registration.name, &hub.context, &objects) {
+    let planned = if op.creates() { velero(model, op) } else { flux(model, op) };
+    match planned {
         Ok(plan) => {
             model.operations_started += 1;
             let id = model.operations_started;
@@ -107,12 +152,11 @@ pub fn cancel(model: &mut Model) {
     model.ui.prompt = Default::default();
 }
 
-/// The hub's Kustomizations changed: the running action may be verified.
+/// The watched objects changed: the running action may be verified.
 pub fn observe(model: &mut Model) {
     let now = model.now;
-    let Some(hub) = model.clusters.iter().find(|c| c.is_hub) else { return };
     if let Some(o) = model.operation.as_mut() {
-        o.observe(&hub.kustomizations, now);
+        o.observe(&model.clusters, now);
     }
 }
 

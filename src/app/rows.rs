@@ -60,7 +60,8 @@ pub fn row_keys(model: &Model, pane: Pane) -> Vec<String> {
             keys.extend(hub_only_keys(model));
             keys
         }
-        Pane::Backups | Pane::Audit => Vec::new(),
+        Pane::Backups => super::backups::rows(model, model.now).iter().map(|r| r.key(model)).collect(),
+        Pane::Audit => Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `update`: the one function that changes the model. Pure: it reads no clock (times come
 //! in the messages) and does no I/O; what must happen outside comes back as effects.
 
+use super::backups;
 use super::model::Model;
 use super::msg::{Action, Effect, Msg, Pane};
 use super::operate;
@@ -194,9 +195,12 @@ fn apply_event(model: &mut Model, event: EngineEvent) {
     };
     if is_hub && let Some(kind) = changed_kind {
         forget_gone(model, kind, id);
-        if kind == Kind::Kustomization {
-            operate::observe(model);
-        }
+    }
+    // What an operator action waits for: Flux on the hub, Velero anywhere.
+    if let Some(kind) = changed_kind
+        && ((is_hub && kind == Kind::Kustomization) || matches!(kind, Kind::Backup | Kind::Restore))
+    {
+        operate::observe(model);
     }
     if rejoin {
         model.rejoin();
@@ -247,12 +251,20 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             Action::PageUp => model.ui.detail_scroll = model.ui.detail_scroll.saturating_sub(page as usize),
             Action::PageDown => model.ui.detail_scroll += page as usize,
             Action::Top => model.ui.detail_scroll = 0,
+            Action::Bottom if model.ui.pane == Pane::Backups => model.ui.detail_scroll = usize::MAX / 2,
             Action::Help => model.ui.help = true,
             Action::NextPane | Action::PrevPane | Action::Pane(_) => {
                 model.ui.detail = None;
                 return apply_action(model, action);
             }
             _ => {}
+        }
+        // The backups detail moves a cursor over the schedule's backups.
+        if model.ui.pane == Pane::Backups
+            && let Some(row) = model.ui.detail.as_deref().and_then(|k| backups::row_of_key(model, k, model.now))
+        {
+            let last = backups::backups_of(model, &row).len().saturating_sub(1);
+            model.ui.detail_scroll = model.ui.detail_scroll.min(last);
         }
         return Vec::new();
     }
@@ -273,8 +285,8 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             let opens = match pane {
                 Pane::Health | Pane::Latency => selected.filter(|n| model.cluster_by_name(n).is_some()),
                 // Spokes, and registrations no context reaches (the hub's view of them).
-                Pane::Propagation => selected,
-                Pane::Backups | Pane::Audit => None,
+                Pane::Propagation | Pane::Backups => selected,
+                Pane::Audit => None,
             };
             if let Some(key) = opens {
                 model.ui.detail = Some(key);
@@ -287,7 +299,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Filter => model.ui.filter.editing = true,
-        Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume => {}
+        Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore => {}
     }
     Vec::new()
 }

@@ -5,6 +5,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 
+use crate::fleet::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::{
     KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary, WorkloadSummary,
@@ -39,6 +40,10 @@ pub fn resource(kind: Kind) -> Resource {
         Kind::OciRepository => all("source.toolkit.fluxcd.io", "v1", "OCIRepository", "ocirepositories"),
         Kind::PolicyReport => all("wgpolicyk8s.io", "v1alpha2", "PolicyReport", "policyreports"),
         Kind::ClusterPolicyReport => all("wgpolicyk8s.io", "v1alpha2", "ClusterPolicyReport", "clusterpolicyreports"),
+        Kind::Backup => all("velero.io", "v1", "Backup", "backups"),
+        Kind::Schedule => all("velero.io", "v1", "Schedule", "schedules"),
+        Kind::Restore => all("velero.io", "v1", "Restore", "restores"),
+        Kind::BackupStorageLocation => all("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
     }
 }
 
@@ -67,6 +72,10 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
             Summary::Source(SourceSummary::fold(&v))
         }
         Kind::PolicyReport | Kind::ClusterPolicyReport => Summary::Report(ReportSummary::fold(&v)),
+        Kind::Backup => Summary::Backup(BackupSummary::fold(&v)),
+        Kind::Schedule => Summary::Schedule(ScheduleSummary::fold(&v)),
+        Kind::Restore => Summary::Restore(RestoreSummary::fold(&v)),
+        Kind::BackupStorageLocation => Summary::Storage(StorageSummary::fold(&v)),
     };
     (key, summary)
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -17,7 +17,7 @@ use super::client;
 use super::contexts::ContextSpec;
 use super::errors::classify;
 use crate::workflow::operation::{Confirmed, Executed};
-use crate::workflow::plan::{FIELD_MANAGER, ObjectPreview, Plan, Target, diff};
+use crate::workflow::plan::{FIELD_MANAGER, FieldChange, ObjectPreview, Plan, Target, Write, diff};
 
 /// The capability to write to clusters.
 #[derive(Debug)]
@@ -43,10 +43,15 @@ pub struct Writer {
     timeout: Duration,
 }
 
-fn kustomizations(client: kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization");
-    let ar = ApiResource::from_gvk_with_plural(&gvk, "kustomizations");
-    Api::namespaced_with(client, namespace, &ar)
+/// The API of a target's kind in its namespace.
+fn api(client: kube::Client, target: &Target) -> Api<DynamicObject> {
+    let (group, version, kind, plural) = target.resource.gvk();
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::namespaced_with(client, &target.key.0, &ar)
+}
+
+fn as_value<T: serde::Serialize>(o: &T) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
 }
 
 fn message(e: &kube::Error) -> String {
@@ -88,31 +93,55 @@ impl Writer {
         }
     }
 
-    /// What the object would become: the current object and the server's dry-run answer.
-    async fn preview_one(
-        &self,
-        target: &Target,
-        patch: &Value,
-    ) -> Result<Vec<crate::workflow::plan::FieldChange>, String> {
-        let api = kustomizations(self.client(&target.context).await?, &target.key.0);
+    /// What the object would become: the current object (none for a new one) and the
+    /// server's dry-run answer.
+    async fn preview_one(&self, target: &Target, write: &Write) -> Result<Vec<FieldChange>, String> {
+        let api = api(self.client(&target.context).await?, target);
         let name = &target.key.1;
-        let before = self.timed("reading the object", api.get(name)).await?;
-        let params =
-            PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), dry_run: true, ..PatchParams::default() };
-        let after = self.timed("the dry run", api.patch(name, &params, &Patch::Merge(patch))).await?;
-        let as_value = |o: &DynamicObject| serde_json::to_value(o).unwrap_or(Value::Null);
-        Ok(diff(&as_value(&before), &as_value(&after)))
+        match write {
+            Write::Patch(patch) => {
+                let before = self.timed("reading the object", api.get(name)).await?;
+                let params = PatchParams {
+                    field_manager: Some(FIELD_MANAGER.to_owned()),
+                    dry_run: true,
+                    ..PatchParams::default()
+                };
+                let after = self.timed("the dry run", api.patch(name, &params, &Patch::Merge(patch))).await?;
+                Ok(diff(&as_value(&before), &as_value(&after)))
+            }
+            Write::Create(object) => {
+                let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+                let params = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()) };
+                let after = self.timed("the dry run", api.create(&params, &object)).await?;
+                Ok(diff(&Value::Null, &as_value(&after)))
+            }
+        }
     }
 
     /// The server-side dry run of every target (`dryRun=All`): nothing is written.
     pub async fn preview(&self, plan: &Plan) -> Result<Vec<ObjectPreview>, String> {
-        let patch = plan.patch(&Timestamp::now().to_string());
+        let write = plan.write(&Timestamp::now().to_string());
         let mut previews = Vec::new();
         for target in &plan.targets {
-            let outcome = self.preview_one(target, &patch).await;
+            let outcome = self.preview_one(target, &write).await;
             previews.push(ObjectPreview { target: target.clone(), outcome });
         }
         Ok(previews)
+    }
+
+    async fn write_one(&self, target: &Target, write: &Write) -> Result<(), String> {
+        let api = api(self.client(&target.context).await?, target);
+        match write {
+            Write::Patch(patch) => {
+                let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
+                self.timed("the write", api.patch(&target.key.1, &params, &Patch::Merge(patch))).await.map(|_| ())
+            }
+            Write::Create(object) => {
+                let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+                let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
+                self.timed("the write", api.create(&params, &object)).await.map(|_| ())
+            }
+        }
     }
 
     /// Writes a confirmed plan, target by target; a target that fails does not stop the
@@ -121,17 +150,10 @@ impl Writer {
     pub async fn execute(&self, confirmed: Confirmed) -> Result<Executed, String> {
         let plan = confirmed.plan();
         let requested_at = Timestamp::now().to_string();
-        let patch = plan.patch(&requested_at);
-        let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
+        let write = plan.write(&requested_at);
         let mut results = Vec::new();
         for target in &plan.targets {
-            let result = match self.client(&target.context).await {
-                Ok(client) => {
-                    let api = kustomizations(client, &target.key.0);
-                    self.timed("the write", api.patch(&target.key.1, &params, &Patch::Merge(&patch))).await.map(|_| ())
-                }
-                Err(e) => Err(e),
-            };
+            let result = self.write_one(target, &write).await;
             tracing::info!(target = %target.label(), op = plan.op.verb(), confirmation = confirmed.confirmation(), ok = result.is_ok(), "write");
             results.push((target.clone(), result));
         }

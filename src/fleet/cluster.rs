@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use super::failure::{ErrorInfo, Failure};
 use super::kind::Kind;
 use super::probes::ProbeLog;
@@ -139,6 +140,11 @@ pub struct ClusterModel {
     pub sources: BTreeMap<SourceRef, SourceSummary>,
     /// Policy reports; cluster reports have an empty namespace.
     pub reports: BTreeMap<ObjectKey, ReportSummary>,
+    /// Velero's objects.
+    pub backups: BTreeMap<ObjectKey, BackupSummary>,
+    pub schedules: BTreeMap<ObjectKey, ScheduleSummary>,
+    pub restores: BTreeMap<ObjectKey, RestoreSummary>,
+    pub storage: BTreeMap<ObjectKey, StorageSummary>,
     pub watches: BTreeMap<Kind, WatchStatus>,
     pub probes: ProbeLog,
     /// When data last came from the cluster (a watch event or a successful probe).
@@ -162,6 +168,10 @@ impl ClusterModel {
             spoke_secrets: BTreeMap::new(),
             sources: BTreeMap::new(),
             reports: BTreeMap::new(),
+            backups: BTreeMap::new(),
+            schedules: BTreeMap::new(),
+            restores: BTreeMap::new(),
+            storage: BTreeMap::new(),
             watches,
             probes,
             last_data: None,
@@ -212,6 +222,10 @@ impl ClusterModel {
             }
             Kind::PolicyReport => self.reports.retain(|k, _| k.0.is_empty()),
             Kind::ClusterPolicyReport => self.reports.retain(|k, _| !k.0.is_empty()),
+            Kind::Backup => self.backups.clear(),
+            Kind::Schedule => self.schedules.clear(),
+            Kind::Restore => self.restores.clear(),
+            Kind::BackupStorageLocation => self.storage.clear(),
         }
     }
 
@@ -234,6 +248,18 @@ impl ClusterModel {
             }
             Some(Summary::Report(r)) => {
                 self.reports.insert(key, r);
+            }
+            Some(Summary::Backup(b)) => {
+                self.backups.insert(key, b);
+            }
+            Some(Summary::Schedule(s)) => {
+                self.schedules.insert(key, s);
+            }
+            Some(Summary::Restore(r)) => {
+                self.restores.insert(key, r);
+            }
+            Some(Summary::Storage(s)) => {
+                self.storage.insert(key, s);
             }
             None => {}
         }
@@ -260,6 +286,18 @@ impl ClusterModel {
             }
             Kind::PolicyReport | Kind::ClusterPolicyReport => {
                 self.reports.remove(key);
+            }
+            Kind::Backup => {
+                self.backups.remove(key);
+            }
+            Kind::Schedule => {
+                self.schedules.remove(key);
+            }
+            Kind::Restore => {
+                self.restores.remove(key);
+            }
+            Kind::BackupStorageLocation => {
+                self.storage.remove(key);
             }
         }
     }

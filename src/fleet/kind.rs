@@ -19,10 +19,15 @@ pub enum Kind {
     /// are installed.
     PolicyReport,
     ClusterPolicyReport,
+    /// Velero (`velero.io/v1`), wherever it is installed.
+    Backup,
+    Schedule,
+    Restore,
+    BackupStorageLocation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Node,
         Kind::FluxWorkload,
         Kind::VeleroWorkload,
@@ -32,6 +37,10 @@ impl Kind {
         Kind::OciRepository,
         Kind::PolicyReport,
         Kind::ClusterPolicyReport,
+        Kind::Backup,
+        Kind::Schedule,
+        Kind::Restore,
+        Kind::BackupStorageLocation,
     ];
 
     /// How the kind is named on screen.
@@ -46,6 +55,10 @@ impl Kind {
             Kind::OciRepository => "ocirepositories.source.toolkit.fluxcd.io",
             Kind::PolicyReport => "policyreports.wgpolicyk8s.io",
             Kind::ClusterPolicyReport => "clusterpolicyreports.wgpolicyk8s.io",
+            Kind::Backup => "backups.velero.io",
+            Kind::Schedule => "schedules.velero.io",
+            Kind::Restore => "restores.velero.io",
+            Kind::BackupStorageLocation => "backupstoragelocations.velero.io",
         }
     }
 
@@ -60,6 +73,7 @@ impl Kind {
             Kind::Kustomization => Some("kustomize.toolkit.fluxcd.io"),
             Kind::GitRepository | Kind::OciRepository => Some("source.toolkit.fluxcd.io"),
             Kind::PolicyReport | Kind::ClusterPolicyReport => Some("wgpolicyk8s.io"),
+            Kind::Backup | Kind::Schedule | Kind::Restore | Kind::BackupStorageLocation => Some("velero.io"),
             _ => None,
         }
     }

@@ -2,7 +2,9 @@
 //! derived state, probe statistics against the targets, the hub's registrations joined to
 //! local contexts, and policy propagation (sync states and times). No I/O, no terminal.
 
+pub mod backup;
 pub mod cluster;
+pub mod cron;
 pub mod failure;
 pub mod kind;
 pub mod probes;

@@ -359,6 +359,10 @@ pub enum Summary {
     SpokeSecret(SpokeSecret),
     Source(SourceSummary),
     Report(ReportSummary),
+    Backup(super::backup::BackupSummary),
+    Schedule(super::backup::ScheduleSummary),
+    Restore(super::backup::RestoreSummary),
+    Storage(super::backup::StorageSummary),
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ pub mod auth;
 pub mod clock;
 pub mod cluster;
 pub mod controllers;
-pub mod cron;
 pub mod discovery;
 pub mod fault;
 pub mod http;

@@ -335,7 +335,7 @@ impl Scenario {
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let scenario: Scenario = toml::from_str(text).wrap_err_with(|| format!("invalid scenario {origin}"))?;
         for s in &scenario.velero.schedules {
-            super::cron::Schedule::parse(&s.cron)
+            crate::fleet::cron::Schedule::parse(&s.cron)
                 .wrap_err_with(|| format!("scenario {origin}: schedule {}", s.name))?;
         }
         Ok(scenario)

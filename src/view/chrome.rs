@@ -121,7 +121,7 @@ pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp
         ),
         "panes".to_owned(),
     );
-    let operator = if model.ui.pane == Pane::Propagation { operator_hints(hints) } else { Vec::new() };
+    let operator = operator_hints(hints, model.ui.pane);
     // (priority, hint): what fits the width is kept, most important first.
     let mut line: Vec<(u8, (String, String))> = if model.ui.filter.editing {
         vec![(0, ("enter".to_owned(), "keep filter".to_owned())), (0, ("esc".to_owned(), "clear".to_owned()))]
@@ -132,7 +132,8 @@ pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp
     } else if model.ui.operation_open {
         vec![(0, hint(Action::Back, "close")), (0, ("ctrl-c".to_owned(), "quit".to_owned()))]
     } else if model.ui.detail.is_some() {
-        vec![(1, hint(Action::Down, "scroll")), (0, hint(Action::Back, "back"))]
+        let what = if model.ui.pane == Pane::Backups { "select backup" } else { "scroll" };
+        vec![(1, hint(Action::Down, what)), (0, hint(Action::Back, "back"))]
     } else {
         vec![(1, moves), (1, hint(Action::Open, "open")), (2, hint(Action::Filter, "filter")), (2, panes)]
     };
@@ -163,10 +164,11 @@ fn fit_hints(hints: Vec<(u8, (String, String))>, width: u16) -> Vec<(String, Str
     hints.into_iter().zip(kept).filter(|(_, k)| *k).map(|((_, h), _)| h).collect()
 }
 
-/// The operator actions' keys, when the session has them.
-fn operator_hints(hints: &KeyHints) -> Vec<(String, String)> {
-    [Action::Reconcile, Action::Suspend, Action::Resume]
-        .into_iter()
+/// The operator actions' keys of a pane, when the session has them.
+fn operator_hints(hints: &KeyHints, pane: Pane) -> Vec<(String, String)> {
+    Action::operator(pane)
+        .iter()
+        .copied()
         .filter(|a| !hints.keys(*a).is_empty())
         .map(|a| (hints.keys(a), a.name().to_owned()))
         .collect()
@@ -207,8 +209,10 @@ pub fn help(hints: &KeyHints) -> HelpVm {
         .into_iter()
         .chain(
             // Only a session that can write has them (and so names them).
-            (!operator_hints(hints).is_empty())
-                .then(|| section("Propagation pane (operator)", &[Action::Reconcile, Action::Suspend, Action::Resume])),
+            [(Pane::Propagation, "Propagation pane (operator)"), (Pane::Backups, "Backups pane (operator)")]
+                .into_iter()
+                .filter(|(pane, _)| !operator_hints(hints, *pane).is_empty())
+                .map(|(pane, title)| section(title, Action::operator(pane))),
         )
         .collect(),
     }

@@ -2,6 +2,7 @@
 //! draw, nothing more. Rows are trimmed to what is visible; the result is cached until
 //! the model's version, the second or the size changes.
 
+pub mod backups;
 pub mod chrome;
 pub mod detail;
 pub mod format;
@@ -71,6 +72,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
     let pane = model.ui.pane;
     let opened = model.ui.detail.as_ref().and_then(|key| match pane {
         Pane::Propagation => spoke::detail(model, key, now, width),
+        Pane::Backups => backups::detail(model, key, now, width, height),
         _ => detail::detail(model, key, now, width),
     });
     if let Some(d) = opened {
@@ -120,7 +122,15 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             let title = format!("Propagation · {} spokes", fleet.spokes);
             (title, subtitle, Body::Table(propagation::table(model, now, width, rows)))
         }
-        Pane::Backups | Pane::Audit => (
+        Pane::Backups => {
+            let rows = crate::app::backups::rows(model, now);
+            let fleet = crate::app::backups::fleet_backups(model, &crate::app::backups::all_rows(model, now), now);
+            let subtitle = backups::subtitle(&fleet, width);
+            let height = table_rows(height, subtitle.len());
+            let title = format!("Backups · {} schedules", rows.iter().filter(|r| r.schedule().is_some()).count());
+            (title, subtitle, Body::Table(backups::table(model, &rows, now, width, height)))
+        }
+        Pane::Audit => (
             pane.title().to_owned(),
             Vec::new(),
             Body::Message(format!("The {} pane is not part of this build yet.", pane.title().to_lowercase())),

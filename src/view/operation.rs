@@ -1,6 +1,6 @@
 //! The operator action's panel: the plan, the server's dry-run answer field by field,
-//! the confirmation prompt, then progress and the outcome as Flux reports it. When the
-//! panel is closed, a footer line keeps the progress.
+//! the confirmation prompt, then progress and the outcome as Flux or Velero reports it.
+//! When the panel is closed, a footer line keeps the progress.
 
 use jiff::Timestamp;
 
@@ -9,7 +9,7 @@ use super::format::{age, truncate};
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
 use crate::fleet::ago;
-use crate::workflow::operation::{Operation, Stage};
+use crate::workflow::operation::{Operation, Progress, Stage};
 
 /// The typed confirmation line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,19 +30,18 @@ pub struct OperationVm {
     pub danger: bool,
 }
 
-fn hub_kustomizations(
-    model: &Model,
-) -> Option<&std::collections::BTreeMap<crate::fleet::summary::ObjectKey, crate::fleet::summary::KustomizationSummary>>
-{
-    model.hub().map(|h| &h.kustomizations)
-}
-
 fn progress_text(model: &Model, o: &Operation, now: Timestamp) -> String {
-    let (done, total) = hub_kustomizations(model).map_or((0, 0), |k| o.progress(k));
     let since = match &o.stage {
         Stage::Verifying { at, .. } => age(ago(now, *at)),
         _ => String::new(),
     };
+    if o.plan.op.creates() {
+        let state = o.progress_of(&model.clusters).into_iter().next().map(|(_, p)| match p {
+            Progress::Waiting(text) | Progress::Running(text) | Progress::Finished { text, .. } => text,
+        });
+        return format!("Velero: {} ({since})", state.unwrap_or_default());
+    }
+    let (done, total) = o.progress(&model.clusters);
     format!("waiting for Flux: {done}/{total} handled ({since})")
 }
 
@@ -61,7 +60,12 @@ pub fn panel(model: &Model, now: Timestamp, width: u16) -> Option<OperationVm> {
             keys = "esc cancel".to_owned();
         }
         Stage::Confirming { previews } => {
-            lines.push(vec![Cell::muted("The server's dry run says these objects change:")]);
+            let what = if o.plan.op.creates() {
+                "The server's dry run accepts this new object:"
+            } else {
+                "The server's dry run says these objects change:"
+            };
+            lines.push(vec![Cell::muted(what)]);
             for p in previews {
                 lines.push(vec![Cell::new(format!("  {}", p.target.label()), Tone::Accent)]);
                 match &p.outcome {
@@ -78,6 +82,11 @@ pub fn panel(model: &Model, now: Timestamp, width: u16) -> Option<OperationVm> {
             }
             for (key, why) in &o.plan.skipped {
                 lines.push(vec![Cell::muted(truncate(&format!("  skipped {}/{}: {why}", key.0, key.1), room))]);
+            }
+            for note in &o.plan.notes {
+                for l in super::format::wrap(&format!("note: {note}"), room) {
+                    lines.push(vec![Cell::new(format!("  {l}"), Tone::Warn)]);
+                }
             }
             lines.push(Vec::new());
             match o.confirm_word() {
@@ -115,10 +124,16 @@ pub fn panel(model: &Model, now: Timestamp, width: u16) -> Option<OperationVm> {
             keys = "esc close (the footer keeps the progress)".to_owned();
         }
         Stage::Done { at, outcomes } => {
-            lines.push(vec![Cell::new(format!("Done in {}:", age(ago(*at, o.started))), Tone::Ok)]);
-            for (key, text) in outcomes {
-                let tone = if text.starts_with("Ready: ") || text == "suspended" { Tone::Normal } else { Tone::Warn };
-                lines.push(vec![Cell::new(truncate(&format!("  {}/{}: {text}", key.0, key.1), room), tone)]);
+            let took = age(ago(*at, o.started));
+            lines.push(if outcomes.iter().all(|x| x.ok) {
+                vec![Cell::new(format!("Done in {took}:"), Tone::Ok)]
+            } else {
+                vec![Cell::new(format!("Finished in {took}, not all well:"), Tone::Warn)]
+            });
+            for outcome in outcomes {
+                let tone = if outcome.ok { Tone::Normal } else { Tone::Crit };
+                let text = format!("  {}/{}: {}", outcome.key.0, outcome.key.1, outcome.text);
+                lines.push(vec![Cell::new(truncate(&text, room), tone)]);
             }
             keys = "enter/esc close".to_owned();
         }
@@ -146,7 +161,10 @@ pub fn status(model: &Model, now: Timestamp) -> Option<Cell> {
         Stage::Verifying { .. } => {
             Some(Cell::new(format!("{}: {}", o.plan.title(), progress_text(model, o, now)), Tone::Accent))
         }
-        Stage::Done { at, .. } if recent(at) => Some(Cell::new(format!("{}: done", o.plan.title()), Tone::Ok)),
+        Stage::Done { at, outcomes } if recent(at) => Some(match outcomes.iter().find(|x| !x.ok) {
+            None => Cell::new(format!("{}: done", o.plan.title()), Tone::Ok),
+            Some(bad) => Cell::new(format!("{}: finished: {}", o.plan.title(), bad.text), Tone::Warn),
+        }),
         Stage::Failed { at, error } if recent(at) => {
             Some(Cell::new(format!("{}: failed: {error}", o.plan.title()), Tone::Crit))
         }

@@ -1,22 +1,46 @@
 //! One operator action from plan to verified outcome: preview (server-side dry run),
 //! confirm, execute, verify through the watch, done / failed / cancelled. Every
 //! transition is a pure method; the runtime carries out the dry run and the write.
+//! Flux actions are verified when Flux has acted on them (the reconcile request handled,
+//! the suspend seen); Velero backups and restores when they finish, however long that
+//! takes once Velero has picked them up.
 //!
 //! [`Confirmed`] is the only thing the write path executes, and only
 //! [`Operation::confirm`] makes one: a write cannot happen without the preview having
 //! been shown and the confirmation given (the spoke's name typed, for destructive
 //! actions).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::plan::{ObjectPreview, Op, Plan, Target};
+use super::plan::{ObjectPreview, Op, Plan, Resource, Target};
+use crate::fleet::backup::finished;
+use crate::fleet::cluster::ClusterModel;
 use crate::fleet::summary::{KustomizationSummary, ObjectKey};
 
-/// How long Flux has to handle the request before the operation is reported failed.
+/// How long Flux has to handle the request, or Velero to pick up a new backup or
+/// restore, before the operation is reported failed.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Where a written target stands, as the watches show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Not acted on yet; what is known of it ("InProgress 120/400 items").
+    Waiting(String),
+    /// Picked up and under way (a backup or restore running).
+    Running(String),
+    /// Finished: the outcome, and whether it is a success.
+    Finished { text: String, ok: bool },
+}
+
+/// The outcome of one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub key: ObjectKey,
+    pub text: String,
+    pub ok: bool,
+}
 
 /// A plan the operator confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +83,10 @@ pub enum Stage {
         executed: Executed,
         at: Timestamp,
     },
-    /// Per target, the outcome as Flux reports it.
+    /// Per target, the outcome as Flux or Velero reports it.
     Done {
         at: Timestamp,
-        outcomes: Vec<(ObjectKey, String)>,
+        outcomes: Vec<Outcome>,
     },
     Failed {
         at: Timestamp,
@@ -79,11 +103,13 @@ pub struct Operation {
     pub started: Timestamp,
     /// Why the last confirmation was refused.
     pub refused: Option<String>,
+    /// Every written target has been picked up by its controller (no timeout after).
+    pub picked_up: bool,
 }
 
 impl Operation {
     pub fn new(id: u64, plan: Plan, now: Timestamp) -> Self {
-        Self { id, plan, stage: Stage::Previewing, started: now, refused: None }
+        Self { id, plan, stage: Stage::Previewing, started: now, refused: None, picked_up: false }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -113,7 +139,7 @@ impl Operation {
 
     /// What confirms this plan: the spoke's name typed for destructive actions.
     pub fn confirm_word(&self) -> Option<&str> {
-        self.plan.op.destructive().then_some(self.plan.spoke.as_str())
+        self.plan.op.destructive().then_some(self.plan.cluster.as_str())
     }
 
     /// The operator confirms, having typed `typed`: for a destructive plan it must be the
@@ -160,77 +186,163 @@ impl Operation {
         };
     }
 
-    /// Whether Flux has acted on a written target, as the hub's watch shows it.
-    fn verified(&self, executed: &Executed, ks: &KustomizationSummary) -> bool {
+    /// Where a written target stands in `clusters` (found by context).
+    pub fn target_progress(&self, executed: &Executed, target: &Target, clusters: &[ClusterModel]) -> Progress {
+        let cluster = clusters.iter().find(|c| c.context == target.context);
+        match target.resource {
+            Resource::Kustomization => match cluster.and_then(|c| c.kustomizations.get(&target.key)) {
+                Some(ks) if self.flux_handled(executed, ks) => {
+                    let ready = ks.ready.as_ref().is_some_and(|c| c.status == "True");
+                    Progress::Finished {
+                        text: flux_outcome(self.plan.op, ks),
+                        ok: ready || self.plan.op == Op::Suspend,
+                    }
+                }
+                Some(_) => Progress::Waiting(String::new()),
+                None => Progress::Finished { text: "gone from the hub".to_owned(), ok: false },
+            },
+            Resource::Backup => match cluster.and_then(|c| c.backups.get(&target.key)) {
+                None => Progress::Waiting("not seen yet".to_owned()),
+                Some(b) if b.phase.is_empty() || b.phase == "New" => {
+                    Progress::Waiting("New: waiting for Velero".to_owned())
+                }
+                Some(b) if !finished(&b.phase) => {
+                    Progress::Running(format!("{} {}/{} items", b.phase, b.items_backed_up, b.total_items))
+                }
+                Some(b) => {
+                    let mut text = format!(
+                        "{}: {} items, {} errors, {} warnings",
+                        b.phase, b.items_backed_up, b.errors, b.warnings
+                    );
+                    let problem = b.problem();
+                    if b.phase != "Completed" && !problem.is_empty() {
+                        text = format!("{}: {problem}", b.phase);
+                    }
+                    Progress::Finished { text, ok: b.phase == "Completed" }
+                }
+            },
+            Resource::Restore => match cluster.and_then(|c| c.restores.get(&target.key)) {
+                None => Progress::Waiting("not seen yet".to_owned()),
+                Some(r) if r.phase.is_empty() || r.phase == "New" => {
+                    Progress::Waiting("New: waiting for Velero".to_owned())
+                }
+                Some(r) if !finished(&r.phase) => {
+                    Progress::Running(format!("{} {}/{} items", r.phase, r.items_restored, r.total_items))
+                }
+                Some(r) => {
+                    let problem = r.problem();
+                    let text = if r.phase == "Completed" || problem.is_empty() {
+                        format!("{}: {} items, {} errors, {} warnings", r.phase, r.items_restored, r.errors, r.warnings)
+                    } else {
+                        format!("{}: {problem}", r.phase)
+                    };
+                    Progress::Finished { text, ok: r.phase == "Completed" }
+                }
+            },
+        }
+    }
+
+    /// Whether Flux has acted on a written Kustomization.
+    fn flux_handled(&self, executed: &Executed, ks: &KustomizationSummary) -> bool {
         let handled = || executed.requested_at.as_deref() == Some(ks.last_handled_reconcile_at.as_str());
         match self.plan.op {
             Op::Reconcile => handled(),
             Op::Suspend => ks.suspended,
             Op::Resume => !ks.suspended && handled(),
+            Op::BackupNow | Op::Restore => false,
         }
     }
 
-    /// Targets written, and how many of them Flux has acted on.
-    pub fn progress(&self, kustomizations: &BTreeMap<ObjectKey, KustomizationSummary>) -> (usize, usize) {
-        let Stage::Verifying { executed, .. } = &self.stage else { return (0, 0) };
-        let written: Vec<&Target> = executed.results.iter().filter(|(_, r)| r.is_ok()).map(|(t, _)| t).collect();
-        let done =
-            written.iter().filter(|t| kustomizations.get(&t.key).is_some_and(|k| self.verified(executed, k))).count();
-        (done, written.len())
-    }
-
-    /// The hub's Kustomizations changed: done once Flux acted on every written target.
-    pub fn observe(&mut self, kustomizations: &BTreeMap<ObjectKey, KustomizationSummary>, now: Timestamp) {
-        let Stage::Verifying { executed, .. } = &self.stage else { return };
-        let (done, total) = self.progress(kustomizations);
-        if done < total {
-            return;
-        }
-        let mut outcomes: Vec<(ObjectKey, String)> = executed
+    /// The written targets and where each stands.
+    pub fn progress_of(&self, clusters: &[ClusterModel]) -> Vec<(Target, Progress)> {
+        let Stage::Verifying { executed, .. } = &self.stage else { return Vec::new() };
+        executed
             .results
             .iter()
-            .map(|(t, r)| {
-                let text = match (r, kustomizations.get(&t.key)) {
-                    (Err(e), _) => format!("not written: {e}"),
-                    (Ok(()), Some(_)) if self.plan.op == Op::Suspend => "suspended".to_owned(),
-                    (Ok(()), Some(ks)) => match &ks.ready {
-                        Some(c) if c.status == "True" => format!("Ready: {}", c.message),
-                        Some(c) => format!("Ready={} {}: {}", c.status, c.reason, c.message),
-                        None => "handled; no Ready condition yet".to_owned(),
-                    },
-                    (Ok(()), None) => "gone from the hub".to_owned(),
-                };
-                (t.key.clone(), text)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(t, _)| (t.clone(), self.target_progress(executed, t, clusters)))
+            .collect()
+    }
+
+    /// Targets written, and how many of them have finished.
+    pub fn progress(&self, clusters: &[ClusterModel]) -> (usize, usize) {
+        let all = self.progress_of(clusters);
+        (all.iter().filter(|(_, p)| matches!(p, Progress::Finished { .. })).count(), all.len())
+    }
+
+    /// The watches changed: done once every written target has finished.
+    pub fn observe(&mut self, clusters: &[ClusterModel], now: Timestamp) {
+        let Stage::Verifying { executed, .. } = &self.stage else { return };
+        let progress = self.progress_of(clusters);
+        self.picked_up = progress.iter().all(|(_, p)| !matches!(p, Progress::Waiting(_)));
+        if progress.iter().any(|(_, p)| !matches!(p, Progress::Finished { .. })) {
+            return;
+        }
+        let mut outcomes: Vec<Outcome> = executed
+            .results
+            .iter()
+            .filter_map(|(t, r)| {
+                r.as_ref().err().map(|e| Outcome { key: t.key.clone(), text: format!("not written: {e}"), ok: false })
             })
+            .chain(progress.into_iter().filter_map(|(t, p)| match p {
+                Progress::Finished { text, ok } => Some(Outcome { key: t.key, text, ok }),
+                _ => None,
+            }))
             .collect();
-        outcomes.sort();
+        outcomes.sort_by(|a, b| a.key.cmp(&b.key));
         self.stage = Stage::Done { at: now, outcomes };
     }
 
     /// Time passes: a verification that takes too long fails.
     pub fn tick(&mut self, now: Timestamp) {
+        // Velero's work takes as long as it takes once picked up; Flux only has to act.
+        let waiting = !self.picked_up || !self.plan.op.creates();
         if let Stage::Verifying { at, .. } = &self.stage
+            && waiting
             && Duration::try_from(now.duration_since(*at)).is_ok_and(|d| d > VERIFY_TIMEOUT)
         {
-            let error = format!(
-                "written, but Flux did not act on it within {} min: is kustomize-controller running on the hub?",
-                VERIFY_TIMEOUT.as_secs() / 60
-            );
+            let minutes = VERIFY_TIMEOUT.as_secs() / 60;
+            let error = if self.plan.op.creates() {
+                format!("created, but Velero did not pick it up within {minutes} min: is the velero server running?")
+            } else {
+                format!(
+                    "written, but Flux did not act on it within {minutes} min: is kustomize-controller running on the hub?"
+                )
+            };
             self.stage = Stage::Failed { at: now, error };
         }
+    }
+}
+
+/// What a Flux action's target reports once handled.
+fn flux_outcome(op: Op, ks: &KustomizationSummary) -> String {
+    if op == Op::Suspend {
+        return "suspended".to_owned();
+    }
+    match &ks.ready {
+        Some(c) if c.status == "True" => format!("Ready: {}", c.message),
+        Some(c) => format!("Ready={} {}: {}", c.status, c.reason, c.message),
+        None => "handled; no Ready condition yet".to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::plan::{FieldChange, flux_plan};
+    use crate::fleet::backup::{BackupSummary, ScheduleSummary};
+    use crate::fleet::probes::ProbeLog;
+    use crate::workflow::plan::{FieldChange, backup_plan, flux_plan};
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).unwrap()
     }
 
-    fn hub(suspended: bool, handled: &str) -> BTreeMap<ObjectKey, KustomizationSummary> {
+    fn cluster(name: &str) -> ClusterModel {
+        let window = Duration::from_secs(60);
+        ClusterModel::new(name, "https://example:6443", name == "hub", ProbeLog::new(window, window), t(0))
+    }
+
+    fn hub(suspended: bool, handled: &str) -> Vec<ClusterModel> {
         let ks = KustomizationSummary {
             namespace: "prod-a".into(),
             name: "policies".into(),
@@ -238,12 +350,14 @@ mod tests {
             last_handled_reconcile_at: handled.into(),
             ..Default::default()
         };
-        BTreeMap::from([(("prod-a".into(), "policies".into()), ks)])
+        let mut hub = cluster("hub");
+        hub.kustomizations.insert(("prod-a".into(), "policies".into()), ks);
+        vec![hub]
     }
 
     fn operation(op: Op, suspended: bool) -> Operation {
-        let kss = hub(suspended, "");
-        let refs: Vec<_> = kss.iter().collect();
+        let clusters = hub(suspended, "");
+        let refs: Vec<_> = clusters[0].kustomizations.iter().collect();
         Operation::new(1, flux_plan(op, "prod-a", "hub", &refs).unwrap(), t(0))
     }
 
@@ -269,7 +383,7 @@ mod tests {
         o.observe(&hub(false, ""), t(3));
         assert!(matches!(o.stage, Stage::Verifying { .. }), "not suspended yet");
         o.observe(&hub(true, ""), t(4));
-        assert!(matches!(&o.stage, Stage::Done { outcomes, .. } if outcomes[0].1 == "suspended"));
+        assert!(matches!(&o.stage, Stage::Done { outcomes, .. } if outcomes[0].text == "suspended" && outcomes[0].ok));
     }
 
     #[test]
@@ -309,5 +423,62 @@ mod tests {
         assert!(!o.is_finished());
         o.tick(t(2 + VERIFY_TIMEOUT.as_secs() as i64 + 1));
         assert!(matches!(&o.stage, Stage::Failed { error, .. } if error.contains("did not act")));
+    }
+
+    /// The production-eu-1 cluster with one backup in `phase`.
+    fn with_backup(key: &ObjectKey, phase: &str) -> Vec<ClusterModel> {
+        let mut c = cluster("production-eu-1");
+        let backup = BackupSummary {
+            namespace: key.0.clone(),
+            name: key.1.clone(),
+            phase: phase.into(),
+            total_items: 400,
+            items_backed_up: if phase == "InProgress" { 120 } else { 400 },
+            warnings: 1,
+            ..Default::default()
+        };
+        c.backups.insert(key.clone(), backup);
+        vec![c]
+    }
+
+    #[test]
+    fn a_backup_is_verified_when_it_finishes_however_long_it_runs() {
+        let schedule = ScheduleSummary {
+            namespace: "velero".into(),
+            name: "daily-full".into(),
+            template: serde_json::json!({"ttl": "720h0m0s"}),
+            ..Default::default()
+        };
+        let plan = backup_plan("production-eu-1", &schedule, None, t(0)).unwrap();
+        let key = plan.targets[0].key.clone();
+        let mut o = Operation::new(1, plan, t(0));
+        let accepted = |o: &Operation| vec![ObjectPreview { target: o.plan.targets[0].clone(), outcome: Ok(vec![]) }];
+        o.previewed(Ok(accepted(&o)), t(1));
+        o.confirm("").expect("Enter confirms a backup");
+        o.executed(Ok(Executed { requested_at: None, results: vec![(o.plan.targets[0].clone(), Ok(()))] }), t(2));
+        o.observe(&[cluster("production-eu-1")], t(3));
+        assert!(
+            matches!(&o.progress_of(&[cluster("production-eu-1")])[0].1, Progress::Waiting(w) if w == "not seen yet")
+        );
+        let running = with_backup(&key, "InProgress");
+        o.observe(&running, t(4));
+        assert!(o.picked_up);
+        assert_eq!(o.progress_of(&running)[0].1, Progress::Running("InProgress 120/400 items".into()));
+        o.tick(t(10 + VERIFY_TIMEOUT.as_secs() as i64));
+        assert!(!o.is_finished(), "a running backup is not timed out");
+        o.observe(&with_backup(&key, "Completed"), t(900));
+        let Stage::Done { outcomes, .. } = &o.stage else { panic!("{:?}", o.stage) };
+        assert_eq!(outcomes[0].text, "Completed: 400 items, 0 errors, 1 warnings");
+        assert!(outcomes[0].ok);
+
+        // Never picked up: the timeout says why.
+        let plan = backup_plan("production-eu-1", &schedule, None, t(0)).unwrap();
+        let mut o = Operation::new(2, plan, t(0));
+        o.previewed(Ok(accepted(&o)), t(1));
+        o.confirm("").unwrap();
+        o.executed(Ok(Executed { requested_at: None, results: vec![(o.plan.targets[0].clone(), Ok(()))] }), t(2));
+        o.observe(&[cluster("production-eu-1")], t(3));
+        o.tick(t(3 + VERIFY_TIMEOUT.as_secs() as i64));
+        assert!(matches!(&o.stage, Stage::Failed { error, .. } if error.contains("Velero did not pick it up")));
     }
 }

@@ -1,5 +1,6 @@
 //! What an operator action will change, before it changes anything: the objects, the
-//! patch for each, and (after a server-side dry run) the fields that would change.
+//! patch or the new object for each, and (after a server-side dry run) the fields that
+//! would change.
 //!
 //! Flux's own CLI requests reconciliations and suspends with merge patches, and so does
 //! fleetdeck here: a server-side apply of a partial object would drop the fields
@@ -8,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::fleet::backup::{BackupSummary, SCHEDULE_LABEL, ScheduleSummary};
 use crate::fleet::summary::{KustomizationSummary, ObjectKey};
 
 /// The annotation that asks Flux to reconcile now.
@@ -25,6 +27,12 @@ pub enum Op {
     Suspend,
     /// `spec.suspend: false` and a reconcile request, as `flux resume` does.
     Resume,
+    /// A Velero Backup from a schedule's template, as `velero backup create
+    /// --from-schedule` makes it; verified when it finishes.
+    BackupNow,
+    /// A Velero Restore from a backup onto the cluster that made it, as `velero restore
+    /// create --from-backup` makes it; verified when it finishes.
+    Restore,
 }
 
 impl Op {
@@ -33,12 +41,19 @@ impl Op {
             Op::Reconcile => "reconcile",
             Op::Suspend => "suspend",
             Op::Resume => "resume",
+            Op::BackupNow => "back up",
+            Op::Restore => "restore",
         }
     }
 
-    /// Destructive actions need the spoke's name typed to confirm.
+    /// Destructive actions need the cluster's name typed to confirm.
     pub fn destructive(self) -> bool {
-        self == Op::Suspend
+        matches!(self, Op::Suspend | Op::Restore)
+    }
+
+    /// Whether the action creates an object (rather than patching existing ones).
+    pub fn creates(self) -> bool {
+        matches!(self, Op::BackupNow | Op::Restore)
     }
 
     /// Whether the action sets the reconcile request annotation (and so is verified by
@@ -48,51 +63,197 @@ impl Op {
     }
 }
 
-/// An object a plan writes: a Flux Kustomization on the hub.
+/// The kinds of object fleetdeck writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `kustomize.toolkit.fluxcd.io/v1` Kustomization (on the hub).
+    Kustomization,
+    /// `velero.io/v1` Backup.
+    Backup,
+    /// `velero.io/v1` Restore.
+    Restore,
+}
+
+impl Resource {
+    pub fn label(self) -> &'static str {
+        match self {
+            Resource::Kustomization => "kustomization",
+            Resource::Backup => "backup",
+            Resource::Restore => "restore",
+        }
+    }
+
+    /// Group, version, kind and plural.
+    pub fn gvk(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Resource::Kustomization => ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+            Resource::Backup => ("velero.io", "v1", "Backup", "backups"),
+            Resource::Restore => ("velero.io", "v1", "Restore", "restores"),
+        }
+    }
+}
+
+/// An object a plan writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The kubeconfig context the write goes to.
     pub context: String,
+    pub resource: Resource,
     pub key: ObjectKey,
 }
 
 impl Target {
     pub fn label(&self) -> String {
-        format!("kustomization {}/{} on {}", self.key.0, self.key.1, self.context)
+        format!("{} {}/{} on {}", self.resource.label(), self.key.0, self.key.1, self.context)
     }
+}
+
+/// What is sent for a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// A JSON merge patch of the existing object.
+    Patch(Value),
+    /// A new object.
+    Create(Value),
 }
 
 /// An action, its targets, and what it leaves out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub op: Op,
-    /// The spoke it acts on (typed to confirm destructive actions).
-    pub spoke: String,
+    /// The cluster it acts on, as the operator types it to confirm destructive actions:
+    /// a spoke's name on the hub for Flux actions, the context for Velero ones.
+    pub cluster: String,
     pub targets: Vec<Target>,
-    /// Kustomizations of the spoke the action does not touch, and why.
+    /// Objects of the cluster the action does not touch, and why.
     pub skipped: Vec<(ObjectKey, String)>,
+    /// What the operator should know before confirming.
+    pub notes: Vec<String>,
+    /// The object a creating action creates (its one target).
+    pub object: Option<Value>,
 }
 
 impl Plan {
-    /// "suspend production-eu-1 (2 Kustomizations)".
+    /// "suspend production-eu-1 (2 Kustomizations)", "back up hub from daily-full".
     pub fn title(&self) -> String {
         let n = self.targets.len();
-        format!("{} {} ({n} Kustomization{})", self.op.verb(), self.spoke, if n == 1 { "" } else { "s" })
+        let field = |pointer: &str| {
+            self.object.as_ref().and_then(|o| o.pointer(pointer)).and_then(Value::as_str).unwrap_or_default()
+        };
+        match self.op {
+            Op::BackupNow => format!(
+                "back up {} from schedule {}",
+                self.cluster,
+                field(&format!("/metadata/labels/{}", SCHEDULE_LABEL.replace('/', "~1")))
+            ),
+            Op::Restore => format!("restore {} from {}", self.cluster, field("/spec/backupName")),
+            _ => format!("{} {} ({n} Kustomization{})", self.op.verb(), self.cluster, if n == 1 { "" } else { "s" }),
+        }
     }
 
-    /// The merge patch of every target; `requested_at` is the reconcile request's value.
-    pub fn patch(&self, requested_at: &str) -> Value {
+    /// What is sent for every target; `requested_at` is the reconcile request's value.
+    pub fn write(&self, requested_at: &str) -> Write {
         let request = || json!({"metadata": {"annotations": {REQUESTED_AT: requested_at}}});
         match self.op {
-            Op::Reconcile => request(),
-            Op::Suspend => json!({"spec": {"suspend": true}}),
+            Op::Reconcile => Write::Patch(request()),
+            Op::Suspend => Write::Patch(json!({"spec": {"suspend": true}})),
             Op::Resume => {
                 let mut p = request();
                 p["spec"] = json!({"suspend": false});
-                p
+                Write::Patch(p)
             }
+            Op::BackupNow | Op::Restore => Write::Create(self.object.clone().unwrap_or(Value::Null)),
         }
     }
+}
+
+/// A Velero name with the time appended, as the velero CLI names what it creates.
+fn stamped(prefix: &str, now: jiff::Timestamp) -> String {
+    format!("{prefix}-{}", now.strftime("%Y%m%d%H%M%S"))
+}
+
+/// Plans a backup now from a schedule's template on `context`, as `velero backup create
+/// --from-schedule` does: the template as the spec, the template's labels and the
+/// `velero.io/schedule-name` label, and an owner reference when the schedule asks for
+/// one. `storage_unavailable` names a storage location known to be down (noted).
+pub fn backup_plan(
+    context: &str,
+    schedule: &ScheduleSummary,
+    storage_unavailable: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<Plan, String> {
+    if schedule.template.is_null() {
+        return Err(format!("schedule {} has no backup template", schedule.name));
+    }
+    let mut spec = schedule.template.clone();
+    let template_meta = spec.as_object_mut().and_then(|s| s.remove("metadata"));
+    let mut labels = template_meta.and_then(|m| m.get("labels").cloned()).unwrap_or_else(|| json!({}));
+    labels[SCHEDULE_LABEL] = json!(schedule.name);
+    let name = stamped(&schedule.name, now);
+    let mut object = json!({"apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": name, "namespace": schedule.namespace, "labels": labels},
+        "spec": spec});
+    if schedule.owner_references && !schedule.uid.is_empty() {
+        object["metadata"]["ownerReferences"] = json!([{"apiVersion": "velero.io/v1", "kind": "Schedule",
+            "name": schedule.name, "uid": schedule.uid, "controller": true}]);
+    }
+    let mut notes = Vec::new();
+    if schedule.paused {
+        notes.push(format!("schedule {} is paused; this backup runs anyway", schedule.name));
+    }
+    if let Some(location) = storage_unavailable {
+        notes.push(format!("storage location {location} is unavailable: Velero will fail this backup"));
+    }
+    Ok(Plan {
+        op: Op::BackupNow,
+        cluster: context.to_owned(),
+        targets: vec![Target {
+            context: context.to_owned(),
+            resource: Resource::Backup,
+            key: (schedule.namespace.clone(), name),
+        }],
+        skipped: Vec::new(),
+        notes,
+        object: Some(object),
+    })
+}
+
+/// Plans a restore of `backup` onto `context` (the cluster that made it), as `velero
+/// restore create --from-backup` does: every namespace the backup holds, existing
+/// objects left as they are. Only finished, usable backups can be restored.
+pub fn restore_plan(context: &str, backup: &BackupSummary, now: jiff::Timestamp) -> Result<Plan, String> {
+    match backup.phase.as_str() {
+        "Completed" | "PartiallyFailed" => {}
+        "" | "New" | "InProgress" | "Queued" | "ReadyToStart" => {
+            return Err(format!("{} is still running ({}): wait for it to finish", backup.name, backup.phase));
+        }
+        phase => return Err(format!("{} is {phase}: there is nothing to restore from it", backup.name)),
+    }
+    let name = stamped(&backup.name, now);
+    let object = json!({"apiVersion": "velero.io/v1", "kind": "Restore",
+        "metadata": {"name": name, "namespace": backup.namespace},
+        "spec": {"backupName": backup.name, "includedNamespaces": ["*"], "existingResourcePolicy": "none"}});
+    let mut notes = vec![format!(
+        "objects that exist on {context} are left as they are (existingResourcePolicy none); missing ones are recreated"
+    )];
+    if backup.phase == "PartiallyFailed" {
+        notes.push(format!("{} partially failed ({} errors): some items are not in it", backup.name, backup.errors));
+    }
+    if backup.warnings > 0 {
+        notes.push(format!("{} completed with {} warnings", backup.name, backup.warnings));
+    }
+    Ok(Plan {
+        op: Op::Restore,
+        cluster: context.to_owned(),
+        targets: vec![Target {
+            context: context.to_owned(),
+            resource: Resource::Restore,
+            key: (backup.namespace.clone(), name),
+        }],
+        skipped: Vec::new(),
+        notes,
+        object: Some(object),
+    })
 }
 
 /// Plans an action on a spoke's Kustomizations (`hub` is the hub's context). Objects the
@@ -115,7 +276,9 @@ pub fn flux_plan(
         };
         match skip {
             Some(why) => skipped.push(((*key).clone(), why.to_owned())),
-            None => targets.push(Target { context: hub.to_owned(), key: (*key).clone() }),
+            None => {
+                targets.push(Target { context: hub.to_owned(), resource: Resource::Kustomization, key: (*key).clone() })
+            }
         }
     }
     if targets.is_empty() {
@@ -127,7 +290,7 @@ pub fn flux_plan(
         };
         return Err(format!("nothing to {} on {spoke}: {why}", op.verb()));
     }
-    Ok(Plan { op, spoke: spoke.to_owned(), targets, skipped })
+    Ok(Plan { op, cluster: spoke.to_owned(), targets, skipped, notes: Vec::new(), object: None })
 }
 
 /// One field the dry run says would change.
@@ -154,21 +317,32 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// A side of a comparison as a map: an object, or nothing (empty); `None` for scalars.
+fn as_map<'a>(v: Option<&'a Value>, empty: &'a Map<String, Value>) -> Option<&'a Map<String, Value>> {
+    match v {
+        Some(Value::Object(m)) => Some(m),
+        None | Some(Value::Null) => Some(empty),
+        _ => None,
+    }
+}
+
 fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
-    match (before, after) {
-        (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let empty = Map::new();
+    let empty = Map::new();
+    match (as_map(before, &empty), as_map(after, &empty)) {
+        // Objects on both sides, or an object where there was none (a new object's
+        // fields, one by one).
+        (Some(a), Some(b)) if before.is_some_and(Value::is_object) || after.is_some_and(Value::is_object) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.sort();
             keys.dedup();
             for k in keys {
-                walk(&format!("{path}.{k}"), a.get(k).or(empty.get(k)), b.get(k), out);
+                walk(&format!("{path}.{k}"), a.get(k), b.get(k), out);
             }
         }
-        (a, b) if a != b => out.push(FieldChange {
+        _ if before != after => out.push(FieldChange {
             path: path.to_owned(),
-            before: a.filter(|v| !v.is_null()).map(scalar),
-            after: b.filter(|v| !v.is_null()).map(scalar),
+            before: before.filter(|v| !v.is_null()).map(scalar),
+            after: after.filter(|v| !v.is_null()).map(scalar),
         }),
         _ => {}
     }
@@ -233,12 +407,14 @@ mod tests {
     fn patches_are_what_the_flux_cli_sends() {
         let p = plan(Op::Resume, &[ks("policies", true)]).unwrap();
         assert_eq!(
-            p.patch("2026-11-24T10:00:00.123456789Z"),
-            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "2026-11-24T10:00:00.123456789Z"}},
+            p.write("2026-11-24T10:00:00.123456789Z"),
+            Write::Patch(
+                json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "2026-11-24T10:00:00.123456789Z"}},
                 "spec": {"suspend": false}})
+            )
         );
         let s = plan(Op::Suspend, &[ks("policies", false)]).unwrap();
-        assert_eq!(s.patch("x"), json!({"spec": {"suspend": true}}));
+        assert_eq!(s.write("x"), Write::Patch(json!({"spec": {"suspend": true}})));
     }
 
     #[test]
@@ -262,5 +438,61 @@ mod tests {
         );
         let added = diff(&json!({"spec": {}}), &json!({"spec": {"suspend": true}}));
         assert_eq!(added[0].before, None);
+        // A new object: each of its fields, one by one.
+        let created = diff(&json!({}), &json!({"spec": {"backupName": "b", "includedNamespaces": ["*"]}}));
+        assert_eq!(
+            created.iter().map(|c| (c.path.as_str(), c.after.as_deref())).collect::<Vec<_>>(),
+            [("spec.backupName", Some("b")), ("spec.includedNamespaces", Some("[\"*\"]"))]
+        );
+    }
+
+    fn at(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_backup_from_a_schedule_is_what_velero_backup_create_from_schedule_makes() {
+        let schedule = ScheduleSummary::fold(
+            &json!({"metadata": {"name": "daily-full", "namespace": "velero", "uid": "u-1"},
+            "spec": {"schedule": "0 1 * * *", "useOwnerReferencesInBackup": true, "paused": true,
+                "template": {"ttl": "720h0m0s", "includedNamespaces": ["payments"], "metadata": {"labels": {"tier": "gold"}}}}}),
+        );
+        let plan = backup_plan("production-eu-1", &schedule, Some("default"), at("2026-11-24T10:03:20Z")).unwrap();
+        let Write::Create(object) = plan.write("") else { panic!("a create") };
+        assert_eq!(object["metadata"]["name"], "daily-full-20261124100320");
+        assert_eq!(object["metadata"]["labels"], json!({"tier": "gold", "velero.io/schedule-name": "daily-full"}));
+        assert_eq!(object["spec"], json!({"ttl": "720h0m0s", "includedNamespaces": ["payments"]}));
+        assert_eq!(object["metadata"]["ownerReferences"][0]["uid"], "u-1");
+        assert_eq!(plan.title(), "back up production-eu-1 from schedule daily-full");
+        assert_eq!(plan.targets[0].label(), "backup velero/daily-full-20261124100320 on production-eu-1");
+        assert_eq!(plan.notes.len(), 2, "paused and storage down: {:?}", plan.notes);
+        assert!(!Op::BackupNow.destructive());
+    }
+
+    #[test]
+    fn a_restore_needs_a_usable_backup_and_the_cluster_typed() {
+        let backup = |phase: &str| BackupSummary {
+            namespace: "velero".into(),
+            name: "daily-full-20261124010000".into(),
+            phase: phase.into(),
+            errors: 2,
+            ..Default::default()
+        };
+        let plan = restore_plan("production-eu-1", &backup("PartiallyFailed"), at("2026-11-24T10:03:20Z")).unwrap();
+        let Write::Create(object) = plan.write("") else { panic!("a create") };
+        assert_eq!(object["kind"], "Restore");
+        assert_eq!(object["metadata"]["name"], "daily-full-20261124010000-20261124100320");
+        assert_eq!(object["spec"]["backupName"], "daily-full-20261124010000");
+        assert_eq!(plan.title(), "restore production-eu-1 from daily-full-20261124010000");
+        assert!(plan.notes.iter().any(|n| n.contains("partially failed")));
+        assert!(Op::Restore.destructive(), "the cluster's name is typed to confirm");
+        assert!(
+            restore_plan("c", &backup("Failed"), at("2026-11-24T10:03:20Z"))
+                .unwrap_err()
+                .contains("nothing to restore")
+        );
+        assert!(
+            restore_plan("c", &backup("InProgress"), at("2026-11-24T10:03:20Z")).unwrap_err().contains("still running")
+        );
     }
 }

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
+use crate::fleet::cron::Schedule;
 use crate::sim::api::{Caller, write};
 use crate::sim::clock::{parse, rfc3339};
 use crate::sim::cluster::Cluster;
-use crate::sim::cron::Schedule;
 use crate::sim::resource::GroupResource;
 use crate::sim::scenario::{Scenario, matches_any};
 use crate::sim::seed::{self, put};

@@ -1,5 +1,6 @@
 //! Velero's schedule syntax: five-field cron, the `@daily`-style descriptors, and
-//! `@every <duration>`, evaluated in UTC as Velero does.
+//! `@every <duration>`, evaluated in UTC as Velero does. The simulator fires schedules by
+//! it; the backups pane judges each schedule's RPO by it.
 
 use std::time::Duration;
 
