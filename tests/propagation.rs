@@ -157,36 +157,6 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
     h.fleet.stop().await;
 }
 
-/// Runs the effects an operator action asks for through the writer, feeding the answers
-/// back, until the action is finished or the time runs out.
-async fn drive(h: &mut Harness, writer: &Writer, effects: Vec<Effect>, typed: &str) {
-    let mut pending = effects;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        for effect in std::mem::take(&mut pending) {
-            match effect {
-                Effect::Preview { id, plan } => {
-                    let result = writer.preview(&plan).await;
-                    update(&mut h.model, Msg::Previewed { id, result });
-                    for c in typed.chars() {
-                        update(&mut h.model, Msg::PromptEdit(tui_input::InputRequest::InsertChar(c)));
-                    }
-                    pending.extend(update(&mut h.model, Msg::PromptSubmit));
-                }
-                Effect::Execute { id, confirmed } => {
-                    let result = writer.execute(confirmed).await;
-                    update(&mut h.model, Msg::Executed { id, result });
-                }
-                Effect::Quit => {}
-            }
-        }
-        if h.model.operation.as_ref().is_some_and(|o| o.is_finished()) {
-            return;
-        }
-        until(&mut h.model, &mut h.rx, Duration::from_millis(200), |_| false).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_resume_round_trip_through_the_write_path() {
     let mut h = harness(2, Duration::from_secs(30)).await;
@@ -219,7 +189,7 @@ async fn suspend_and_resume_round_trip_through_the_write_path() {
     update(&mut h.model, Msg::PromptCancel);
 
     let effects = update(&mut h.model, Msg::Action(Action::Suspend));
-    drive(&mut h, &writer, effects, spoke).await;
+    common::drive(&mut h.model, &mut h.rx, &writer, effects, spoke, Duration::from_secs(30)).await;
     let stage = &h.model.operation.as_ref().unwrap().stage;
     assert!(matches!(stage, Stage::Done { .. }), "{stage:?}");
     assert_eq!(suspended_on_hub("policies"), Some(serde_json::json!(true)));
@@ -241,7 +211,7 @@ async fn suspend_and_resume_round_trip_through_the_write_path() {
 
     // Resume: Enter confirms (not destructive); verified by lastHandledReconcileAt.
     let effects = update(&mut h.model, Msg::Action(Action::Resume));
-    drive(&mut h, &writer, effects, "").await;
+    common::drive(&mut h.model, &mut h.rx, &writer, effects, "", Duration::from_secs(30)).await;
     let stage = &h.model.operation.as_ref().unwrap().stage;
     assert!(matches!(stage, Stage::Done { .. }), "{stage:?}");
     let caught_up = until(&mut h.model, &mut h.rx, Duration::from_secs(15), |m| {

@@ -107,6 +107,13 @@ impl Cluster {
         &self.info.name
     }
 
+    /// The storage fault on or off: Velero's object storage becomes unreachable (the
+    /// storage location is validated at once and backups fail meanwhile), or comes back.
+    pub fn set_velero_storage(&self, available: bool) {
+        self.velero_storage_down.store(!available, std::sync::atomic::Ordering::Relaxed);
+        super::controllers::velero::validate_storage(&mut self.lock(), available);
+    }
+
     /// The cluster's state. The lock is never held across an await.
     pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -126,3 +126,42 @@ pub async fn until(
 pub fn states(model: &Model) -> Vec<&'static str> {
     model.clusters.iter().map(|c| c.state(model.now, model.settings.thresholds).label()).collect()
 }
+
+/// Runs the effects an operator action asks for through the writer, feeding the answers
+/// back (typing `typed` at the confirmation prompt), until the action is finished or
+/// `limit` runs out.
+pub async fn drive(
+    model: &mut Model,
+    rx: &mut Receiver<EngineEvent>,
+    writer: &fleetdeck::cluster::write::Writer,
+    effects: Vec<fleetdeck::app::msg::Effect>,
+    typed: &str,
+    limit: Duration,
+) {
+    use fleetdeck::app::msg::Effect;
+    let mut pending = effects;
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        for effect in std::mem::take(&mut pending) {
+            match effect {
+                Effect::Preview { id, plan } => {
+                    let result = writer.preview(&plan).await;
+                    update(model, Msg::Previewed { id, result });
+                    for c in typed.chars() {
+                        update(model, Msg::PromptEdit(tui_input::InputRequest::InsertChar(c)));
+                    }
+                    pending.extend(update(model, Msg::PromptSubmit));
+                }
+                Effect::Execute { id, confirmed } => {
+                    let result = writer.execute(confirmed).await;
+                    update(model, Msg::Executed { id, result });
+                }
+                Effect::Quit => {}
+            }
+        }
+        if model.operation.as_ref().is_some_and(|o| o.is_finished()) {
+            return;
+        }
+        until(model, rx, Duration::from_millis(200), |_| false).await;
+    }
+}

@@ -4,12 +4,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::velero::validate_storage;
 use crate::sim::cluster::Cluster;
 use crate::sim::fault::FaultState;
 use crate::sim::scenario::{Scenario, glob_match};
@@ -60,8 +58,7 @@ pub async fn run(clusters: Vec<Arc<Cluster>>, scenario: Arc<Scenario>, shutdown:
                 }
             }
             if fault.storage_unavailable {
-                cluster.velero_storage_down.store(on, Ordering::Relaxed);
-                validate_storage(&mut cluster.lock(), !on);
+                cluster.set_velero_storage(!on);
             }
         }
     }
