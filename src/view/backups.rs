@@ -19,7 +19,7 @@ use crate::fleet::cluster::{ClusterModel, State};
 fn specs() -> [ColumnSpec; 9] {
     [
         ColumnSpec::new("CLUSTER", 16, 0),
-        ColumnSpec::new("SCHEDULE", 14, 0),
+        ColumnSpec::new("SCHEDULE", 16, 0),
         ColumnSpec::new("STATE", 15, 0),
         ColumnSpec::new("AGE/RPO", 9, 1),
         ColumnSpec::new("LAST ATTEMPT", 15, 1),
