@@ -125,7 +125,7 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(Pane, Vec<f64>, Vec<f64
     let theme = Theme::new(&config.theme, true).unwrap();
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).unwrap();
     let mut out = Vec::new();
-    for pane in [Pane::Health, Pane::Propagation] {
+    for pane in [Pane::Health, Pane::Propagation, Pane::Backups] {
         let (mut views, mut draws) = (Vec::new(), Vec::new());
         for i in 0..frames {
             let mut m = model.clone();

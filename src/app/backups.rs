@@ -3,6 +3,7 @@
 //! finding), worst first, and the fleet's figures: clusters within RPO, the oldest good
 //! backup, failures in the last day, and the recent restores' durations (the RTO seen).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -10,7 +11,9 @@ use jiff::Timestamp;
 use super::model::Model;
 use super::rows::cluster_order;
 use crate::fleet::ago;
-use crate::fleet::backup::{BackupSummary, Finding, RestoreSummary, Rpo, ScheduleHealth, failed, finished, judge};
+use crate::fleet::backup::{
+    BackupSummary, Finding, RestoreSummary, Rpo, ScheduleHealth, Timing, failed, finished, judge_with,
+};
 use crate::fleet::cluster::{ClusterModel, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::ObjectKey;
@@ -123,8 +126,11 @@ fn velero_known(c: &ClusterModel) -> Option<bool> {
     (states.len() == VELERO_KINDS.len() && states.iter().all(listed)).then_some(true)
 }
 
+/// Cron timings already computed at `now`, by cron text.
+type Timings = HashMap<String, Result<Timing, String>>;
+
 /// The rows of one cluster.
-fn cluster_rows(model: &Model, index: usize, now: Timestamp) -> Vec<BackupRow> {
+fn cluster_rows(model: &Model, index: usize, now: Timestamp, timings: &mut Timings) -> Vec<BackupRow> {
     let c = &model.clusters[index];
     let row = |kind| BackupRow { cluster: index, kind };
     match velero_known(c) {
@@ -138,7 +144,8 @@ fn cluster_rows(model: &Model, index: usize, now: Timestamp) -> Vec<BackupRow> {
     c.schedules
         .iter()
         .map(|(key, s)| {
-            let health = judge(s, &c.backups, c.storage.values(), now, model.settings.backup_grace);
+            let timing = timings.entry(s.cron.clone()).or_insert_with(|| Timing::of(&s.cron, now));
+            let health = judge_with(s, Some(timing), &c.backups, c.storage.values(), now, model.settings.backup_grace);
             row(RowKind::Schedule { key: key.clone(), health: Box::new(health) })
         })
         .collect()
@@ -146,7 +153,9 @@ fn cluster_rows(model: &Model, index: usize, now: Timestamp) -> Vec<BackupRow> {
 
 /// Every row, worst first (then oldest data first, then by name), unfiltered.
 pub fn all_rows(model: &Model, now: Timestamp) -> Vec<BackupRow> {
-    let mut rows: Vec<BackupRow> = cluster_order(model).into_iter().flat_map(|i| cluster_rows(model, i, now)).collect();
+    let mut timings = Timings::new();
+    let mut rows: Vec<BackupRow> =
+        cluster_order(model).into_iter().flat_map(|i| cluster_rows(model, i, now, &mut timings)).collect();
     rows.sort_by(|a, b| {
         let age = |r: &BackupRow| r.health().and_then(|h| h.age);
         b.severity()
@@ -161,17 +170,19 @@ pub fn all_rows(model: &Model, now: Timestamp) -> Vec<BackupRow> {
 /// The rows the pane lists: those the filter admits, less the clusters without Velero
 /// (the subtitle says those once).
 pub fn rows(model: &Model, now: Timestamp) -> Vec<BackupRow> {
-    all_rows(model, now)
-        .into_iter()
-        .filter(|r| r.kind != RowKind::NotInstalled && model.ui.filter.admits(&r.text(model)))
-        .collect()
+    listed(model, all_rows(model, now))
+}
+
+/// The rows the pane lists out of every row (judged once per screen).
+pub fn listed(model: &Model, all: Vec<BackupRow>) -> Vec<BackupRow> {
+    all.into_iter().filter(|r| r.kind != RowKind::NotInstalled && model.ui.filter.admits(&r.text(model))).collect()
 }
 
 /// The row of a key, if it is still there.
 pub fn row_of_key(model: &Model, key: &str, now: Timestamp) -> Option<BackupRow> {
     let context = key.split(KEY_SEPARATOR).next().unwrap_or(key);
     let (index, _) = model.cluster_by_name(context)?;
-    cluster_rows(model, index, now).into_iter().find(|r| r.key(model) == key)
+    cluster_rows(model, index, now, &mut Timings::new()).into_iter().find(|r| r.key(model) == key)
 }
 
 /// The backups a row's detail lists, newest first: the schedule's, or (for a cluster

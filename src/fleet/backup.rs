@@ -354,12 +354,56 @@ fn signed(d: Duration) -> SignedDuration {
     SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX)
 }
 
+/// When a cron's runs fall around `now`, computed once per distinct cron and second
+/// (a fleet's schedules mostly share a few crons, and each query walks the calendar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    /// The last run at or before `now`, and the one before it (cron schedules).
+    pub last: Option<Timestamp>,
+    pub before_last: Option<Timestamp>,
+    /// The next run after `now` (cron schedules).
+    pub next: Option<Timestamp>,
+    /// The gap between the last two runs: the schedule's RPO target.
+    pub interval: Option<Duration>,
+    /// `@every` schedules run relative to their last backup, not on a calendar.
+    pub every: Option<Duration>,
+}
+
+impl Timing {
+    pub fn of(cron: &str, now: Timestamp) -> Result<Timing, String> {
+        let cron = Schedule::parse(cron).map_err(|e| e.to_string())?;
+        if let Schedule::Every(every) = cron {
+            return Ok(Timing { last: None, before_last: None, next: None, interval: Some(every), every: Some(every) });
+        }
+        let last = cron.prev_before(now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now));
+        let before_last = last.and_then(|l| cron.prev_before(l));
+        let next = cron.next_after(now);
+        let interval = match (before_last, last) {
+            (Some(b), Some(l)) => Some(ago(l, b)),
+            _ => next.and_then(|n| Some(ago(cron.next_after(n)?, n))),
+        };
+        Ok(Timing { last, before_last, next, interval, every: None })
+    }
+}
+
 /// Judges a schedule at `now`: `backups` are the cluster's backups (those of other
 /// schedules are ignored), `storage` its storage locations, `grace` how long past a
 /// scheduled run its backup may take to complete (capped at half the interval, so a
 /// five-minute schedule is not given half an hour).
 pub fn judge<'a>(
     schedule: &ScheduleSummary,
+    backups: impl IntoIterator<Item = (&'a ObjectKey, &'a BackupSummary)>,
+    storage: impl IntoIterator<Item = &'a StorageSummary>,
+    now: Timestamp,
+    grace: Duration,
+) -> ScheduleHealth {
+    judge_with(schedule, None, backups, storage, now, grace)
+}
+
+/// As [`judge`], with the cron's [`Timing`] at `now` already known.
+pub fn judge_with<'a>(
+    schedule: &ScheduleSummary,
+    timing: Option<&Result<Timing, String>>,
     backups: impl IntoIterator<Item = (&'a ObjectKey, &'a BackupSummary)>,
     storage: impl IntoIterator<Item = &'a StorageSummary>,
     now: Timestamp,
@@ -404,13 +448,15 @@ pub fn judge<'a>(
     }
     findings.sort();
 
-    let parsed = if schedule.phase == "FailedValidation" {
-        Err(format!("Velero refused the schedule: {}", schedule.validation_errors.join("; ")))
-    } else {
-        Schedule::parse(&schedule.cron).map_err(|e| e.to_string())
+    let timing = match (schedule.phase.as_str(), timing) {
+        ("FailedValidation", _) => {
+            Err(format!("Velero refused the schedule: {}", schedule.validation_errors.join("; ")))
+        }
+        (_, Some(t)) => t.clone(),
+        (_, None) => Timing::of(&schedule.cron, now),
     };
-    let cron = match parsed {
-        Ok(cron) => cron,
+    let timing = match timing {
+        Ok(t) => t,
         Err(why) => {
             return ScheduleHealth {
                 rpo: Rpo::Invalid(why),
@@ -424,22 +470,16 @@ pub fn judge<'a>(
             };
         }
     };
-    let (due, interval) = match &cron {
-        Schedule::Every(every) => (now.checked_sub(signed(*every)).ok(), Some(*every)),
-        Schedule::Cron(_) => {
-            let last = cron.prev_before(now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now));
-            let interval = last.and_then(|l| cron.interval(l.checked_sub(SignedDuration::from_secs(1)).ok()?));
-            (last, interval)
-        }
-    };
+    let interval = timing.interval;
     let grace = interval.map_or(grace, |i| grace.min(i / 2));
-    // The newest run that should have finished by now.
-    let due = match &cron {
-        Schedule::Every(_) => due.and_then(|d| d.checked_sub(signed(grace)).ok()),
-        Schedule::Cron(_) => now
-            .checked_sub(signed(grace))
-            .ok()
-            .and_then(|at| cron.prev_before(at.checked_add(SignedDuration::from_secs(1)).unwrap_or(at))),
+    // The newest run that should have finished by now: the last one once its grace is
+    // over, else the one before.
+    let due = match timing.every {
+        Some(every) => now.checked_sub(signed(every + grace)).ok(),
+        None => match timing.last {
+            Some(last) if last.checked_add(signed(grace)).is_ok_and(|end| end <= now) => Some(last),
+            _ => timing.before_last,
+        },
     };
     let rpo = match due {
         // A schedule created after the run due has not had its first run yet.
@@ -451,15 +491,12 @@ pub fn judge<'a>(
             None => Rpo::Never { since: due.checked_add(signed(grace)).unwrap_or(due) },
         },
     };
-    let next_run = if schedule.paused {
-        None
-    } else {
-        match &cron {
-            Schedule::Every(every) => {
-                Some(schedule.last_backup.and_then(|l| l.checked_add(signed(*every)).ok()).unwrap_or(now).max(now))
-            }
-            Schedule::Cron(_) => cron.next_after(now),
+    let next_run = match timing.every {
+        _ if schedule.paused => None,
+        Some(every) => {
+            Some(schedule.last_backup.and_then(|l| l.checked_add(signed(every)).ok()).unwrap_or(now).max(now))
         }
+        None => timing.next,
     };
     ScheduleHealth {
         rpo,

@@ -11,7 +11,6 @@ use super::table::{Cell, ColumnSpec, TableVm, Tone};
 use crate::app::backups::{BackupRow, FleetBackups, RowKind, backups_of, restores_of, row_of_key};
 use crate::app::model::Model;
 use crate::app::msg::Pane;
-use crate::app::rows::selected_key;
 use crate::fleet::ago;
 use crate::fleet::backup::{BackupSummary, RestoreSummary, Rpo, ScheduleHealth, StorageSummary, finished};
 use crate::fleet::cluster::{ClusterModel, State};
@@ -159,8 +158,10 @@ fn row_cells(model: &Model, row: &BackupRow, now: Timestamp) -> Vec<Cell> {
 }
 
 pub fn table(model: &Model, rows: &[BackupRow], now: Timestamp, width: u16, height: usize) -> TableVm {
-    let selected_key = selected_key(model, Pane::Backups);
-    let selected = rows.iter().position(|r| Some(r.key(model)) == selected_key);
+    // As `selected_key` does, on the rows already judged: the stored one, else the first.
+    let stored = model.ui.selected.get(&Pane::Backups);
+    let selected =
+        stored.and_then(|k| rows.iter().position(|r| r.key(model) == *k)).or((!rows.is_empty()).then_some(0));
     let cells = rows.iter().map(|r| row_cells(model, r, now)).collect();
     let mut t = TableVm::build(&specs(), width, height, cells, selected);
     if t.total == 0 {

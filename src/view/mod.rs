@@ -123,8 +123,10 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             (title, subtitle, Body::Table(propagation::table(model, now, width, rows)))
         }
         Pane::Backups => {
-            let rows = crate::app::backups::rows(model, now);
-            let fleet = crate::app::backups::fleet_backups(model, &crate::app::backups::all_rows(model, now), now);
+            // Every schedule is judged once for the figures and the rows.
+            let all = crate::app::backups::all_rows(model, now);
+            let fleet = crate::app::backups::fleet_backups(model, &all, now);
+            let rows = crate::app::backups::listed(model, all);
             let subtitle = backups::subtitle(&fleet, width);
             let height = table_rows(height, subtitle.len());
             let title = format!("Backups · {} schedules", rows.iter().filter(|r| r.schedule().is_some()).count());
