@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod fd_limit;
+pub mod fields;
 pub mod fleet;
 pub mod glob;
 pub mod input;

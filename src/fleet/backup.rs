@@ -18,32 +18,10 @@ use serde_json::Value;
 use super::ago;
 use super::cron::Schedule;
 use super::summary::ObjectKey;
+use crate::fields::{flag, int, label, strings, text, time};
 
 /// The label that links a Backup to the Schedule that made it.
 pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn time(v: &Value, pointer: &str) -> Option<Timestamp> {
-    v.pointer(pointer).and_then(Value::as_str).and_then(|t| t.parse().ok())
-}
-
-fn int(v: &Value, pointer: &str) -> i64 {
-    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
-
-fn strings(v: &Value, pointer: &str) -> Vec<String> {
-    v.pointer(pointer)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-fn label(v: &Value, name: &str) -> Option<String> {
-    v.pointer("/metadata/labels").and_then(|l| l.get(name)).and_then(Value::as_str).map(str::to_owned)
-}
 
 /// Whether a Backup or Restore phase is final (nothing more will happen to it).
 pub fn finished(phase: &str) -> bool {
@@ -155,14 +133,14 @@ impl ScheduleSummary {
             namespace: text(v, "/metadata/namespace"),
             name: text(v, "/metadata/name"),
             cron: text(v, "/spec/schedule"),
-            paused: v.pointer("/spec/paused") == Some(&Value::Bool(true)),
+            paused: flag(v, "/spec/paused"),
             phase: text(v, "/status/phase"),
             last_backup: time(v, "/status/lastBackup"),
             validation_errors: strings(v, "/status/validationErrors"),
             created: time(v, "/metadata/creationTimestamp"),
             storage_location: text(v, "/spec/template/storageLocation"),
             template: v.pointer("/spec/template").cloned().unwrap_or(Value::Null),
-            owner_references: v.pointer("/spec/useOwnerReferencesInBackup") == Some(&Value::Bool(true)),
+            owner_references: flag(v, "/spec/useOwnerReferencesInBackup"),
             uid: text(v, "/metadata/uid"),
         }
     }
@@ -239,7 +217,7 @@ impl StorageSummary {
             phase: text(v, "/status/phase"),
             last_validation: time(v, "/status/lastValidationTime"),
             message: text(v, "/status/message"),
-            default: v.pointer("/spec/default") == Some(&Value::Bool(true)),
+            default: flag(v, "/spec/default"),
             provider: text(v, "/spec/provider"),
             bucket: text(v, "/spec/objectStorage/bucket"),
         }

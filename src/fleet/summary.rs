@@ -7,20 +7,10 @@ use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::fields::{flag, int, text, time};
+
 /// Namespace ("" for cluster-scoped objects) and name.
 pub type ObjectKey = (String, String);
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn time(v: &Value, pointer: &str) -> Option<Timestamp> {
-    v.pointer(pointer).and_then(Value::as_str).and_then(|t| t.parse().ok())
-}
-
-fn int(v: &Value, pointer: &str) -> i64 {
-    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
-}
 
 /// The key of an object.
 pub fn key_of(object: &Value) -> ObjectKey {
@@ -96,7 +86,7 @@ impl NodeSummary {
             ready,
             roles,
             kubelet: text(v, "/status/nodeInfo/kubeletVersion"),
-            unschedulable: v.pointer("/spec/unschedulable") == Some(&Value::Bool(true)),
+            unschedulable: flag(v, "/spec/unschedulable"),
             conditions,
         }
     }
@@ -191,7 +181,7 @@ impl KustomizationSummary {
                 namespace: source_namespace,
                 name: text(v, "/spec/sourceRef/name"),
             },
-            suspended: v.pointer("/spec/suspend") == Some(&Value::Bool(true)),
+            suspended: flag(v, "/spec/suspend"),
             reconcile_disabled: disabled("annotations") || disabled("labels"),
             created: time(v, "/metadata/creationTimestamp"),
             generation: int(v, "/metadata/generation"),
@@ -272,7 +262,7 @@ impl SourceSummary {
             revision: text(v, "/status/artifact/revision"),
             produced_at: time(v, "/status/artifact/lastUpdateTime"),
             ready: conditions(v).into_iter().find(|c| c.type_ == "Ready"),
-            suspended: v.pointer("/spec/suspend") == Some(&Value::Bool(true)),
+            suspended: flag(v, "/spec/suspend"),
         }
     }
 }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
 use super::events::{Note, record_about};
+use crate::fields::text;
 use crate::sim::api::strategy::{POLICY_CONFIGMAP, PRIVILEGED_POLICY};
 use crate::sim::api::{Caller, write};
 use crate::sim::clock::rfc3339;
@@ -399,10 +400,6 @@ struct Controller {
 
 fn ks_gr() -> GroupResource {
     GroupResource::new(KUSTOMIZE_GROUP, "kustomizations")
-}
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// Why a spoke cannot be reached through its kubeconfig, or `None` when it can.

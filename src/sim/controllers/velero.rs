@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
+use crate::fields::text;
 use crate::fleet::cron::Schedule;
 use crate::sim::api::{Caller, write};
 use crate::sim::clock::{parse, rfc3339};
@@ -29,10 +30,6 @@ pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
 
 fn gr(plural: &str) -> GroupResource {
     GroupResource::new("velero.io", plural)
-}
-
-fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// Velero's TTL strings ("720h0m0s") as a duration.
