@@ -14,7 +14,7 @@ use crate::fleet::ago;
 use crate::fleet::backup::{
     BackupSummary, Finding, RestoreSummary, Rpo, ScheduleHealth, Timing, failed, finished, judge_with,
 };
-use crate::fleet::cluster::{ClusterModel, WatchState};
+use crate::fleet::cluster::ClusterModel;
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::ObjectKey;
 
@@ -116,14 +116,13 @@ impl BackupRow {
     }
 }
 
-/// Whether every Velero kind of the cluster is listed, not installed, or neither yet.
+/// Whether Velero is installed and every one of its kinds listed (`Some(true)`), not
+/// installed (`Some(false)`), or not known yet.
 fn velero_known(c: &ClusterModel) -> Option<bool> {
-    let states: Vec<&WatchState> = VELERO_KINDS.iter().filter_map(|k| c.watches.get(k)).map(|w| &w.state).collect();
-    if states.iter().any(|s| **s == WatchState::NotInstalled) {
+    if VELERO_KINDS.iter().any(|k| c.lacks(*k)) {
         return Some(false);
     }
-    let listed = |s: &&WatchState| matches!(s, WatchState::Synced) || matches!(s, WatchState::Failed(_));
-    (states.len() == VELERO_KINDS.len() && states.iter().all(listed)).then_some(true)
+    VELERO_KINDS.iter().all(|k| c.listed(*k)).then_some(true)
 }
 
 /// Cron timings already computed at `now`, by cron text.
@@ -189,14 +188,8 @@ pub fn row_of_key(model: &Model, key: &str, now: Timestamp) -> Option<BackupRow>
 /// without schedules) every backup of the cluster.
 pub fn backups_of<'a>(model: &'a Model, row: &BackupRow) -> Vec<(&'a ObjectKey, &'a BackupSummary)> {
     let c = &model.clusters[row.cluster];
-    let mut list: Vec<(&ObjectKey, &BackupSummary)> = c
-        .backups
-        .iter()
-        .filter(|(_, b)| match row.schedule() {
-            Some((ns, name)) => b.namespace == *ns && b.schedule.as_deref() == Some(name.as_str()),
-            None => true,
-        })
-        .collect();
+    let mut list: Vec<(&ObjectKey, &BackupSummary)> =
+        c.backups.iter().filter(|(_, b)| row.schedule().is_none_or(|(ns, name)| b.made_by(ns, name))).collect();
     list.sort_by(|a, b| (b.1.data_at(), &b.0.1).cmp(&(a.1.data_at(), &a.0.1)));
     list
 }
@@ -233,8 +226,11 @@ pub struct FleetBackups {
 pub fn fleet_backups(model: &Model, rows: &[BackupRow], now: Timestamp) -> FleetBackups {
     let mut f = FleetBackups::default();
     let mut restores: Vec<(Timestamp, Duration)> = Vec::new();
-    for (index, c) in model.clusters.iter().enumerate() {
-        let mine: Vec<&BackupRow> = rows.iter().filter(|r| r.cluster == index).collect();
+    let mut by_cluster: Vec<Vec<&BackupRow>> = vec![Vec::new(); model.clusters.len()];
+    for r in rows {
+        by_cluster[r.cluster].push(r);
+    }
+    for (c, mine) in model.clusters.iter().zip(by_cluster) {
         if mine.iter().any(|r| r.kind == RowKind::NotInstalled) {
             f.not_installed += 1;
             continue;

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::model::Model;
-use crate::fleet::cluster::{State, WatchState};
+use crate::fleet::cluster::State;
 use crate::fleet::kind::Kind;
 use crate::fleet::propagation::PropagationStats;
 use crate::fleet::registry::Role;
@@ -47,13 +47,10 @@ pub enum Compliance {
 impl Compliance {
     pub fn of(model: &Model, context: usize) -> Compliance {
         let c = &model.clusters[context];
-        let state = |k: Kind| c.watches.get(&k).map(|w| &w.state);
-        let missing = |k: Kind| state(k) == Some(&WatchState::NotInstalled);
-        if missing(Kind::PolicyReport) && missing(Kind::ClusterPolicyReport) {
+        if c.lacks(Kind::PolicyReport) && c.lacks(Kind::ClusterPolicyReport) {
             return Compliance::NotInstalled;
         }
-        let listed = |k: Kind| c.watches.get(&k).is_some_and(|w| w.synced_at.is_some());
-        if !listed(Kind::PolicyReport) && !listed(Kind::ClusterPolicyReport) {
+        if !c.listed(Kind::PolicyReport) && !c.listed(Kind::ClusterPolicyReport) {
             return Compliance::Unknown;
         }
         let sum = |f: fn(&ReportSummary) -> i64| c.reports.values().map(f).sum();

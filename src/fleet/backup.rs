@@ -76,6 +76,11 @@ impl BackupSummary {
         }
     }
 
+    /// Whether the schedule `namespace/name` made it.
+    pub fn made_by(&self, namespace: &str, name: &str) -> bool {
+        self.namespace == namespace && self.schedule.as_deref() == Some(name)
+    }
+
     /// A backup the RPO counts: Completed. PartiallyFailed ones skipped data.
     pub fn is_good(&self) -> bool {
         self.phase == "Completed"
@@ -128,6 +133,12 @@ pub struct ScheduleSummary {
 }
 
 impl ScheduleSummary {
+    /// Whether its backups go to `storage`: the location its template names, else the
+    /// default one.
+    pub fn stores_in(&self, storage: &StorageSummary) -> bool {
+        if self.storage_location.is_empty() { storage.default } else { storage.name == self.storage_location }
+    }
+
     pub fn fold(v: &Value) -> Self {
         Self {
             namespace: text(v, "/metadata/namespace"),
@@ -387,10 +398,8 @@ pub fn judge_with<'a>(
     now: Timestamp,
     grace: Duration,
 ) -> ScheduleHealth {
-    let mine: Vec<(&ObjectKey, &BackupSummary)> = backups
-        .into_iter()
-        .filter(|(_, b)| b.namespace == schedule.namespace && b.schedule.as_deref() == Some(schedule.name.as_str()))
-        .collect();
+    let mine: Vec<(&ObjectKey, &BackupSummary)> =
+        backups.into_iter().filter(|(_, b)| b.made_by(&schedule.namespace, &schedule.name)).collect();
     let newest = |good: bool| {
         mine.iter().filter(|(_, b)| !good || b.is_good()).max_by_key(|(k, b)| (b.data_at(), &k.1)).copied()
     };
@@ -399,13 +408,8 @@ pub fn judge_with<'a>(
     let age = last_good.and_then(|(_, b)| b.data_at()).map(|at| ago(now, at));
     let mut findings = Vec::new();
 
-    let location = if schedule.storage_location.is_empty() { None } else { Some(&schedule.storage_location) };
-    for s in storage {
-        let used = match location {
-            Some(name) => s.name == *name,
-            None => s.default,
-        };
-        if used && !s.available() && !s.phase.is_empty() {
+    for s in storage.into_iter().filter(|s| schedule.stores_in(s)) {
+        if !s.available() && !s.phase.is_empty() {
             findings.push(Finding::StorageUnavailable { location: s.name.clone(), message: s.message.clone() });
         }
     }

@@ -320,7 +320,18 @@ impl ClusterModel {
 
     /// Kinds whose CRD is not installed here.
     pub fn missing_kinds(&self) -> Vec<Kind> {
-        self.watches.iter().filter(|(_, w)| w.state == WatchState::NotInstalled).map(|(k, _)| *k).collect()
+        self.watches.keys().copied().filter(|k| self.lacks(*k)).collect()
+    }
+
+    /// Whether the kind's CRD is not installed here.
+    pub fn lacks(&self, kind: Kind) -> bool {
+        self.watches.get(&kind).is_some_and(|w| w.state == WatchState::NotInstalled)
+    }
+
+    /// Whether the kind has been listed at least once: what is known of it is complete
+    /// (as of then), even if its watch has failed since.
+    pub fn listed(&self, kind: Kind) -> bool {
+        self.watches.get(&kind).is_some_and(|w| w.synced_at.is_some())
     }
 
     /// Nodes ready and total.

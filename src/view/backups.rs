@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::detail::{DetailVm, Line, field, heading};
-use super::format::{age, truncate, wrap};
+use super::format::{age, ago_text, truncate, wrap};
 use super::table::{Cell, ColumnSpec, TableVm, Tone};
 use crate::app::backups::{BackupRow, FleetBackups, RowKind, backups_of, restores_of, row_of_key};
 use crate::app::model::Model;
@@ -85,8 +85,10 @@ fn phase_tone(phase: &str, warnings: i64) -> Tone {
 
 /// The storage location a row's backups go to (or the default one).
 fn storage_of<'a>(c: &'a ClusterModel, row: &BackupRow) -> Option<&'a StorageSummary> {
-    let wanted = row.schedule().and_then(|k| c.schedules.get(k)).map(|s| s.storage_location.as_str()).unwrap_or("");
-    c.storage.values().find(|s| if wanted.is_empty() { s.default } else { s.name == wanted })
+    match row.schedule().and_then(|k| c.schedules.get(k)) {
+        Some(schedule) => c.storage.values().find(|s| schedule.stores_in(s)),
+        None => c.storage.values().find(|s| s.default),
+    }
 }
 
 fn storage_cell(s: Option<&StorageSummary>, now: Timestamp) -> Cell {
@@ -230,10 +232,6 @@ fn columns_line(cells: Vec<(String, usize, Tone)>) -> Line {
     cells.into_iter().map(|(text, w, tone)| Cell::new(format!("{:<w$} ", truncate(&text, w)), tone)).collect()
 }
 
-fn when(now: Timestamp, t: Option<Timestamp>) -> String {
-    t.map_or("—".to_owned(), |t| format!("{} ago", age(ago(now, t))))
-}
-
 fn backup_line(b: &BackupSummary, now: Timestamp, selected: bool) -> Line {
     let duration = b.duration(now).map(age).unwrap_or_else(|| "—".to_owned());
     let items = if b.total_items > 0 { format!("{}/{}", b.items_backed_up, b.total_items) } else { "—".to_owned() };
@@ -243,7 +241,7 @@ fn backup_line(b: &BackupSummary, now: Timestamp, selected: bool) -> Line {
     let mut line = columns_line(vec![
         (format!("{marker} {}", b.name), 34, name_tone),
         (phase_text(b), 16, phase_tone(&b.phase, b.warnings)),
-        (when(now, b.data_at()), 9, Tone::Normal),
+        (ago_text(now, b.data_at()), 9, Tone::Normal),
         (duration, 6, Tone::Normal),
         (items, 9, Tone::Normal),
         (b.errors.to_string(), 4, if b.errors > 0 { Tone::Crit } else { Tone::Muted }),
@@ -269,7 +267,7 @@ fn restore_line(r: &RestoreSummary, now: Timestamp) -> Line {
     let mut line = columns_line(vec![
         (format!("  {}", r.name), 34, Tone::Normal),
         (phase, 16, phase_tone(&r.phase, r.warnings)),
-        (when(now, r.started.or(r.created)), 9, Tone::Normal),
+        (ago_text(now, r.started.or(r.created)), 9, Tone::Normal),
         (progress, 16, Tone::Normal),
         (format!("{}e {}w", r.errors, r.warnings), 8, if r.errors > 0 { Tone::Crit } else { Tone::Muted }),
         (r.backup.clone(), 34, Tone::Muted),
@@ -328,7 +326,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16, height: u16)
         }
         spec.push(Cell::muted(format!("  phase {}", if s.phase.is_empty() { "New" } else { &s.phase })));
         lines.push(field("Schedule", spec));
-        lines.push(field("Last backup", vec![Cell::plain(when(now, s.last_backup))]));
+        lines.push(field("Last backup", vec![Cell::plain(ago_text(now, s.last_backup))]));
     } else {
         lines.push(field("Schedule", vec![Cell::new(problem_text(&row), tone_of(row.severity()))]));
     }
@@ -343,7 +341,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16, height: u16)
                 s.name,
                 s.provider,
                 s.bucket,
-                when(now, s.last_validation)
+                ago_text(now, s.last_validation)
             )));
             if !s.message.is_empty() && !s.available() {
                 cells.push(Cell::new(format!("  {}", s.message), Tone::Crit));

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
+
 /// An age or a span, short: "5s", "3m", "2h", "4d" (seconds below 2 minutes).
 pub fn age(d: Duration) -> String {
     let s = d.as_secs();
@@ -11,6 +13,11 @@ pub fn age(d: Duration) -> String {
         7200..172_800 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86_400),
     }
+}
+
+/// How long before `now` a moment was: "3m ago", or "—" when it is not known.
+pub fn ago_text(now: Timestamp, then: Option<Timestamp>) -> String {
+    then.map_or("—".to_owned(), |t| format!("{} ago", age(crate::fleet::ago(now, t))))
 }
 
 /// A propagation or other short span: "2.6s" below ten seconds when it has a fraction,

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::detail::{DetailVm, Line, field, heading};
-use super::format::{age, seconds, short_revision, truncate, wrap};
+use super::format::{age, ago_text, seconds, short_revision, truncate, wrap};
 use super::propagation::state_cell;
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
@@ -18,10 +18,6 @@ fn sub_field(label: &str, value: Vec<Cell>) -> Line {
     let mut line = vec![Cell::muted(format!("  {label:<12}"))];
     line.extend(value);
     line
-}
-
-fn ago_text(now: Timestamp, then: Option<Timestamp>) -> String {
-    then.map_or("—".to_owned(), |t| format!("{} ago", age(ago(now, t))))
 }
 
 /// Wrapped, indented text lines in one tone.
