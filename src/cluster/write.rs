@@ -93,29 +93,40 @@ impl Writer {
         }
     }
 
+    /// Sends a target's write, as a dry run (`dryRun=All`) or for real; the object as the
+    /// server answered.
+    async fn send(
+        &self,
+        api: &Api<DynamicObject>,
+        target: &Target,
+        write: &Write,
+        dry_run: bool,
+    ) -> Result<DynamicObject, String> {
+        let what = if dry_run { "the dry run" } else { "the write" };
+        let manager = Some(FIELD_MANAGER.to_owned());
+        match write {
+            Write::Patch(patch) => {
+                let params = PatchParams { field_manager: manager, dry_run, ..PatchParams::default() };
+                self.timed(what, api.patch(&target.key.1, &params, &Patch::Merge(patch))).await
+            }
+            Write::Create(object) => {
+                let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
+                let params = PostParams { dry_run, field_manager: manager };
+                self.timed(what, api.create(&params, &object)).await
+            }
+        }
+    }
+
     /// What the object would become: the current object (none for a new one) and the
     /// server's dry-run answer.
     async fn preview_one(&self, target: &Target, write: &Write) -> Result<Vec<FieldChange>, String> {
         let api = api(self.client(&target.context).await?, target);
-        let name = &target.key.1;
-        match write {
-            Write::Patch(patch) => {
-                let before = self.timed("reading the object", api.get(name)).await?;
-                let params = PatchParams {
-                    field_manager: Some(FIELD_MANAGER.to_owned()),
-                    dry_run: true,
-                    ..PatchParams::default()
-                };
-                let after = self.timed("the dry run", api.patch(name, &params, &Patch::Merge(patch))).await?;
-                Ok(diff(&as_value(&before), &as_value(&after)))
-            }
-            Write::Create(object) => {
-                let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
-                let params = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.to_owned()) };
-                let after = self.timed("the dry run", api.create(&params, &object)).await?;
-                Ok(diff(&Value::Null, &as_value(&after)))
-            }
-        }
+        let before = match write {
+            Write::Patch(_) => as_value(&self.timed("reading the object", api.get(&target.key.1)).await?),
+            Write::Create(_) => Value::Null,
+        };
+        let after = self.send(&api, target, write, true).await?;
+        Ok(diff(&before, &as_value(&after)))
     }
 
     /// The server-side dry run of every target (`dryRun=All`): nothing is written.
@@ -131,17 +142,7 @@ impl Writer {
 
     async fn write_one(&self, target: &Target, write: &Write) -> Result<(), String> {
         let api = api(self.client(&target.context).await?, target);
-        match write {
-            Write::Patch(patch) => {
-                let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
-                self.timed("the write", api.patch(&target.key.1, &params, &Patch::Merge(patch))).await.map(|_| ())
-            }
-            Write::Create(object) => {
-                let object: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| e.to_string())?;
-                let params = PostParams { dry_run: false, field_manager: Some(FIELD_MANAGER.to_owned()) };
-                self.timed("the write", api.create(&params, &object)).await.map(|_| ())
-            }
-        }
+        self.send(&api, target, write, false).await.map(|_| ())
     }
 
     /// Writes a confirmed plan, target by target; a target that fails does not stop the

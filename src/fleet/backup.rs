@@ -33,6 +33,18 @@ pub fn failed(phase: &str) -> bool {
     matches!(phase, "PartiallyFailed" | "Failed" | "FailedValidation")
 }
 
+/// A backup or restore as it runs: its phase and progress, and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run<'a> {
+    pub phase: &'a str,
+    /// Items backed up or restored, of `total`.
+    pub done: i64,
+    pub total: i64,
+    pub errors: i64,
+    pub warnings: i64,
+    pub problem: String,
+}
+
 /// A Velero Backup.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BackupSummary {
@@ -73,6 +85,17 @@ impl BackupSummary {
             total_items: int(v, "/status/progress/totalItems"),
             items_backed_up: int(v, "/status/progress/itemsBackedUp"),
             storage_location: text(v, "/spec/storageLocation"),
+        }
+    }
+
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            phase: &self.phase,
+            done: self.items_backed_up,
+            total: self.total_items,
+            errors: self.errors,
+            warnings: self.warnings,
+            problem: self.problem(),
         }
     }
 
@@ -193,6 +216,17 @@ impl RestoreSummary {
             warnings: int(v, "/status/warnings"),
             failure_reason: text(v, "/status/failureReason"),
             validation_errors: strings(v, "/status/validationErrors"),
+        }
+    }
+
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            phase: &self.phase,
+            done: self.items_restored,
+            total: self.total_items,
+            errors: self.errors,
+            warnings: self.warnings,
+            problem: self.problem(),
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::plan::{ObjectPreview, Op, Plan, Resource, Target};
-use crate::fleet::backup::finished;
+use crate::fleet::backup::{Run, finished};
 use crate::fleet::cluster::ClusterModel;
 use crate::fleet::summary::{KustomizationSummary, ObjectKey};
 
@@ -201,44 +201,8 @@ impl Operation {
                 Some(_) => Progress::Waiting(String::new()),
                 None => Progress::Finished { text: "gone from the hub".to_owned(), ok: false },
             },
-            Resource::Backup => match cluster.and_then(|c| c.backups.get(&target.key)) {
-                None => Progress::Waiting("not seen yet".to_owned()),
-                Some(b) if b.phase.is_empty() || b.phase == "New" => {
-                    Progress::Waiting("New: waiting for Velero".to_owned())
-                }
-                Some(b) if !finished(&b.phase) => {
-                    Progress::Running(format!("{} {}/{} items", b.phase, b.items_backed_up, b.total_items))
-                }
-                Some(b) => {
-                    let mut text = format!(
-                        "{}: {} items, {} errors, {} warnings",
-                        b.phase, b.items_backed_up, b.errors, b.warnings
-                    );
-                    let problem = b.problem();
-                    if b.phase != "Completed" && !problem.is_empty() {
-                        text = format!("{}: {problem}", b.phase);
-                    }
-                    Progress::Finished { text, ok: b.phase == "Completed" }
-                }
-            },
-            Resource::Restore => match cluster.and_then(|c| c.restores.get(&target.key)) {
-                None => Progress::Waiting("not seen yet".to_owned()),
-                Some(r) if r.phase.is_empty() || r.phase == "New" => {
-                    Progress::Waiting("New: waiting for Velero".to_owned())
-                }
-                Some(r) if !finished(&r.phase) => {
-                    Progress::Running(format!("{} {}/{} items", r.phase, r.items_restored, r.total_items))
-                }
-                Some(r) => {
-                    let problem = r.problem();
-                    let text = if r.phase == "Completed" || problem.is_empty() {
-                        format!("{}: {} items, {} errors, {} warnings", r.phase, r.items_restored, r.errors, r.warnings)
-                    } else {
-                        format!("{}: {problem}", r.phase)
-                    };
-                    Progress::Finished { text, ok: r.phase == "Completed" }
-                }
-            },
+            Resource::Backup => velero_progress(cluster.and_then(|c| c.backups.get(&target.key)).map(|b| b.run())),
+            Resource::Restore => velero_progress(cluster.and_then(|c| c.restores.get(&target.key)).map(|r| r.run())),
         }
     }
 
@@ -310,6 +274,24 @@ impl Operation {
                 )
             };
             self.stage = Stage::Failed { at: now, error };
+        }
+    }
+}
+
+/// Where a created Velero backup or restore stands.
+fn velero_progress(run: Option<Run>) -> Progress {
+    match run {
+        None => Progress::Waiting("not seen yet".to_owned()),
+        Some(r) if r.phase.is_empty() || r.phase == "New" => Progress::Waiting("New: waiting for Velero".to_owned()),
+        Some(r) if !finished(r.phase) => Progress::Running(format!("{} {}/{} items", r.phase, r.done, r.total)),
+        Some(r) => {
+            let ok = r.phase == "Completed";
+            let text = if ok || r.problem.is_empty() {
+                format!("{}: {} items, {} errors, {} warnings", r.phase, r.done, r.errors, r.warnings)
+            } else {
+                format!("{}: {}", r.phase, r.problem)
+            };
+            Progress::Finished { text, ok }
         }
     }
 }
