@@ -34,6 +34,35 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve a simulated fleet (a hub and spokes on loopback) and write its kubeconfig.
     Sim(SimArgs),
+    /// Check or export the journal of fleetdeck's own writes.
+    Journal(JournalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    /// The journal file (default: journal.jsonl in fleetdeck's data directory).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub journal: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: JournalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check the hash chain; exit 0 when intact (an empty or absent journal is intact),
+    /// 1 at the first edited, removed, moved, malformed or torn entry, which is reported.
+    Verify,
+    /// Write the entries to stdout.
+    Export {
+        /// json: an array of entries; csv: one row per entry, nested fields flattened.
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::journal::export::Format,
+        /// Only entries at or after this: an RFC 3339 time or a duration back from now
+        /// (24h, 7d).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

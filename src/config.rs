@@ -23,6 +23,31 @@ pub struct Config {
     pub keys: BTreeMap<String, Vec<String>>,
     pub log: LogConfig,
     pub sim: SimConfig,
+    pub audit: AuditConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditConfig {
+    /// The journal file; empty: `journal.jsonl` in the data directory.
+    pub journal: PathBuf,
+    /// Kubernetes Events kept on disk (`events.jsonl` in the data directory).
+    pub events_kept: usize,
+    /// Entries the audit pane keeps in memory; older ones are dropped and counted.
+    pub max_entries: usize,
+    #[serde(with = "humantime_serde")]
+    pub poll: Duration,
+    /// Per context, audit log files to follow.
+    #[serde(default)]
+    pub files: BTreeMap<String, Vec<PathBuf>>,
+    pub webhook: WebhookConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookConfig {
+    /// `host:port`; empty: no receiver.
+    pub listen: String,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,6 +206,15 @@ fn parse_layer(text: &str, origin: &str) -> Result<toml::Table> {
 }
 
 impl Config {
+    /// The journal file.
+    pub fn journal_path(&self) -> PathBuf {
+        if self.audit.journal.as_os_str().is_empty() {
+            crate::journal::Journal::default_path()
+        } else {
+            self.audit.journal.clone()
+        }
+    }
+
     /// Loads defaults < user file (if present) < `--config` file.
     pub fn load(explicit: Option<&Path>) -> Result<Self> {
         let user = user_config_path();

@@ -13,6 +13,7 @@ use crate::cluster::{ContextSpec, Engine, Settings};
 use crate::config::Config;
 use crate::fleet::cluster::Thresholds;
 use crate::input::Keymap;
+use crate::journal::Journal;
 use crate::term::Tui;
 use crate::ui::Theme;
 
@@ -67,7 +68,8 @@ pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config) -> Result<()> 
     let keymap = Keymap::new(&config.keys, true)?;
     let theme = Theme::new(&config.theme, colour())?;
     let model = Model::new(&contexts, model_settings(config, true), Timestamp::now());
-    let writer = Writer::new(WriteAccess::operator_session(), &contexts, config.engine.connect_timeout);
+    let journal = Journal::at(config.journal_path());
+    let writer = Writer::new(WriteAccess::operator_session(), &contexts, config.engine.connect_timeout, journal);
     let (engine, events) = Engine::start(contexts, engine_settings(config));
     let runtime = Runtime { keymap, theme, frame_budget: config.ui.frame_budget, writer: Some(Arc::new(writer)) };
     let tui = Tui::enter()?;

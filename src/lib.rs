@@ -13,6 +13,7 @@ pub mod fields;
 pub mod fleet;
 pub mod glob;
 pub mod input;
+pub mod journal;
 pub mod launch;
 pub mod logging;
 pub mod sim;

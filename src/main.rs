@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use color_eyre::eyre::{Result, WrapErr};
-use fleetdeck::cli::{Cli, Command, DemoArgs, SimArgs};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use fleetdeck::cli::{Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
 use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::config::{Config, data_dir};
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
@@ -25,6 +25,7 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
     match cli.command {
         Some(Command::Sim(args)) => sim(args, &config).await,
         Some(Command::Demo(args)) => demo(args, &config).await,
+        Some(Command::Journal(args)) => journal(args),
         None => operator(cli.kubeconfig.as_deref(), cli.hub, &config).await,
     }
 }
@@ -102,6 +103,38 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
     shutdown_signal().await;
     fleet.stop().await;
     Ok(())
+}
+
+/// `fleetdeck journal verify|export`.
+fn journal(args: JournalArgs) -> Result<()> {
+    use fleetdeck::journal::{Journal, export};
+    let journal = Journal::at(args.journal.unwrap_or_else(Journal::default_path));
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        JournalCommand::Verify => {
+            let verdict = journal.verify()?;
+            let path = journal.path().display();
+            match verdict.problem {
+                None => {
+                    let _ = writeln!(out, "{path}: intact, {} entries", verdict.intact);
+                    Ok(())
+                }
+                Some((line, problem)) => {
+                    let _ = writeln!(out, "{path}: line {line}: {problem}");
+                    let _ = writeln!(out, "{} entries before it are intact", verdict.intact);
+                    let _ = out.flush();
+                    std::process::exit(1);
+                }
+            }
+        }
+        JournalCommand::Export { format, since } => {
+            let since = match since {
+                Some(text) => Some(export::parse_since(&text, jiff::Timestamp::now()).map_err(|e| eyre!(e))?),
+                None => None,
+            };
+            export::export(&journal.entries()?, format, since, &mut out)
+        }
+    }
 }
 
 /// Error reports without colour when stderr is not a terminal or NO_COLOR is set.

@@ -64,7 +64,8 @@ async fn backup_now_restore_and_a_storage_outage() {
     s.writable = true;
     let mut model = Model::new(&specs, s, Timestamp::now());
     let (engine, mut rx) = Engine::start(specs.clone(), fast());
-    let writer = Writer::new(WriteAccess::operator_session(), &specs, Duration::from_secs(5));
+    let (_journal_dir, journal) = common::temp_journal();
+    let writer = Writer::new(WriteAccess::operator_session(), &specs, Duration::from_secs(5), journal.clone());
     let listed = until(&mut model, &mut rx, Duration::from_secs(20), |m| {
         let rows = all_rows(m, m.now);
         rows.len() == 3 && rows.iter().all(|r| matches!(r.kind, RowKind::Schedule { .. }))

@@ -160,7 +160,8 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_resume_round_trip_through_the_write_path() {
     let mut h = harness(2, Duration::from_secs(30)).await;
-    let writer = Writer::new(WriteAccess::operator_session(), &h.specs, Duration::from_secs(5));
+    let (_journal_dir, journal) = common::temp_journal();
+    let writer = Writer::new(WriteAccess::operator_session(), &h.specs, Duration::from_secs(5), journal.clone());
     let spoke = "staging-eu-1";
     update(&mut h.model, Msg::Action(Action::Pane(Pane::Propagation)));
     while fleetdeck::app::rows::selected_key(&h.model, Pane::Propagation).as_deref() != Some(spoke) {

@@ -33,6 +33,7 @@ fn spec(name: &str) -> ContextSpec {
         name: name.into(),
         server: format!("https://{name}.example:6443"),
         is_hub: name == "hub",
+        user: "admin".into(),
         config: Err("snapshot".into()),
     }
 }

@@ -50,7 +50,9 @@ fn velero(model: &Model, op: Op) -> Result<Plan, String> {
     let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Backups)).ok_or("no row selected")?;
     let row = backups::row_of_key(model, &key, model.now).ok_or("the selected row is gone")?;
     let c = &model.clusters[row.cluster];
-    match op {
+    let spoke = model.join.roles.get(row.cluster).and_then(|(_, r)| r.as_ref()).map(|(i, _)| *i);
+    let hub_namespace = spoke.and_then(|i| model.registrations.get(i)).map(|r| r.name.clone());
+    let plan = match op {
         Op::BackupNow => {
             let schedule = row
                 .schedule()
@@ -74,7 +76,8 @@ fn velero(model: &Model, op: Op) -> Result<Plan, String> {
             let backup = chosen.ok_or_else(|| format!("{}: no backup to restore from", c.context))?;
             restore_plan(&c.context, backup, model.now)
         }
-    }
+    };
+    plan.map(|plan| Plan { hub_namespace, ..plan })
 }
 
 /// A mutating action key: plans it on the selection and asks for its dry run.

@@ -323,7 +323,13 @@ mod tests {
     }
 
     fn spec(name: &str, hub: bool) -> ContextSpec {
-        ContextSpec { name: name.into(), server: format!("https://{name}"), is_hub: hub, config: Err("test".into()) }
+        ContextSpec {
+            name: name.into(),
+            server: format!("https://{name}"),
+            is_hub: hub,
+            user: "admin".into(),
+            config: Err("test".into()),
+        }
     }
 
     fn model() -> Model {

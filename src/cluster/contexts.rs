@@ -16,6 +16,9 @@ pub struct ContextSpec {
     /// The server URL of the context's cluster.
     pub server: String,
     pub is_hub: bool,
+    /// The kubeconfig user (AuthInfo) name of the context, as the journal records who
+    /// wrote: a name, never the credential.
+    pub user: String,
     /// The client configuration, or why it could not be made (an exec plugin that is not
     /// installed, a certificate file that is missing): that context's row shows it.
     pub config: std::result::Result<kube::Config, String>,
@@ -75,6 +78,16 @@ pub fn load(explicit: Option<&Path>) -> Result<Kubeconfig> {
     })
 }
 
+/// The kubeconfig user a context names.
+fn user_of(kc: &Kubeconfig, context: &str) -> String {
+    kc.contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .unwrap_or_default()
+}
+
 /// The server URL a context points at.
 fn server_of(kc: &Kubeconfig, context: &str) -> String {
     let cluster =
@@ -108,7 +121,13 @@ pub async fn resolve(kc: &Kubeconfig, selection: &Selection) -> Result<Vec<Conte
     for name in chosen {
         let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
         let config = kube::Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| e.to_string());
-        specs.push(ContextSpec { server: server_of(kc, &name), is_hub: name == selection.hub, name, config });
+        specs.push(ContextSpec {
+            server: server_of(kc, &name),
+            user: user_of(kc, &name),
+            is_hub: name == selection.hub,
+            name,
+            config,
+        });
     }
     Ok(specs)
 }
@@ -133,6 +152,7 @@ mod tests {
         assert_eq!(names, ["hub", "production-b", "staging-a"]);
         assert_eq!(all[0].server, "https://127.0.0.1:1", "the first file's hub wins, as kubectl merges");
         assert!(all[0].is_hub && all[0].config.is_ok());
+        assert_eq!(all[0].user, "u");
         let some = resolve(&kc, &Selection { hub: "hub".into(), spokes: vec!["staging-*".into()] }).await.unwrap();
         assert_eq!(some.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["hub", "staging-a"]);
         let err = resolve(&kc, &Selection { hub: "nope".into(), spokes: vec![] }).await.unwrap_err();

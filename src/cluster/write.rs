@@ -2,7 +2,9 @@
 //! a [`WriteAccess`], which that session alone is given at start: a read-only or wall
 //! session has no way to write, rather than a check that says it may not. The writer
 //! runs a plan's server-side dry run for the preview, and executes only a [`Confirmed`]
-//! plan.
+//! plan. Every write is journaled: an entry before the request is sent (no entry, no
+//! write) and one with its outcome, each synced to disk and posted as an Event on the hub
+//! before the action is reported done.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,14 +12,20 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::client;
 use super::contexts::ContextSpec;
 use super::errors::classify;
+use crate::journal::{Draft, Entry, Journal, ObjectRef, Operator, Phase, entry};
 use crate::workflow::operation::{Confirmed, Executed};
 use crate::workflow::plan::{FIELD_MANAGER, FieldChange, ObjectPreview, Plan, Target, Write, diff};
+
+/// Every journal Event's reason starts with this.
+pub const EVENT_REASON_PREFIX: &str = "Fleetdeck";
+/// The annotation of a journal Event that holds the whole entry (one JSON line).
+pub const JOURNAL_ANNOTATION: &str = "fleetdeck.io/journal-entry";
 
 /// The capability to write to clusters.
 #[derive(Debug)]
@@ -37,6 +45,12 @@ impl WriteAccess {
 pub struct Writer {
     _access: WriteAccess,
     configs: HashMap<String, Result<kube::Config, String>>,
+    /// Each context's kubeconfig user, for the journal.
+    users: HashMap<String, String>,
+    hub: Option<String>,
+    journal: Journal,
+    local_user: String,
+    host: String,
     clients: Mutex<HashMap<String, kube::Client>>,
     connect_timeout: Duration,
     /// How long one request may take.
@@ -59,10 +73,15 @@ fn message(e: &kube::Error) -> String {
 }
 
 impl Writer {
-    pub fn new(access: WriteAccess, contexts: &[ContextSpec], connect_timeout: Duration) -> Self {
+    pub fn new(access: WriteAccess, contexts: &[ContextSpec], connect_timeout: Duration, journal: Journal) -> Self {
         Self {
             _access: access,
             configs: contexts.iter().map(|c| (c.name.clone(), c.config.clone())).collect(),
+            users: contexts.iter().map(|c| (c.name.clone(), c.user.clone())).collect(),
+            hub: contexts.iter().find(|c| c.is_hub).map(|c| c.name.clone()),
+            journal,
+            local_user: local_user(),
+            host: hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default(),
             clients: Mutex::new(HashMap::new()),
             connect_timeout,
             timeout: Duration::from_secs(15),
@@ -145,19 +164,142 @@ impl Writer {
         self.send(&api, target, write, false).await.map(|_| ())
     }
 
+    /// A journal entry about `target`, before (`result` none) or after the write.
+    fn draft(
+        &self,
+        confirmed: &Confirmed,
+        write_id: &str,
+        target: &Target,
+        result: Option<&Result<(), String>>,
+    ) -> Draft {
+        let plan = confirmed.plan();
+        let (group, version, kind, _) = target.resource.gvk();
+        Draft {
+            time: Timestamp::now(),
+            phase: if result.is_some() { Phase::Outcome } else { Phase::Intent },
+            write_id: write_id.to_owned(),
+            action: plan.op.name().to_owned(),
+            cluster: target.context.clone(),
+            spoke: plan.cluster.clone(),
+            object: ObjectRef {
+                api_version: if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") },
+                kind: kind.to_owned(),
+                namespace: target.key.0.clone(),
+                name: target.key.1.clone(),
+            },
+            operator: Operator {
+                kube_user: self.users.get(&target.context).cloned().unwrap_or_default(),
+                local_user: self.local_user.clone(),
+                host: self.host.clone(),
+            },
+            confirmation: confirmed.confirmation().to_owned(),
+            result: result.map(|r| entry::Result { ok: r.is_ok(), message: r.clone().err().unwrap_or_default() }),
+        }
+    }
+
+    /// Appends to the journal (synced to disk) and posts the entry on the hub.
+    async fn record(&self, draft: Draft, hub_namespace: &str) -> Result<Entry, String> {
+        let journal = self.journal.clone();
+        let entry = tokio::task::spawn_blocking(move || journal.append(draft))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
+        if let Err(e) = self.post_event(&entry, hub_namespace).await {
+            // The journal on disk is the record; the hub Event is how others see it.
+            tracing::warn!(error = %e, seq = entry.seq, "the journal entry could not be posted as an Event on the hub");
+        }
+        Ok(entry)
+    }
+
+    async fn post_event(&self, entry: &Entry, namespace: &str) -> Result<(), String> {
+        let hub = self.hub.as_deref().ok_or("no hub context")?;
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client(hub).await?,
+            namespace,
+            &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Event"), "events"),
+        );
+        let event: DynamicObject =
+            serde_json::from_value(journal_event(entry, namespace, &self.host)).map_err(|e| e.to_string())?;
+        self.timed("posting the journal Event", api.create(&PostParams::default(), &event)).await.map(|_| ())
+    }
+
     /// Writes a confirmed plan, target by target; a target that fails does not stop the
-    /// others. The reconcile request carries the time of writing, as `flux reconcile`
-    /// writes it (RFC 3339 with nanoseconds).
+    /// others. Each target is journaled before it is sent (a target the journal cannot
+    /// record is not written) and after. The reconcile request carries the time of
+    /// writing, as `flux reconcile` writes it (RFC 3339 with nanoseconds).
     pub async fn execute(&self, confirmed: Confirmed) -> Result<Executed, String> {
         let plan = confirmed.plan();
         let requested_at = Timestamp::now().to_string();
         let write = plan.write(&requested_at);
+        let namespace = plan.hub_namespace.as_deref().unwrap_or("default");
         let mut results = Vec::new();
         for target in &plan.targets {
-            let result = self.write_one(target, &write).await;
+            let write_id = uuid::Uuid::new_v4().to_string();
+            let intent = self.draft(&confirmed, &write_id, target, None);
+            let result = match self.record(intent, namespace).await {
+                Ok(_) => self.write_one(target, &write).await,
+                Err(e) => Err(format!("not written: the journal could not record it: {e}")),
+            };
+            let outcome = self.draft(&confirmed, &write_id, target, Some(&result));
+            let result = match self.record(outcome, namespace).await {
+                Err(e) if result.is_ok() => Err(format!("written, but the journal could not record the outcome: {e}")),
+                _ => result,
+            };
             tracing::info!(target = %target.label(), op = plan.op.verb(), confirmation = confirmed.confirmation(), ok = result.is_ok(), "write");
             results.push((target.clone(), result));
         }
         Ok(Executed { requested_at: plan.op.requests_reconcile().then_some(requested_at), results })
     }
+}
+
+/// The local account's name.
+fn local_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The Event a journal entry is posted as: reason `Fleetdeck<Action>` (with `Failed` for
+/// a failed outcome), the whole entry in an annotation so other sessions show it as a
+/// journal line, named after the entry's hash so a retry cannot post it twice.
+pub fn journal_event(entry: &Entry, namespace: &str, host: &str) -> Value {
+    let action: String = entry
+        .action
+        .split(|c: char| !c.is_alphanumeric())
+        .map(|w| w.chars().take(1).flat_map(char::to_uppercase).chain(w.chars().skip(1)).collect::<String>())
+        .collect();
+    let failed = entry.result.as_ref().is_some_and(|r| !r.ok);
+    let phase = match (entry.phase, failed) {
+        (Phase::Intent, _) => "",
+        (Phase::Outcome, false) => "Done",
+        (Phase::Outcome, true) => "Failed",
+    };
+    let time = entry.time.to_string();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": format!("fleetdeck.{}", &entry.hash[..16]),
+            "namespace": namespace,
+            "annotations": {
+                JOURNAL_ANNOTATION: entry.to_line(),
+            },
+        },
+        "involvedObject": {
+            "apiVersion": entry.object.api_version,
+            "kind": entry.object.kind,
+            "namespace": entry.object.namespace,
+            "name": entry.object.name,
+        },
+        "reason": format!("{EVENT_REASON_PREFIX}{action}{phase}"),
+        "message": entry.summary(),
+        "type": if failed { "Warning" } else { "Normal" },
+        "source": {"component": "fleetdeck", "host": host},
+        "reportingComponent": "fleetdeck",
+        "reportingInstance": host,
+        "firstTimestamp": time,
+        "lastTimestamp": time,
+        "count": 1,
+    })
 }

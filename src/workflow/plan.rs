@@ -36,6 +36,18 @@ pub enum Op {
 }
 
 impl Op {
+    /// The action's name in the journal and its Events: reconcile, suspend, resume,
+    /// backup, restore.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Reconcile => "reconcile",
+            Op::Suspend => "suspend",
+            Op::Resume => "resume",
+            Op::BackupNow => "backup",
+            Op::Restore => "restore",
+        }
+    }
+
     pub fn verb(self) -> &'static str {
         match self {
             Op::Reconcile => "reconcile",
@@ -131,6 +143,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The object a creating action creates (its one target).
     pub object: Option<Value>,
+    /// The spoke's namespace on the hub, where the journal posts its Events (`None`: the
+    /// cluster is not a registered spoke; they go to `default`).
+    pub hub_namespace: Option<String>,
 }
 
 impl Plan {
@@ -215,6 +230,7 @@ pub fn backup_plan(
         skipped: Vec::new(),
         notes,
         object: Some(object),
+        hub_namespace: None,
     })
 }
 
@@ -253,6 +269,7 @@ pub fn restore_plan(context: &str, backup: &BackupSummary, now: jiff::Timestamp)
         skipped: Vec::new(),
         notes,
         object: Some(object),
+        hub_namespace: None,
     })
 }
 
@@ -290,7 +307,15 @@ pub fn flux_plan(
         };
         return Err(format!("nothing to {} on {spoke}: {why}", op.verb()));
     }
-    Ok(Plan { op, cluster: spoke.to_owned(), targets, skipped, notes: Vec::new(), object: None })
+    Ok(Plan {
+        op,
+        cluster: spoke.to_owned(),
+        targets,
+        skipped,
+        notes: Vec::new(),
+        object: None,
+        hub_namespace: Some(spoke.to_owned()),
+    })
 }
 
 /// One field the dry run says would change.

@@ -165,3 +165,10 @@ pub async fn drive(
         until(model, rx, Duration::from_millis(200), |_| false).await;
     }
 }
+
+/// A journal in a temporary directory (kept while the TempDir lives).
+pub fn temp_journal() -> (tempfile::TempDir, fleetdeck::journal::Journal) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = fleetdeck::journal::Journal::at(dir.path().join("journal.jsonl"));
+    (dir, journal)
+}

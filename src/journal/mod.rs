@@ -1,0 +1,336 @@
+//! The action journal: every write fleetdeck makes, recorded before it is sent and again
+//! with its outcome, as append-only JSON lines (`journal.jsonl` in the data directory).
+//! Each entry carries the hash of the one before it, so `fleetdeck journal verify` finds
+//! an edited, removed or reordered entry. Appends hold an exclusive lock on the file, so
+//! two fleetdeck processes on one machine append to one chain; each append is synced to
+//! disk before it returns, and only then is the action reported.
+//!
+//! A process killed mid-write leaves a torn last line. The next append ends that line
+//! and chains to the last whole entry, so nothing before it is lost, and `verify`
+//! reports the torn line.
+
+pub mod entry;
+pub mod export;
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Result, WrapErr};
+
+pub use entry::{Draft, Entry, GENESIS, ObjectRef, Operator, Phase};
+
+/// The journal file.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Whole entries whose chain checked out, before the first problem.
+    pub intact: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// The first problem (line number, 1-based, and what is wrong with it).
+    pub problem: Option<(u64, Problem)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The last line has no newline: a write that did not finish.
+    Torn { bytes: usize },
+    /// Not a journal entry (or an earlier torn line that later appends ended).
+    Malformed(String),
+    /// The entry's content does not give its hash: it was edited.
+    Edited { seq: u64 },
+    /// The entry does not follow the one before it: an entry was removed, inserted or
+    /// moved.
+    Broken { seq: u64, expected_prev: String },
+    /// Sequence numbers skip or repeat.
+    Sequence { seq: u64, expected: u64 },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Torn { bytes } => write!(
+                f,
+                "torn entry ({bytes} bytes without a newline): a write that did not finish, e.g. the process was killed; the entries before it are intact"
+            ),
+            Problem::Malformed(why) => write!(f, "not a journal entry: {why}"),
+            Problem::Edited { seq } => {
+                write!(f, "entry {seq} was changed after it was written (its hash does not match)")
+            }
+            Problem::Broken { seq, expected_prev } => write!(
+                f,
+                "entry {seq} does not follow the entry before it (expected prev {}…): an entry was removed, inserted or moved",
+                &expected_prev[..expected_prev.len().min(12)]
+            ),
+            Problem::Sequence { seq, expected } => write!(f, "entry {seq} where entry {expected} was expected"),
+        }
+    }
+}
+
+impl Journal {
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// `journal.jsonl` in fleetdeck's data directory.
+    pub fn default_path() -> PathBuf {
+        crate::config::data_dir().join("journal.jsonl")
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an entry after the last whole one and syncs it to disk. Blocking: call it
+    /// off the async runtime's workers.
+    pub fn append(&self, draft: Draft) -> Result<Entry> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .wrap_err_with(|| format!("opening the journal {}", self.path.display()))?;
+        file.lock().wrap_err_with(|| format!("locking the journal {}", self.path.display()))?;
+        let result = append_locked(&mut file, draft);
+        let _ = file.unlock();
+        result.wrap_err_with(|| format!("appending to the journal {}", self.path.display()))
+    }
+
+    /// Every whole entry, in order (lines that are not entries are skipped). An absent
+    /// journal has none.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let Some(file) = self.open_existing()? else { return Ok(Vec::new()) };
+        let mut entries = Vec::new();
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line.wrap_err("reading the journal")?;
+            if let Ok(e) = serde_json::from_slice::<Entry>(&line) {
+                entries.push(e);
+            }
+        }
+        Ok(entries)
+    }
+
+    fn open_existing(&self) -> Result<Option<File>> {
+        match File::open(&self.path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).wrap_err_with(|| format!("opening the journal {}", self.path.display())),
+        }
+    }
+
+    /// Checks the chain from the first line; stops at the first problem. An absent or
+    /// empty journal is intact.
+    pub fn verify(&self) -> Result<Verdict> {
+        let mut verdict = Verdict { intact: 0, lines: 0, problem: None };
+        let Some(file) = self.open_existing()? else { return Ok(verdict) };
+        let mut reader = BufReader::new(file);
+        let mut prev = GENESIS.to_owned();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).wrap_err("reading the journal")?;
+            if n == 0 {
+                return Ok(verdict);
+            }
+            verdict.lines += 1;
+            let number = verdict.lines;
+            if line.last() != Some(&b'\n') {
+                verdict.problem = Some((number, Problem::Torn { bytes: line.len() }));
+                return Ok(verdict);
+            }
+            let entry = match serde_json::from_slice::<Entry>(&line[..line.len() - 1]) {
+                Ok(e) => e,
+                Err(e) => {
+                    verdict.problem = Some((number, Problem::Malformed(e.to_string())));
+                    return Ok(verdict);
+                }
+            };
+            let expected = verdict.intact + 1;
+            let problem = if entry.computed_hash() != entry.hash {
+                Some(Problem::Edited { seq: entry.seq })
+            } else if entry.prev != prev {
+                Some(Problem::Broken { seq: entry.seq, expected_prev: prev.clone() })
+            } else if entry.seq != expected {
+                Some(Problem::Sequence { seq: entry.seq, expected })
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                verdict.problem = Some((number, problem));
+                return Ok(verdict);
+            }
+            prev = entry.hash;
+            verdict.intact += 1;
+        }
+    }
+}
+
+/// Under the lock: finds the last whole entry, ends a torn last line, writes the entry
+/// and syncs.
+fn append_locked(file: &mut File, draft: Draft) -> Result<Entry> {
+    let len = file.seek(SeekFrom::End(0))?;
+    let (torn, last) = tail(file, len)?;
+    let (seq, prev) = match last {
+        None => (1, GENESIS.to_owned()),
+        Some(line) => match serde_json::from_slice::<Entry>(&line) {
+            Ok(e) => (e.seq + 1, e.hash),
+            // Not an entry: link past it by its bytes (verify reports it).
+            Err(_) => (1, entry::line_hash(&line)),
+        },
+    };
+    let entry = Entry::chain(draft, seq, &prev);
+    let mut bytes = Vec::with_capacity(512);
+    if torn {
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(entry.to_line().as_bytes());
+    bytes.push(b'\n');
+    file.write_all(&bytes)?;
+    file.sync_data()?;
+    Ok(entry)
+}
+
+/// Whether the file ends in a torn line, and the last whole line (without its newline).
+fn tail(file: &mut File, len: u64) -> Result<(bool, Option<Vec<u8>>)> {
+    if len == 0 {
+        return Ok((false, None));
+    }
+    let mut chunk = 4096u64;
+    loop {
+        let start = len.saturating_sub(chunk);
+        let mut buf = vec![0; (len - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf)?;
+        let torn = buf.last() != Some(&b'\n');
+        // The whole lines end at the last newline.
+        let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+            if start == 0 {
+                return Ok((torn, None));
+            }
+            chunk *= 4;
+            continue;
+        };
+        let begin = buf[..end].iter().rposition(|b| *b == b'\n').map(|i| i + 1);
+        match begin {
+            Some(b) => return Ok((torn, Some(buf[b..end].to_vec()))),
+            None if start == 0 => return Ok((torn, Some(buf[..end].to_vec()))),
+            None => chunk *= 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry::tests::draft;
+    use super::*;
+
+    fn journal() -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::at(dir.path().join("sub").join("journal.jsonl"));
+        (dir, j)
+    }
+
+    #[test]
+    fn an_absent_or_empty_journal_is_intact() {
+        let (_dir, j) = journal();
+        assert_eq!(j.verify().unwrap(), Verdict { intact: 0, lines: 0, problem: None });
+        assert!(j.entries().unwrap().is_empty());
+        std::fs::create_dir_all(j.path().parent().unwrap()).unwrap();
+        std::fs::write(j.path(), "").unwrap();
+        assert_eq!(j.verify().unwrap().problem, None);
+    }
+
+    #[test]
+    fn appends_chain_and_verify() {
+        let (_dir, j) = journal();
+        let a = j.append(draft(0)).unwrap();
+        let b = j.append(draft(1)).unwrap();
+        let c = j.append(draft(2)).unwrap();
+        assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
+        assert_eq!(a.prev, GENESIS);
+        assert_eq!(b.prev, a.hash);
+        assert_eq!(c.prev, b.hash);
+        assert_eq!(j.verify().unwrap(), Verdict { intact: 3, lines: 3, problem: None });
+        assert_eq!(j.entries().unwrap(), vec![a, b, c]);
+    }
+
+    fn lines(j: &Journal) -> Vec<String> {
+        std::fs::read_to_string(j.path()).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    fn rewrite(j: &Journal, lines: &[String]) {
+        std::fs::write(j.path(), lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+
+    #[test]
+    fn an_edited_entry_is_found() {
+        let (_dir, j) = journal();
+        for n in 0..4 {
+            j.append(draft(n)).unwrap();
+        }
+        let mut l = lines(&j);
+        l[1] = l[1].replace("pressed Enter", "typed production-eu-1");
+        rewrite(&j, &l);
+        let v = j.verify().unwrap();
+        assert_eq!(v.intact, 1);
+        assert_eq!(v.problem, Some((2, Problem::Edited { seq: 2 })));
+    }
+
+    #[test]
+    fn a_removed_or_moved_entry_breaks_the_chain() {
+        let (_dir, j) = journal();
+        for n in 0..4 {
+            j.append(draft(n)).unwrap();
+        }
+        let l = lines(&j);
+        rewrite(&j, &[l[0].clone(), l[2].clone(), l[3].clone()]);
+        assert!(matches!(j.verify().unwrap().problem, Some((2, Problem::Broken { seq: 3, .. }))));
+        rewrite(&j, &[l[1].clone(), l[0].clone()]);
+        assert!(matches!(j.verify().unwrap().problem, Some((1, Problem::Broken { seq: 2, .. }))));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_the_next_append_keeps_everything_before_it() {
+        let (_dir, j) = journal();
+        for n in 0..3 {
+            j.append(draft(n)).unwrap();
+        }
+        let whole = std::fs::read(j.path()).unwrap();
+        let fourth = j.append(draft(3)).unwrap().to_line();
+        // The process died half-way through writing the fourth entry.
+        let mut torn = whole.clone();
+        torn.extend_from_slice(&fourth.as_bytes()[..fourth.len() / 2]);
+        std::fs::write(j.path(), &torn).unwrap();
+        let v = j.verify().unwrap();
+        assert_eq!(v.intact, 3);
+        assert!(matches!(v.problem, Some((4, Problem::Torn { .. }))));
+        assert_eq!(j.entries().unwrap().len(), 3, "the earlier entries are all readable");
+        let next = j.append(draft(4)).unwrap();
+        assert_eq!(next.seq, 4, "chained to the last whole entry");
+        assert_eq!(next.prev, j.entries().unwrap()[2].hash);
+        let l = lines(&j);
+        assert_eq!(l.len(), 5, "the torn line was ended, not overwritten");
+        assert!(matches!(j.verify().unwrap().problem, Some((4, Problem::Malformed(_)))));
+    }
+
+    #[test]
+    fn the_tail_is_found_past_long_lines() {
+        let (_dir, j) = journal();
+        let mut long = draft(0);
+        long.confirmation = "x".repeat(20_000);
+        j.append(long).unwrap();
+        let e = j.append(draft(1)).unwrap();
+        assert_eq!(e.seq, 2);
+        j.append(draft(2)).unwrap();
+        assert_eq!(j.verify().unwrap().problem, None);
+    }
+}
