@@ -35,10 +35,10 @@ impl EventStore {
         if status.ok {
             status.set(&format!("{} Events kept", records.len()), true);
         }
-        if lines > records.len() {
-            if let Err(e) = with_lock(&path, || rewrite(&path, &records)) {
-                status.set(&format!("cannot compact: {e}"), false);
-            }
+        if lines > records.len()
+            && let Err(e) = with_lock(&path, || rewrite(&path, &records))
+        {
+            status.set(&format!("cannot compact: {e}"), false);
         }
         let (tx, rx) = sync_channel(64);
         let writer_path = path.clone();
