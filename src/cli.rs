@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(long, value_name = "CONTEXT")]
     pub hub: Option<String>,
 
+    /// Follow a Kubernetes audit log file of a context (audit.k8s.io/v1 Event JSON lines,
+    /// like tail -F); repeatable. Adds to audit.files in the config.
+    #[arg(long, global = true, value_name = "CONTEXT=PATH", value_parser = context_path)]
+    pub audit_file: Vec<(String, PathBuf)>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -98,4 +103,12 @@ pub struct SimArgs {
     /// Serve the fleet still: no controllers, no scenario faults (for API tests).
     #[arg(long)]
     pub still: bool,
+}
+
+/// `CONTEXT=PATH`.
+fn context_path(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((context, path)) if !context.is_empty() && !path.is_empty() => Ok((context.to_owned(), path.into())),
+        _ => Err(format!("{text:?}: expected CONTEXT=PATH, e.g. hub=/var/log/kubernetes/audit.log")),
+    }
 }

@@ -4,8 +4,13 @@
 use color_eyre::eyre::Result;
 use jiff::Timestamp;
 
+use std::path::PathBuf;
+
 use crate::app::model::{Model, ModelSettings};
 use crate::app::runtime::Runtime;
+use crate::audit::feed::{AuditFeed, FeedSettings};
+use crate::audit::follow::{FollowSpec, Format};
+use crate::audit::webhook::WebhookSettings;
 use std::sync::Arc;
 
 use crate::cluster::write::{WriteAccess, Writer};
@@ -53,6 +58,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
         mapping: config.fleet.mapping.clone(),
         vantage: vantage(),
         writable,
+        audit_cap: config.audit.max_entries,
     }
 }
 
@@ -61,9 +67,35 @@ pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The audit sources of a session: the journal, the Event store next to it, the audit
+/// log files of the config and of `extra` (context, path), and the webhook.
+pub fn feed_settings(config: &Config, extra: &[(String, PathBuf)]) -> FeedSettings {
+    let journal = config.journal_path();
+    let files = config
+        .audit
+        .files
+        .iter()
+        .flat_map(|(context, paths)| paths.iter().map(move |p| (context.clone(), p.clone())))
+        .chain(extra.iter().cloned())
+        .map(|(context, path)| FollowSpec { cluster: Arc::from(context.as_str()), path, format: Format::Audit })
+        .collect();
+    let hook = &config.audit.webhook;
+    let tls = (!hook.tls_cert.as_os_str().is_empty() && !hook.tls_key.as_os_str().is_empty())
+        .then(|| (hook.tls_cert.clone(), hook.tls_key.clone()));
+    FeedSettings {
+        events: Some(journal.with_file_name("events.jsonl")),
+        journal,
+        events_kept: config.audit.events_kept,
+        files,
+        poll: config.audit.poll,
+        webhook: (!hook.listen.is_empty()).then(|| WebhookSettings { listen: hook.listen.clone(), tls }),
+    }
+}
+
 /// Runs the operator TUI on the given contexts until the user quits or a signal ends it.
-/// The operator session is the one given the capability to write.
-pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config) -> Result<()> {
+/// The operator session is the one given the capability to write. `audit_files` are
+/// followed besides the config's.
+pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config, audit_files: &[(String, PathBuf)]) -> Result<()> {
     // Check everything that can fail before the terminal is taken over.
     let keymap = Keymap::new(&config.keys, true)?;
     let theme = Theme::new(&config.theme, colour())?;
@@ -71,9 +103,18 @@ pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config) -> Result<()> 
     let journal = Journal::at(config.journal_path());
     let writer = Writer::new(WriteAccess::operator_session(), &contexts, config.engine.connect_timeout, journal);
     let (engine, events) = Engine::start(contexts, engine_settings(config));
-    let runtime = Runtime { keymap, theme, frame_budget: config.ui.frame_budget, writer: Some(Arc::new(writer)) };
+    let (feed, records) = AuditFeed::start(feed_settings(config, audit_files));
+    let runtime = Runtime {
+        keymap,
+        theme,
+        frame_budget: config.ui.frame_budget,
+        writer: Some(Arc::new(writer)),
+        store: feed.store.clone(),
+        exports: crate::config::data_dir().join("exports"),
+    };
     let tui = Tui::enter()?;
-    let result = runtime.run(tui, model, events).await;
+    let result = runtime.run(tui, model, events, Some(records)).await;
+    feed.stop();
     engine.stop().await;
     result
 }

@@ -24,9 +24,9 @@ fn main() -> Result<()> {
 async fn run(cli: Cli, config: Config) -> Result<()> {
     match cli.command {
         Some(Command::Sim(args)) => sim(args, &config).await,
-        Some(Command::Demo(args)) => demo(args, &config).await,
+        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file).await,
         Some(Command::Journal(args)) => journal(args),
-        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config).await,
+        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file).await,
     }
 }
 
@@ -35,22 +35,41 @@ fn selection(hub: Option<String>, config: &Config) -> Selection {
 }
 
 /// The TUI on the user's kubeconfig.
-async fn operator(kubeconfig: Option<&std::path::Path>, hub: Option<String>, config: &Config) -> Result<()> {
+async fn operator(
+    kubeconfig: Option<&std::path::Path>,
+    hub: Option<String>,
+    config: &Config,
+    audit_files: &[(String, PathBuf)],
+) -> Result<()> {
     let kc = contexts::load(kubeconfig)?;
     let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
-    fleetdeck::launch::run_tui(specs, config).await
+    fleetdeck::launch::run_tui(specs, config, audit_files).await
 }
 
-/// The simulated fleet in-process, and the TUI on it.
-async fn demo(args: DemoArgs, config: &Config) -> Result<()> {
+/// The simulated fleet in-process, and the TUI on it. The simulated API servers write
+/// audit logs, which the audit pane follows.
+async fn demo(args: DemoArgs, config: &Config, audit_files: &[(String, PathBuf)]) -> Result<()> {
     let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("demo"))?;
-    let options = SimOptions { spokes: args.spokes, scenario, serve: sim_serve(config), ..SimOptions::default() };
+    let audit_dir = data_dir().join("demo").join("audit");
+    // Each demo starts its audit logs afresh.
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let options = SimOptions {
+        spokes: args.spokes,
+        scenario,
+        serve: sim_serve(config),
+        audit_dir: Some(audit_dir.clone()),
+        audit_max_size: config.sim.audit_max_bytes,
+        ..SimOptions::default()
+    };
     let fleet = Fleet::start(options).await?;
     // The demo fleet's kubeconfig, for kubectl in another terminal while the demo runs.
     let _ = fleet.write_kubeconfig(&data_dir().join("demo").join("kubeconfig.yaml"));
     let kc: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin))?;
     let specs = contexts::resolve(&kc, &selection(Some("hub".into()), config)).await?;
-    let result = fleetdeck::launch::run_tui(specs, config).await;
+    let mut files: Vec<(String, PathBuf)> =
+        specs.iter().map(|s| (s.name.clone(), audit_dir.join(format!("{}.log", s.name)))).collect();
+    files.extend(audit_files.iter().cloned());
+    let result = fleetdeck::launch::run_tui(specs, config, &files).await;
     fleet.stop().await;
     result
 }

@@ -2,6 +2,8 @@
 //! clock and a model built from recorded engine events (objects shaped like the real
 //! Flux, Kyverno and core objects, folded as the engine folds them).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use fleetdeck::app::model::{Model, ModelSettings};
@@ -16,12 +18,7 @@ use fleetdeck::fleet::summary::{
     Condition, KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary,
     WorkloadSummary,
 };
-use fleetdeck::input::Keymap;
-use fleetdeck::ui::{Screen, Theme};
-use fleetdeck::view::screen;
 use jiff::Timestamp;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
 
 fn t(s: i64) -> Timestamp {
@@ -452,7 +449,11 @@ fn registration(spoke: &str, uid: Option<&str>) -> (ObjectKey, Summary) {
 fn model() -> Model {
     let names = ["hub", "edge-eu-1", "production-eu-1", "production-us-1", "staging-eu-1"];
     let specs: Vec<ContextSpec> = names.iter().map(|n| spec(n)).collect();
-    let settings = ModelSettings { vantage: "ops-laptop (where fleetdeck runs)".into(), ..ModelSettings::default() };
+    let settings = ModelSettings {
+        vantage: "ops-laptop (where fleetdeck runs)".into(),
+        writable: true,
+        ..ModelSettings::default()
+    };
     let mut m = Model::new(&specs, settings, t(0));
     let mut events = Vec::new();
     let versions = ["v1.33.4", "v1.33.2", "v1.33.2", "v1.32.8", "v1.32.8"];
@@ -523,20 +524,7 @@ fn model() -> Model {
 }
 
 fn render(model: &Model, width: u16, height: u16) -> String {
-    let config = fleetdeck::config::Config::load_from(None, None).unwrap();
-    let keymap = Keymap::new(&config.keys, true).unwrap();
-    let theme = Theme::plain();
-    let vm = screen(model, keymap.hints(), t(1000), width, height);
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| f.render_widget(Screen { vm: &vm, theme: &theme }, f.area())).unwrap();
-    let buffer = terminal.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..height {
-        let line: String = (0..width).map(|x| buffer[(x, y)].symbol().to_owned()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    common::render(model, t(1000), width, height)
 }
 
 fn with(model: &Model, actions: &[Action]) -> Model {

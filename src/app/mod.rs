@@ -2,6 +2,7 @@
 //! that owns the model, reads keys first, applies engine events, and draws when
 //! something changed.
 
+pub mod audit;
 pub mod backups;
 pub mod model;
 pub mod msg;

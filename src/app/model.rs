@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tui_input::Input;
 
+use super::audit::{AuditCursor, AuditLog};
 use super::msg::Pane;
 use crate::cluster::ContextSpec;
 use crate::fleet::cluster::{ClusterModel, Thresholds};
@@ -38,6 +39,8 @@ pub struct ModelSettings {
     /// Whether the session can write (an operator session with a write client): the
     /// mutating actions exist only then.
     pub writable: bool,
+    /// Most audit records kept in memory.
+    pub audit_cap: usize,
 }
 
 impl Default for ModelSettings {
@@ -57,6 +60,7 @@ impl Default for ModelSettings {
             mapping: BTreeMap::new(),
             vantage: "this machine".to_owned(),
             writable: false,
+            audit_cap: 100_000,
         }
     }
 }
@@ -99,6 +103,8 @@ pub struct Ui {
     pub prompt: Input,
     /// A short message for the footer, and when it was given.
     pub notice: Option<(String, Timestamp)>,
+    /// The audit pane's cursor.
+    pub audit: AuditCursor,
 }
 
 impl Default for Ui {
@@ -114,6 +120,7 @@ impl Default for Ui {
             operation_open: false,
             prompt: Input::default(),
             notice: None,
+            audit: AuditCursor::default(),
         }
     }
 }
@@ -125,6 +132,8 @@ pub struct Model {
     pub join: Join,
     /// Revisions the hub's sources produced and when each Kustomization applied them.
     pub propagation: PropagationLog,
+    /// The audit timeline.
+    pub audit: AuditLog,
     /// The operator action under way, or the last one.
     pub operation: Option<Operation>,
     pub operations_started: u64,
@@ -153,6 +162,7 @@ impl Model {
             registrations: Vec::new(),
             join: Join::default(),
             propagation: PropagationLog::default(),
+            audit: AuditLog::new(settings.audit_cap),
             operation: None,
             operations_started: 0,
             settings,

@@ -3,6 +3,8 @@
 
 use jiff::Timestamp;
 
+use crate::audit::AuditRecord;
+use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
 use crate::workflow::operation::{Confirmed, Executed};
 use crate::workflow::plan::{ObjectPreview, Plan};
@@ -60,6 +62,10 @@ pub enum Action {
     Open,
     Back,
     Filter,
+    /// The audit pane: follow the newest record, on and off.
+    Follow,
+    /// The audit pane: write what the filter shows to a file.
+    Export,
     /// Operator actions (absent from read-only sessions' keymaps).
     Reconcile,
     Suspend,
@@ -90,6 +96,8 @@ impl Action {
             Action::Open => "open",
             Action::Back => "back",
             Action::Filter => "filter",
+            Action::Follow => "follow",
+            Action::Export => "export",
             Action::Reconcile => "reconcile",
             Action::Suspend => "suspend",
             Action::Resume => "resume",
@@ -125,6 +133,8 @@ impl Action {
             Action::Open => "open",
             Action::Back => "back",
             Action::Filter => "filter rows",
+            Action::Follow => "follow newest",
+            Action::Export => "export shown",
             Action::Reconcile => "reconcile spoke now",
             Action::Suspend => "suspend spoke",
             Action::Resume => "resume spoke",
@@ -133,7 +143,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -152,6 +162,8 @@ impl Action {
         Action::Open,
         Action::Back,
         Action::Filter,
+        Action::Follow,
+        Action::Export,
         Action::Reconcile,
         Action::Suspend,
         Action::Resume,
@@ -204,6 +216,10 @@ pub enum Msg {
         id: u64,
         result: Result<Executed, String>,
     },
+    /// Records or a status from the audit sources.
+    Audit(Feed),
+    /// A line for the footer (an export's result).
+    Notice(String),
 }
 
 /// What `update` asks of the runtime.
@@ -220,4 +236,9 @@ pub enum Effect {
         id: u64,
         confirmed: Confirmed,
     },
+    /// Keep newly seen Kubernetes Events in the local store.
+    KeepEvents(Vec<AuditRecord>),
+    /// Write these audit records (oldest first) to an export file; answer with
+    /// `Msg::Notice`.
+    Export(Vec<AuditRecord>),
 }

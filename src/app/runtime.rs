@@ -15,12 +15,15 @@ use tokio::time::Instant;
 use super::model::Model;
 use super::msg::{Effect, Msg};
 use super::update::update;
+use crate::audit::feed::Feed;
+use crate::audit::store::EventStore;
 use crate::cluster::EngineEvent;
 use crate::cluster::write::Writer;
 use crate::input::{Keymap, Mode, messages};
 use crate::term::Tui;
 use crate::ui::{Theme, draw};
 use crate::view::ViewCache;
+use std::path::PathBuf;
 
 /// Engine events applied per wake-up before keys get another look.
 const BATCH: usize = 512;
@@ -31,12 +34,37 @@ pub struct Runtime {
     pub frame_budget: Duration,
     /// The write client: present in an operator session only.
     pub writer: Option<Arc<Writer>>,
+    /// Where newly seen Kubernetes Events are kept.
+    pub store: Option<EventStore>,
+    /// Where audit exports are written.
+    pub exports: PathBuf,
 }
 
 /// Carries out an effect that needs I/O on its own task; its answer comes back as a
 /// message. Effects a session cannot carry out are answered with why.
-fn spawn_effect(writer: Option<Arc<Writer>>, effect: Effect, results: mpsc::Sender<Msg>) {
+fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
     const READ_ONLY: &str = "this session cannot write";
+    let writer = runtime.writer.clone();
+    let effect = match effect {
+        Effect::KeepEvents(records) => {
+            if let Some(store) = &runtime.store {
+                store.keep(records);
+            }
+            return;
+        }
+        Effect::Export(records) => {
+            let dir = runtime.exports.clone();
+            tokio::task::spawn_blocking(move || {
+                let text = match crate::audit::export(&dir, &records, Timestamp::now()) {
+                    Ok(path) => format!("exported {} audit records to {}", records.len(), path.display()),
+                    Err(e) => format!("the export failed: {e} ({})", dir.display()),
+                };
+                let _ = results.blocking_send(Msg::Notice(text));
+            });
+            return;
+        }
+        other => other,
+    };
     tokio::spawn(async move {
         let msg = match effect {
             Effect::Preview { id, plan } => {
@@ -53,7 +81,7 @@ fn spawn_effect(writer: Option<Arc<Writer>>, effect: Effect, results: mpsc::Send
                 };
                 Msg::Executed { id, result }
             }
-            Effect::Quit => return,
+            Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) => return,
         };
         let _ = results.send(msg).await;
     });
@@ -83,7 +111,13 @@ async fn termination() {
 }
 
 impl Runtime {
-    pub async fn run(&self, mut tui: Tui, mut model: Model, mut engine: Receiver<EngineEvent>) -> Result<()> {
+    pub async fn run(
+        &self,
+        mut tui: Tui,
+        mut model: Model,
+        mut engine: Receiver<EngineEvent>,
+        mut feed: Option<Receiver<Feed>>,
+    ) -> Result<()> {
         let mut keys = EventStream::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut cache = ViewCache::default();
@@ -97,7 +131,7 @@ impl Runtime {
             for effect in update(model, msg) {
                 match effect {
                     Effect::Quit => quit = true,
-                    other => spawn_effect(self.writer.clone(), other, results_tx.clone()),
+                    other => spawn_effect(self, other, results_tx.clone()),
                 }
             }
             quit
@@ -134,11 +168,11 @@ impl Runtime {
                 }
                 event = engine.recv(), if engine_open => match event {
                     Some(event) => {
-                        update(&mut model, Msg::Engine(event));
+                        apply(&mut model, Msg::Engine(event));
                         for _ in 0..BATCH {
                             match engine.try_recv() {
                                 Ok(event) => {
-                                    update(&mut model, Msg::Engine(event));
+                                    apply(&mut model, Msg::Engine(event));
                                 }
                                 Err(_) => break,
                             }
@@ -147,6 +181,12 @@ impl Runtime {
                     }
                     None => engine_open = false,
                 },
+                // One batch of audit records per wake-up: keys and engine events get
+                // their turn between batches of a large file.
+                Some(batch) = async { match feed.as_mut() { Some(f) => f.recv().await, None => std::future::pending().await } } => {
+                    apply(&mut model, Msg::Audit(batch));
+                    dirty = true;
+                }
                 _ = tick.tick() => {
                     update(&mut model, Msg::Tick(Timestamp::now()));
                     dirty = true;

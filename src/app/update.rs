@@ -1,11 +1,13 @@
 //! `update`: the one function that changes the model. Pure: it reads no clock (times come
 //! in the messages) and does no I/O; what must happen outside comes back as effects.
 
+use super::audit::{Query, event_records, matched};
 use super::backups;
 use super::model::Model;
 use super::msg::{Action, Effect, Msg, Pane};
 use super::operate;
 use super::rows::row_keys;
+use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
 use crate::fleet::cluster::Connection;
 use crate::fleet::kind::Kind;
@@ -16,7 +18,22 @@ use jiff::Timestamp;
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Engine(event) => {
-            apply_event(model, event);
+            let effects = apply_event(model, event);
+            model.version += 1;
+            effects
+        }
+        Msg::Audit(feed) => {
+            match feed {
+                Feed::Records(records) => {
+                    model.audit.insert(records, false);
+                }
+                Feed::Status(status) => model.audit.status(status),
+            }
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::Notice(text) => {
+            model.ui.notice = Some((text, model.now));
             model.version += 1;
             Vec::new()
         }
@@ -117,15 +134,30 @@ fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
     }
 }
 
-fn apply_event(model: &mut Model, event: EngineEvent) {
+/// Kubernetes Events into the timeline; those not seen before are to be kept on disk.
+fn keep_events(model: &mut Model, id: usize, event: &EngineEvent) -> Vec<Effect> {
+    let name = &model.clusters[id].context;
+    let records = match event {
+        EngineEvent::Relist { kind: Kind::Event, items, .. } => event_records(name, items.iter().map(|(_, s)| s)),
+        EngineEvent::Changes { kind: Kind::Event, changes, .. } => {
+            event_records(name, changes.iter().filter_map(|(_, s)| s.as_ref()))
+        }
+        _ => return Vec::new(),
+    };
+    let fresh = model.audit.insert(records, true);
+    if fresh.is_empty() { Vec::new() } else { vec![Effect::KeepEvents(fresh)] }
+}
+
+fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
     if let Some(at) = event_time(&event) {
         model.now = model.now.max(at);
     }
     let id = event.cluster();
     let Some(is_hub) = model.clusters.get(id).map(|c| c.is_hub) else {
         tracing::warn!(cluster = id, "event for an unknown cluster");
-        return;
+        return Vec::new();
     };
+    let effects = keep_events(model, id, &event);
     if is_hub {
         match &event {
             EngineEvent::Relist { kind, items, at, .. } => {
@@ -205,6 +237,39 @@ fn apply_event(model: &mut Model, event: EngineEvent) {
     if rejoin {
         model.rejoin();
     }
+    effects
+}
+
+/// The audit pane's own keys: its cursor, follow, export and opening a record.
+fn audit_action(model: &mut Model, action: Action, page: isize) -> Option<Vec<Effect>> {
+    let query = Query::parse(model.ui.filter.text());
+    let rows = matched(&model.audit, &query);
+    let cursor = &mut model.ui.audit;
+    match action {
+        Action::Up => cursor.step(&rows, -1),
+        Action::Down => cursor.step(&rows, 1),
+        Action::PageUp => cursor.step(&rows, -page),
+        Action::PageDown => cursor.step(&rows, page),
+        Action::Top => cursor.step(&rows, isize::MIN / 2),
+        Action::Bottom => cursor.step(&rows, isize::MAX / 2),
+        Action::Follow => cursor.toggle_follow(),
+        Action::Open => {
+            if let Some(at) = cursor.position(&rows) {
+                model.ui.detail = Some(rows[at].seq.to_string());
+                model.ui.detail_scroll = 0;
+            }
+        }
+        Action::Export => {
+            let records: Vec<_> = rows.iter().rev().map(|l| l.record.clone()).collect();
+            if records.is_empty() {
+                model.ui.notice = Some(("nothing to export: no audit record is shown".to_owned(), model.now));
+                return Some(Vec::new());
+            }
+            return Some(vec![Effect::Export(records)]);
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
 }
 
 /// Moves the selection of the current pane by `delta` rows (clamped).
@@ -268,6 +333,11 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    if model.ui.pane == Pane::Audit
+        && let Some(effects) = audit_action(model, action, page)
+    {
+        return effects;
+    }
     match action {
         Action::Help => model.ui.help = true,
         Action::NextPane => model.ui.pane = model.ui.pane.next(),
@@ -299,6 +369,8 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             }
         }
         Action::Filter => model.ui.filter.editing = true,
+        // Audit pane keys elsewhere.
+        Action::Follow | Action::Export => {}
         Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore => {}
     }
     Vec::new()

@@ -44,6 +44,7 @@ pub fn resource(kind: Kind) -> Resource {
         Kind::Schedule => all("velero.io", "v1", "Schedule", "schedules"),
         Kind::Restore => all("velero.io", "v1", "Restore", "restores"),
         Kind::BackupStorageLocation => all("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
+        Kind::Event => all("", "v1", "Event", "events"),
     }
 }
 
@@ -76,6 +77,7 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
         Kind::Schedule => Summary::Schedule(ScheduleSummary::fold(&v)),
         Kind::Restore => Summary::Restore(RestoreSummary::fold(&v)),
         Kind::BackupStorageLocation => Summary::Storage(StorageSummary::fold(&v)),
+        Kind::Event => Summary::Event(crate::audit::parse::admitted(&v).then(|| Box::new(v))),
     };
     (key, summary)
 }

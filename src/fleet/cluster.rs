@@ -226,6 +226,7 @@ impl ClusterModel {
             Kind::Schedule => self.schedules.clear(),
             Kind::Restore => self.restores.clear(),
             Kind::BackupStorageLocation => self.storage.clear(),
+            Kind::Event => {}
         }
     }
 
@@ -261,7 +262,7 @@ impl ClusterModel {
             Some(Summary::Storage(s)) => {
                 self.storage.insert(key, s);
             }
-            None => {}
+            Some(Summary::Event(_)) | None => {}
         }
     }
 
@@ -296,6 +297,7 @@ impl ClusterModel {
             Kind::Restore => {
                 self.restores.remove(key);
             }
+            Kind::Event => {}
             Kind::BackupStorageLocation => {
                 self.storage.remove(key);
             }

@@ -24,10 +24,12 @@ pub enum Kind {
     Schedule,
     Restore,
     BackupStorageLocation,
+    /// core/v1 Events, every namespace: for the audit timeline (kept beyond their TTL).
+    Event,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Node,
         Kind::FluxWorkload,
         Kind::VeleroWorkload,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::Schedule,
         Kind::Restore,
         Kind::BackupStorageLocation,
+        Kind::Event,
     ];
 
     /// How the kind is named on screen.
@@ -59,6 +62,7 @@ impl Kind {
             Kind::Schedule => "schedules.velero.io",
             Kind::Restore => "restores.velero.io",
             Kind::BackupStorageLocation => "backupstoragelocations.velero.io",
+            Kind::Event => "events",
         }
     }
 
@@ -79,8 +83,8 @@ impl Kind {
     }
 
     /// Whether the cluster can be Live without this kind being readable (optional data:
-    /// a read-only user may not read Secrets).
+    /// a read-only user may not read Secrets; Events only feed the audit timeline).
     pub fn optional(self) -> bool {
-        matches!(self, Kind::SpokeSecret)
+        matches!(self, Kind::SpokeSecret | Kind::Event)
     }
 }

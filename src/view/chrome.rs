@@ -139,6 +139,9 @@ pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp
     };
     if !model.ui.filter.editing && !model.ui.help && !model.ui.operation_open {
         line.extend(operator.into_iter().map(|h| (0, h)));
+        if model.ui.pane == Pane::Audit && model.ui.detail.is_none() {
+            line.extend([(1, hint(Action::Follow, "follow")), (1, hint(Action::Export, "export"))]);
+        }
         line.extend([(1, hint(Action::Help, "help")), (0, hint(Action::Quit, "quit"))]);
     }
     let hints_line = fit_hints(line, width);
@@ -174,48 +177,51 @@ fn operator_hints(hints: &KeyHints, pane: Pane) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn help(hints: &KeyHints) -> HelpVm {
+/// The keys: those that work anywhere, then the current pane's own (an operator
+/// session's actions, the audit pane's follow and export), so it fits 80x24.
+pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
     let row = |a: Action| (hints.keys(a), a.description().to_owned());
     let section =
         |title: &str, actions: &[Action]| (title.to_owned(), actions.iter().map(|a| row(*a)).collect::<Vec<_>>());
-    HelpVm {
-        sections: vec![
-            section("Anywhere", &[Action::Quit, Action::Help, Action::NextPane, Action::PrevPane]),
-            section(
-                "Panes",
-                &[
-                    Action::Pane(Pane::Health),
-                    Action::Pane(Pane::Latency),
-                    Action::Pane(Pane::Propagation),
-                    Action::Pane(Pane::Backups),
-                    Action::Pane(Pane::Audit),
-                ],
-            ),
-            section(
-                "Rows",
-                &[
-                    Action::Down,
-                    Action::Up,
-                    Action::PageDown,
-                    Action::PageUp,
-                    Action::Top,
-                    Action::Bottom,
-                    Action::Open,
-                    Action::Filter,
-                    Action::Back,
-                ],
-            ),
-        ]
-        .into_iter()
-        .chain(
-            // Only a session that can write has them (and so names them).
-            [(Pane::Propagation, "Propagation pane (operator)"), (Pane::Backups, "Backups pane (operator)")]
-                .into_iter()
-                .filter(|(pane, _)| !operator_hints(hints, *pane).is_empty())
-                .map(|(pane, title)| section(title, Action::operator(pane))),
-        )
-        .collect(),
+    let mut sections = vec![
+        section("Anywhere", &[Action::Quit, Action::Help, Action::NextPane, Action::PrevPane]),
+        section(
+            "Panes",
+            &[
+                Action::Pane(Pane::Health),
+                Action::Pane(Pane::Latency),
+                Action::Pane(Pane::Propagation),
+                Action::Pane(Pane::Backups),
+                Action::Pane(Pane::Audit),
+            ],
+        ),
+        section(
+            "Rows",
+            &[
+                Action::Down,
+                Action::Up,
+                Action::PageDown,
+                Action::PageUp,
+                Action::Top,
+                Action::Bottom,
+                Action::Open,
+                Action::Filter,
+                Action::Back,
+            ],
+        ),
+    ];
+    // Only a session that can write has operator actions (and so names them).
+    if !operator_hints(hints, pane).is_empty() {
+        sections.push(section(&format!("{} pane (operator)", pane.title()), Action::operator(pane)));
     }
+    if pane == Pane::Audit {
+        let (title, mut rows) = section("Audit pane", &[Action::Follow, Action::Export]);
+        rows.push((hints.keys(Action::Filter), "cluster:GLOB source:journal|".to_owned()));
+        rows.push((String::new(), "event|audit user: verb: resource:".to_owned()));
+        rows.push((String::new(), "and words, all must match".to_owned()));
+        sections.push((title, rows));
+    }
+    HelpVm { sections }
 }
 
 /// One line of pieces joined by " · ", keeping the most important that fit in `width`:

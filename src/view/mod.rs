@@ -2,6 +2,7 @@
 //! draw, nothing more. Rows are trimmed to what is visible; the result is cached until
 //! the model's version, the second or the size changes.
 
+pub mod audit;
 pub mod backups;
 pub mod chrome;
 pub mod detail;
@@ -64,7 +65,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
     let header = chrome::header(model, hints, now);
     let fleet = fleet_sync(model);
     let footer = chrome::footer(model, &fleet, hints, now, width);
-    let help = model.ui.help.then(|| chrome::help(hints));
+    let help = model.ui.help.then(|| chrome::help(hints, model.ui.pane));
     let panel = operation::panel(model, now, width);
     let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
         format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
@@ -73,6 +74,7 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
     let opened = model.ui.detail.as_ref().and_then(|key| match pane {
         Pane::Propagation => spoke::detail(model, key, now, width),
         Pane::Backups => backups::detail(model, key, now, width, height),
+        Pane::Audit => audit::detail(model, key, width),
         _ => detail::detail(model, key, now, width),
     });
     if let Some(d) = opened {
@@ -132,11 +134,10 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
             let title = format!("Backups · {} schedules", rows.iter().filter(|r| r.schedule().is_some()).count());
             (title, subtitle, Body::Table(backups::table(model, &rows, now, width, height)))
         }
-        Pane::Audit => (
-            pane.title().to_owned(),
-            Vec::new(),
-            Body::Message(format!("The {} pane is not part of this build yet.", pane.title().to_lowercase())),
-        ),
+        Pane::Audit => {
+            let (title, subtitle, table) = audit::pane(model, width, height);
+            (title, subtitle, Body::Table(table))
+        }
     };
     ScreenVm { header, title, subtitle, body, chart, footer, operation: panel, help, too_small }
 }

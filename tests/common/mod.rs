@@ -156,7 +156,7 @@ pub async fn drive(
                     let result = writer.execute(confirmed).await;
                     update(model, Msg::Executed { id, result });
                 }
-                Effect::Quit => {}
+                Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) => {}
             }
         }
         if model.operation.as_ref().is_some_and(|o| o.is_finished()) {
@@ -171,4 +171,24 @@ pub fn temp_journal() -> (tempfile::TempDir, fleetdeck::journal::Journal) {
     let dir = tempfile::tempdir().expect("temp dir");
     let journal = fleetdeck::journal::Journal::at(dir.path().join("journal.jsonl"));
     (dir, journal)
+}
+
+/// The screen as drawn (plain theme) at `now`, one line per row, trailing spaces cut.
+pub fn render(model: &Model, now: Timestamp, width: u16, height: u16) -> String {
+    use fleetdeck::ui::{Screen, Theme};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let config = fleetdeck::config::Config::load_from(None, None).expect("the embedded config loads");
+    let keymap = fleetdeck::input::Keymap::new(&config.keys, model.settings.writable).expect("the default keymap");
+    let vm = fleetdeck::view::screen(model, keymap.hints(), now, width, height);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    terminal.draw(|f| f.render_widget(Screen { vm: &vm, theme: &Theme::plain() }, f.area())).expect("drawn");
+    let buffer = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buffer[(x, y)].symbol().to_owned()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
