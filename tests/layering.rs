@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-const ENGINE: &[&str] = &["cluster", "fleet", "sim", "workflow", "journal"];
+const ENGINE: &[&str] = &["cluster", "fleet", "sim", "workflow", "journal", "audit"];
 const TERMINAL_CRATES: &[&str] = &["ratatui", "crossterm", "tui_input"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
