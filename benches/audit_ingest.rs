@@ -37,29 +37,39 @@ fn line(n: usize, base: Timestamp) -> String {
     let user = users[n % users.len()];
     let ns = format!("team-{}", n % 37);
     let v = match n % 10 {
-        0 => json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"RequestReceived",
+        0 => {
+            json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"RequestReceived",
             "requestURI":format!("/api/v1/namespaces/{ns}/configmaps"),"verb":"list","user":{"username":user,"groups":["system:authenticated"]},
             "sourceIPs":["10.0.3.17"],"userAgent":"kube-controller-manager/v1.33.4","objectRef":{"resource":"configmaps","namespace":ns,"apiVersion":"v1"},
-            "requestReceivedTimestamp":at,"stageTimestamp":at}),
-        1..=5 => json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
+            "requestReceivedTimestamp":at,"stageTimestamp":at})
+        }
+        1..=5 => {
+            json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
             "requestURI":format!("/api/v1/namespaces/{ns}/pods/web-{n}"),"verb":"get","user":{"username":user,"groups":["system:authenticated"]},
             "sourceIPs":["10.0.3.17"],"userAgent":"kubectl/v1.33.1 (linux/amd64)","objectRef":{"resource":"pods","namespace":ns,"name":format!("web-{n}"),"apiVersion":"v1"},
             "responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":at,"stageTimestamp":at,
-            "annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by ClusterRoleBinding \"view\""}}),
-        6 => json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseStarted",
+            "annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by ClusterRoleBinding \"view\""}})
+        }
+        6 => {
+            json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseStarted",
             "requestURI":"/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations?watch=true&resourceVersion=1234","verb":"watch","user":{"username":user},
             "objectRef":{"resource":"kustomizations","apiGroup":"kustomize.toolkit.fluxcd.io","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},
-            "requestReceivedTimestamp":at,"stageTimestamp":at}),
-        7 | 8 => json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
+            "requestReceivedTimestamp":at,"stageTimestamp":at})
+        }
+        7 | 8 => {
+            json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
             "requestURI":format!("/apis/apps/v1/namespaces/{ns}/deployments/web/scale"),"verb":"patch","user":{"username":"admin"},
             "impersonatedUser":{"username":"system:serviceaccount:ci:deployer"},"objectRef":{"resource":"deployments","subresource":"scale","namespace":ns,"name":"web","apiGroup":"apps","apiVersion":"v1"},
             "responseStatus":{"metadata":{},"code":200},"requestObject":{"spec":{"replicas":n % 9}},
             "responseObject":{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"web","namespace":ns},"spec":{"replicas":n % 9},"status":{"replicas":3,"selector":"app=web"}},
-            "requestReceivedTimestamp":at,"stageTimestamp":at}),
-        _ => json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
+            "requestReceivedTimestamp":at,"stageTimestamp":at})
+        }
+        _ => {
+            json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":format!("{n:032x}"),"stage":"ResponseComplete",
             "requestURI":format!("/api/v1/namespaces/{ns}/secrets"),"verb":"list","user":{"username":"bob"},"objectRef":{"resource":"secrets","namespace":ns,"apiVersion":"v1"},
             "responseStatus":{"metadata":{},"status":"Failure","message":"secrets is forbidden","reason":"Forbidden","code":403},
-            "requestReceivedTimestamp":at,"stageTimestamp":at}),
+            "requestReceivedTimestamp":at,"stageTimestamp":at})
+        }
     };
     v.to_string()
 }
@@ -169,7 +179,7 @@ fn main() {
     let mut last: Option<Model> = None;
     for run in 0..runs {
         // One timeline at a time, so the memory figure is one session's.
-        last = None;
+        drop(last.take());
         let (r, m) = ingest(&path, lines, cap);
         println!(
             "run {}: {:.0} lines/s, one batch holds the model p50 {:.2} ms p99 {:.2} ms max {:.2} ms, rss {:.0} MB, kept {} dropped {}",

@@ -93,12 +93,14 @@ impl Follower {
                         open = Some((BufReader::with_capacity(1 << 16, f), id));
                     }
                     Err(e) => {
-                        let text = if e.kind() == std::io::ErrorKind::NotFound {
-                            "waiting for the file to appear".to_owned()
-                        } else {
-                            format!("cannot open: {e}")
+                        let missing = e.kind() == std::io::ErrorKind::NotFound;
+                        let (text, ok) = match (missing, self.spec.format) {
+                            // No journal yet: nothing has been written from this machine.
+                            (true, Format::Journal) => ("no writes recorded yet".to_owned(), true),
+                            (true, Format::Audit) => ("waiting for the file to appear".to_owned(), false),
+                            (false, _) => (format!("cannot open: {e}"), false),
                         };
-                        self.status.set(&text, false);
+                        self.status.set(&text, ok);
                         self.report(true);
                         std::thread::sleep(poll);
                     }

@@ -46,6 +46,8 @@ fn source_tone(source: Source) -> Tone {
 
 fn cells(r: &AuditRecord) -> Vec<Cell> {
     let object = match r.object() {
+        // A non-resource request (/readyz, /version): its path.
+        o if o.is_empty() && r.resource.is_empty() => r.message.clone(),
         o if o.is_empty() => r.resource.clone(),
         o => format!("{} {o}", r.resource),
     };
