@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(long, value_name = "CONTEXT")]
     pub hub: Option<String>,
 
+    /// Watch without any way to write: no write client is built, and the keys that
+    /// mutate (reconcile, suspend, resume, backup, restore) do not exist.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
     /// Follow a Kubernetes audit log file of a context (audit.k8s.io/v1 Event JSON lines,
     /// like tail -F); repeatable. Adds to audit.files in the config.
     #[arg(long, global = true, value_name = "CONTEXT=PATH", value_parser = context_path)]

@@ -54,6 +54,8 @@ pub struct WebhookConfig {
 pub struct FleetConfig {
     pub hub: String,
     pub spokes: Vec<String>,
+    /// Globs of contexts fleetdeck never writes to, even in an operator session.
+    pub read_only: Vec<String>,
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
 }

@@ -58,6 +58,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
         mapping: config.fleet.mapping.clone(),
         vantage: vantage(),
         writable,
+        read_only_contexts: config.fleet.read_only.clone(),
         audit_cap: config.audit.max_entries,
     }
 }
@@ -92,23 +93,50 @@ pub fn feed_settings(config: &Config, extra: &[(String, PathBuf)]) -> FeedSettin
     }
 }
 
-/// Runs the operator TUI on the given contexts until the user quits or a signal ends it.
-/// The operator session is the one given the capability to write. `audit_files` are
-/// followed besides the config's.
-pub async fn run_tui(contexts: Vec<ContextSpec>, config: &Config, audit_files: &[(String, PathBuf)]) -> Result<()> {
-    // Check everything that can fail before the terminal is taken over.
-    let keymap = Keymap::new(&config.keys, true)?;
-    let theme = Theme::new(&config.theme, colour())?;
-    let model = Model::new(&contexts, model_settings(config, true), Timestamp::now());
+/// What a session may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// Writes (previewed, confirmed, journaled) to the contexts not read-only by config.
+    Operator,
+    /// `--read-only`: no write client exists.
+    ReadOnly,
+}
+
+/// The contexts an operator session may write to: all but those `fleet.read_only` names.
+pub fn writable_contexts<'a>(contexts: &'a [ContextSpec], config: &Config) -> Vec<&'a ContextSpec> {
+    contexts.iter().filter(|c| !config.fleet.read_only.iter().any(|g| crate::glob::glob_match(g, &c.name))).collect()
+}
+
+/// The write client of an operator session: the capability is granted here and only
+/// here, and the client holds the credentials of the writable contexts only.
+fn operator_writer(contexts: &[ContextSpec], config: &Config) -> Writer {
+    let writable: Vec<ContextSpec> = writable_contexts(contexts, config).into_iter().cloned().collect();
     let journal = Journal::at(config.journal_path());
-    let writer = Writer::new(WriteAccess::operator_session(), &contexts, config.engine.connect_timeout, journal);
+    Writer::new(WriteAccess::operator_session(), &writable, config.engine.connect_timeout, journal)
+}
+
+/// Runs the TUI on the given contexts until the user quits or a signal ends it. Only an
+/// operator session is given the capability to write. `audit_files` are followed
+/// besides the config's.
+pub async fn run_tui(
+    contexts: Vec<ContextSpec>,
+    config: &Config,
+    audit_files: &[(String, PathBuf)],
+    session: Session,
+) -> Result<()> {
+    let writes = session == Session::Operator;
+    // Check everything that can fail before the terminal is taken over.
+    let keymap = Keymap::new(&config.keys, writes)?;
+    let theme = Theme::new(&config.theme, colour())?;
+    let model = Model::new(&contexts, model_settings(config, writes), Timestamp::now());
+    let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
     let (engine, events) = Engine::start(contexts, engine_settings(config));
     let (feed, records) = AuditFeed::start(feed_settings(config, audit_files));
     let runtime = Runtime {
         keymap,
         theme,
         frame_budget: config.ui.frame_budget,
-        writer: Some(Arc::new(writer)),
+        writer,
         store: feed.store.clone(),
         exports: crate::config::data_dir().join("exports"),
     };

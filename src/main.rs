@@ -9,6 +9,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use fleetdeck::cli::{Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
 use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::config::{Config, data_dir};
+use fleetdeck::launch::Session;
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 
 fn main() -> Result<()> {
@@ -24,10 +25,14 @@ fn main() -> Result<()> {
 async fn run(cli: Cli, config: Config) -> Result<()> {
     match cli.command {
         Some(Command::Sim(args)) => sim(args, &config).await,
-        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file).await,
+        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session(cli.read_only)).await,
         Some(Command::Journal(args)) => journal(args),
-        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file).await,
+        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file, session(cli.read_only)).await,
     }
+}
+
+fn session(read_only: bool) -> Session {
+    if read_only { Session::ReadOnly } else { Session::Operator }
 }
 
 fn selection(hub: Option<String>, config: &Config) -> Selection {
@@ -40,15 +45,16 @@ async fn operator(
     hub: Option<String>,
     config: &Config,
     audit_files: &[(String, PathBuf)],
+    session: Session,
 ) -> Result<()> {
     let kc = contexts::load(kubeconfig)?;
     let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
-    fleetdeck::launch::run_tui(specs, config, audit_files).await
+    fleetdeck::launch::run_tui(specs, config, audit_files, session).await
 }
 
 /// The simulated fleet in-process, and the TUI on it. The simulated API servers write
 /// audit logs, which the audit pane follows.
-async fn demo(args: DemoArgs, config: &Config, audit_files: &[(String, PathBuf)]) -> Result<()> {
+async fn demo(args: DemoArgs, config: &Config, audit_files: &[(String, PathBuf)], session: Session) -> Result<()> {
     let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("demo"))?;
     let audit_dir = data_dir().join("demo").join("audit");
     // Each demo starts its audit logs afresh.
@@ -69,7 +75,7 @@ async fn demo(args: DemoArgs, config: &Config, audit_files: &[(String, PathBuf)]
     let mut files: Vec<(String, PathBuf)> =
         specs.iter().map(|s| (s.name.clone(), audit_dir.join(format!("{}.log", s.name)))).collect();
     files.extend(audit_files.iter().cloned());
-    let result = fleetdeck::launch::run_tui(specs, config, &files).await;
+    let result = fleetdeck::launch::run_tui(specs, config, &files, session).await;
     fleet.stop().await;
     result
 }

@@ -39,6 +39,9 @@ pub struct ModelSettings {
     /// Whether the session can write (an operator session with a write client): the
     /// mutating actions exist only then.
     pub writable: bool,
+    /// Globs of contexts never written to (`fleet.read_only`); the write client does not
+    /// hold their credentials, and actions on them are refused before planning.
+    pub read_only_contexts: Vec<String>,
     /// Most audit records kept in memory.
     pub audit_cap: usize,
 }
@@ -60,6 +63,7 @@ impl Default for ModelSettings {
             mapping: BTreeMap::new(),
             vantage: "this machine".to_owned(),
             writable: false,
+            read_only_contexts: Vec::new(),
             audit_cap: 100_000,
         }
     }

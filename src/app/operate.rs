@@ -25,6 +25,11 @@ fn op_of(action: Action) -> Option<Op> {
     }
 }
 
+/// Whether the config makes a context read-only.
+fn read_only(model: &Model, context: &str) -> bool {
+    model.settings.read_only_contexts.iter().any(|g| crate::glob::glob_match(g, context))
+}
+
 /// Shows a short message in the footer.
 fn notice(model: &mut Model, text: String) {
     model.ui.notice = Some((text, model.now));
@@ -101,6 +106,10 @@ pub fn start(model: &mut Model, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     let planned = if op.creates() { velero(model, op) } else { flux(model, op) };
+    let planned = planned.and_then(|plan| match plan.targets.iter().find(|t| read_only(model, &t.context)) {
+        Some(t) => Err(format!("{} is read-only (fleet.read_only): fleetdeck does not write to it", t.context)),
+        None => Ok(plan),
+    });
     match planned {
         Ok(plan) => {
             model.operations_started += 1;

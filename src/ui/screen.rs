@@ -98,10 +98,26 @@ impl Widget for Screen<'_> {
 fn render_header(h: &HeaderVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let tabs_width: usize = h.tabs.iter().map(|(label, _)| label.chars().count() + 3).sum();
     let brand = " fleetdeck ";
+    // The badge is never dropped: the brand and then the clock give way to it.
+    let badge = h.badge.as_ref().map(|b| format!(" {b} "));
+    let badge_width = badge.as_ref().map_or(0, |b| b.chars().count() + 1);
     let clock = h.right.chars().count() + 1;
-    let width = area.width as usize;
+    let width = (area.width as usize).saturating_sub(badge_width);
     let show_brand = brand.len() + tabs_width + clock <= width;
     let show_clock = tabs_width + clock <= width;
+    let area = match &badge {
+        Some(b) => {
+            let w = (b.chars().count() as u16).min(area.width);
+            let at = Rect { x: area.x + area.width - w, width: w, ..area };
+            Line::from(Span::styled(
+                b.as_str(),
+                theme.tone(crate::view::table::Tone::Crit).add_modifier(Modifier::REVERSED),
+            ))
+            .render(at, buf);
+            Rect { width: area.width.saturating_sub(w + 1), ..area }
+        }
+        None => area,
+    };
     let mut line = Vec::new();
     if show_brand {
         line.push(Span::styled(brand, theme.focus()));

@@ -34,6 +34,8 @@ impl KeyHints {
 pub struct HeaderVm {
     pub tabs: Vec<(String, bool)>,
     pub right: String,
+    /// "READ-ONLY" in a session that cannot write: always shown.
+    pub badge: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +60,8 @@ pub fn header(model: &Model, hints: &KeyHints, now: Timestamp) -> HeaderVm {
             (label, *p == model.ui.pane)
         })
         .collect();
-    HeaderVm { tabs, right: now.strftime("%H:%M:%S UTC").to_string() }
+    let badge = (!model.settings.writable).then(|| "READ-ONLY".to_owned());
+    HeaderVm { tabs, right: now.strftime("%H:%M:%S UTC").to_string(), badge }
 }
 
 /// "7/8 live · p95 41 ms · 1 degraded · 1 behind sync target · 7 policy violations", the
