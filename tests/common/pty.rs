@@ -136,3 +136,28 @@ impl Drop for Pty {
         let _ = self.child.kill();
     }
 }
+
+/// The bytes a terminal sends for a key as the config names it ("enter", "pagedown",
+/// "ctrl-b", "G").
+pub fn encode(spec: &str) -> String {
+    match spec {
+        "enter" => "\r".into(),
+        "esc" => "\x1b".into(),
+        "tab" => "\t".into(),
+        "backtab" => "\x1b[Z".into(),
+        "space" => " ".into(),
+        "up" => "\x1b[A".into(),
+        "down" => "\x1b[B".into(),
+        "right" => "\x1b[C".into(),
+        "left" => "\x1b[D".into(),
+        "home" => "\x1b[H".into(),
+        "end" => "\x1b[F".into(),
+        "pageup" => "\x1b[5~".into(),
+        "pagedown" => "\x1b[6~".into(),
+        s if s.starts_with("ctrl-") && s.len() == 6 => {
+            let c = s.as_bytes()[5].to_ascii_lowercase();
+            char::from(c - b'a' + 1).to_string()
+        }
+        s => s.into(),
+    }
+}
