@@ -46,6 +46,13 @@ pub enum Command {
     Sim(SimArgs),
     /// Check or export the journal of fleetdeck's own writes.
     Journal(JournalArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `fleetdeck man > fleetdeck.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

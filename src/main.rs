@@ -27,6 +27,17 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
         Some(Command::Sim(args)) => sim(args, &config).await,
         Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session(cli.read_only)).await,
         Some(Command::Journal(args)) => journal(args),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command, "fleetdeck", &mut out);
+            print_all(&out)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            print_all(&out)
+        }
         None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file, session(cli.read_only)).await,
     }
 }
@@ -128,6 +139,14 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
     shutdown_signal().await;
     fleet.stop().await;
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> Result<()> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.wrap_err("writing to stdout"),
+    }
 }
 
 /// `fleetdeck journal verify|export`.

@@ -1,0 +1,70 @@
+//! The command line as scripts use it: completions and the man page come from the CLI
+//! definition, and `fleetdeck journal verify|export` exit codes and output.
+
+use std::process::Command;
+
+fn fleetdeck(args: &[&str], data: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
+        .args(args)
+        .env("HOME", data)
+        .env("XDG_DATA_HOME", data.join("data"))
+        .env("XDG_STATE_HOME", data.join("state"))
+        .env("XDG_CONFIG_HOME", data.join("config"))
+        .output()
+        .expect("fleetdeck runs")
+}
+
+#[test]
+fn completions_and_the_man_page_follow_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fleetdeck(&["completions", shell], dir.path());
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("read-only") && text.contains("journal") && text.contains("audit-file"), "{shell}");
+    }
+    let man = fleetdeck(&["man"], dir.path());
+    assert!(man.status.success());
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(text.contains(".TH fleetdeck 1"), "{text}");
+    assert!(text.contains("read\\-only"));
+}
+
+#[test]
+fn journal_verify_and_export_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let p = path.display().to_string();
+    let absent = fleetdeck(&["journal", "verify", "--journal", &p], dir.path());
+    assert_eq!(absent.status.code(), Some(0), "an absent journal is intact");
+    let journal = fleetdeck::journal::Journal::at(&path);
+    for n in 0..3 {
+        let draft = fleetdeck::journal::Draft {
+            time: jiff::Timestamp::from_second(1_800_000_000 + n).unwrap(),
+            phase: fleetdeck::journal::Phase::Intent,
+            write_id: n.to_string(),
+            action: "backup".into(),
+            cluster: "production-eu-1".into(),
+            spoke: "production-eu-1".into(),
+            object: Default::default(),
+            operator: Default::default(),
+            confirmation: "pressed Enter".into(),
+            result: None,
+        };
+        journal.append(draft).unwrap();
+    }
+    let ok = fleetdeck(&["journal", "verify", "--journal", &p], dir.path());
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("intact, 3 entries"));
+    let csv = fleetdeck(
+        &["journal", "export", "--format", "csv", "--since", "2027-01-15T08:00:01Z", "--journal", &p],
+        dir.path(),
+    );
+    assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 3, "the header and two entries");
+
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"backup\"", "\"restore\"");
+    std::fs::write(&path, text).unwrap();
+    let broken = fleetdeck(&["journal", "verify", "--journal", &p], dir.path());
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("line 1: entry 1 was changed"));
+}
