@@ -12,7 +12,7 @@ use fleetdeck::app::update::update;
 use fleetdeck::audit::feed::{Feed, SourceStatus};
 use fleetdeck::audit::parse::{Parsed, audit_line, kube_event};
 use fleetdeck::cluster::ContextSpec;
-use fleetdeck::journal::{Draft, Entry, GENESIS, ObjectRef, Operator, Phase, entry};
+use fleetdeck::journal::{Draft, Entry, GENESIS, Phase, entry};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -24,16 +24,6 @@ fn at(s: i64) -> String {
     t(s).to_string()
 }
 
-fn spec(name: &str) -> ContextSpec {
-    ContextSpec {
-        name: name.into(),
-        server: format!("https://{name}.example:6443"),
-        is_hub: name == "hub",
-        user: "admin".into(),
-        config: Err("snapshot".into()),
-    }
-}
-
 fn audit(cluster: &str, v: serde_json::Value) -> fleetdeck::audit::AuditRecord {
     match audit_line(&Arc::from(cluster), &v.to_string()) {
         Ok(Parsed::Record(r)) => *r,
@@ -43,28 +33,19 @@ fn audit(cluster: &str, v: serde_json::Value) -> fleetdeck::audit::AuditRecord {
 
 fn journal(s: i64, phase: Phase, local_user: &str, prev: &str, seq: u64) -> Entry {
     let draft = Draft {
-        time: t(s),
         phase,
-        write_id: "7d1c".into(),
         action: "suspend".into(),
-        cluster: "hub".into(),
-        spoke: "production-eu-1".into(),
-        object: ObjectRef {
-            api_version: "kustomize.toolkit.fluxcd.io/v1".into(),
-            kind: "Kustomization".into(),
-            namespace: "production-eu-1".into(),
-            name: "policies".into(),
-        },
-        operator: Operator { kube_user: "admin".into(), local_user: local_user.into(), host: "ops-laptop".into() },
         confirmation: "typed production-eu-1".into(),
         result: (phase == Phase::Outcome).then(|| entry::Result { ok: true, message: String::new() }),
+        write_id: "7d1c".into(),
+        ..common::draft(local_user, t(s))
     };
     Entry::chain(draft, seq, prev)
 }
 
 fn model() -> Model {
     let names = ["hub", "production-eu-1", "staging-eu-1"];
-    let specs: Vec<ContextSpec> = names.iter().map(|n| spec(n)).collect();
+    let specs: Vec<ContextSpec> = names.iter().map(|n| common::spec(n)).collect();
     let mut m = Model::new(&specs, ModelSettings::default(), t(0));
     let intent = journal(900, Phase::Intent, "alice", GENESIS, 1);
     let outcome = journal(901, Phase::Outcome, "alice", &intent.hash, 2);

@@ -1,6 +1,8 @@
 //! The command line as scripts use it: completions and the man page come from the CLI
 //! definition, and `fleetdeck journal verify|export` exit codes and output.
 
+mod common;
+
 use std::process::Command;
 
 fn fleetdeck(args: &[&str], data: &std::path::Path) -> std::process::Output {
@@ -40,16 +42,8 @@ fn journal_verify_and_export_exit_codes() {
     let journal = fleetdeck::journal::Journal::at(&path);
     for n in 0..3 {
         let draft = fleetdeck::journal::Draft {
-            time: jiff::Timestamp::from_second(1_800_000_000 + n).unwrap(),
-            phase: fleetdeck::journal::Phase::Intent,
-            write_id: n.to_string(),
             action: "backup".into(),
-            cluster: "production-eu-1".into(),
-            spoke: "production-eu-1".into(),
-            object: Default::default(),
-            operator: Default::default(),
-            confirmation: "pressed Enter".into(),
-            result: None,
+            ..common::draft("alice", jiff::Timestamp::from_second(1_800_000_000 + n).unwrap())
         };
         journal.append(draft).unwrap();
     }

@@ -15,7 +15,7 @@ use fleetdeck::audit::Source;
 use fleetdeck::audit::feed::{AuditFeed, FeedSettings};
 use fleetdeck::cluster::Engine;
 use fleetdeck::cluster::write::{WriteAccess, Writer};
-use fleetdeck::journal::{Draft, Journal, ObjectRef, Operator, Phase};
+use fleetdeck::journal::{Journal, Phase};
 use fleetdeck::sim::{Access, Scenario};
 use fleetdeck::workflow::operation::Stage;
 use jiff::Timestamp;
@@ -126,34 +126,14 @@ async fn an_action_is_journaled_posted_on_the_hub_and_seen_by_a_read_only_sessio
 const CHILD: &str = "FLEETDECK_TEST_JOURNAL";
 const PER_PROCESS: usize = 200;
 
-fn draft(process: &str, n: usize) -> Draft {
-    Draft {
-        time: Timestamp::now(),
-        phase: Phase::Intent,
-        write_id: format!("{process}-{n}"),
-        action: "reconcile".into(),
-        cluster: "hub".into(),
-        spoke: "production-eu-1".into(),
-        object: ObjectRef {
-            api_version: "kustomize.toolkit.fluxcd.io/v1".into(),
-            kind: "Kustomization".into(),
-            namespace: "production-eu-1".into(),
-            name: "policies".into(),
-        },
-        operator: Operator { kube_user: "admin".into(), local_user: process.into(), host: "test".into() },
-        confirmation: "pressed Enter".into(),
-        result: None,
-    }
-}
-
 #[test]
 #[ignore = "a helper, not a test: two_processes_append_to_one_chain runs it in child processes"]
 fn append_as_a_child_process() {
     let path = std::env::var(CHILD).expect("run by two_processes_append_to_one_chain");
     let process = std::process::id().to_string();
     let journal = Journal::at(path);
-    for n in 0..PER_PROCESS {
-        journal.append(draft(&process, n)).expect("appended");
+    for _ in 0..PER_PROCESS {
+        journal.append(common::draft(&process, Timestamp::now())).expect("appended");
     }
 }
 

@@ -1,31 +1,20 @@
 //! The engine never depends on the terminal: `fleetdeck check`, the tests and the
 //! benchmarks use it without one. Checked on the sources.
 
+mod common;
+
 use std::path::Path;
 
 const ENGINE: &[&str] = &["cluster", "fleet", "sim", "workflow", "journal", "audit"];
 const TERMINAL_CRATES: &[&str] = &["ratatui", "crossterm", "tui_input"];
-
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn engine_modules_do_not_import_terminal_crates() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut checked = 0;
     for module in ENGINE {
-        let mut files = Vec::new();
-        rust_files(&src.join(module), &mut files);
-        for file in files {
+        let dir = src.join(module);
+        for file in common::source_files().into_iter().filter(|f| f.starts_with(&dir)) {
             checked += 1;
             let text = std::fs::read_to_string(&file).unwrap();
             for krate in TERMINAL_CRATES {

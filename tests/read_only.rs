@@ -16,21 +16,9 @@ use fleetdeck::sim::{Fleet, Scenario, SimOptions};
 
 /// Non-test source lines of `src` containing `needle`, as "file: line".
 fn uses(needle: &str) -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
     let mut found = Vec::new();
-    for file in files {
+    for file in common::source_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         // Unit tests sit at the end of a file, after `#[cfg(test)]`.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();

@@ -25,16 +25,6 @@ fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_795_000_000 + s).unwrap()
 }
 
-fn spec(name: &str) -> ContextSpec {
-    ContextSpec {
-        name: name.into(),
-        server: format!("https://{name}.example:6443"),
-        is_hub: name == "hub",
-        user: "admin".into(),
-        config: Err("snapshot".into()),
-    }
-}
-
 fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
     let mut conditions = vec![Condition {
         type_: "MemoryPressure".into(),
@@ -448,7 +438,7 @@ fn registration(spoke: &str, uid: Option<&str>) -> (ObjectKey, Summary) {
 /// A fleet of five contexts and a registration no context reaches, at t(1000).
 fn model() -> Model {
     let names = ["hub", "edge-eu-1", "production-eu-1", "production-us-1", "staging-eu-1"];
-    let specs: Vec<ContextSpec> = names.iter().map(|n| spec(n)).collect();
+    let specs: Vec<ContextSpec> = names.iter().map(|n| common::spec(n)).collect();
     let settings = ModelSettings {
         vantage: "ops-laptop (where fleetdeck runs)".into(),
         writable: true,

@@ -192,3 +192,55 @@ pub fn render(model: &Model, now: Timestamp, width: u16, height: u16) -> String 
     }
     out
 }
+
+/// A context of a fleet that is never connected (snapshots and pure tests).
+pub fn spec(name: &str) -> ContextSpec {
+    ContextSpec {
+        name: name.into(),
+        server: format!("https://{name}.example:6443"),
+        is_hub: name == "hub",
+        user: "admin".into(),
+        config: Err("not connected".into()),
+    }
+}
+
+/// A journal draft: `local_user` reconciles production-eu-1's policies on the hub at
+/// `time`, Enter pressed, before the write. Tests change the fields they care about.
+pub fn draft(local_user: &str, time: Timestamp) -> fleetdeck::journal::Draft {
+    use fleetdeck::journal::{Draft, ObjectRef, Operator, Phase};
+    Draft {
+        time,
+        phase: Phase::Intent,
+        write_id: format!("{local_user}-{}", time.as_nanosecond()),
+        action: "reconcile".into(),
+        cluster: "hub".into(),
+        spoke: "production-eu-1".into(),
+        object: ObjectRef {
+            api_version: "kustomize.toolkit.fluxcd.io/v1".into(),
+            kind: "Kustomization".into(),
+            namespace: "production-eu-1".into(),
+            name: "policies".into(),
+        },
+        operator: Operator { kube_user: "admin".into(), local_user: local_user.into(), host: "ops-laptop".into() },
+        confirmation: "pressed Enter".into(),
+        result: None,
+    }
+}
+
+/// Every `.rs` file below the crate's `src/`.
+pub fn source_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
+    out
+}
