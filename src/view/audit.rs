@@ -111,14 +111,9 @@ pub fn pane(model: &Model, width: u16, height: u16) -> (String, Vec<Line>, Table
     let subtitle = subtitle(model, rows.len(), &query, width);
     let room = super::table_rows(height, subtitle.len()).max(1);
     let selected = model.ui.audit.position(&rows);
-    let offset = match selected {
-        Some(s) if s >= room => s + 1 - room,
-        _ => 0,
-    };
-    let visible: Vec<Vec<Cell>> = rows.iter().skip(offset).take(room).map(|l| cells(&l.record)).collect();
-    let mut table = TableVm::build(&specs(), width, room, visible, selected.map(|s| s - offset));
-    table.total = rows.len();
-    table.offset = offset;
+    let mut table = TableVm::window(&specs(), width, room, rows.len(), selected, |visible| {
+        rows[visible].iter().map(|l| cells(&l.record)).collect()
+    });
     if rows.is_empty() {
         table.empty = Some(if !model.ui.filter.text().is_empty() {
             format!("no audit record matches \"{}\"", model.ui.filter.text())

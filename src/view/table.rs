@@ -132,17 +132,30 @@ impl TableVm {
         all: Vec<Vec<Cell>>,
         selected: Option<usize>,
     ) -> Self {
-        let fitted = fit(specs, width);
         let total = all.len();
+        Self::window(specs, width, height, total, selected, |visible| {
+            all.into_iter().skip(visible.start).take(visible.len()).collect()
+        })
+    }
+
+    /// As `build`, for a table of `total` rows whose cells are made only for the visible
+    /// ones: `visible` gets their range and returns their full cells.
+    pub fn window(
+        specs: &[ColumnSpec],
+        width: u16,
+        height: usize,
+        total: usize,
+        selected: Option<usize>,
+        visible: impl FnOnce(std::ops::Range<usize>) -> Vec<Vec<Cell>>,
+    ) -> Self {
+        let fitted = fit(specs, width);
         let height = height.max(1);
         let offset = match selected {
             Some(s) if s >= height => s + 1 - height,
             _ => 0,
         };
-        let rows = all
+        let rows = visible(offset..total.min(offset + height))
             .into_iter()
-            .skip(offset)
-            .take(height)
             .map(|cells| {
                 fitted.iter().map(|(i, _)| cells.get(*i).cloned().unwrap_or_else(|| Cell::plain(""))).collect()
             })
@@ -189,5 +202,23 @@ mod tests {
         assert_eq!(t.rows.len(), 4);
         assert_eq!(t.rows[3][0].text, "7");
         assert_eq!(t.total, 10);
+    }
+
+    #[test]
+    fn a_window_makes_cells_for_the_visible_rows_only() {
+        let specs = [ColumnSpec::new("N", 6, 0)];
+        let mut asked = None;
+        let t = TableVm::window(&specs, 10, 4, 100_000, Some(7), |range| {
+            asked = Some(range.clone());
+            range.map(|i| vec![Cell::plain(i.to_string())]).collect()
+        });
+        assert_eq!(asked, Some(4..8));
+        assert_eq!((t.offset, t.selected, t.total), (4, Some(3), 100_000));
+        assert_eq!(t.rows[3][0].text, "7");
+        let short = TableVm::window(&specs, 10, 4, 2, None, |range| {
+            assert_eq!(range, 0..2);
+            range.map(|i| vec![Cell::plain(i.to_string())]).collect()
+        });
+        assert_eq!(short.rows.len(), 2);
     }
 }
