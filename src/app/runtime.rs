@@ -40,17 +40,17 @@ pub struct Runtime {
     pub exports: PathBuf,
 }
 
-/// Carries out an effect that needs I/O on its own task; its answer comes back as a
+/// Carries out an effect that needs I/O, off the loop; an answer comes back as a
 /// message. Effects a session cannot carry out are answered with why.
 fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
     const READ_ONLY: &str = "this session cannot write";
     let writer = runtime.writer.clone();
-    let effect = match effect {
+    match effect {
+        Effect::Quit => {}
         Effect::KeepEvents(records) => {
             if let Some(store) = &runtime.store {
                 store.keep(records);
             }
-            return;
         }
         Effect::Export(records) => {
             let dir = runtime.exports.clone();
@@ -61,30 +61,26 @@ fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
                 };
                 let _ = results.blocking_send(Msg::Notice(text));
             });
-            return;
         }
-        other => other,
-    };
-    tokio::spawn(async move {
-        let msg = match effect {
-            Effect::Preview { id, plan } => {
+        Effect::Preview { id, plan } => {
+            tokio::spawn(async move {
                 let result = match &writer {
                     Some(w) => w.preview(&plan).await,
                     None => Err(READ_ONLY.to_owned()),
                 };
-                Msg::Previewed { id, result }
-            }
-            Effect::Execute { id, confirmed } => {
+                let _ = results.send(Msg::Previewed { id, result }).await;
+            });
+        }
+        Effect::Execute { id, confirmed } => {
+            tokio::spawn(async move {
                 let result = match &writer {
                     Some(w) => w.execute(confirmed).await,
                     None => Err(READ_ONLY.to_owned()),
                 };
-                Msg::Executed { id, result }
-            }
-            Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) => return,
-        };
-        let _ = results.send(msg).await;
-    });
+                let _ = results.send(Msg::Executed { id, result }).await;
+            });
+        }
+    }
 }
 
 /// Resolves when a signal asks the process to end (SIGTERM, SIGHUP, SIGINT).

@@ -76,7 +76,6 @@ pub struct FeedSettings {
 pub struct AuditFeed {
     stop: Arc<AtomicBool>,
     shutdown: CancellationToken,
-    threads: Vec<std::thread::JoinHandle<()>>,
     /// Where newly seen Events are kept.
     pub store: Option<EventStore>,
 }
@@ -89,7 +88,6 @@ impl AuditFeed {
         let (tx, rx) = mpsc::channel(CAPACITY);
         let stop = Arc::new(AtomicBool::new(false));
         let shutdown = CancellationToken::new();
-        let mut threads = Vec::new();
         let store = settings.events.as_ref().map(|path| {
             let (store, kept, status) = EventStore::open(path.clone(), settings.events_kept);
             let tx = tx.clone();
@@ -106,26 +104,22 @@ impl AuditFeed {
         let journal = FollowSpec { cluster: Arc::from(""), path: settings.journal.clone(), format: Format::Journal };
         for spec in std::iter::once(journal).chain(settings.files.iter().cloned()) {
             let name = spec.name();
-            match follow::spawn(spec, settings.poll, tx.clone(), stop.clone()) {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    let mut status = SourceStatus::new(name);
-                    status.set(&format!("cannot start: {e}"), false);
-                    let _ = tx.try_send(Feed::Status(status));
-                }
+            // Followers are not joined: they end within one poll of `stop`, and quitting
+            // is never held up by a slow disk.
+            if let Err(e) = follow::spawn(spec, settings.poll, tx.clone(), stop.clone()) {
+                let mut status = SourceStatus::new(name);
+                status.set(&format!("cannot start: {e}"), false);
+                let _ = tx.try_send(Feed::Status(status));
             }
         }
         if let Some(w) = settings.webhook {
             tokio::spawn(webhook::serve(w, tx.clone(), shutdown.clone()));
         }
-        (AuditFeed { stop, shutdown, threads, store }, rx)
+        (AuditFeed { stop, shutdown, store }, rx)
     }
 
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.shutdown.cancel();
-        // Followers notice within one poll; they are not waited for, so quitting is
-        // never held up by a slow disk.
-        drop(self.threads);
     }
 }

@@ -139,9 +139,8 @@ pub fn event_list(cluster: &Arc<str>, body: &[u8]) -> Result<Vec<Result<Parsed, 
     Ok(items
         .iter()
         .map(|item| {
-            let raw = item.to_string();
-            let event: AuditEvent = serde_json::from_value(item.clone()).map_err(|e| e.to_string())?;
-            audit_event(cluster, event, &raw)
+            let event = AuditEvent::deserialize(item).map_err(|e| e.to_string())?;
+            audit_event(cluster, event, &item.to_string())
         })
         .collect())
 }

@@ -73,10 +73,10 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// "namespace/name", "name", or "" (a cluster-wide request).
+    /// "namespace/name", "namespace/" (a namespaced list), "name", or "" (a cluster-wide
+    /// request).
     pub fn object(&self) -> String {
         match (self.namespace.is_empty(), self.name.is_empty()) {
-            (_, true) if self.namespace.is_empty() => String::new(),
             (true, _) => self.name.clone(),
             (false, true) => format!("{}/", self.namespace),
             (false, false) => format!("{}/{}", self.namespace, self.name),

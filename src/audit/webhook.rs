@@ -122,26 +122,21 @@ async fn receive(
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(answer(StatusCode::BAD_REQUEST, &format!("reading the body: {e}"))),
     };
-    let parsed = event_list(&cluster, &body);
+    let (reply, items) = match event_list(&cluster, &body) {
+        Ok(items) => (answer(StatusCode::OK, "{}"), items),
+        Err(e) => (answer(StatusCode::BAD_REQUEST, &e), vec![Err(e)]),
+    };
     let mut records = Vec::new();
     let snapshot = {
         let mut s = status.lock().await;
-        match &parsed {
-            Err(e) => {
-                s.malformed += 1;
-                s.last_error = Some(format!("{cluster}: {e}"));
-            }
-            Ok(items) => {
-                for item in items {
-                    s.lines += 1;
-                    match item {
-                        Ok(Parsed::Record(r)) => records.push((**r).clone()),
-                        Ok(Parsed::Skipped) => {}
-                        Err(e) => {
-                            s.malformed += 1;
-                            s.last_error = Some(format!("{cluster}: {e}"));
-                        }
-                    }
+        for item in items {
+            s.lines += 1;
+            match item {
+                Ok(Parsed::Record(r)) => records.push(*r),
+                Ok(Parsed::Skipped) => {}
+                Err(e) => {
+                    s.malformed += 1;
+                    s.last_error = Some(format!("{cluster}: {e}"));
                 }
             }
         }
@@ -151,8 +146,5 @@ async fn receive(
         let _ = tx.send(Feed::Records(records)).await;
     }
     let _ = tx.send(Feed::Status(snapshot)).await;
-    Ok(match parsed {
-        Ok(_) => answer(StatusCode::OK, "{}"),
-        Err(e) => answer(StatusCode::BAD_REQUEST, &e),
-    })
+    Ok(reply)
 }

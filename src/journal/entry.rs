@@ -22,6 +22,16 @@ pub enum Phase {
     Outcome,
 }
 
+impl Phase {
+    /// As written in the journal: "intent", "outcome".
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Outcome => "outcome",
+        }
+    }
+}
+
 /// Who acted: the kubeconfig user of the context written to, and the local account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

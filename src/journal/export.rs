@@ -56,11 +56,10 @@ pub fn export(entries: &[Entry], format: Format, since: Option<Timestamp>, out: 
                     Some(r) => (r.ok.to_string(), r.message.clone()),
                     None => (String::new(), String::new()),
                 };
-                let phase = serde_json::to_value(e.phase).ok().and_then(|v| v.as_str().map(str::to_owned));
                 w.write_record([
                     e.seq.to_string(),
                     e.time.to_string(),
-                    phase.unwrap_or_default(),
+                    e.phase.label().to_owned(),
                     e.write_id.clone(),
                     e.action.clone(),
                     e.cluster.clone(),
