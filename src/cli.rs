@@ -17,11 +17,11 @@ pub struct Cli {
     pub log_level: Option<String>,
 
     /// The kubeconfig to read (default: KUBECONFIG, every file of it merged, else ~/.kube/config).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
     /// The hub's context (overrides fleet.hub).
-    #[arg(long, value_name = "CONTEXT")]
+    #[arg(long, global = true, value_name = "CONTEXT")]
     pub hub: Option<String>,
 
     /// Watch without any way to write: no write client is built, and the keys that
@@ -44,6 +44,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve a simulated fleet (a hub and spokes on loopback) and write its kubeconfig.
     Sim(SimArgs),
+    /// Connect to the fleet, take one snapshot and report it; exit 0 when everything is
+    /// within its targets, 1 when something is degraded, 2 when something is unreachable
+    /// or the check could not run.
+    Check(CheckArgs),
     /// Check or export the journal of fleetdeck's own writes.
     Journal(JournalArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -53,6 +57,13 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `fleetdeck man > fleetdeck.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the report as JSON (the shape the README documents) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +112,7 @@ pub struct SimArgs {
     pub spokes: Option<usize>,
 
     /// Where to write the kubeconfig (default: fleetdeck's data directory).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
     /// A scenario: a shipped one (default, demo, healthy, outage, chaos) or a TOML file.

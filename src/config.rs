@@ -24,6 +24,7 @@ pub struct Config {
     pub log: LogConfig,
     pub sim: SimConfig,
     pub audit: AuditConfig,
+    pub check: CheckConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +41,18 @@ pub struct AuditConfig {
     #[serde(default)]
     pub files: BTreeMap<String, Vec<PathBuf>>,
     pub webhook: WebhookConfig,
+}
+
+/// `fleetdeck check`: how long it waits and how much it measures.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckConfig {
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    pub probes: usize,
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub settle: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

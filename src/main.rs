@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use fleetdeck::cli::{Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
+use fleetdeck::cli::{CheckArgs, Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
 use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::config::{Config, data_dir};
 use fleetdeck::launch::Session;
@@ -27,6 +27,7 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
         Some(Command::Sim(args)) => sim(args, &config).await,
         Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session(cli.read_only)).await,
         Some(Command::Journal(args)) => journal(args),
+        Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -139,6 +140,43 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
     shutdown_signal().await;
     fleet.stop().await;
     Ok(())
+}
+
+/// `fleetdeck check`: exits 0 healthy, 1 degraded, 2 unreachable or not run at all.
+async fn check(
+    args: CheckArgs,
+    kubeconfig: Option<&std::path::Path>,
+    hub: Option<String>,
+    config: &Config,
+) -> Result<()> {
+    let resolved = match contexts::load(kubeconfig) {
+        Ok(kc) => contexts::resolve(&kc, &selection(hub, config)).await,
+        Err(e) => Err(e),
+    };
+    let mut out = Vec::new();
+    let code = match resolved {
+        Ok(specs) => {
+            let report = fleetdeck::check::run(specs, config).await;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                out.push(b'\n');
+            } else {
+                fleetdeck::check::write_text(&report, &mut out)?;
+            }
+            report.status.exit_code()
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &fleetdeck::check::failed(&message, jiff::Timestamp::now()))?;
+                out.push(b'\n');
+            }
+            eprintln!("fleetdeck check: {message}");
+            2
+        }
+    };
+    print_all(&out)?;
+    std::process::exit(code);
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.

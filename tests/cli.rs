@@ -3,17 +3,8 @@
 
 mod common;
 
-use std::process::Command;
-
-fn fleetdeck(args: &[&str], data: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetdeck"))
-        .args(args)
-        .env("HOME", data)
-        .env("XDG_DATA_HOME", data.join("data"))
-        .env("XDG_STATE_HOME", data.join("state"))
-        .env("XDG_CONFIG_HOME", data.join("config"))
-        .output()
-        .expect("fleetdeck runs")
+fn fleetdeck(args: &[&str], home: &std::path::Path) -> std::process::Output {
+    common::cli(args, home).output().expect("fleetdeck runs")
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub mod model;
 pub mod msg;
 pub mod operate;
 pub mod propagation;
+pub mod report;
 pub mod rows;
 pub mod runtime;
 pub mod update;

@@ -196,6 +196,24 @@ fn default_ttl() -> String {
     "720h0m0s".to_owned()
 }
 
+/// Kyverno's policy reports on the spokes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyShape {
+    /// Whether some workloads violate policies (a missing label, drifting image tags);
+    /// false: every result passes and nothing breaks later.
+    pub violations: bool,
+    /// Mean time between a result flipping (a workload fixed or broken); none: never.
+    #[serde(deserialize_with = "opt_duration")]
+    pub churn_every: Option<Duration>,
+}
+
+impl Default for PolicyShape {
+    fn default() -> Self {
+        Self { violations: true, churn_every: Some(Duration::from_secs(240)) }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VeleroShape {
@@ -318,6 +336,7 @@ pub struct Scenario {
     pub fleet: FleetShape,
     pub flux: FluxShape,
     pub velero: VeleroShape,
+    pub policy: PolicyShape,
     #[serde(rename = "fault")]
     pub faults: Vec<ScheduledFault>,
 }

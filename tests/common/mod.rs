@@ -18,6 +18,19 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::mpsc::Receiver;
 
+/// The fleetdeck binary with `args`, its home, data, state and config directories in
+/// `home` (so no user file or journal of the machine is read or written).
+pub fn cli(args: &[&str], home: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fleetdeck"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"));
+    command
+}
+
 /// A still fleet (no controllers, no scenario faults) with 1 s bookmarks.
 pub async fn still_fleet(spokes: usize) -> Fleet {
     start(spokes, Scenario::builtin("default"), false).await

@@ -121,7 +121,7 @@ pub fn seed_cluster(
                 json!({"team": "storefront"}),
             ),
         )?;
-        reports::seed(st)?;
+        reports::seed(st, &scenario.policy)?;
     }
     if role == ClusterRole::Spoke {
         let (ns, sa) = flux::HUB_SA;
@@ -174,7 +174,7 @@ pub fn spawn(clusters: &[Arc<Cluster>], scenario: Arc<Scenario>, shutdown: Cance
             let flux = flux::Flux::new(cluster.clone(), spokes.clone(), scenario.clone());
             tasks.push(tokio::spawn(flux.run(shutdown.clone())));
         } else {
-            tasks.push(tokio::spawn(reports::run(cluster.clone(), shutdown.clone())));
+            tasks.push(tokio::spawn(reports::run(cluster.clone(), scenario.clone(), shutdown.clone())));
         }
     }
     tasks.push(tokio::spawn(faults::run(clusters.to_vec(), scenario, shutdown)));

@@ -2,20 +2,19 @@
 //! ClusterPolicyReport, with a few violations, changing now and then as workloads are
 //! fixed or broken.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use color_eyre::eyre::Result;
 use jiff::Timestamp;
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::exponential;
 use crate::sim::api::{Caller, write};
 use crate::sim::cluster::Cluster;
 use crate::sim::resource::GroupResource;
+use crate::sim::scenario::{PolicyShape, Scenario};
 use crate::sim::seed::{self, put};
 use crate::sim::state::ClusterState;
 
@@ -74,7 +73,7 @@ fn reference(object: &Value) -> Value {
 }
 
 /// Seeds the reports of the application namespaces and the cluster report.
-pub fn seed(st: &mut ClusterState) -> Result<()> {
+pub fn seed(st: &mut ClusterState, shape: &PolicyShape) -> Result<()> {
     seed::put_manifest(st, "kubectl", seed::POLICY_REPORT_CRDS)?;
     let mut rng = rand::rng();
     // Staging drifts more than production.
@@ -86,14 +85,15 @@ pub fn seed(st: &mut ClusterState) -> Result<()> {
         for d in &deployments {
             let image = d.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str).unwrap_or("");
             for check in CHECKS {
-                let fail = match check.0 {
-                    // Enforced at admission on spokes whose policies are in sync.
-                    "disallow-privileged-containers" => false,
-                    // What the workload really is: one seeded Deployment has no team label.
-                    "require-labels" => d.pointer("/metadata/labels/team").is_none(),
-                    "disallow-latest-tag" => image.ends_with(":latest") || rng.random_bool(drift / 2.0),
-                    _ => rng.random_bool(drift),
-                };
+                let fail = shape.violations
+                    && match check.0 {
+                        // Enforced at admission on spokes whose policies are in sync.
+                        "disallow-privileged-containers" => false,
+                        // What the workload really is: one seeded Deployment has no team label.
+                        "require-labels" => d.pointer("/metadata/labels/team").is_none(),
+                        "disallow-latest-tag" => image.ends_with(":latest") || rng.random_bool(drift / 2.0),
+                        _ => rng.random_bool(drift),
+                    };
                 results.push(result(check, fail, &reference(d)));
             }
         }
@@ -159,15 +159,16 @@ fn churn(st: &mut ClusterState) {
     });
 }
 
-pub async fn run(cluster: Arc<Cluster>, shutdown: CancellationToken) {
-    if cluster.lock().registry.lookup("wgpolicyk8s.io", "v1alpha2", "policyreports").is_none() {
+pub async fn run(cluster: Arc<Cluster>, scenario: Arc<Scenario>, shutdown: CancellationToken) {
+    let installed = cluster.lock().registry.lookup("wgpolicyk8s.io", "v1alpha2", "policyreports").is_some();
+    let Some(every) = scenario.policy.churn_every.filter(|_| installed) else {
         shutdown.cancelled().await;
         return;
-    }
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(exponential(Duration::from_secs(240))) => churn(&mut cluster.lock()),
+            _ = tokio::time::sleep(exponential(every)) => churn(&mut cluster.lock()),
         }
     }
 }
