@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub read_only: bool,
 
+    /// A wall screen: read-only, a fleet banner and a tile per cluster, pages rotating
+    /// every wall.interval; the only keys are pause, next/previous page and quit.
+    #[arg(long, global = true)]
+    pub wall: bool,
+
     /// Follow a Kubernetes audit log file of a context (audit.k8s.io/v1 Event JSON lines,
     /// like tail -F); repeatable. Adds to audit.files in the config.
     #[arg(long, global = true, value_name = "CONTEXT=PATH", value_parser = context_path)]

@@ -25,6 +25,7 @@ pub struct Config {
     pub sim: SimConfig,
     pub audit: AuditConfig,
     pub check: CheckConfig,
+    pub wall: WallConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +116,14 @@ pub struct SloConfig {
 pub struct UiConfig {
     #[serde(with = "humantime_serde")]
     pub frame_budget: Duration,
+    pub colors: String,
+    pub ascii: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WallConfig {
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
 }
 
 /// Theme roles a `[theme]` table may set.

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use std::path::PathBuf;
 
-use crate::app::model::{Model, ModelSettings};
+use crate::app::model::{Model, ModelSettings, Wall};
 use crate::app::runtime::Runtime;
 use crate::audit::feed::{AuditFeed, FeedSettings};
 use crate::audit::follow::{FollowSpec, Format};
@@ -100,6 +100,8 @@ pub enum Session {
     Operator,
     /// `--read-only`: no write client exists.
     ReadOnly,
+    /// `--wall`: read-only, the kiosk layout, and no keys but pause, pages and quit.
+    Wall,
 }
 
 /// The contexts an operator session may write to: all but those `fleet.read_only` names.
@@ -126,9 +128,15 @@ pub async fn run_tui(
 ) -> Result<()> {
     let writes = session == Session::Operator;
     // Check everything that can fail before the terminal is taken over.
-    let keymap = Keymap::new(&config.keys, writes)?;
+    let keymap = match session {
+        Session::Wall => Keymap::wall(&config.keys)?,
+        _ => Keymap::new(&config.keys, writes)?,
+    };
     let theme = Theme::new(&config.theme, colour())?;
-    let model = Model::new(&contexts, model_settings(config, writes), Timestamp::now());
+    let mut model = Model::new(&contexts, model_settings(config, writes), Timestamp::now());
+    if session == Session::Wall {
+        model.ui.wall = Some(Wall::new(config.wall.interval, model.now));
+    }
     let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
     let (engine, events) = Engine::start(contexts, engine_settings(config));
     let (feed, records) = AuditFeed::start(feed_settings(config, audit_files));

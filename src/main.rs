@@ -23,9 +23,10 @@ fn main() -> Result<()> {
 }
 
 async fn run(cli: Cli, config: Config) -> Result<()> {
+    let session = session(&cli);
     match cli.command {
         Some(Command::Sim(args)) => sim(args, &config).await,
-        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session(cli.read_only)).await,
+        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session).await,
         Some(Command::Journal(args)) => journal(args),
         Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Completions { shell }) => {
@@ -39,12 +40,16 @@ async fn run(cli: Cli, config: Config) -> Result<()> {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
             print_all(&out)
         }
-        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file, session(cli.read_only)).await,
+        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file, session).await,
     }
 }
 
-fn session(read_only: bool) -> Session {
-    if read_only { Session::ReadOnly } else { Session::Operator }
+fn session(cli: &Cli) -> Session {
+    match (cli.wall, cli.read_only) {
+        (true, _) => Session::Wall,
+        (false, true) => Session::ReadOnly,
+        (false, false) => Session::Operator,
+    }
 }
 
 fn selection(hub: Option<String>, config: &Config) -> Selection {

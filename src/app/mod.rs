@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod backups;
+pub mod copy;
 pub mod model;
 pub mod msg;
 pub mod operate;

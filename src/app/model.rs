@@ -109,6 +109,49 @@ pub struct Ui {
     pub notice: Option<(String, Timestamp)>,
     /// The audit pane's cursor.
     pub audit: AuditCursor,
+    /// A wall session's page rotation (`--wall`).
+    pub wall: Option<Wall>,
+}
+
+/// The wall's pages, shown in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wall {
+    pub page: Pane,
+    pub paused: bool,
+    /// When the page was shown.
+    pub since: Timestamp,
+    pub interval: Duration,
+}
+
+impl Wall {
+    pub fn new(interval: Duration, now: Timestamp) -> Self {
+        Self { page: Pane::Health, paused: false, since: now, interval }
+    }
+
+    /// How long until the next page (`None` while paused).
+    pub fn next_in(&self, now: Timestamp) -> Option<Duration> {
+        (!self.paused).then(|| self.interval.saturating_sub(crate::fleet::ago(now, self.since)))
+    }
+
+    /// Turns to the next page when the current one has been shown long enough.
+    pub fn tick(&mut self, now: Timestamp) -> bool {
+        let due = self.next_in(now).is_some_and(|d| d.is_zero());
+        if due {
+            self.turn(self.page.next(), now);
+        }
+        due
+    }
+
+    pub fn turn(&mut self, page: Pane, now: Timestamp) {
+        self.page = page;
+        self.since = now;
+    }
+
+    /// Pausing holds the page; resuming gives it a whole interval again.
+    pub fn toggle_pause(&mut self, now: Timestamp) {
+        self.paused = !self.paused;
+        self.since = now;
+    }
 }
 
 impl Default for Ui {
@@ -125,6 +168,7 @@ impl Default for Ui {
             prompt: Input::default(),
             notice: None,
             audit: AuditCursor::default(),
+            wall: None,
         }
     }
 }

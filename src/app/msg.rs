@@ -66,6 +66,12 @@ pub enum Action {
     Follow,
     /// The audit pane: write what the filter shows to a file.
     Export,
+    /// Copy the selected row's name to the clipboard (OSC 52).
+    Copy,
+    /// Copy a ready kubectl command about the selected row (OSC 52).
+    CopyCommand,
+    /// The wall: stop and restart the page rotation.
+    Pause,
     /// Operator actions (absent from read-only sessions' keymaps).
     Reconcile,
     Suspend,
@@ -98,6 +104,9 @@ impl Action {
             Action::Filter => "filter",
             Action::Follow => "follow",
             Action::Export => "export",
+            Action::Copy => "copy",
+            Action::CopyCommand => "copy_command",
+            Action::Pause => "pause",
             Action::Reconcile => "reconcile",
             Action::Suspend => "suspend",
             Action::Resume => "resume",
@@ -135,6 +144,9 @@ impl Action {
             Action::Filter => "filter rows",
             Action::Follow => "follow newest",
             Action::Export => "export shown",
+            Action::Copy => "copy name",
+            Action::CopyCommand => "copy kubectl command",
+            Action::Pause => "pause rotation",
             Action::Reconcile => "reconcile spoke now",
             Action::Suspend => "suspend spoke",
             Action::Resume => "resume spoke",
@@ -143,7 +155,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -164,6 +176,9 @@ impl Action {
         Action::Filter,
         Action::Follow,
         Action::Export,
+        Action::Copy,
+        Action::CopyCommand,
+        Action::Pause,
         Action::Reconcile,
         Action::Suspend,
         Action::Resume,
@@ -178,6 +193,11 @@ impl Action {
             Pane::Backups => &[Action::BackupNow, Action::Restore],
             Pane::Health | Pane::Latency | Pane::Audit => &[],
         }
+    }
+
+    /// The only actions of a wall session: pause, next and previous page, quit.
+    pub fn wall(self) -> bool {
+        matches!(self, Action::Quit | Action::NextPane | Action::PrevPane | Action::Pause)
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
@@ -241,4 +261,6 @@ pub enum Effect {
     /// Write these audit records (oldest first) to an export file; answer with
     /// `Msg::Notice`.
     Export(Vec<AuditRecord>),
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
 }

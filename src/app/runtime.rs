@@ -47,6 +47,14 @@ fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
     let writer = runtime.writer.clone();
     match effect {
         Effect::Quit => {}
+        Effect::Copy(text) => {
+            // The terminal is stdout; the loop draws between effects, never during one.
+            let mut out = std::io::stdout();
+            let copied = crossterm::execute!(out, crossterm::clipboard::CopyToClipboard::to_clipboard_from(text));
+            if let Err(e) = copied {
+                let _ = results.try_send(Msg::Notice(format!("the copy failed: {e}")));
+            }
+        }
         Effect::KeepEvents(records) => {
             if let Some(store) = &runtime.store {
                 store.keep(records);

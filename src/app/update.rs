@@ -40,6 +40,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => {
             model.now = now;
             operate::tick(model, now);
+            if model.ui.wall.as_mut().is_some_and(|w| w.tick(now)) {
+                model.version += 1;
+            }
             Vec::new()
         }
         Msg::Action(action) => {
@@ -186,7 +189,7 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
             cluster.version = Some(version);
             let changed = cluster.uid != uid;
             cluster.uid = uid;
-            cluster.last_data = Some(at);
+            cluster.saw_data(at);
             changed
         }
         EngineEvent::ConnectFailed { error, .. } => {
@@ -219,7 +222,7 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::Probe { sample, .. } => {
             if sample.outcome.is_ok() {
-                cluster.last_data = Some(sample.at);
+                cluster.saw_data(sample.at);
             }
             cluster.probes.record(sample);
             false
@@ -288,6 +291,28 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         model.quit = true;
         return vec![Effect::Quit];
     }
+    if let Some(wall) = &mut model.ui.wall {
+        // A wall has pages and a rotation, nothing else.
+        match action {
+            Action::NextPane => wall.turn(wall.page.next(), model.now),
+            Action::PrevPane => wall.turn(wall.page.prev(), model.now),
+            Action::Pause => wall.toggle_pause(model.now),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if matches!(action, Action::Copy | Action::CopyCommand) && !model.ui.help {
+        return match super::copy::clip(model, action) {
+            Some((text, what)) => {
+                model.ui.notice = Some((format!("copied the {what}: {text}"), model.now));
+                vec![Effect::Copy(text)]
+            }
+            None => {
+                model.ui.notice = Some(("nothing selected to copy".to_owned(), model.now));
+                Vec::new()
+            }
+        };
+    }
     if model.ui.help {
         if matches!(action, Action::Help | Action::Back) {
             model.ui.help = false;
@@ -340,6 +365,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
     }
     match action {
         Action::Help => model.ui.help = true,
+        Action::Copy | Action::CopyCommand | Action::Pause => {}
         Action::NextPane => model.ui.pane = model.ui.pane.next(),
         Action::PrevPane => model.ui.pane = model.ui.pane.prev(),
         Action::Pane(p) => model.ui.pane = p,

@@ -191,7 +191,12 @@ impl ClusterModel {
         let w = self.watch(kind);
         w.state = WatchState::Synced;
         w.synced_at = Some(at);
-        self.last_data = Some(at);
+        self.saw_data(at);
+    }
+
+    /// Data arrived at `at` (events may arrive out of order; the freshest counts).
+    pub fn saw_data(&mut self, at: Timestamp) {
+        self.last_data = self.last_data.max(Some(at));
     }
 
     /// Changes after the list (`None`: deleted).
@@ -206,7 +211,7 @@ impl ClusterModel {
         if matches!(w.state, WatchState::Failed(_) | WatchState::Pending) {
             w.state = WatchState::Synced;
         }
-        self.last_data = Some(at);
+        self.saw_data(at);
     }
 
     fn clear(&mut self, kind: Kind) {

@@ -97,11 +97,20 @@ impl Keymap {
     /// Without `writes` (a read-only session) the mutating actions are left out: no key
     /// reaches them and neither help nor footer names them.
     pub fn new(keys: &BTreeMap<String, Vec<String>>, writes: bool) -> Result<Self> {
+        Self::of(keys, |a| a != Action::Pause && (writes || !a.mutates()))
+    }
+
+    /// The keymap of a wall session: pause, next and previous page, quit; nothing else.
+    pub fn wall(keys: &BTreeMap<String, Vec<String>>) -> Result<Self> {
+        Self::of(keys, Action::wall)
+    }
+
+    fn of(keys: &BTreeMap<String, Vec<String>>, keep: impl Fn(Action) -> bool) -> Result<Self> {
         let mut bindings: Vec<(Key, Action)> = Vec::new();
         let mut hints = BTreeMap::new();
         for (name, specs) in keys {
             let action = Action::from_name(name).ok_or_else(|| eyre!("keys.{name}: no such action"))?;
-            if action.mutates() && !writes {
+            if !keep(action) {
                 continue;
             }
             for spec in specs {

@@ -14,6 +14,7 @@ use crate::view::detail::{ChartVm, DetailVm};
 use crate::view::operation::OperationVm;
 use crate::view::propagation::RevisionChartVm;
 use crate::view::table::{Cell as VmCell, TableVm, Tone};
+use crate::view::wall::WallVm;
 use crate::view::{Body, ScreenVm};
 
 /// A screen with its theme, ready to draw.
@@ -82,6 +83,7 @@ impl Widget for Screen<'_> {
                 .wrap(Wrap { trim: true })
                 .style(theme.tone(crate::view::table::Tone::Muted))
                 .render(body, buf),
+            Body::Wall(w) => render_wall(w, theme, body, buf),
         }
         render_footer(&vm.footer, theme, footer, buf);
         if let Some(op) = &vm.operation {
@@ -89,6 +91,52 @@ impl Widget for Screen<'_> {
         }
         if let Some(help) = &vm.help {
             render_help(help, theme, area, buf);
+        }
+    }
+}
+
+/// The wall's sections: a heading line each (when grouped), then tiles left to right,
+/// top to bottom; a tile with a problem is a block of its tone's colour.
+fn render_wall(w: &WallVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let gap = u16::from(w.tile_height > 1);
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    for section in &w.sections {
+        if let Some(heading) = &section.heading {
+            if y >= bottom {
+                return;
+            }
+            Line::from(spans(heading, theme)).render(Rect { x: area.x, y, width: area.width, height: 1 }, buf);
+            y += 1;
+        }
+        for row in section.tiles.chunks(w.columns.max(1) as usize) {
+            if y + w.tile_height > bottom {
+                return;
+            }
+            for (i, tile) in row.iter().enumerate() {
+                let x = area.x + i as u16 * (w.tile_width + 1);
+                let rect = Rect { x, y, width: w.tile_width.min(area.x + area.width - x), height: w.tile_height };
+                let style = if tile.filled {
+                    theme.tone(tile.tone).add_modifier(Modifier::REVERSED)
+                } else {
+                    theme.tone(tile.tone)
+                };
+                let lines: Vec<Line> = tile
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(n, l)| {
+                        let line = Line::from(l.as_str());
+                        if n == 0 && w.tile_height > 1 {
+                            line.style(Style::new().add_modifier(Modifier::BOLD))
+                        } else {
+                            line
+                        }
+                    })
+                    .collect();
+                Paragraph::new(lines).style(style).render(rect, buf);
+            }
+            y += w.tile_height + gap;
         }
     }
 }

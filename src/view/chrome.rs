@@ -210,6 +210,8 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
                 Action::Open,
                 Action::Filter,
                 Action::Back,
+                Action::Copy,
+                Action::CopyCommand,
             ],
         ),
     ];

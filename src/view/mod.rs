@@ -13,6 +13,7 @@ pub mod operation;
 pub mod propagation;
 pub mod spoke;
 pub mod table;
+pub mod wall;
 
 use jiff::Timestamp;
 
@@ -34,6 +35,7 @@ pub enum Body {
     Table(TableVm),
     Detail(DetailVm),
     Message(String),
+    Wall(wall::WallVm),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +64,17 @@ pub fn table_rows(height: u16, subtitle: usize) -> usize {
 }
 
 pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, height: u16) -> ScreenVm {
+    let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
+        format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
+    });
+    if let Some(wall) = &model.ui.wall {
+        return ScreenVm { too_small, ..wall::screen(model, wall, hints, now, width, height) };
+    }
     let header = chrome::header(model, hints, now);
     let fleet = fleet_sync(model);
     let footer = chrome::footer(model, &fleet, hints, now, width);
     let help = model.ui.help.then(|| chrome::help(hints, model.ui.pane));
     let panel = operation::panel(model, now, width);
-    let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
-        format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
-    });
     let pane = model.ui.pane;
     let opened = model.ui.detail.as_ref().and_then(|key| match pane {
         Pane::Propagation => spoke::detail(model, key, now, width),

@@ -2,6 +2,7 @@
 //! the binary in a pseudo-terminal.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod pty;
 
 use std::future::Future;
@@ -169,7 +170,7 @@ pub async fn drive(
                     let result = writer.execute(confirmed).await;
                     update(model, Msg::Executed { id, result });
                 }
-                Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) => {}
+                Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) | Effect::Copy(_) => {}
             }
         }
         if model.operation.as_ref().is_some_and(|o| o.is_finished()) {
@@ -192,7 +193,11 @@ pub fn render(model: &Model, now: Timestamp, width: u16, height: u16) -> String 
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     let config = fleetdeck::config::Config::load_from(None, None).expect("the embedded config loads");
-    let keymap = fleetdeck::input::Keymap::new(&config.keys, model.settings.writable).expect("the default keymap");
+    let keymap = match model.ui.wall {
+        Some(_) => fleetdeck::input::Keymap::wall(&config.keys),
+        None => fleetdeck::input::Keymap::new(&config.keys, model.settings.writable),
+    }
+    .expect("the default keymap");
     let vm = fleetdeck::view::screen(model, keymap.hints(), now, width, height);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
     terminal.draw(|f| f.render_widget(Screen { vm: &vm, theme: &Theme::plain() }, f.area())).expect("drawn");
