@@ -122,7 +122,7 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(Pane, Vec<f64>, Vec<f64
     });
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
     let keymap = Keymap::new(&config.keys, true).unwrap();
-    let theme = Theme::new(&config.theme, true).unwrap();
+    let theme = Theme::new(&config.theme, fleetdeck::ui::Depth::TrueColor).unwrap();
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).unwrap();
     let mut out = Vec::new();
     for pane in [Pane::Health, Pane::Propagation, Pane::Backups] {

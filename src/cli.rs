@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub read_only: bool,
 
+    /// Draw with ASCII characters only (no box drawing, blocks or symbols); sets ui.ascii.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+
     /// A wall screen: read-only, a fleet banner and a tile per cluster, pages rotating
     /// every wall.interval; the only keys are pause, next/previous page and quit.
     #[arg(long, global = true)]

@@ -20,7 +20,7 @@ use crate::fleet::cluster::Thresholds;
 use crate::input::Keymap;
 use crate::journal::Journal;
 use crate::term::Tui;
-use crate::ui::Theme;
+use crate::ui::{Depth, Theme};
 
 /// Where probes are measured from: this machine, named.
 pub fn vantage() -> String {
@@ -63,9 +63,11 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
     }
 }
 
-/// Whether colours are wanted (`NO_COLOR` set and non-empty turns them off).
-pub fn colour() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// The theme of a session: the config's colours at the terminal's colour depth
+/// (`NO_COLOR` set and non-empty turns them off), ASCII only with `ui.ascii`.
+pub fn theme(config: &Config) -> Result<Theme> {
+    let depth = Depth::detect(&config.ui.colors, |name| std::env::var(name).ok())?;
+    Ok(Theme::new(&config.theme, depth)?.with_ascii(config.ui.ascii))
 }
 
 /// The audit sources of a session: the journal, the Event store next to it, the audit
@@ -132,7 +134,7 @@ pub async fn run_tui(
         Session::Wall => Keymap::wall(&config.keys)?,
         _ => Keymap::new(&config.keys, writes)?,
     };
-    let theme = Theme::new(&config.theme, colour())?;
+    let theme = theme(config)?;
     let mut model = Model::new(&contexts, model_settings(config, writes), Timestamp::now());
     if session == Session::Wall {
         model.ui.wall = Some(Wall::new(config.wall.interval, model.now));

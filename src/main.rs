@@ -15,7 +15,8 @@ use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 fn main() -> Result<()> {
     install_error_reports()?;
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
+    config.ui.ascii |= cli.ascii;
     let (_guard, _log_dir) = fleetdeck::logging::init(&config, cli.log_level.as_deref())?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the runtime")?;

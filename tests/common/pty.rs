@@ -74,6 +74,13 @@ impl Pty {
         Self { parser, raw, writer, child, _master: pair.master, home }
     }
 
+    /// Resizes the terminal (the program gets SIGWINCH).
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self._master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let (rows_nz, cols_nz) = (std::num::NonZeroU16::new(rows).unwrap(), std::num::NonZeroU16::new(cols).unwrap());
+        self.parser.lock().unwrap().screen_mut().set_size(rows_nz, cols_nz);
+    }
+
     pub fn screen(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
