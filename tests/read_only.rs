@@ -2,7 +2,8 @@
 //! granted in one place, for operator sessions only, and a read-only keymap, help and
 //! footer have no mutating action. End to end: the real binary with `--read-only` on
 //! admin credentials, every key of every pane pressed, and the simulator received no
-//! write request at all.
+//! write request at all. The credentials are asked (SelfSubjectAccessReview) whether they
+//! could write, and a read-only session says so when they could.
 
 mod common;
 
@@ -92,6 +93,8 @@ fn every_key_of_every_pane_in_a_read_only_session_writes_nothing() {
     let mut pty = Pty::spawn(&["--read-only", "--kubeconfig", &kubeconfig.display().to_string()], &[], 120, 40);
     pty.wait_for("3/3 live", Duration::from_secs(60));
     assert!(pty.screen().contains("READ-ONLY"), "{}", pty.screen());
+    // Admin credentials in a read-only session: said, from the access reviews.
+    pty.wait_for("credentials could write on 3", Duration::from_secs(10));
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
     // Every key the operator keymap knows (the mutating ones included), then the
     // confirmations an operator would type, on every pane, on a row and in its detail.
@@ -121,4 +124,42 @@ fn every_key_of_every_pane_in_a_read_only_session_writes_nothing() {
     let recent: Vec<String> = fleet.clusters().iter().flat_map(|c| c.stats.recent_writes()).collect();
     assert_eq!(writes(), before, "write requests from a read-only session: {recent:?}");
     runtime.block_on(fleet.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credentials_are_asked_whether_they_could_write() {
+    use fleetdeck::app::model::Model;
+    use fleetdeck::app::propagation::fleet_sync;
+    use fleetdeck::cluster::Engine;
+    use fleetdeck::sim::Access;
+    use fleetdeck::view::chrome::summary;
+    let fleet = common::still_fleet(1).await;
+    let writes =
+        || fleet.clusters().iter().map(|c| c.stats.writes.load(std::sync::atomic::Ordering::Relaxed)).sum::<u64>();
+    let before = writes();
+    for (access, could) in [(Access::Admin, true), (Access::ReadOnly, false)] {
+        let contexts = common::contexts_of(&fleet, access).await;
+        let mut model = Model::new(&contexts, common::settings(), jiff::Timestamp::now());
+        let (engine, mut rx) = Engine::start(contexts, common::fast());
+        let answered = |m: &Model| m.clusters.iter().all(|c| c.access.is_some());
+        assert!(common::until(&mut model, &mut rx, Duration::from_secs(20), answered).await, "{access:?}");
+        for c in &model.clusters {
+            assert!(matches!(c.access, Some(Ok(_))), "{}: {:?}", c.context, c.access);
+            assert_eq!(!c.could_write().is_empty(), could, "{access:?} {}: {:?}", c.context, c.access);
+        }
+        if could {
+            assert!(
+                model.clusters[0].could_write().contains(&"patch kustomizations.kustomize.toolkit.fluxcd.io".into())
+            );
+        }
+        let line: String = summary(&model, &fleet_sync(&model), model.now, 200).into_iter().map(|c| c.text).collect();
+        assert_eq!(line.contains("credentials could write on 2"), could, "{line}");
+        // An operator session is meant to write: no warning there.
+        model.settings.writable = true;
+        let line: String = summary(&model, &fleet_sync(&model), model.now, 200).into_iter().map(|c| c.text).collect();
+        assert!(!line.contains("could write"), "{line}");
+        engine.stop().await;
+    }
+    assert_eq!(writes(), before, "access reviews are not writes");
+    fleet.stop().await;
 }

@@ -133,7 +133,7 @@ fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
         }
         EngineEvent::ConnectFailed { error, .. } | EngineEvent::WatchFailed { error, .. } => Some(error.at),
         EngineEvent::Probe { sample, .. } => Some(sample.at),
-        EngineEvent::WatchStarted { .. } | EngineEvent::NotInstalled { .. } => None,
+        EngineEvent::WatchStarted { .. } | EngineEvent::NotInstalled { .. } | EngineEvent::Access { .. } => None,
     }
 }
 
@@ -219,6 +219,10 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::NotInstalled { kind, .. } => {
             cluster.not_installed(kind);
             hub_data(kind)
+        }
+        EngineEvent::Access { writes, .. } => {
+            cluster.access = Some(writes);
+            false
         }
         EngineEvent::Probe { sample, .. } => {
             if sample.outcome.is_ok() {

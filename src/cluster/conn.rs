@@ -96,6 +96,14 @@ pub async fn run(
     if tx.send(connected).await.is_err() {
         return;
     }
+    // Whether these credentials could write, asked beside the watches, once.
+    let access = {
+        let (client, tx, timeout) = (client.clone(), tx.clone(), settings.probe_timeout);
+        tokio::spawn(async move {
+            let writes = super::access::review(&client, timeout).await;
+            let _ = tx.send(EngineEvent::Access { cluster, writes }).await;
+        })
+    };
     // Probes start once the first request has opened the connection, so they, and the
     // watchers after them, share it instead of racing to open their own.
     let probes = tokio::spawn(probe::run(
@@ -143,6 +151,7 @@ pub async fn run(
         }
     }
     probes.abort();
+    access.abort();
     for (_, handle) in watchers {
         handle.abort();
     }

@@ -37,6 +37,8 @@ pub enum EngineEvent {
     NotInstalled { cluster: ClusterId, kind: Kind },
     /// One API round trip.
     Probe { cluster: ClusterId, sample: Sample },
+    /// What the credentials may write (SelfSubjectAccessReview), asked once connected.
+    Access { cluster: ClusterId, writes: Result<Vec<String>, ErrorInfo> },
 }
 
 impl EngineEvent {
@@ -49,7 +51,8 @@ impl EngineEvent {
             | EngineEvent::Changes { cluster, .. }
             | EngineEvent::WatchFailed { cluster, .. }
             | EngineEvent::NotInstalled { cluster, .. }
-            | EngineEvent::Probe { cluster, .. } => *cluster,
+            | EngineEvent::Probe { cluster, .. }
+            | EngineEvent::Access { cluster, .. } => *cluster,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! summaries and sending coalesced batches on a bounded channel to the model's owner.
 //! One cluster's failure, slowness or missing CRD never blocks another.
 
+pub mod access;
 pub mod client;
 pub mod conn;
 pub mod contexts;

@@ -149,6 +149,9 @@ pub struct ClusterModel {
     pub probes: ProbeLog,
     /// When data last came from the cluster (a watch event or a successful probe).
     pub last_data: Option<Timestamp>,
+    /// The writes these credentials are allowed (SelfSubjectAccessReview), or why that
+    /// could not be asked; `None` before the answer.
+    pub access: Option<Result<Vec<String>, ErrorInfo>>,
 }
 
 impl ClusterModel {
@@ -175,6 +178,7 @@ impl ClusterModel {
             watches,
             probes,
             last_data: None,
+            access: None,
         }
     }
 
@@ -418,6 +422,14 @@ impl ClusterModel {
                 && !(k.optional() && w.state == WatchState::Pending)
         });
         if syncing { State::Syncing } else { State::Live }
+    }
+
+    /// The writes these credentials could make, when the review said so.
+    pub fn could_write(&self) -> &[String] {
+        match &self.access {
+            Some(Ok(writes)) => writes,
+            _ => &[],
+        }
     }
 
     /// How old the freshest data is.

@@ -97,7 +97,20 @@ pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> 
             parts.push((priority, vec![Cell::new(format!("{n} {label}"), tone)]));
         }
     }
+    if let Some(warning) = write_warning(model) {
+        parts.insert(0, (0, vec![warning]));
+    }
     fit_pieces(parts, width)
+}
+
+/// In a session that cannot write: a warning when the credentials could write anyway
+/// (SelfSubjectAccessReview), so a read-only screen is known to rest on fleetdeck alone.
+pub fn write_warning(model: &Model) -> Option<Cell> {
+    if model.settings.writable {
+        return None;
+    }
+    let n = model.clusters.iter().filter(|c| !c.could_write().is_empty()).count();
+    (n > 0).then(|| Cell::new(format!("credentials could write on {n}"), Tone::Crit))
 }
 
 pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp, width: u16) -> FooterVm {

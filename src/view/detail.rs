@@ -86,6 +86,16 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         (None, _) => vec![Cell::muted("unknown (kube-system not readable)")],
     };
     lines.push(field("Identity", identity));
+    let access = match &c.access {
+        None => vec![Cell::muted("not asked yet")],
+        Some(Err(e)) => vec![Cell::muted(format!("unknown: {}", e.message))],
+        Some(Ok(writes)) if writes.is_empty() => vec![Cell::new("read-only credentials", Tone::Ok)],
+        Some(Ok(writes)) => {
+            let tone = if model.settings.writable { Tone::Normal } else { Tone::Warn };
+            vec![Cell::new(format!("these credentials could {}", writes.join(", ")), tone)]
+        }
+    };
+    lines.push(field("Access", access));
     let target = model.settings.latency_target;
     let stats = c.probes.latency(now, target);
     let avail = c.probes.availability(now).map_or("—".to_owned(), percent);

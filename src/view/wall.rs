@@ -301,6 +301,9 @@ fn banner(model: &Model, clusters: &[ClusterReport], now: Timestamp, width: u16)
     let backed: Vec<&ClusterReport> = clusters.iter().filter(|c| !c.backups.is_empty()).collect();
     let within = backed.iter().filter(|c| c.backups.iter().all(|b| b.rpo_ok)).count();
     pieces.push((2, vec![Cell::new(format!("within RPO {within}/{}", backed.len()), ratio(within, backed.len()))]));
+    if let Some(warning) = super::chrome::write_warning(model) {
+        pieces.push((0, vec![warning]));
+    }
     fit_pieces(pieces, width)
 }
 
