@@ -105,7 +105,7 @@ async fn event_latency(kubeconfig: &Path, count: usize) -> Vec<f64> {
 }
 
 /// View-model and whole-frame times of each pane, on the fleet's model.
-fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(Pane, Vec<f64>, Vec<f64>)> {
+fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(String, Vec<f64>, Vec<f64>)> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let model = runtime.block_on(async {
         let kc = contexts::load(Some(kubeconfig)).unwrap();
@@ -125,11 +125,17 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(Pane, Vec<f64>, Vec<f64
     let theme = Theme::new(&config.theme, fleetdeck::ui::Depth::TrueColor).unwrap();
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).unwrap();
     let mut out = Vec::new();
-    for pane in [Pane::Health, Pane::Propagation, Pane::Backups] {
+    // The panes, and the wall (on its health page, whose tiles need every cluster judged).
+    let wall = fleetdeck::app::model::Wall::new(Duration::from_secs(20), Timestamp::now());
+    let views_of = [(Pane::Health, None), (Pane::Propagation, None), (Pane::Backups, None), (Pane::Health, Some(wall))];
+    for (pane, wall) in views_of {
         let (mut views, mut draws) = (Vec::new(), Vec::new());
+        let name = if wall.is_some() { "wall".to_owned() } else { format!("{} pane", pane.title().to_lowercase()) };
+        let keymap = if wall.is_some() { Keymap::wall(&config.keys).unwrap() } else { keymap.clone() };
         for i in 0..frames {
             let mut m = model.clone();
             m.ui.pane = pane;
+            m.ui.wall = wall.clone();
             m.version += i as u64;
             let started = Instant::now();
             let vm = screen(&m, keymap.hints(), Timestamp::now(), 200, 60);
@@ -138,7 +144,7 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(Pane, Vec<f64>, Vec<f64
             views.push(viewed.as_secs_f64() * 1000.0);
             draws.push(started.elapsed().as_secs_f64() * 1000.0);
         }
-        out.push((pane, views, draws));
+        out.push((name, views, draws));
     }
     out
 }
@@ -213,10 +219,9 @@ async fn main() {
     );
     let kubeconfig = sim.kubeconfig.clone();
     let panes = tokio::task::spawn_blocking(move || frame_times(&kubeconfig, 300)).await.unwrap();
-    for (pane, views, draws) in panes {
+    for (name, views, draws) in panes {
         println!(
-            "one frame of the {} pane at 200x60 on {clusters} clusters: view model p50 {:.2} ms; view + widgets p50 {:.2} ms, p99 {:.2} ms (budget 4 ms)",
-            pane.title().to_lowercase(),
+            "one frame of the {name} at 200x60 on {clusters} clusters: view model p50 {:.2} ms; view + widgets p50 {:.2} ms, p99 {:.2} ms (budget 4 ms)",
             quantile(views, 0.5),
             quantile(draws.clone(), 0.5),
             quantile(draws, 0.99)

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::backups::{RowKind, all_rows};
 use super::model::Model;
-use super::propagation::{Compliance, SpokeSync, columns, context_sync, hub_only_sync, hub_own};
+use super::propagation::{Compliance, SpokeSync, SyncColumn, columns, context_sync, hub_only_sync, hub_own};
 use super::rows::cluster_order;
 use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State};
@@ -206,7 +206,13 @@ fn state_word(state: &State) -> String {
     state.label().to_lowercase()
 }
 
-fn cluster_report(model: &Model, index: usize, backups: &[super::backups::BackupRow], now: Timestamp) -> ClusterReport {
+fn cluster_report(
+    model: &Model,
+    index: usize,
+    columns: &[SyncColumn],
+    backups: &[&super::backups::BackupRow],
+    now: Timestamp,
+) -> ClusterReport {
     let c: &ClusterModel = &model.clusters[index];
     let s = &model.settings;
     let state = c.state(now, s.thresholds);
@@ -248,7 +254,7 @@ fn cluster_report(model: &Model, index: usize, backups: &[super::backups::Backup
     let propagation = if c.is_hub {
         hub_propagation(model, now, &mut problems)
     } else {
-        match context_sync(model, &columns(model), index) {
+        match context_sync(model, columns, index) {
             Some(row) => propagation(model, &row, now, &mut problems),
             None => Propagation::default(),
         }
@@ -261,7 +267,7 @@ fn cluster_report(model: &Model, index: usize, backups: &[super::backups::Backup
         problems.push(format!("{v} policy violation{}", if v == 1 { "" } else { "s" }));
     }
     let mut reports = Vec::new();
-    for row in backups.iter().filter(|r| r.cluster == index) {
+    for row in backups {
         match &row.kind {
             RowKind::Schedule { key, health } => {
                 let last_success = health.last_good.as_ref().and_then(|k| c.backups.get(k)).and_then(|b| b.data_at());
@@ -307,8 +313,13 @@ fn cluster_report(model: &Model, index: usize, backups: &[super::backups::Backup
 }
 
 /// A registration on the hub that no context reaches: what the hub knows of it.
-fn hub_only_report(model: &Model, registration: usize, now: Timestamp) -> Option<ClusterReport> {
-    let row = hub_only_sync(model, &columns(model), registration)?;
+fn hub_only_report(
+    model: &Model,
+    columns: &[SyncColumn],
+    registration: usize,
+    now: Timestamp,
+) -> Option<ClusterReport> {
+    let row = hub_only_sync(model, columns, registration)?;
     let mut problems = vec!["registered on the hub; no kubeconfig context reaches it".to_owned()];
     let propagation = propagation(model, &row, now, &mut problems);
     Some(ClusterReport {
@@ -331,10 +342,16 @@ fn hub_only_report(model: &Model, registration: usize, now: Timestamp) -> Option
 
 /// The fleet at `now`: every cluster (hub first), then registrations no context reaches.
 pub fn report(model: &Model, now: Timestamp) -> FleetReport {
+    // Judged once for every cluster: the fleet's columns and every backup schedule.
     let backups = all_rows(model, now);
+    let columns = columns(model);
+    let mut by_cluster: Vec<Vec<&super::backups::BackupRow>> = vec![Vec::new(); model.clusters.len()];
+    for row in &backups {
+        by_cluster[row.cluster].push(row);
+    }
     let mut clusters: Vec<ClusterReport> =
-        cluster_order(model).into_iter().map(|i| cluster_report(model, i, &backups, now)).collect();
-    clusters.extend(model.join.hub_only.iter().filter_map(|&r| hub_only_report(model, r, now)));
+        cluster_order(model).into_iter().map(|i| cluster_report(model, i, &columns, &by_cluster[i], now)).collect();
+    clusters.extend(model.join.hub_only.iter().filter_map(|&r| hub_only_report(model, &columns, r, now)));
     let s = &model.settings;
     FleetReport {
         status: clusters.iter().map(|c| c.status).max().unwrap_or(Verdict::Unreachable),
