@@ -15,7 +15,7 @@ use crate::app::update::update;
 use crate::cluster::{ContextSpec, Engine, EngineEvent};
 use crate::config::Config;
 use crate::fleet::cluster::{State, WatchState};
-use crate::view::format::{latency, truncate};
+use crate::view::format::{ms, truncate};
 
 /// How a check waits for the fleet.
 #[derive(Debug, Clone)]
@@ -63,15 +63,12 @@ async fn settle(model: &mut Model, events: &mut Receiver<EngineEvent>, settings:
     loop {
         let now = Timestamp::now();
         update(model, Msg::Tick(now));
-        if (0..model.clusters.len()).all(|i| settled(model, i, settings, now)) {
+        let done = tokio::time::Instant::now() >= deadline;
+        if done || (0..model.clusters.len()).all(|i| settled(model, i, settings, now)) {
             return now;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => {
-                let now = Timestamp::now();
-                update(model, Msg::Tick(now));
-                return now;
-            }
+            _ = tokio::time::sleep_until(deadline) => {}
             event = events.recv() => match event {
                 Some(event) => {
                     update(model, Msg::Engine(event));
@@ -79,11 +76,8 @@ async fn settle(model: &mut Model, events: &mut Receiver<EngineEvent>, settings:
                         update(model, Msg::Engine(event));
                     }
                 }
-                None => {
-                    let now = Timestamp::now();
-                    update(model, Msg::Tick(now));
-                    return now;
-                }
+                // The engine ended: what there is, is all there will be.
+                None => return now,
             },
             _ = tick.tick() => {}
         }
@@ -120,10 +114,6 @@ pub fn failed(error: &str, now: Timestamp) -> serde_json::Value {
 
 fn optional<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "—".to_owned(), show)
-}
-
-fn ms(value: Option<f64>) -> String {
-    optional(value, |v| latency(Duration::from_secs_f64(v / 1000.0)))
 }
 
 fn row(c: &ClusterReport) -> [String; 11] {

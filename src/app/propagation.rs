@@ -202,13 +202,16 @@ pub fn row_of_key(model: &Model, columns: &[SyncColumn], key: &str) -> Option<Sp
     hub_only_sync(model, columns, r)
 }
 
-/// The states of the hub's own Kustomizations (no `spec.kubeConfig`).
-pub fn hub_own(model: &Model) -> Vec<SyncState> {
+/// The hub's own Kustomizations (no `spec.kubeConfig`) and their states.
+pub fn hub_own(model: &Model) -> Vec<SyncCell> {
     let Some(hub) = model.hub() else { return Vec::new() };
     hub.kustomizations
-        .values()
-        .filter(|k| !k.remote)
-        .map(|k| sync_state(k, hub.sources.get(&k.source), &model.propagation, false))
+        .iter()
+        .filter(|(_, k)| !k.remote)
+        .map(|(key, k)| SyncCell {
+            key: key.clone(),
+            state: sync_state(k, hub.sources.get(&k.source), &model.propagation, false),
+        })
         .collect()
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::backups::{RowKind, all_rows};
 use super::model::Model;
-use super::propagation::{Compliance, SpokeSync, SyncColumn, columns, context_sync, hub_only_sync, hub_own};
+use super::propagation::{Compliance, SpokeSync, SyncCell, SyncColumn, columns, context_sync, hub_only_sync, hub_own};
 use super::rows::cluster_order;
 use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State};
@@ -136,74 +136,55 @@ fn seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
-/// Counts a spoke's Kustomizations by state, with its propagation figures, and says what
-/// is wrong with them.
-fn propagation(model: &Model, row: &SpokeSync, now: Timestamp, problems: &mut Vec<String>) -> Propagation {
-    let target = model.settings.propagation_target;
+/// Counts Kustomizations by state and says what is wrong with them (`whose`: "" for a
+/// spoke's, "hub " for the hub's own).
+fn count<'a>(
+    cells: impl Iterator<Item = &'a SyncCell>,
+    whose: &str,
+    now: Timestamp,
+    target: Duration,
+    problems: &mut Vec<String>,
+) -> Propagation {
     let mut p = Propagation::default();
-    for cell in row.present() {
+    for cell in cells {
         let name = &cell.key.1;
         match &cell.state {
             SyncState::InSync => p.in_sync += 1,
             SyncState::Suspended { .. } => p.suspended += 1,
-            SyncState::Failed { reason, .. } => {
-                p.failed += 1;
-                problems.push(format!("Kustomization {name} failed: {reason}"));
-            }
-            SyncState::Unreachable { .. } => {
-                p.failed += 1;
-                problems.push(format!("Kustomization {name} behind and the spoke unreachable"));
-            }
-            SyncState::NoSource => {
-                p.failed += 1;
-                problems.push(format!("Kustomization {name}: its source has no artifact on the hub"));
-            }
             state @ (SyncState::Pending { .. } | SyncState::Stale { .. }) => {
                 p.pending += 1;
                 if state.alarm(now, target) {
                     let behind = state.behind_since().map_or(Duration::ZERO, |s| ago(now, s));
                     problems.push(format!(
-                        "Kustomization {name} behind its source for {}s (target {}s)",
+                        "{whose}Kustomization {name} behind its source for {}s (target {}s)",
                         behind.as_secs(),
                         target.as_secs()
                     ));
                 }
             }
-        }
-    }
-    let stats = row.stats(model, now);
-    p.last_seconds = stats.last.map(|t| seconds(t.duration));
-    p.p95_seconds = stats.p95.map(seconds);
-    p
-}
-
-/// The hub's own Kustomizations, counted the same way.
-fn hub_propagation(model: &Model, now: Timestamp, problems: &mut Vec<String>) -> Propagation {
-    let target = model.settings.propagation_target;
-    let mut p = Propagation::default();
-    for state in hub_own(model) {
-        match state {
-            SyncState::InSync => p.in_sync += 1,
-            SyncState::Suspended { .. } => p.suspended += 1,
-            SyncState::Failed { reason, .. } => {
+            failed => {
                 p.failed += 1;
-                problems.push(format!("a hub Kustomization failed: {reason}"));
-            }
-            SyncState::Unreachable { .. } | SyncState::NoSource => p.failed += 1,
-            state => {
-                p.pending += 1;
-                if state.alarm(now, target) {
-                    problems.push("a hub Kustomization is behind its source past the target".to_owned());
-                }
+                let why = match failed {
+                    SyncState::Failed { reason, .. } => format!("failed: {reason}"),
+                    SyncState::NoSource => "has no source artifact on the hub".to_owned(),
+                    _ => "is behind and its cluster unreachable".to_owned(),
+                };
+                problems.push(format!("{whose}Kustomization {name} {why}"));
             }
         }
     }
     p
 }
 
-/// The state word of the JSON (`State::label`, lower case).
-fn state_word(state: &State) -> String {
-    state.label().to_lowercase()
+/// A spoke's Kustomizations counted, with its propagation figures.
+fn propagation(model: &Model, row: &SpokeSync, now: Timestamp, problems: &mut Vec<String>) -> Propagation {
+    let target = model.settings.propagation_target;
+    let stats = row.stats(model, now);
+    Propagation {
+        last_seconds: stats.last.map(|t| seconds(t.duration)),
+        p95_seconds: stats.p95.map(seconds),
+        ..count(row.present(), "", now, target, problems)
+    }
 }
 
 fn cluster_report(
@@ -252,7 +233,7 @@ fn cluster_report(
         }
     }
     let propagation = if c.is_hub {
-        hub_propagation(model, now, &mut problems)
+        count(hub_own(model).iter(), "hub ", now, s.propagation_target, &mut problems)
     } else {
         match context_sync(model, columns, index) {
             Some(row) => propagation(model, &row, now, &mut problems),
@@ -293,7 +274,7 @@ fn cluster_report(
     ClusterReport {
         name: c.context.clone(),
         role: role.label(),
-        state: state_word(&state),
+        state: state.label().to_lowercase(),
         status: verdict,
         version: c.version.clone(),
         nodes,

@@ -55,11 +55,12 @@ impl Depth {
     /// either to the nearest of the 16 ANSI colours.
     pub fn degrade(self, color: Color) -> Color {
         match (self, color) {
-            (Depth::TrueColor, c) | (_, c @ Color::Reset) => c,
             (Depth::Ansi256, Color::Rgb(r, g, b)) => Color::Indexed(ansi_colours::ansi256_from_rgb((r, g, b))),
-            (Depth::Ansi16 | Depth::None, Color::Rgb(r, g, b)) => nearest_ansi16((r, g, b)),
-            (Depth::Ansi16 | Depth::None, Color::Indexed(i)) if i < 16 => ANSI16[i as usize].0,
-            (Depth::Ansi16 | Depth::None, Color::Indexed(i)) => nearest_ansi16(ansi_colours::rgb_from_ansi256(i)),
+            (Depth::Ansi16, Color::Rgb(r, g, b)) => nearest_ansi16((r, g, b)),
+            (Depth::Ansi16, Color::Indexed(i)) if i < 16 => ANSI16[i as usize].0,
+            (Depth::Ansi16, Color::Indexed(i)) => nearest_ansi16(ansi_colours::rgb_from_ansi256(i)),
+            // True colour shows everything; named colours are the 16 already; with no
+            // colour at all the theme sets none.
             (_, c) => c,
         }
     }

@@ -89,6 +89,12 @@ pub fn percent(ratio: f64) -> String {
     format!("{floored:.2}%")
 }
 
+/// A figure in milliseconds (as `fleetdeck check` reports them) shown like `latency`;
+/// "—" when unknown.
+pub fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| latency(Duration::from_secs_f64(v / 1000.0)))
+}
+
 /// Cuts text to `width` characters, marking the cut with "…".
 pub fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {

@@ -78,7 +78,7 @@ fn sync_cell(model: &Model, columns: &[SyncColumn], index: usize, now: Timestamp
     let target = model.settings.propagation_target;
     if model.clusters[index].is_hub {
         let own = hub_own(model);
-        return propagation::health_cell(&own, true, now, target);
+        return propagation::health_cell(own.iter().map(|c| &c.state), true, now, target);
     }
     match context_sync(model, columns, index) {
         Some(row) => propagation::health_cell(row.present().map(|c| &c.state), row.registration.is_some(), now, target),

@@ -282,7 +282,7 @@ pub fn subtitle(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) ->
     }
     let own = hub_own(model);
     if !own.is_empty() {
-        let ok = own.iter().filter(|s| s.is_in_sync()).count();
+        let ok = own.iter().filter(|c| c.state.is_in_sync()).count();
         let tone = if ok == own.len() { Tone::Muted } else { Tone::Warn };
         sources.push((2, vec![Cell::new(format!("hub's own {ok}/{} in sync", own.len()), tone)]));
     }

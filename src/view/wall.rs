@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::chrome::{FooterVm, HeaderVm, KeyHints, fit_pieces};
-use super::format::{age, latency, truncate};
+use super::format::{age, latency, ms, truncate};
 use super::table::{Cell, Tone};
 use super::{Body, ScreenVm};
 use crate::app::model::{Model, Wall};
@@ -79,23 +79,64 @@ fn audit_counts(model: &Model, now: Timestamp) -> HashMap<&str, (usize, String)>
     counts
 }
 
-/// The mark of a one-line tile, so the state reads without colour too.
-fn mark(tone: Tone) -> char {
-    match tone {
-        Tone::Crit => 'X',
-        Tone::Warn => '!',
-        Tone::Stale => '~',
-        _ => ' ',
-    }
+/// A tile's worst state, best first: what colours it, counts it in its group and orders
+/// it. Stale data is never shown as healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    Ok,
+    Degraded,
+    Stale,
+    Down,
 }
 
-/// The tone and word of a cluster's worst state; stale data is never shown as healthy.
-fn standing(c: &ClusterReport) -> (Tone, &'static str) {
-    match c.status {
-        Verdict::Unreachable => (Tone::Crit, if c.state == "unauthorized" { "UNAUTHORIZED" } else { "DOWN" }),
-        _ if c.stale => (Tone::Stale, "STALE"),
-        Verdict::Degraded => (Tone::Warn, "DEGRADED"),
-        Verdict::Healthy => (Tone::Ok, "OK"),
+impl Standing {
+    fn of(c: &ClusterReport) -> Standing {
+        match c.status {
+            Verdict::Unreachable => Standing::Down,
+            _ if c.stale => Standing::Stale,
+            Verdict::Degraded => Standing::Degraded,
+            Verdict::Healthy => Standing::Ok,
+        }
+    }
+
+    fn tone(self) -> Tone {
+        match self {
+            Standing::Ok => Tone::Ok,
+            Standing::Degraded => Tone::Warn,
+            Standing::Stale => Tone::Stale,
+            Standing::Down => Tone::Crit,
+        }
+    }
+
+    /// The mark of a one-line tile, so the state reads without colour too.
+    fn mark(self) -> char {
+        match self {
+            Standing::Ok => ' ',
+            Standing::Degraded => '!',
+            Standing::Stale => '~',
+            Standing::Down => 'X',
+        }
+    }
+
+    /// How a group's heading counts it.
+    fn label(self) -> &'static str {
+        match self {
+            Standing::Ok => "healthy",
+            Standing::Degraded => "degraded",
+            Standing::Stale => "stale",
+            Standing::Down => "down",
+        }
+    }
+
+    /// The word on a tile.
+    fn word(self, c: &ClusterReport) -> &'static str {
+        match self {
+            Standing::Down if c.state == "unauthorized" => "UNAUTHORIZED",
+            Standing::Down => "DOWN",
+            Standing::Stale => "STALE",
+            Standing::Degraded => "DEGRADED",
+            Standing::Ok => "OK",
+        }
     }
 }
 
@@ -104,10 +145,6 @@ fn data_age(c: &ClusterReport) -> String {
         Some(s) => age(Duration::from_secs(s)),
         None => "—".to_owned(),
     }
-}
-
-fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |v| latency(Duration::from_secs_f64(v / 1000.0)))
 }
 
 fn secs(v: Option<f64>) -> String {
@@ -160,29 +197,30 @@ fn figures(c: &ClusterReport, page: Pane, audit: Option<&(usize, String)>, now: 
 }
 
 fn tile(c: &ClusterReport, page: Pane, audit: Option<&(usize, String)>, (w, h): (u16, u16), now: Timestamp) -> TileVm {
-    let (tone, word) = standing(c);
-    let (short, mut long, mut more) = figures(c, page, audit, now);
+    let standing = Standing::of(c);
+    let word = standing.word(c);
+    let (short, long, mut more) = figures(c, page, audit, now);
     let w = w as usize;
     let data = if c.stale { format!("stale {}", data_age(c)) } else { format!("data {}", data_age(c)) };
     let lines = match h {
         1 => {
             let tail = format!(" {short} {}", data_age(c));
             let name = truncate(&c.name, w.saturating_sub(tail.chars().count() + 2));
-            let mark = mark(tone);
+            let mark = standing.mark();
             vec![format!("{mark}{name:<0$}{tail}", w.saturating_sub(tail.chars().count() + 1))]
         }
         2 => vec![truncate(&format!("{} {word}", c.name), w), truncate(&format!("{long} · {}", data_age(c)), w)],
         3 => vec![truncate(&c.name, w), truncate(&format!("{word} · {long}"), w), truncate(&data, w)],
         _ => {
-            if tone != Tone::Ok && page == Pane::Health {
+            if standing != Standing::Ok && page == Pane::Health {
                 // What is wrong says more than the version.
                 more = c.problems.first().cloned().unwrap_or(more);
             }
-            long = format!("{word} · {long}");
+            let long = format!("{word} · {long}");
             vec![truncate(&c.name, w), truncate(&long, w), truncate(&more, w), truncate(&data, w)]
         }
     };
-    TileVm { lines, tone, filled: tone != Tone::Ok }
+    TileVm { lines, tone: standing.tone(), filled: standing != Standing::Ok }
 }
 
 /// "production", from "production-eu-1".
@@ -209,36 +247,28 @@ fn grouped(
     let mut envs: Vec<(&str, Vec<&ClusterReport>)> = envs.into_iter().collect();
     // The hub's group first, then the worst off.
     let key = |cs: &[&ClusterReport]| {
-        (!cs.iter().any(|c| c.role == "hub"), std::cmp::Reverse(cs.iter().map(|c| (c.status, c.stale)).max()))
+        (!cs.iter().any(|c| c.role == "hub"), std::cmp::Reverse(cs.iter().map(|c| Standing::of(c)).max()))
     };
     envs.sort_by(|a, b| key(&a.1).cmp(&key(&b.1)).then(a.0.cmp(b.0)));
     let mut left = height.saturating_sub(envs.len() as u16) as usize;
     let mut sections = Vec::new();
     for (env, members) in envs {
-        let count =
-            |v: Verdict| members.iter().filter(|c| c.status == v && !(c.stale && v != Verdict::Unreachable)).count();
-        let stale = members.iter().filter(|c| c.stale && c.status != Verdict::Unreachable).count();
         let oldest = members.iter().filter_map(|c| c.data_age_seconds).max();
         let n = members.len();
         let mut heading =
             vec![Cell::new(format!("{env} · {n} cluster{}", if n == 1 { "" } else { "s" }), Tone::Accent)];
-        for (n, label, tone) in [
-            (count(Verdict::Healthy), "healthy", Tone::Ok),
-            (count(Verdict::Degraded), "degraded", Tone::Warn),
-            (count(Verdict::Unreachable), "down", Tone::Crit),
-            (stale, "stale", Tone::Stale),
-        ] {
+        for standing in [Standing::Ok, Standing::Degraded, Standing::Down, Standing::Stale] {
+            let n = members.iter().filter(|c| Standing::of(c) == standing).count();
             if n > 0 {
                 heading.push(Cell::muted(" · "));
-                heading.push(Cell::new(format!("{n} {label}"), tone));
+                heading.push(Cell::new(format!("{n} {}", standing.label()), standing.tone()));
             }
         }
         if let Some(s) = oldest {
             heading.push(Cell::muted(format!(" · data ≤ {}", age(Duration::from_secs(s)))));
         }
-        let mut problems: Vec<&&ClusterReport> =
-            members.iter().filter(|c| c.status != Verdict::Healthy || c.stale).collect();
-        problems.sort_by(|a, b| (b.status, b.stale).cmp(&(a.status, a.stale)).then(a.name.cmp(&b.name)));
+        let mut problems: Vec<&&ClusterReport> = members.iter().filter(|c| Standing::of(c) != Standing::Ok).collect();
+        problems.sort_by(|a, b| Standing::of(b).cmp(&Standing::of(a)).then(a.name.cmp(&b.name)));
         let room = left * cols as usize;
         let shown = if problems.len() <= room { problems.len() } else { room.saturating_sub(1) };
         let mut tiles: Vec<TileVm> =
