@@ -190,7 +190,7 @@ impl ClusterModel {
     pub fn relist(&mut self, kind: Kind, items: Vec<(ObjectKey, Summary)>, at: Timestamp) {
         self.clear(kind);
         for (key, summary) in items {
-            self.put(key, Some(summary));
+            self.put(key, summary);
         }
         let w = self.watch(kind);
         w.state = WatchState::Synced;
@@ -207,7 +207,7 @@ impl ClusterModel {
     pub fn apply(&mut self, kind: Kind, changes: Vec<(ObjectKey, Option<Summary>)>, at: Timestamp) {
         for (key, summary) in changes {
             match summary {
-                Some(s) => self.put(key, Some(s)),
+                Some(s) => self.put(key, s),
                 None => self.remove(kind, &key),
             }
         }
@@ -239,77 +239,39 @@ impl ClusterModel {
         }
     }
 
-    fn put(&mut self, key: ObjectKey, summary: Option<Summary>) {
+    fn put(&mut self, key: ObjectKey, summary: Summary) {
         match summary {
-            Some(Summary::Node(n)) => {
-                self.nodes.insert(key.1, n);
-            }
-            Some(Summary::Workload(w)) => {
-                self.workloads.insert(key, w);
-            }
-            Some(Summary::Kustomization(k)) => {
-                self.kustomizations.insert(key, k);
-            }
-            Some(Summary::SpokeSecret(s)) => {
-                self.spoke_secrets.insert(key, s);
-            }
-            Some(Summary::Source(s)) => {
-                self.sources.insert(s.id.clone(), s);
-            }
-            Some(Summary::Report(r)) => {
-                self.reports.insert(key, r);
-            }
-            Some(Summary::Backup(b)) => {
-                self.backups.insert(key, b);
-            }
-            Some(Summary::Schedule(s)) => {
-                self.schedules.insert(key, s);
-            }
-            Some(Summary::Restore(r)) => {
-                self.restores.insert(key, r);
-            }
-            Some(Summary::Storage(s)) => {
-                self.storage.insert(key, s);
-            }
-            Some(Summary::Event(_)) | None => {}
+            Summary::Node(n) => _ = self.nodes.insert(key.1, n),
+            Summary::Workload(w) => _ = self.workloads.insert(key, w),
+            Summary::Kustomization(k) => _ = self.kustomizations.insert(key, k),
+            Summary::SpokeSecret(s) => _ = self.spoke_secrets.insert(key, s),
+            Summary::Source(s) => _ = self.sources.insert(s.id.clone(), s),
+            Summary::Report(r) => _ = self.reports.insert(key, r),
+            Summary::Backup(b) => _ = self.backups.insert(key, b),
+            Summary::Schedule(s) => _ = self.schedules.insert(key, s),
+            Summary::Restore(r) => _ = self.restores.insert(key, r),
+            Summary::Storage(s) => _ = self.storage.insert(key, s),
+            Summary::Event(_) => {}
         }
     }
 
     fn remove(&mut self, kind: Kind, key: &ObjectKey) {
         match kind {
-            Kind::Node => {
-                self.nodes.remove(&key.1);
-            }
-            Kind::FluxWorkload | Kind::VeleroWorkload => {
-                self.workloads.remove(key);
-            }
-            Kind::Kustomization => {
-                self.kustomizations.remove(key);
-            }
-            Kind::SpokeSecret => {
-                self.spoke_secrets.remove(key);
-            }
+            Kind::Node => _ = self.nodes.remove(&key.1),
+            Kind::FluxWorkload | Kind::VeleroWorkload => _ = self.workloads.remove(key),
+            Kind::Kustomization => _ = self.kustomizations.remove(key),
+            Kind::SpokeSecret => _ = self.spoke_secrets.remove(key),
             Kind::GitRepository | Kind::OciRepository => {
                 let id =
                     SourceRef { kind: source_kind(kind).to_owned(), namespace: key.0.clone(), name: key.1.clone() };
                 self.sources.remove(&id);
             }
-            Kind::PolicyReport | Kind::ClusterPolicyReport => {
-                self.reports.remove(key);
-            }
-            Kind::Backup => {
-                self.backups.remove(key);
-            }
-            Kind::Schedule => {
-                self.schedules.remove(key);
-            }
-            Kind::Restore => {
-                self.restores.remove(key);
-            }
+            Kind::PolicyReport | Kind::ClusterPolicyReport => _ = self.reports.remove(key),
+            Kind::Backup => _ = self.backups.remove(key),
+            Kind::Schedule => _ = self.schedules.remove(key),
+            Kind::Restore => _ = self.restores.remove(key),
             Kind::Event => {}
-            Kind::BackupStorageLocation => {
-                self.storage.remove(key);
-            }
+            Kind::BackupStorageLocation => _ = self.storage.remove(key),
         }
     }
 
