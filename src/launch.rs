@@ -145,7 +145,12 @@ pub async fn run_tui(
     let runtime = Runtime {
         keymap,
         theme,
-        frame_budget: config.ui.frame_budget,
+        // A wall is read from across a room: a frame a second is enough, however busy
+        // the fleet (its keys still redraw at once).
+        frame_budget: match session {
+            Session::Wall => config.ui.frame_budget.max(std::time::Duration::from_secs(1)),
+            _ => config.ui.frame_budget,
+        },
         writer,
         store: feed.store.clone(),
         exports: crate::config::data_dir().join("exports"),

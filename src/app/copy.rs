@@ -8,8 +8,10 @@ use super::msg::{Action, Pane};
 use super::rows::selected_key;
 use crate::fleet::registry::Role;
 
+/// A word for a POSIX shell (a NUL, which no shell word can hold, is dropped).
 fn quote(word: &str) -> String {
-    shlex::try_quote(word).map_or_else(|_| format!("'{}'", word.replace('\0', "")), |q| q.into_owned())
+    let word = word.replace('\0', "");
+    shlex::try_quote(&word).map(|q| q.into_owned()).unwrap_or(word)
 }
 
 fn kubectl(context: &str, rest: &[&str]) -> String {
