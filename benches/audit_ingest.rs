@@ -18,8 +18,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use common::{env, median, quantile, rss_mb};
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings};
-use fleetdeck::app::msg::{Action, Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::audit::feed::Feed;
 use fleetdeck::audit::follow::{self, FollowSpec, Format};

@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{SimProcess, env, idle_cpu, median, quantile, rss_mb};
+use fleetdeck::action::Pane;
 use fleetdeck::app::model::Model;
-use fleetdeck::app::msg::{Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::{Engine, EngineEvent, Selection, Settings, contexts};
 use fleetdeck::fleet::kind::Kind;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use directories::ProjectDirs;
 use serde::Deserialize;
 
 pub const DEFAULTS: &str = include_str!("../config/fleetdeck.toml");
@@ -154,28 +153,6 @@ mod humantime_serde {
     }
 }
 
-/// The platform directories of fleetdeck (config, data, state).
-pub fn project_dirs() -> Option<ProjectDirs> {
-    ProjectDirs::from("io", "fleetdeck", "fleetdeck")
-}
-
-/// The user config file, whether or not it exists.
-pub fn user_config_path() -> Option<PathBuf> {
-    project_dirs().map(|d| d.config_dir().join("fleetdeck.toml"))
-}
-
-/// Where fleetdeck keeps data (journal, event store, simulator kubeconfig).
-pub fn data_dir() -> PathBuf {
-    project_dirs().map(|d| d.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".fleetdeck"))
-}
-
-/// Where logs go by default.
-pub fn state_dir() -> PathBuf {
-    project_dirs()
-        .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".fleetdeck"))
-}
-
 /// Checks one layer on top of the defaults: every key path it has that the schema does
 /// not know, and type errors, are reported with `origin`.
 fn check_layer(defaults: &toml::Table, layer: &toml::Table, origin: &str) -> Result<()> {
@@ -202,7 +179,7 @@ fn check_layer(defaults: &toml::Table, layer: &toml::Table, origin: &str) -> Res
         ));
     }
     let bad_actions: Vec<String> =
-        names("keys").into_iter().filter(|a| crate::app::msg::Action::from_name(a).is_none()).collect();
+        names("keys").into_iter().filter(|a| crate::action::Action::from_name(a).is_none()).collect();
     if !bad_actions.is_empty() {
         return Err(eyre!("{origin}: unknown key action{} keys.{}", plural(&bad_actions), bad_actions.join(", keys.")));
     }
@@ -232,16 +209,12 @@ fn parse_layer(text: &str, origin: &str) -> Result<toml::Table> {
 impl Config {
     /// The journal file.
     pub fn journal_path(&self) -> PathBuf {
-        if self.audit.journal.as_os_str().is_empty() {
-            crate::journal::Journal::default_path()
-        } else {
-            self.audit.journal.clone()
-        }
+        if self.audit.journal.as_os_str().is_empty() { crate::paths::journal() } else { self.audit.journal.clone() }
     }
 
     /// Loads defaults < user file (if present) < `--config` file.
     pub fn load(explicit: Option<&Path>) -> Result<Self> {
-        let user = user_config_path();
+        let user = crate::paths::user_config();
         Self::load_from(user.as_deref(), explicit)
     }
 

@@ -7,10 +7,10 @@ use jiff::Timestamp;
 use std::path::PathBuf;
 
 use crate::app::model::{Model, ModelSettings, Wall};
-use crate::app::runtime::Runtime;
 use crate::audit::feed::{AuditFeed, FeedSettings};
 use crate::audit::follow::{FollowSpec, Format};
 use crate::audit::webhook::WebhookSettings;
+use crate::runtime::Runtime;
 use std::sync::Arc;
 
 use crate::cluster::write::{WriteAccess, Writer};
@@ -153,7 +153,7 @@ pub async fn run_tui(
         },
         writer,
         store: feed.store.clone(),
-        exports: crate::config::data_dir().join("exports"),
+        exports: crate::paths::data_dir().join("exports"),
     };
     let tui = Tui::enter()?;
     let result = runtime.run(tui, model, events, Some(records)).await;

@@ -4,6 +4,7 @@
 //! a terminal crate, so `fleetdeck check`, the tests and the benchmarks use it without a
 //! terminal.
 
+pub mod action;
 pub mod app;
 pub mod audit;
 pub mod check;
@@ -18,6 +19,8 @@ pub mod input;
 pub mod journal;
 pub mod launch;
 pub mod logging;
+pub mod paths;
+pub mod runtime;
 pub mod sim;
 pub mod term;
 pub mod ui;

@@ -7,7 +7,8 @@ use color_eyre::eyre::{Result, WrapErr};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, state_dir};
+use crate::config::Config;
+use crate::paths::state_dir;
 
 pub const ENV: &str = "FLEETDECK_LOG";
 

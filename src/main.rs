@@ -8,8 +8,9 @@ use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use fleetdeck::cli::{CheckArgs, Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
 use fleetdeck::cluster::{Selection, contexts};
-use fleetdeck::config::{Config, data_dir};
+use fleetdeck::config::Config;
 use fleetdeck::launch::Session;
+use fleetdeck::paths::data_dir;
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 
 fn main() -> Result<()> {
@@ -196,7 +197,7 @@ fn print_all(bytes: &[u8]) -> Result<()> {
 /// `fleetdeck journal verify|export`.
 fn journal(args: JournalArgs) -> Result<()> {
     use fleetdeck::journal::{Journal, export};
-    let journal = Journal::at(args.journal.unwrap_or_else(Journal::default_path));
+    let journal = Journal::at(args.journal.unwrap_or_else(fleetdeck::paths::journal));
     let mut out = std::io::stdout().lock();
     match args.command {
         JournalCommand::Verify => {

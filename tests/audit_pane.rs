@@ -6,8 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings};
-use fleetdeck::app::msg::{Action, Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::audit::feed::{Feed, SourceStatus};
 use fleetdeck::audit::parse::{Parsed, audit_line, kube_event};
@@ -43,6 +44,10 @@ fn journal(s: i64, phase: Phase, local_user: &str, prev: &str, seq: u64) -> Entr
     Entry::chain(draft, seq, prev)
 }
 
+fn event(v: &serde_json::Value) -> fleetdeck::fleet::event::EventSummary {
+    fleetdeck::fleet::event::EventSummary::fold(v, fleetdeck::journal::event::JOURNAL_ANNOTATION)
+}
+
 fn model() -> Model {
     let names = ["hub", "production-eu-1", "staging-eu-1"];
     let specs: Vec<ContextSpec> = names.iter().map(|n| common::spec(n)).collect();
@@ -50,26 +55,26 @@ fn model() -> Model {
     let intent = journal(900, Phase::Intent, "alice", GENESIS, 1);
     let outcome = journal(901, Phase::Outcome, "alice", &intent.hash, 2);
     let theirs = journal(700, Phase::Outcome, "bob", GENESIS, 1);
-    let posted = fleetdeck::cluster::write::journal_event(&theirs, "production-eu-1", "bobs-desk");
+    let posted = fleetdeck::journal::event::journal_event(&theirs, "production-eu-1", "bobs-desk");
     let hub: Arc<str> = Arc::from("hub");
     let records = vec![
         fleetdeck::audit::AuditRecord::from_journal(&intent, ""),
         fleetdeck::audit::AuditRecord::from_journal(&outcome, ""),
-        kube_event(&hub, &posted).unwrap(),
+        kube_event(&hub, &event(&posted)).unwrap(),
         kube_event(
             &Arc::from("staging-eu-1"),
-            &json!({"metadata": {"name": "web.17", "namespace": "shop", "uid": "e-1"},
+            &event(&json!({"metadata": {"name": "web.17", "namespace": "shop", "uid": "e-1"},
                 "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web-5d9f"},
                 "reason": "BackOff", "message": "Back-off restarting failed container web", "type": "Warning",
-                "count": 4, "source": {"component": "kubelet"}, "lastTimestamp": at(880)}),
+                "count": 4, "source": {"component": "kubelet"}, "lastTimestamp": at(880)})),
         )
         .unwrap(),
         kube_event(
             &hub,
-            &json!({"metadata": {"name": "policies.1", "namespace": "production-eu-1", "uid": "e-2"},
+            &event(&json!({"metadata": {"name": "policies.1", "namespace": "production-eu-1", "uid": "e-2"},
                 "involvedObject": {"kind": "Kustomization", "namespace": "production-eu-1", "name": "policies"},
                 "reason": "ReconciliationSucceeded", "message": "Reconciliation finished in 1.2s", "type": "Normal",
-                "reportingComponent": "kustomize-controller", "lastTimestamp": at(850)}),
+                "reportingComponent": "kustomize-controller", "lastTimestamp": at(850)})),
         )
         .unwrap(),
         audit(

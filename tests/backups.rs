@@ -8,9 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::{contexts_of, drive, fast, settings, until};
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::backups::{RowKind, all_rows, row_key};
 use fleetdeck::app::model::Model;
-use fleetdeck::app::msg::{Action, Effect, Msg, Pane};
+use fleetdeck::app::msg::{Effect, Msg};
 use fleetdeck::app::rows::selected_key;
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::Engine;

@@ -8,8 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::{contexts_of, fast, settings, until};
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::Model;
-use fleetdeck::app::msg::{Action, Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::audit::Source;
 use fleetdeck::audit::feed::{AuditFeed, FeedSettings};

@@ -9,8 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::{contexts_of, fast, settings, until};
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::Model;
-use fleetdeck::app::msg::{Action, Effect, Msg, Pane};
+use fleetdeck::app::msg::{Effect, Msg};
 use fleetdeck::app::propagation::{columns, context_sync, fleet_sync};
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::write::{WriteAccess, Writer};

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::pty::Pty;
-use fleetdeck::app::msg::{Action, Pane};
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::input::Keymap;
 use fleetdeck::sim::{Fleet, Scenario, SimOptions};
 

@@ -8,8 +8,9 @@ use common::fixture::*;
 
 use std::time::{Duration, Instant};
 
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings};
-use fleetdeck::app::msg::{Action, Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::{ContextSpec, EngineEvent};
 use fleetdeck::fleet::failure::{ErrorInfo, Failure};

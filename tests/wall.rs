@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::fixture::*;
+use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings, Wall};
-use fleetdeck::app::msg::{Action, Msg, Pane};
+use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::{ContextSpec, EngineEvent};
 use fleetdeck::fleet::failure::Failure;

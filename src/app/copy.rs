@@ -4,8 +4,8 @@
 use super::audit::{Query, matched};
 use super::backups;
 use super::model::Model;
-use super::msg::{Action, Pane};
 use super::rows::selected_key;
+use crate::action::{Action, Pane};
 use crate::fleet::registry::Role;
 
 /// A word for a POSIX shell (a NUL, which no shell word can hold, is dropped).

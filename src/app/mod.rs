@@ -1,6 +1,5 @@
-//! The application: messages, the model and its single `update`, and the runtime loop
-//! that owns the model, reads keys first, applies engine events, and draws when
-//! something changed.
+//! The application: messages, the model and its single `update`, which the runtime loop
+//! (`crate::runtime`) drives.
 
 pub mod audit;
 pub mod backups;
@@ -11,5 +10,4 @@ pub mod operate;
 pub mod propagation;
 pub mod report;
 pub mod rows;
-pub mod runtime;
 pub mod update;

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use tui_input::Input;
 
 use super::audit::{AuditCursor, AuditLog};
-use super::msg::Pane;
+use crate::action::Pane;
 use crate::cluster::ContextSpec;
 use crate::fleet::cluster::{ClusterModel, Thresholds};
 use crate::fleet::probes::ProbeLog;

@@ -8,9 +8,10 @@ use jiff::Timestamp;
 
 use super::backups::{self, backups_of};
 use super::model::Model;
-use super::msg::{Action, Effect, Pane};
+use super::msg::Effect;
 use super::propagation::{columns, row_of_key};
 use super::rows::selected_key;
+use crate::action::{Action, Pane};
 use crate::workflow::operation::{Executed, Operation};
 use crate::workflow::plan::{ObjectPreview, Op, Plan, backup_plan, flux_plan, restore_plan};
 

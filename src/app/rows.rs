@@ -2,7 +2,7 @@
 //! moves the selection through and views draw.
 
 use super::model::Model;
-use super::msg::Pane;
+use crate::action::Pane;
 use crate::fleet::registry::Role;
 
 /// The key of a registration no context reaches.

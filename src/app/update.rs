@@ -4,9 +4,10 @@
 use super::audit::{Query, event_records, matched};
 use super::backups;
 use super::model::Model;
-use super::msg::{Action, Effect, Msg, Pane};
+use super::msg::{Effect, Msg};
 use super::operate;
 use super::rows::row_keys;
+use crate::action::{Action, Pane};
 use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
 use crate::fleet::cluster::Connection;
@@ -55,8 +56,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.version += 1;
             Vec::new()
         }
-        Msg::Viewport(_, height) => {
-            model.ui.page = crate::view::table_rows(height, 0).max(1);
+        Msg::Page(rows) => {
+            model.ui.page = rows.max(1);
             Vec::new()
         }
         Msg::FilterDone => {

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::record::{AuditRecord, Severity, Source, cut, plural};
-use crate::cluster::write::{EVENT_REASON_PREFIX, JOURNAL_ANNOTATION};
-use crate::fields::{int, text, time};
+use crate::fields::text;
+use crate::fleet::event::EventSummary;
 use crate::journal::Entry;
+use crate::journal::event::EVENT_REASON_PREFIX;
 
 /// What one audit line gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,73 +152,41 @@ pub fn journal_line(line: &str) -> Result<AuditRecord, String> {
     Ok(AuditRecord::from_journal(&entry, ""))
 }
 
-/// Whether an Event belongs in the timeline: Warnings always; Normal ones about the kinds
-/// the panes show, and fleetdeck's own.
-pub fn admitted(event: &Value) -> bool {
-    const SHOWN: [&str; 13] = [
-        "Node",
-        "Deployment",
-        "Kustomization",
-        "GitRepository",
-        "OCIRepository",
-        "HelmRelease",
-        "Backup",
-        "Restore",
-        "Schedule",
-        "BackupStorageLocation",
-        "PolicyReport",
-        "ClusterPolicyReport",
-        "Namespace",
-    ];
-    text(event, "/type") == "Warning"
-        || text(event, "/reason").starts_with(EVENT_REASON_PREFIX)
-        || SHOWN.contains(&text(event, "/involvedObject/kind").as_str())
-}
-
-/// A core/v1 Event as a record (its cluster set by the caller). fleetdeck's own Events
-/// carry their journal entry and become that entry's record, so a journal line read
-/// locally and posted on the hub is one record. None when it has no time at all.
-pub fn kube_event(cluster: &Arc<str>, event: &Value) -> Option<AuditRecord> {
-    if text(event, "/reason").starts_with(EVENT_REASON_PREFIX)
-        && let Some(line) = event.pointer("/metadata/annotations").and_then(|a| a.get(JOURNAL_ANNOTATION))
-        && let Some(entry) = line.as_str().and_then(|l| serde_json::from_str::<Entry>(l).ok())
+/// A core/v1 Event as a record of `cluster`. fleetdeck's own Events carry their journal
+/// entry and become that entry's record, so a journal line read locally and posted on the
+/// hub is one record. None when it has no time at all.
+pub fn kube_event(cluster: &Arc<str>, event: &EventSummary) -> Option<AuditRecord> {
+    if event.reason.starts_with(EVENT_REASON_PREFIX)
+        && let Some(entry) = event.journal_entry.as_deref().and_then(|l| serde_json::from_str::<Entry>(l).ok())
     {
         return Some(AuditRecord::from_journal(&entry, "hub Event"));
     }
-    let time = time(event, "/lastTimestamp")
-        .or_else(|| time(event, "/eventTime"))
-        .or_else(|| time(event, "/firstTimestamp"))
-        .or_else(|| time(event, "/metadata/creationTimestamp"))?;
-    let count = int(event, "/count").max(1);
-    let mut message = text(event, "/message");
-    if count > 1 {
-        message.push_str(&format!(" (×{count})"));
+    let time = event.time?;
+    let mut message = event.message.clone();
+    if event.count > 1 {
+        message.push_str(&format!(" (×{})", event.count));
     }
-    let reporter = [text(event, "/reportingComponent"), text(event, "/source/component")]
-        .into_iter()
-        .find(|r| !r.is_empty())
-        .unwrap_or_default();
-    let warning = text(event, "/type") == "Warning";
-    let uid = text(event, "/metadata/uid");
-    let id = if uid.is_empty() {
-        format!("{}/{}/{count}", text(event, "/metadata/namespace"), text(event, "/metadata/name"))
+    let id = if event.uid.is_empty() {
+        format!("{}/{}/{}", event.namespace, event.name, event.count)
     } else {
-        format!("{uid}/{count}")
+        format!("{}/{}", event.uid, event.count)
     };
+    let warning = event.is_warning();
+    let object = &event.involved_object;
     Some(AuditRecord {
         time,
         cluster: cluster.clone(),
         source: super::record::Source::Event,
-        user: reporter,
-        verb: text(event, "/reason"),
-        resource: plural(&text(event, "/involvedObject/kind")),
-        namespace: text(event, "/involvedObject/namespace"),
-        name: text(event, "/involvedObject/name"),
+        user: event.reporting_component.clone(),
+        verb: event.reason.clone(),
+        resource: plural(&object.kind),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
         outcome: if warning { "Warning".to_owned() } else { "Normal".to_owned() },
         severity: if warning { Severity::Warn } else { Severity::Ok },
         message,
         id: Some(format!("{cluster}/{id}").into_boxed_str()),
-        raw: cut(event.to_string()),
+        raw: cut(serde_json::to_string(event).unwrap_or_default()),
     })
 }
 
@@ -229,6 +198,10 @@ mod tests {
 
     fn hub() -> Arc<str> {
         Arc::from("hub")
+    }
+
+    fn fold(v: &Value) -> EventSummary {
+        EventSummary::fold(v, crate::journal::event::JOURNAL_ANNOTATION)
     }
 
     fn record(line: &str) -> AuditRecord {
@@ -321,24 +294,18 @@ mod tests {
         let warning = json!({"metadata":{"name":"web.1","namespace":"shop","uid":"e1"},"involvedObject":{"kind":"Pod","namespace":"shop","name":"web-1"},
             "reason":"BackOff","message":"Back-off restarting failed container","type":"Warning","count":3,
             "source":{"component":"kubelet"},"lastTimestamp":"2026-11-24T10:00:06Z"});
-        assert!(admitted(&warning));
-        let r = kube_event(&hub(), &warning).unwrap();
+        let r = kube_event(&hub(), &fold(&warning)).unwrap();
         assert_eq!(
             (r.user.as_str(), r.verb.as_str(), r.resource.as_str(), r.severity),
             ("kubelet", "BackOff", "pods", Severity::Warn)
         );
         assert_eq!(r.message, "Back-off restarting failed container (×3)");
         assert_eq!(r.id.as_deref(), Some("hub/e1/3"));
-        let normal_pod = json!({"type":"Normal","reason":"Pulled","involvedObject":{"kind":"Pod"}});
-        assert!(!admitted(&normal_pod));
-        assert!(admitted(
-            &json!({"type":"Normal","reason":"ReconciliationSucceeded","involvedObject":{"kind":"Kustomization"}})
-        ));
-        assert!(kube_event(&hub(), &json!({"reason": "x"})).is_none(), "no time at all");
+        assert!(kube_event(&hub(), &fold(&json!({"reason": "x"}))).is_none(), "no time at all");
 
         let entry = Entry::chain(crate::journal::entry::tests::draft(1), 1, crate::journal::GENESIS);
-        let posted = crate::cluster::write::journal_event(&entry, "production-eu-1", "laptop");
-        assert!(admitted(&posted));
+        let posted = fold(&crate::journal::event::journal_event(&entry, "production-eu-1", "laptop"));
+        assert!(posted.admitted(EVENT_REASON_PREFIX));
         let r = kube_event(&hub(), &posted).unwrap();
         assert_eq!(r.source, Source::Journal);
         assert_eq!(r.id.as_deref(), Some(entry.hash.as_str()), "the same id as the local journal's line");
@@ -357,8 +324,7 @@ mod tests {
         fn no_shape_of_json_panics_the_parsers(v in json_value()) {
             let line = v.to_string();
             let _ = audit_line(&hub(), &line);
-            let _ = kube_event(&hub(), &v);
-            let _ = admitted(&v);
+            let _ = kube_event(&hub(), &fold(&v));
             let _ = event_list(&hub(), line.as_bytes());
         }
 

@@ -6,10 +6,12 @@ use kube::core::GroupVersionKind;
 use serde_json::Value;
 
 use crate::fleet::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
+use crate::fleet::event::EventSummary;
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::{
     KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary, WorkloadSummary,
 };
+use crate::journal::event::{EVENT_REASON_PREFIX, JOURNAL_ANNOTATION};
 
 /// Where and how a kind is watched.
 pub struct Resource {
@@ -77,7 +79,10 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
         Kind::Schedule => Summary::Schedule(ScheduleSummary::fold(&v)),
         Kind::Restore => Summary::Restore(RestoreSummary::fold(&v)),
         Kind::BackupStorageLocation => Summary::Storage(StorageSummary::fold(&v)),
-        Kind::Event => Summary::Event(crate::audit::parse::admitted(&v).then(|| Box::new(v))),
+        Kind::Event => {
+            let event = EventSummary::fold(&v, JOURNAL_ANNOTATION);
+            Summary::Event(event.admitted(EVENT_REASON_PREFIX).then(|| Box::new(event)))
+        }
     };
     (key, summary)
 }

@@ -12,20 +12,16 @@ use std::time::Duration;
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::client;
 use super::contexts::ContextSpec;
 use super::errors::classify;
+use crate::journal::event::journal_event;
 use crate::journal::{Draft, Entry, Journal, ObjectRef, Operator, Phase, entry};
 use crate::workflow::operation::{Confirmed, Executed};
 use crate::workflow::plan::{FIELD_MANAGER, FieldChange, ObjectPreview, Plan, Target, Write, diff};
-
-/// Every journal Event's reason starts with this.
-pub const EVENT_REASON_PREFIX: &str = "Fleetdeck";
-/// The annotation of a journal Event that holds the whole entry (one JSON line).
-pub const JOURNAL_ANNOTATION: &str = "fleetdeck.io/journal-entry";
 
 /// The capability to write to clusters.
 #[derive(Debug)]
@@ -258,48 +254,4 @@ fn local_user() -> String {
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The Event a journal entry is posted as: reason `Fleetdeck<Action>` (with `Failed` for
-/// a failed outcome), the whole entry in an annotation so other sessions show it as a
-/// journal line, named after the entry's hash so a retry cannot post it twice.
-pub fn journal_event(entry: &Entry, namespace: &str, host: &str) -> Value {
-    let action: String = entry
-        .action
-        .split(|c: char| !c.is_alphanumeric())
-        .map(|w| w.chars().take(1).flat_map(char::to_uppercase).chain(w.chars().skip(1)).collect::<String>())
-        .collect();
-    let failed = entry.result.as_ref().is_some_and(|r| !r.ok);
-    let phase = match (entry.phase, failed) {
-        (Phase::Intent, _) => "",
-        (Phase::Outcome, false) => "Done",
-        (Phase::Outcome, true) => "Failed",
-    };
-    let time = entry.time.to_string();
-    json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {
-            "name": format!("fleetdeck.{}", &entry.hash[..16]),
-            "namespace": namespace,
-            "annotations": {
-                JOURNAL_ANNOTATION: entry.to_line(),
-            },
-        },
-        "involvedObject": {
-            "apiVersion": entry.object.api_version,
-            "kind": entry.object.kind,
-            "namespace": entry.object.namespace,
-            "name": entry.object.name,
-        },
-        "reason": format!("{EVENT_REASON_PREFIX}{action}{phase}"),
-        "message": entry.summary(),
-        "type": if failed { "Warning" } else { "Normal" },
-        "source": {"component": "fleetdeck", "host": host},
-        "reportingComponent": "fleetdeck",
-        "reportingInstance": host,
-        "firstTimestamp": time,
-        "lastTimestamp": time,
-        "count": 1,
-    })
 }

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod cluster;
 pub mod cron;
+pub mod event;
 pub mod failure;
 pub mod kind;
 pub mod probes;

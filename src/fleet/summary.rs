@@ -353,9 +353,9 @@ pub enum Summary {
     Schedule(super::backup::ScheduleSummary),
     Restore(super::backup::RestoreSummary),
     Storage(super::backup::StorageSummary),
-    /// A core/v1 Event as the API served it, when the audit timeline admits it; passed
-    /// on to the timeline, not kept in the cluster's model.
-    Event(Option<Box<serde_json::Value>>),
+    /// A core/v1 Event, when the audit timeline admits it; passed on to the timeline,
+    /// not kept in the cluster's model.
+    Event(Option<Box<super::event::EventSummary>>),
 }
 
 #[cfg(test)]

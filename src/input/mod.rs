@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use color_eyre::eyre::{Result, eyre};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::app::msg::{Action, Msg};
+use crate::action::Action;
+use crate::app::msg::Msg;
 use crate::view::chrome::KeyHints;
 
 /// One key with its modifiers.
@@ -193,7 +194,7 @@ pub fn messages(event: &Event, keymap: &Keymap, mode: Mode) -> Vec<Msg> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::msg::Pane;
+    use crate::action::Pane;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)

@@ -10,6 +10,7 @@
 //! reports the torn line.
 
 pub mod entry;
+pub mod event;
 pub mod export;
 
 use std::fs::{File, OpenOptions};
@@ -76,11 +77,6 @@ impl std::fmt::Display for Problem {
 impl Journal {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
-    }
-
-    /// `journal.jsonl` in fleetdeck's data directory.
-    pub fn default_path() -> PathBuf {
-        crate::config::data_dir().join("journal.jsonl")
     }
 
     pub fn path(&self) -> &Path {

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 
 use super::format::latency;
 use super::table::{Cell, Tone};
+use crate::action::{Action, Pane};
 use crate::app::model::Model;
-use crate::app::msg::{Action, Pane};
 use crate::app::propagation::FleetSync;
 use crate::fleet::ago;
 use crate::fleet::cluster::State;

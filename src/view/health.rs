@@ -4,8 +4,8 @@ use jiff::Timestamp;
 
 use super::format::{age, percent, truncate};
 use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::msg::Pane;
 use crate::app::propagation::{SyncColumn, columns, context_sync, hub_own, row_of_key};
 use crate::app::rows::{row_keys, selected_key};
 use crate::fleet::ago;

@@ -5,8 +5,8 @@ use jiff::Timestamp;
 
 use super::format::{age, latency, sparkline};
 use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::msg::Pane;
 use crate::app::rows::{row_keys, selected_key};
 
 pub const COLUMNS: [ColumnSpec; 8] = [

@@ -17,8 +17,8 @@ pub mod wall;
 
 use jiff::Timestamp;
 
+use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::msg::Pane;
 use crate::app::propagation::fleet_sync;
 use crate::app::rows::row_keys;
 use chrome::{FooterVm, HeaderVm, HelpVm, KeyHints};

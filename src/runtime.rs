@@ -12,9 +12,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, Receiver};
 use tokio::time::Instant;
 
-use super::model::Model;
-use super::msg::{Effect, Msg};
-use super::update::update;
+use crate::app::model::Model;
+use crate::app::msg::{Effect, Msg};
+use crate::app::update::update;
 use crate::audit::feed::Feed;
 use crate::audit::store::EventStore;
 use crate::cluster::EngineEvent;
@@ -143,7 +143,7 @@ impl Runtime {
         let stop = termination();
         tokio::pin!(stop);
         let size = tui.terminal.size()?;
-        update(&mut model, Msg::Viewport(size.width, size.height));
+        update(&mut model, Msg::Page(crate::view::table_rows(size.height, 0)));
         loop {
             let mut key_pressed = false;
             let draw_at = last_draw + self.frame_budget;
@@ -151,8 +151,8 @@ impl Runtime {
                 biased;
                 event = keys.next() => match event {
                     Some(Ok(event)) => {
-                        if let Event::Resize(w, h) = event {
-                            update(&mut model, Msg::Viewport(w, h));
+                        if let Event::Resize(_, h) = event {
+                            update(&mut model, Msg::Page(crate::view::table_rows(h, 0)));
                         }
                         for msg in messages(&event, &self.keymap, Mode::of(&model)) {
                             if apply(&mut model, msg) {

@@ -1,0 +1,199 @@
+//! What keys ask for: the panes and the actions the keymap maps keys to. A leaf: the
+//! configuration checks `[keys]` against these names, the model's update acts on them,
+//! and the keymap and help describe them.
+
+/// The panes, in key order (1..5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pane {
+    Health,
+    Latency,
+    Propagation,
+    Backups,
+    Audit,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [Pane::Health, Pane::Latency, Pane::Propagation, Pane::Backups, Pane::Audit];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Health => "Health",
+            Pane::Latency => "Latency",
+            Pane::Propagation => "Propagation",
+            Pane::Backups => "Backups",
+            Pane::Audit => "Audit",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// What a key asks for (the keymap maps keys to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    Pane(Pane),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    Filter,
+    /// The audit pane: follow the newest record, on and off.
+    Follow,
+    /// The audit pane: write what the filter shows to a file.
+    Export,
+    /// Copy the selected row's name to the clipboard (OSC 52).
+    Copy,
+    /// Copy a ready kubectl command about the selected row (OSC 52).
+    CopyCommand,
+    /// The wall: stop and restart the page rotation.
+    Pause,
+    /// Operator actions (absent from read-only sessions' keymaps).
+    Reconcile,
+    Suspend,
+    Resume,
+    BackupNow,
+    Restore,
+}
+
+impl Action {
+    /// The name used in the config's `[keys]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next_pane",
+            Action::PrevPane => "prev_pane",
+            Action::Pane(Pane::Health) => "pane_health",
+            Action::Pane(Pane::Latency) => "pane_latency",
+            Action::Pane(Pane::Propagation) => "pane_propagation",
+            Action::Pane(Pane::Backups) => "pane_backups",
+            Action::Pane(Pane::Audit) => "pane_audit",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Filter => "filter",
+            Action::Follow => "follow",
+            Action::Export => "export",
+            Action::Copy => "copy",
+            Action::CopyCommand => "copy_command",
+            Action::Pause => "pause",
+            Action::Reconcile => "reconcile",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
+            Action::BackupNow => "backup_now",
+            Action::Restore => "restore",
+        }
+    }
+
+    /// Whether the action writes to a cluster: such actions exist only in an operator
+    /// session.
+    pub fn mutates(self) -> bool {
+        matches!(self, Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore)
+    }
+
+    /// What the help screen and footer call it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::NextPane => "next pane",
+            Action::PrevPane => "previous pane",
+            Action::Pane(Pane::Health) => "health pane",
+            Action::Pane(Pane::Latency) => "latency pane",
+            Action::Pane(Pane::Propagation) => "propagation pane",
+            Action::Pane(Pane::Backups) => "backups pane",
+            Action::Pane(Pane::Audit) => "audit pane",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Filter => "filter rows",
+            Action::Follow => "follow newest",
+            Action::Export => "export shown",
+            Action::Copy => "copy name",
+            Action::CopyCommand => "copy kubectl command",
+            Action::Pause => "pause rotation",
+            Action::Reconcile => "reconcile spoke now",
+            Action::Suspend => "suspend spoke",
+            Action::Resume => "resume spoke",
+            Action::BackupNow => "back up now",
+            Action::Restore => "restore a backup",
+        }
+    }
+
+    pub const ALL: [Action; 28] = [
+        Action::Quit,
+        Action::Help,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Pane(Pane::Health),
+        Action::Pane(Pane::Latency),
+        Action::Pane(Pane::Propagation),
+        Action::Pane(Pane::Backups),
+        Action::Pane(Pane::Audit),
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Open,
+        Action::Back,
+        Action::Filter,
+        Action::Follow,
+        Action::Export,
+        Action::Copy,
+        Action::CopyCommand,
+        Action::Pause,
+        Action::Reconcile,
+        Action::Suspend,
+        Action::Resume,
+        Action::BackupNow,
+        Action::Restore,
+    ];
+
+    /// The operator actions of a pane.
+    pub fn operator(pane: Pane) -> &'static [Action] {
+        match pane {
+            Pane::Propagation => &[Action::Reconcile, Action::Suspend, Action::Resume],
+            Pane::Backups => &[Action::BackupNow, Action::Restore],
+            Pane::Health | Pane::Latency | Pane::Audit => &[],
+        }
+    }
+
+    /// The only actions of a wall session: pause, next and previous page, quit.
+    pub fn wall(self) -> bool {
+        matches!(self, Action::Quit | Action::NextPane | Action::PrevPane | Action::Pause)
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
