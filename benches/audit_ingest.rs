@@ -144,10 +144,12 @@ fn frame_ms(m: &Model, filter: &str) -> f64 {
     update(&mut m, Msg::FilterDone);
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
     let keymap = Keymap::new(&config.keys, true).unwrap();
+    m.now = Timestamp::now();
+    let derived = m.derived();
     let samples: Vec<f64> = (0..20)
         .map(|_| {
             let t = Instant::now();
-            let vm = fleetdeck::view::screen(&m, keymap.hints(), Timestamp::now(), 200, 60);
+            let vm = fleetdeck::view::screen(&m, &derived, keymap.hints(), 200, 60);
             std::hint::black_box(vm);
             t.elapsed().as_secs_f64() * 1e3
         })

@@ -64,7 +64,9 @@ async fn event_latency(kubeconfig: &Path, count: usize) -> Vec<f64> {
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let mut model = Model::new(&specs, Default::default(), Timestamp::now());
     let (engine, mut rx) = Engine::start(specs.clone(), Settings::default());
-    let live = |m: &Model| m.clusters.iter().all(|c| c.watches.get(&Kind::Node).is_some_and(|w| w.synced_at.is_some()));
+    let live = |m: &Model| {
+        m.fleet.clusters().iter().all(|c| c.watches.get(&Kind::Node).is_some_and(|w| w.synced_at.is_some()))
+    };
     while !live(&model) {
         match rx.recv().await {
             Some(e) => {
@@ -139,7 +141,9 @@ fn frame_times(kubeconfig: &Path, frames: usize) -> Vec<(String, Vec<f64>, Vec<f
             m.ui.wall = wall.clone();
             m.version += i as u64;
             let started = Instant::now();
-            let vm = screen(&m, keymap.hints(), Timestamp::now(), 200, 60);
+            m.now = Timestamp::now();
+            let derived = m.derived();
+            let vm = screen(&m, &derived, keymap.hints(), 200, 60);
             let viewed = started.elapsed();
             terminal.draw(|f| f.render_widget(Screen { vm: &vm, theme: &theme }, f.area())).unwrap();
             views.push(viewed.as_secs_f64() * 1000.0);

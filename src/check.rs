@@ -10,10 +10,11 @@ use tokio::sync::mpsc::Receiver;
 
 use crate::app::model::Model;
 use crate::app::msg::Msg;
-use crate::app::report::{ClusterReport, FleetReport, Verdict, report};
 use crate::app::update::update;
 use crate::cluster::{ContextSpec, Engine, EngineEvent};
 use crate::config::Config;
+use crate::derive::judge::Verdict;
+use crate::derive::report::{ClusterReport, FleetReport, report};
 use crate::fleet::cluster::{State, WatchState};
 use crate::view::format::{ms, truncate};
 
@@ -43,8 +44,8 @@ impl CheckSettings {
 
 /// Whether a cluster has told all it will tell a check.
 fn settled(model: &Model, index: usize, settings: &CheckSettings, now: Timestamp) -> bool {
-    let c = &model.clusters[index];
-    match c.state(now, model.settings.thresholds) {
+    let c = &model.fleet.clusters()[index];
+    match c.state(now, model.fleet.settings.thresholds) {
         State::Unreachable { .. } | State::Unauthorized { .. } => true,
         State::Degraded { since, .. } => crate::fleet::ago(now, since) >= settings.settle,
         State::Connecting | State::Syncing => false,
@@ -64,7 +65,7 @@ async fn settle(model: &mut Model, events: &mut Receiver<EngineEvent>, settings:
         let now = Timestamp::now();
         update(model, Msg::Tick(now));
         let done = tokio::time::Instant::now() >= deadline;
-        if done || (0..model.clusters.len()).all(|i| settled(model, i, settings, now)) {
+        if done || (0..model.fleet.clusters().len()).all(|i| settled(model, i, settings, now)) {
             return now;
         }
         tokio::select! {
@@ -89,14 +90,16 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config) -> FleetReport {
     let settings = CheckSettings::of(config);
     let mut model_settings = crate::launch::model_settings(config, false);
     // A check cannot wait a minute for a cluster that refuses connections.
-    model_settings.thresholds.unreachable_after = settings.settle;
-    model_settings.thresholds.probe_interval = settings.probe_interval;
+    model_settings.fleet.thresholds.unreachable_after = settings.settle;
+    model_settings.fleet.thresholds.probe_interval = settings.probe_interval;
     let mut model = Model::new(&contexts, model_settings, Timestamp::now());
     let engine_settings =
         crate::cluster::Settings { probe_interval: settings.probe_interval, ..crate::launch::engine_settings(config) };
     let (engine, mut events) = Engine::start(contexts, engine_settings);
     let now = settle(&mut model, &mut events, &settings).await;
-    let report = report(&model, now);
+    model.now = now;
+    let derived = model.derived();
+    let report = report(&model.fleet, &derived, now);
     engine.stop().await;
     report
 }
@@ -125,8 +128,8 @@ fn row(c: &ClusterReport) -> [String; 11] {
     };
     [
         truncate(&c.name, 24),
-        c.role.to_owned(),
-        c.state.clone(),
+        c.role.label().to_owned(),
+        c.state.label().to_owned(),
         c.status.label().to_owned(),
         c.version.clone().unwrap_or_else(|| "—".to_owned()),
         optional(c.nodes, |n| format!("{}/{}", n.ready, n.total)),

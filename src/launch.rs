@@ -17,6 +17,7 @@ use crate::cluster::write::{WriteAccess, Writer};
 use crate::cluster::{ContextSpec, Engine, Settings};
 use crate::config::Config;
 use crate::fleet::cluster::Thresholds;
+use crate::fleet::state::FleetSettings;
 use crate::input::Keymap;
 use crate::journal::Journal;
 use crate::term::Tui;
@@ -44,18 +45,20 @@ pub fn engine_settings(config: &Config) -> Settings {
 /// The model's settings; `writable` for an operator session.
 pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
     ModelSettings {
-        latency_target: config.slo.latency,
-        availability_target: config.slo.availability / 100.0,
-        thresholds: Thresholds {
-            unreachable_after: config.slo.unreachable_after,
-            probe_interval: config.probe.interval,
+        fleet: FleetSettings {
+            latency_target: config.slo.latency,
+            availability_target: config.slo.availability / 100.0,
+            thresholds: Thresholds {
+                unreachable_after: config.slo.unreachable_after,
+                probe_interval: config.probe.interval,
+            },
+            propagation_target: config.slo.propagation,
+            propagation_window: config.slo.propagation_window,
+            backup_grace: config.slo.backup_grace,
+            latency_window: config.probe.window,
+            availability_window: config.probe.availability_window,
+            mapping: config.fleet.mapping.clone(),
         },
-        propagation_target: config.slo.propagation,
-        propagation_window: config.slo.propagation_window,
-        backup_grace: config.slo.backup_grace,
-        latency_window: config.probe.window,
-        availability_window: config.probe.availability_window,
-        mapping: config.fleet.mapping.clone(),
         vantage: vantage(),
         writable,
         read_only_contexts: config.fleet.read_only.clone(),
@@ -145,12 +148,7 @@ pub async fn run_tui(
     let runtime = Runtime {
         keymap,
         theme,
-        // A wall is read from across a room: a frame a second is enough, however busy
-        // the fleet (its keys still redraw at once).
-        frame_budget: match session {
-            Session::Wall => config.ui.frame_budget.max(std::time::Duration::from_secs(1)),
-            _ => config.ui.frame_budget,
-        },
+        frame_budget: config.ui.frame_budget,
         writer,
         store: feed.store.clone(),
         exports: crate::paths::data_dir().join("exports"),

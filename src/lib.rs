@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod derive;
 pub mod fd_limit;
 pub mod fields;
 pub mod fleet;

@@ -1,6 +1,7 @@
 //! The loop that owns the model: keys first (a biased select), then engine events in
-//! batches, the 1 Hz tick, and a redraw when something changed, at most once per frame
-//! budget (keys redraw at once).
+//! batches, the 1 Hz tick, and a redraw when something changed: keys at once, changes
+//! one can see (a state, a watched object) within the frame budget, figures that only
+//! moved (a probe like the one before it) with the next second's frame, all together.
 
 use std::time::Duration;
 
@@ -22,7 +23,6 @@ use crate::cluster::write::Writer;
 use crate::input::{Keymap, Mode, messages};
 use crate::term::Tui;
 use crate::ui::{Theme, draw};
-use crate::view::ViewCache;
 use std::path::PathBuf;
 
 /// Engine events applied per wake-up before keys get another look.
@@ -114,6 +114,42 @@ async fn termination() {
     }
 }
 
+/// How soon a change must reach the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Urgency {
+    /// Figures that moved (a probe like the one before it, audit records for a pane not
+    /// shown): drawn with the next second's frame, all together.
+    Figures,
+    /// Something to see: within the frame budget.
+    Soon,
+    /// A key, or the second's frame: at once.
+    Now,
+}
+
+/// How soon an engine event must be drawn: a probe that only moves a cluster's latency
+/// figures waits for the next second's frame; anything that can change a state waits for
+/// no more than the frame budget.
+fn urgency_of(model: &Model, event: &EngineEvent) -> Urgency {
+    match event {
+        EngineEvent::Probe { cluster, sample } => {
+            let last = model.fleet.cluster(*cluster).and_then(|c| c.probes.last());
+            match last {
+                Some(last) if last.outcome.is_ok() == sample.outcome.is_ok() => Urgency::Figures,
+                _ => Urgency::Soon,
+            }
+        }
+        _ => Urgency::Soon,
+    }
+}
+
+/// Whether audit records show now: on the audit pane, or the wall's audit page.
+fn audit_shown(model: &Model) -> bool {
+    match &model.ui.wall {
+        Some(wall) => wall.page == crate::action::Pane::Audit,
+        None => model.ui.pane == crate::action::Pane::Audit,
+    }
+}
+
 impl Runtime {
     pub async fn run(
         &self,
@@ -124,8 +160,8 @@ impl Runtime {
     ) -> Result<()> {
         let mut keys = EventStream::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut cache = ViewCache::default();
-        let mut dirty = true;
+        // What waits to be drawn, and how soon.
+        let mut dirty: Option<Urgency> = Some(Urgency::Now);
         let mut last_draw = Instant::now() - self.frame_budget;
         let mut engine_open = true;
         let (results_tx, mut results) = mpsc::channel::<Msg>(64);
@@ -145,8 +181,9 @@ impl Runtime {
         let size = tui.terminal.size()?;
         update(&mut model, Msg::Page(crate::view::table_rows(size.height, 0)));
         loop {
-            let mut key_pressed = false;
+            let soon = dirty.is_some_and(|u| u >= Urgency::Soon);
             let draw_at = last_draw + self.frame_budget;
+            let mut urgency = None;
             tokio::select! {
                 biased;
                 event = keys.next() => match event {
@@ -159,8 +196,7 @@ impl Runtime {
                                 return Ok(());
                             }
                         }
-                        key_pressed = matches!(event, Event::Key(_));
-                        dirty = true;
+                        urgency = Some(if matches!(event, Event::Key(_)) { Urgency::Now } else { Urgency::Soon });
                     }
                     Some(Err(e)) => return Err(e.into()),
                     None => return Ok(()),
@@ -168,20 +204,22 @@ impl Runtime {
                 _ = &mut stop => return Ok(()),
                 Some(msg) = results.recv() => {
                     apply(&mut model, msg);
-                    dirty = true;
+                    urgency = Some(Urgency::Soon);
                 }
                 event = engine.recv(), if engine_open => match event {
                     Some(event) => {
+                        let mut most = urgency_of(&model, &event);
                         apply(&mut model, Msg::Engine(event));
                         for _ in 0..BATCH {
                             match engine.try_recv() {
                                 Ok(event) => {
+                                    most = most.max(urgency_of(&model, &event));
                                     apply(&mut model, Msg::Engine(event));
                                 }
                                 Err(_) => break,
                             }
                         }
-                        dirty = true;
+                        urgency = Some(most);
                     }
                     None => engine_open = false,
                 },
@@ -189,21 +227,29 @@ impl Runtime {
                 // their turn between batches of a large file.
                 Some(batch) = async { match feed.as_mut() { Some(f) => f.recv().await, None => std::future::pending().await } } => {
                     apply(&mut model, Msg::Audit(batch));
-                    dirty = true;
+                    urgency = Some(if audit_shown(&model) { Urgency::Soon } else { Urgency::Figures });
                 }
+                // The clock and every figure that moved: one frame a second.
                 _ = tick.tick() => {
                     update(&mut model, Msg::Tick(Timestamp::now()));
-                    dirty = true;
+                    urgency = Some(Urgency::Now);
                 }
-                _ = tokio::time::sleep_until(draw_at), if dirty => {}
+                _ = tokio::time::sleep_until(draw_at), if soon => {}
             }
+            dirty = dirty.max(urgency);
             let now = Instant::now();
-            if dirty && (key_pressed || now >= last_draw + self.frame_budget) {
+            let due = match dirty {
+                Some(Urgency::Now) => true,
+                Some(Urgency::Soon) => now >= last_draw + self.frame_budget,
+                Some(Urgency::Figures) | None => false,
+            };
+            if due {
                 let size = tui.terminal.size()?;
-                let screen = cache.get(&model, self.keymap.hints(), Timestamp::now(), size.width, size.height);
-                tui.draw(|frame| draw(frame, screen, &self.theme))?;
+                let derived = model.derived();
+                let screen = crate::view::screen(&model, &derived, self.keymap.hints(), size.width, size.height);
+                tui.draw(|frame| draw(frame, &screen, &self.theme))?;
                 last_draw = now;
-                dirty = false;
+                dirty = None;
             }
         }
     }

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use common::{contexts_of, drive, fast, settings, until};
 use fleetdeck::action::{Action, Pane};
-use fleetdeck::app::backups::{RowKind, all_rows, row_key};
 use fleetdeck::app::model::Model;
 use fleetdeck::app::msg::{Effect, Msg};
-use fleetdeck::app::rows::selected_key;
-use fleetdeck::app::update::update;
+use fleetdeck::app::update::{selected, update};
 use fleetdeck::cluster::Engine;
 use fleetdeck::cluster::write::{WriteAccess, Writer};
+use fleetdeck::derive::RowKey;
+use fleetdeck::derive::backups::{BackupRow, RowKind};
 use fleetdeck::sim::scenario::Span;
 use fleetdeck::sim::{Access, Scenario};
 use fleetdeck::view::table::Tone;
@@ -40,8 +40,14 @@ fn scenario() -> Scenario {
 
 const SPOKE: &str = "staging-eu-1";
 
-fn schedule_key() -> String {
-    row_key(SPOKE, Some(&("velero".to_owned(), "hourly-config".to_owned())))
+fn schedule_key(model: &Model) -> RowKey {
+    let cluster = model.fleet.by_name(SPOKE).unwrap();
+    RowKey::Backup { cluster, schedule: Some(("velero".to_owned(), "hourly-config".to_owned())) }
+}
+
+/// Every backups row, worst first.
+fn all_rows(model: &mut Model) -> Vec<BackupRow> {
+    model.derived().backup_rows().cloned().collect()
 }
 
 /// Selects the spoke's schedule row on the backups pane.
@@ -49,12 +55,12 @@ fn select_schedule(model: &mut Model) {
     update(model, Msg::Action(Action::Pane(Pane::Backups)));
     update(model, Msg::Action(Action::Top));
     for _ in 0..20 {
-        if selected_key(model, Pane::Backups) == Some(schedule_key()) {
+        if selected(model, Pane::Backups) == Some(schedule_key(model)) {
             return;
         }
         update(model, Msg::Action(Action::Down));
     }
-    panic!("no row {:?}", schedule_key());
+    panic!("no row {:?}", schedule_key(model));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,11 +74,11 @@ async fn backup_now_restore_and_a_storage_outage() {
     let (_journal_dir, journal) = common::temp_journal();
     let writer = Writer::new(WriteAccess::operator_session(), &specs, Duration::from_secs(5), journal.clone());
     let listed = until(&mut model, &mut rx, Duration::from_secs(20), |m| {
-        let rows = all_rows(m, m.now);
+        let rows = all_rows(m);
         rows.len() == 3 && rows.iter().all(|r| matches!(r.kind, RowKind::Schedule { .. }))
     })
     .await;
-    assert!(listed, "a schedule row per cluster: {:?}", all_rows(&model, model.now));
+    assert!(listed, "a schedule row per cluster: {:?}", all_rows(&mut model));
 
     // Back up now: previewed by a dry run, Enter confirms, Velero runs it to Completed.
     select_schedule(&mut model);
@@ -89,9 +95,9 @@ async fn backup_now_restore_and_a_storage_outage() {
         o.stage
     );
     assert!(fleet.require(SPOKE).unwrap().lock().store.len() > before, "the backup exists on the spoke");
-    let spoke = &model.clusters[model.cluster_by_name(SPOKE).unwrap().0];
+    let spoke = &model.fleet.clusters()[model.fleet.by_name(SPOKE).unwrap()];
     let backup = spoke.backups.get(&created).expect("the new backup is watched");
-    assert_eq!(backup.phase, "Completed");
+    assert_eq!(backup.phase, fleetdeck::fleet::phase::VeleroPhase::Completed);
     assert_eq!(backup.schedule.as_deref(), Some("hourly-config"));
 
     // Restore from it: the panel closed, the schedule opened, the newest backup selected,
@@ -99,7 +105,7 @@ async fn backup_now_restore_and_a_storage_outage() {
     update(&mut model, Msg::Action(Action::Back));
     assert!(!model.ui.operation_open);
     update(&mut model, Msg::Action(Action::Open));
-    assert_eq!(model.ui.detail, Some(schedule_key()));
+    assert_eq!(model.ui.detail, Some(schedule_key(&model)));
     update(&mut model, Msg::Action(Action::Top));
     let effects = update(&mut model, Msg::Action(Action::Restore));
     let Effect::Preview { plan, .. } = &effects[0] else { panic!("{effects:?}") };
@@ -118,8 +124,10 @@ async fn backup_now_restore_and_a_storage_outage() {
         "{:?}",
         o.stage
     );
-    let spoke = &model.clusters[model.cluster_by_name(SPOKE).unwrap().0];
-    assert!(spoke.restores.values().any(|r| r.backup == created.1 && r.phase == "Completed" && r.took().is_some()));
+    let spoke = &model.fleet.clusters()[model.fleet.by_name(SPOKE).unwrap()];
+    assert!(spoke.restores.values().any(|r| r.backup == created.1
+        && r.phase == fleetdeck::fleet::phase::VeleroPhase::Completed
+        && r.took().is_some()));
     // Esc closes the panel, then the detail.
     update(&mut model, Msg::Action(Action::Back));
     update(&mut model, Msg::Action(Action::Back));
@@ -127,12 +135,14 @@ async fn backup_now_restore_and_a_storage_outage() {
 
     // The storage goes away: the row turns red.
     fleet.require(SPOKE).unwrap().set_velero_storage(false);
+    let key = schedule_key(&model);
     let red = until(&mut model, &mut rx, Duration::from_secs(10), |m| {
-        all_rows(m, m.now).iter().any(|r| r.key(m) == schedule_key() && r.state_word() == "storage down")
+        all_rows(m).iter().any(|r| RowKey::of_backup(r) == key && r.state_word() == "storage down")
     })
     .await;
-    assert!(red, "{:?}", all_rows(&model, model.now));
-    let screen = fleetdeck::view::screen(&model, &Default::default(), model.now, 200, 40);
+    assert!(red, "{:?}", all_rows(&mut model));
+    let derived = model.derived();
+    let screen = fleetdeck::view::screen(&model, &derived, &Default::default(), 200, 40);
     let fleetdeck::view::Body::Table(table) = &screen.body else { panic!("a table") };
     let row = table.rows.iter().find(|r| r[0].text == SPOKE).expect("the spoke's row");
     let state = table.columns.iter().position(|c| c.title == "STATE").unwrap();

@@ -36,15 +36,20 @@ async fn every_context_goes_live_on_one_http2_connection() {
     let live = until(&mut model, &mut rx, Duration::from_secs(15), |m| states(m).iter().all(|s| *s == "Live")).await;
     assert!(live, "every cluster Live: {:?}", states(&model));
 
-    let by_name = |n: &str| model.cluster_by_name(n).unwrap().1;
+    let by_name = |n: &str| &model.fleet.clusters()[model.fleet.by_name(n).unwrap()];
     assert_eq!(by_name("hub").version.as_deref(), Some("v1.33.4"));
     assert_eq!(by_name("hub").node_counts(), (3, 3));
     assert_eq!(by_name("staging-eu-1").uid.as_deref(), Some(fleet.require("staging-eu-1").unwrap().uid.as_str()));
     assert_eq!(by_name("hub").component("flux-system"), Some(true));
     assert_eq!(by_name("staging-eu-1").component("flux-system"), None, "spokes run no Flux");
     assert_eq!(by_name("staging-eu-1").component("velero"), Some(true));
-    let roles: Vec<(String, Role)> =
-        model.clusters.iter().zip(&model.join.roles).map(|(c, r)| (c.context.clone(), r.0)).collect();
+    let roles: Vec<(String, Role)> = model
+        .fleet
+        .clusters()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.context.clone(), model.fleet.role(i).role()))
+        .collect();
     assert_eq!(
         roles,
         [
@@ -79,13 +84,13 @@ async fn an_outage_is_seen_degraded_then_unreachable_then_live_again() {
     assert!(until(&mut model, &mut rx, Duration::from_secs(15), |m| states(m).iter().all(|s| *s == "Live")).await);
     let spoke = fleet.require("staging-eu-1").unwrap().clone();
     spoke.faults.update(|f| f.outage = Some(OutageMode::Refused));
-    let idx = model.cluster_by_name("staging-eu-1").unwrap().0;
+    let idx = model.fleet.by_name("staging-eu-1").unwrap();
     let degraded = until(&mut model, &mut rx, Duration::from_secs(5), |m| states(m)[idx] == "Degraded").await;
     assert!(degraded, "{:?}", states(&model));
     assert_eq!(states(&model)[0], "Live", "the hub is not affected");
     let unreachable = until(&mut model, &mut rx, Duration::from_secs(6), |m| states(m)[idx] == "Unreachable").await;
     assert!(unreachable, "{:?}", states(&model));
-    match model.clusters[idx].state(model.now, model.settings.thresholds) {
+    match model.fleet.clusters()[idx].state(model.now, model.fleet.settings.thresholds) {
         State::Unreachable { error, .. } => assert!(error.failure.is_connectivity(), "{error:?}"),
         other => panic!("{other:?}"),
     }
@@ -108,12 +113,12 @@ async fn rejected_credentials_a_missing_crd_and_a_read_only_user() {
         "{:?}",
         states(&model)
     );
-    let roles: Vec<Role> = model.join.roles.iter().map(|r| r.0).collect();
+    let roles: Vec<Role> = (0..2).map(|i| model.fleet.role(i).role()).collect();
     assert_eq!(roles, [Role::Hub, Role::Spoke], "joined by name without the Secrets");
 
     fleet.hub().remove_crd("kustomizations.kustomize.toolkit.fluxcd.io").unwrap();
     let calm = until(&mut model, &mut rx, Duration::from_secs(10), |m| {
-        m.clusters[0].missing_kinds().contains(&Kind::Kustomization)
+        m.fleet.clusters()[0].missing_kinds().contains(&Kind::Kustomization)
     })
     .await;
     assert!(calm, "the kind is marked not installed");

@@ -58,13 +58,11 @@ async fn an_action_is_journaled_posted_on_the_hub_and_seen_by_a_read_only_sessio
     let mut watcher = Model::new(&readonly_specs, settings(), Timestamp::now());
     let (readonly_engine, mut readonly_rx) = Engine::start(readonly_specs, fast());
 
-    let registered = until(&mut operator, &mut rx, Duration::from_secs(20), |m| {
-        fleetdeck::app::propagation::fleet_sync(m).in_sync == 2
-    })
-    .await;
-    assert!(registered, "{:?}", fleetdeck::app::propagation::fleet_sync(&operator));
+    let registered = until(&mut operator, &mut rx, Duration::from_secs(20), |m| common::sync(m).in_sync == 2).await;
+    assert!(registered, "{:?}", common::sync(&mut operator));
     update(&mut operator, Msg::Action(Action::Pane(Pane::Propagation)));
-    while fleetdeck::app::rows::selected_key(&operator, Pane::Propagation).as_deref() != Some(spoke) {
+    let key = common::cluster_key(&operator, spoke);
+    while fleetdeck::app::update::selected(&mut operator, Pane::Propagation) != Some(key.clone()) {
         update(&mut operator, Msg::Action(Action::Down));
     }
     let effects = update(&mut operator, Msg::Action(Action::Reconcile));

@@ -8,11 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{contexts_of, fast, settings, until};
+use common::{cell, contexts_of, fast, settings, sync, until};
 use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::Model;
 use fleetdeck::app::msg::{Effect, Msg};
-use fleetdeck::app::propagation::{columns, context_sync, fleet_sync};
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::write::{WriteAccess, Writer};
 use fleetdeck::cluster::{Engine, EngineEvent};
@@ -47,35 +46,29 @@ async fn harness(spokes: usize, target: Duration) -> Harness {
     let fleet = common::live_fleet(spokes, scenario()).await;
     let specs = contexts_of(&fleet, Access::Admin).await;
     let mut s = settings();
-    s.propagation_target = target;
+    s.fleet.propagation_target = target;
     s.writable = true;
     let mut model = Model::new(&specs, s, Timestamp::now());
     let (engine, mut rx) = Engine::start(specs.clone(), fast());
     let ready = until(&mut model, &mut rx, Duration::from_secs(20), |m| {
-        let f = fleet_sync(m);
+        let f = sync(m);
         f.spokes == spokes && f.in_sync == spokes
     })
     .await;
-    assert!(ready, "every spoke in sync at the start: {:?}", fleet_sync(&model));
+    assert!(ready, "every spoke in sync at the start: {:?}", sync(&mut model));
     Harness { fleet, engine, rx, model, specs }
-}
-
-/// The state of a spoke's Kustomization named `name`.
-fn cell(model: &Model, spoke: &str, name: &str) -> Option<SyncState> {
-    let cols = columns(model);
-    let (index, _) = model.cluster_by_name(spoke)?;
-    let row = context_sync(model, &cols, index)?;
-    row.cells.iter().zip(&cols).find(|(_, c)| c.name == name).and_then(|(c, _)| c.as_ref()).map(|c| c.state.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_revision_propagates_and_its_times_are_measured() {
     let mut h = harness(3, Duration::from_secs(30)).await;
     let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
-    let spokes: Vec<String> = h.model.clusters.iter().filter(|c| !c.is_hub).map(|c| c.context.clone()).collect();
+    let spokes: Vec<String> =
+        h.model.fleet.clusters().iter().filter(|c| !c.is_hub).map(|c| c.context.clone()).collect();
     let applied = until(&mut h.model, &mut h.rx, Duration::from_secs(20), |m| {
         spokes.iter().all(|s| {
-            m.propagation
+            m.fleet
+                .propagation()
                 .applied(&(s.clone(), "policies".to_owned()))
                 .any(|a| a.revision == revision && a.took.is_some())
         })
@@ -84,20 +77,20 @@ async fn a_new_revision_propagates_and_its_times_are_measured() {
     assert!(applied, "every spoke applied {revision}");
     for spoke in &spokes {
         let key = (spoke.clone(), "policies".to_owned());
-        let took = h.model.propagation.applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
+        let took =
+            h.model.fleet.propagation().applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
         // The simulated kustomize-controller notices within 0.3-1.5 s and takes 1-2 s.
         assert!(
             took.duration >= Duration::from_millis(800) && took.duration < Duration::from_secs(10),
             "{spoke}: {took:?}"
         );
-        assert_eq!(cell(&h.model, spoke, "policies"), Some(SyncState::InSync));
-        let cols = columns(&h.model);
-        let row = context_sync(&h.model, &cols, h.model.cluster_by_name(spoke).unwrap().0).unwrap();
-        let stats = row.stats(&h.model, h.model.now);
+        assert_eq!(cell(&mut h.model, spoke, "policies"), Some(SyncState::InSync));
+        let derived = h.model.derived();
+        let stats = &derived.cluster(h.model.fleet.by_name(spoke).unwrap()).unwrap().sync.as_ref().unwrap().stats;
         assert!(stats.last.is_some() && stats.p95.is_some(), "{spoke}: {stats:?}");
     }
     // The revision heads the fleet chart, complete.
-    let rows = h.model.propagation.recent_revisions(4);
+    let rows = h.model.fleet.propagation().recent_revisions(4);
     let newest = rows.iter().find(|r| r.seen.revision == revision).expect("the revision is charted");
     assert_eq!(newest.times.len(), 3);
     assert!(newest.seen.live, "seen arriving while watching");
@@ -119,16 +112,17 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
         cell(m, down, "policies").is_some_and(|s| s.behind_since().is_some())
     })
     .await;
-    assert!(behind, "{:?}", cell(&h.model, down, "policies"));
-    let alarm = until(&mut h.model, &mut h.rx, Duration::from_secs(15), |m| fleet_sync(m).alarms == 1).await;
-    assert!(alarm, "an alarm past {target:?}: {:?}", fleet_sync(&h.model));
-    let state = cell(&h.model, down, "policies").unwrap();
+    assert!(behind, "{:?}", cell(&mut h.model, down, "policies"));
+    let alarm = until(&mut h.model, &mut h.rx, Duration::from_secs(15), |m| sync(m).alarms == 1).await;
+    assert!(alarm, "an alarm past {target:?}: {:?}", sync(&mut h.model));
+    let state = cell(&mut h.model, down, "policies").unwrap();
     assert!(
         matches!(state, SyncState::Unreachable { .. } | SyncState::Failed { .. } | SyncState::Pending { .. }),
         "{state:?}"
     );
     // The health pane's row says so in red.
-    let screen = fleetdeck::view::screen(&h.model, &Default::default(), h.model.now, 200, 40);
+    let derived = h.model.derived();
+    let screen = fleetdeck::view::screen(&h.model, &derived, &Default::default(), 200, 40);
     let fleetdeck::view::Body::Table(table) = &screen.body else { panic!("a table") };
     let sync_col = table.columns.iter().position(|c| c.title == "SYNC").unwrap();
     let row = table.rows.iter().find(|r| r[0].text == down).unwrap();
@@ -147,12 +141,12 @@ async fn a_spoke_taken_down_is_pending_then_an_alarm_then_catches_up() {
     until(&mut h.model, &mut h.rx, target * 2, |_| Timestamp::now().duration_since(published) > twice).await;
     spoke.faults.update(|f| f.outage = None);
     let caught_up = until(&mut h.model, &mut h.rx, Duration::from_secs(30), |m| {
-        cell(m, down, "policies") == Some(SyncState::InSync) && fleet_sync(m).alarms == 0
+        cell(m, down, "policies") == Some(SyncState::InSync) && sync(m).alarms == 0
     })
     .await;
-    assert!(caught_up, "{:?}", cell(&h.model, down, "policies"));
+    assert!(caught_up, "{:?}", cell(&mut h.model, down, "policies"));
     let key = (down.to_owned(), "policies".to_owned());
-    let took = h.model.propagation.applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
+    let took = h.model.fleet.propagation().applied(&key).find(|a| a.revision == revision).and_then(|a| a.took).unwrap();
     assert!(took.duration > target, "the outage shows in its propagation time: {took:?}");
     h.engine.stop().await;
     h.fleet.stop().await;
@@ -165,7 +159,8 @@ async fn suspend_and_resume_round_trip_through_the_write_path() {
     let writer = Writer::new(WriteAccess::operator_session(), &h.specs, Duration::from_secs(5), journal.clone());
     let spoke = "staging-eu-1";
     update(&mut h.model, Msg::Action(Action::Pane(Pane::Propagation)));
-    while fleetdeck::app::rows::selected_key(&h.model, Pane::Propagation).as_deref() != Some(spoke) {
+    let key = common::cluster_key(&h.model, spoke);
+    while fleetdeck::app::update::selected(&mut h.model, Pane::Propagation) != Some(key.clone()) {
         update(&mut h.model, Msg::Action(Action::Down));
     }
 
@@ -195,19 +190,19 @@ async fn suspend_and_resume_round_trip_through_the_write_path() {
     let stage = &h.model.operation.as_ref().unwrap().stage;
     assert!(matches!(stage, Stage::Done { .. }), "{stage:?}");
     assert_eq!(suspended_on_hub("policies"), Some(serde_json::json!(true)));
-    assert!(matches!(cell(&h.model, spoke, "policies"), Some(SyncState::Suspended { .. })));
+    assert!(matches!(cell(&mut h.model, spoke, "policies"), Some(SyncState::Suspended { .. })));
 
     // Suspend is honoured: a new revision reaches the other spoke only.
     let revision = h.fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
     let other = until(&mut h.model, &mut h.rx, Duration::from_secs(10), |m| {
         cell(m, "production-eu-1", "policies") == Some(SyncState::InSync)
-            && m.clusters[0].sources.values().any(|s| s.revision == revision)
+            && m.fleet.clusters()[0].sources.values().any(|s| s.revision == revision)
     })
     .await;
     assert!(other);
     until(&mut h.model, &mut h.rx, Duration::from_secs(3), |_| false).await;
     assert_eq!(
-        cell(&h.model, spoke, "policies"),
+        cell(&mut h.model, spoke, "policies"),
         Some(SyncState::Suspended { by: fleetdeck::fleet::sync::Paused::Suspend, behind: true })
     );
 
@@ -220,7 +215,7 @@ async fn suspend_and_resume_round_trip_through_the_write_path() {
         cell(m, spoke, "policies") == Some(SyncState::InSync)
     })
     .await;
-    assert!(caught_up, "{:?}", cell(&h.model, spoke, "policies"));
+    assert!(caught_up, "{:?}", cell(&mut h.model, spoke, "policies"));
     let managers: Vec<String> = {
         let st = hub.lock();
         let gr = fleetdeck::sim::resource::GroupResource::new("kustomize.toolkit.fluxcd.io", "kustomizations");

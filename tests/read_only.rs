@@ -129,7 +129,6 @@ fn every_key_of_every_pane_in_a_read_only_session_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_credentials_are_asked_whether_they_could_write() {
     use fleetdeck::app::model::Model;
-    use fleetdeck::app::propagation::fleet_sync;
     use fleetdeck::cluster::Engine;
     use fleetdeck::sim::Access;
     use fleetdeck::view::chrome::summary;
@@ -141,22 +140,25 @@ async fn the_credentials_are_asked_whether_they_could_write() {
         let contexts = common::contexts_of(&fleet, access).await;
         let mut model = Model::new(&contexts, common::settings(), jiff::Timestamp::now());
         let (engine, mut rx) = Engine::start(contexts, common::fast());
-        let answered = |m: &Model| m.clusters.iter().all(|c| c.access.is_some());
+        let answered = |m: &mut Model| m.fleet.clusters().iter().all(|c| c.access.is_some());
         assert!(common::until(&mut model, &mut rx, Duration::from_secs(20), answered).await, "{access:?}");
-        for c in &model.clusters {
+        for c in model.fleet.clusters() {
             assert!(matches!(c.access, Some(Ok(_))), "{}: {:?}", c.context, c.access);
             assert_eq!(!c.could_write().is_empty(), could, "{access:?} {}: {:?}", c.context, c.access);
         }
         if could {
             assert!(
-                model.clusters[0].could_write().contains(&"patch kustomizations.kustomize.toolkit.fluxcd.io".into())
+                model.fleet.clusters()[0]
+                    .could_write()
+                    .contains(&"patch kustomizations.kustomize.toolkit.fluxcd.io".into())
             );
         }
-        let line: String = summary(&model, &fleet_sync(&model), model.now, 200).into_iter().map(|c| c.text).collect();
+        let derived = model.derived();
+        let line: String = summary(&model, &derived, 200).into_iter().map(|c| c.text).collect();
         assert_eq!(line.contains("credentials could write on 2"), could, "{line}");
         // An operator session is meant to write: no warning there.
         model.settings.writable = true;
-        let line: String = summary(&model, &fleet_sync(&model), model.now, 200).into_iter().map(|c| c.text).collect();
+        let line: String = summary(&model, &derived, 200).into_iter().map(|c| c.text).collect();
         assert!(!line.contains("could write"), "{line}");
         engine.stop().await;
     }

@@ -304,7 +304,7 @@ fn latency_pane() {
 #[test]
 fn cluster_detail() {
     let m = with(&model(), &[Action::Down, Action::Down, Action::Open]);
-    assert_eq!(m.ui.detail.as_deref(), Some("production-eu-1"));
+    assert_eq!(m.ui.detail, Some(common::cluster_key(&m, "production-eu-1")));
     insta::assert_snapshot!("detail_80x24", render(&m, 80, 24));
     insta::assert_snapshot!("detail_160x48", render(&m, 160, 48));
 }
@@ -337,7 +337,7 @@ fn propagation_pane() {
 fn propagation_detail() {
     // staging-eu-1: reconciling past the target, a failed health check, two violations.
     let m = with(&model(), &[Action::Pane(Pane::Propagation), Action::Bottom, Action::Up, Action::Open]);
-    assert_eq!(m.ui.detail.as_deref(), Some("staging-eu-1"));
+    assert_eq!(m.ui.detail, Some(common::cluster_key(&m, "staging-eu-1")));
     insta::assert_snapshot!("propagation_detail_80x24", render(&m, 80, 24));
     insta::assert_snapshot!("propagation_detail_200x50", render(&m, 200, 50));
 }
@@ -368,9 +368,10 @@ fn backups_pane() {
 fn backups_detail() {
     // production-eu-1's hourly schedule: a failed attempt after a good backup.
     let mut m = with(&model(), &[Action::Pane(Pane::Backups)]);
-    while !fleetdeck::app::rows::selected_key(&m, Pane::Backups)
-        .is_some_and(|k| k.starts_with("production-eu-1") && k.ends_with("hourly-config"))
-    {
+    let cluster = m.fleet.by_name("production-eu-1").unwrap();
+    let schedule = Some(("velero".to_owned(), "hourly-config".to_owned()));
+    let key = fleetdeck::derive::RowKey::Backup { cluster, schedule };
+    while fleetdeck::app::update::selected(&mut m, Pane::Backups) != Some(key.clone()) {
         update(&mut m, Msg::Action(Action::Down));
     }
     let m = with(&m, &[Action::Open, Action::Down]);

@@ -2,11 +2,10 @@
 //! command about it (shell-quoted), for the runtime to send as OSC 52.
 
 use super::audit::{Query, matched};
-use super::backups;
 use super::model::Model;
-use super::rows::selected_key;
+use super::update::selected;
 use crate::action::{Action, Pane};
-use crate::fleet::registry::Role;
+use crate::derive::RowKey;
 
 /// A word for a POSIX shell (a NUL, which no shell word can hold, is dropped).
 fn quote(word: &str) -> String {
@@ -20,44 +19,42 @@ fn kubectl(context: &str, rest: &[&str]) -> String {
     words.join(" ")
 }
 
-/// The selected row's key: the open detail's, else the pane's selection.
-fn selected(model: &Model) -> Option<String> {
-    model.ui.detail.clone().or_else(|| selected_key(model, model.ui.pane))
-}
+const KUSTOMIZATIONS: &str = "kustomizations.kustomize.toolkit.fluxcd.io";
 
 /// A cluster row: its name and the command to look at it.
-fn cluster(model: &Model, key: &str, pane: Pane) -> Option<(String, String)> {
-    let hub = model.hub().map(|h| h.context.clone());
-    let Some((index, c)) = model.cluster_by_name(key) else {
+fn cluster(model: &Model, key: &RowKey, pane: Pane) -> Option<(String, String)> {
+    let fleet = &model.fleet;
+    let hub = fleet.hub().map(|h| h.context.clone());
+    let id = match key {
+        RowKey::Cluster(id) => *id,
         // A registration no context reaches: the hub knows it by its namespace.
-        let name = key.strip_prefix("hub-only:")?.to_owned();
-        let command = kubectl(&hub?, &["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", &name]);
-        return Some((name, command));
+        RowKey::HubOnly(name) => return Some((name.clone(), kubectl(&hub?, &["get", KUSTOMIZATIONS, "-n", name]))),
+        _ => return None,
     };
-    let command = match pane {
-        Pane::Propagation => {
-            let registration =
-                model.join.roles.get(index).and_then(|(role, r)| (*role == Role::Spoke).then_some(*r)?);
-            match (registration.and_then(|(r, _)| model.registrations.get(r)), hub) {
-                (Some(r), Some(hub)) => {
-                    kubectl(&hub, &["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", &r.name])
-                }
-                _ => kubectl(&c.context, &["get", "kustomizations.kustomize.toolkit.fluxcd.io", "-A"]),
-            }
-        }
+    let c = fleet.cluster(id)?;
+    let command = match (pane, fleet.registration_of(id), hub) {
+        (Pane::Propagation, Some(r), Some(hub)) => kubectl(&hub, &["get", KUSTOMIZATIONS, "-n", &r.name]),
+        (Pane::Propagation, _, _) => kubectl(&c.context, &["get", KUSTOMIZATIONS, "-A"]),
         _ => kubectl(&c.context, &["get", "nodes"]),
     };
     Some((c.context.clone(), command))
 }
 
 /// The text a copy action puts on the clipboard, and what it is (for the notice).
-pub fn clip(model: &Model, action: Action) -> Option<(String, &'static str)> {
+pub fn clip(model: &mut Model, action: Action) -> Option<(String, &'static str)> {
     let pane = model.ui.pane;
+    // The open detail's row, else the pane's selection.
+    let key = match model.ui.detail.clone() {
+        Some(key) => Some(key),
+        None if pane == Pane::Audit => None,
+        None => selected(model, pane),
+    };
     let (name, command) = match pane {
-        Pane::Health | Pane::Latency | Pane::Propagation => cluster(model, &selected(model)?, pane)?,
+        Pane::Health | Pane::Latency | Pane::Propagation => cluster(model, &key?, pane)?,
         Pane::Backups => {
-            let row = backups::row_of_key(model, &selected(model)?, model.now)?;
-            let context = &model.clusters[row.cluster].context;
+            let derived = model.derived();
+            let row = derived.backup_row(&key?)?;
+            let context = &model.fleet.clusters()[row.cluster].context;
             match row.schedule() {
                 Some((ns, name)) => {
                     let selector = format!("velero.io/schedule-name={name}");
@@ -68,9 +65,9 @@ pub fn clip(model: &Model, action: Action) -> Option<(String, &'static str)> {
         }
         Pane::Audit => {
             let rows = matched(&model.audit, &Query::parse(model.ui.filter.text()));
-            let line = match model.ui.detail.as_deref().and_then(|s| s.parse().ok()) {
-                Some(seq) => model.audit.by_seq(seq)?,
-                None => rows.get(model.ui.audit.position(&rows)?)?,
+            let line = match key {
+                Some(RowKey::Audit(seq)) => model.audit.by_seq(seq)?,
+                _ => rows.get(model.ui.audit.position(&rows)?)?,
             };
             let r = &line.record;
             let mut words = vec!["get", r.resource.split('/').next().unwrap_or("")];

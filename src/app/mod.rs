@@ -1,13 +1,9 @@
 //! The application: messages, the model and its single `update`, which the runtime loop
-//! (`crate::runtime`) drives.
+//! (`crate::runtime`) drives; the operator actions and the copy keys it carries out.
 
 pub mod audit;
-pub mod backups;
 pub mod copy;
 pub mod model;
 pub mod msg;
 pub mod operate;
-pub mod propagation;
-pub mod report;
-pub mod rows;
 pub mod update;

@@ -1,8 +1,9 @@
-//! The model: every cluster's facts, the hub join, and the UI state. One task owns it;
-//! `update` is the only way it changes, and every change bumps `version`, which is what
-//! views are cached against.
+//! The model: the fleet's state, the audit timeline, the operator action and the UI
+//! state. One task owns it; `update` is the only way it changes. The fleet's derived
+//! state is kept beside it and made anew only when the fleet changed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -11,29 +12,15 @@ use tui_input::Input;
 use super::audit::{AuditCursor, AuditLog};
 use crate::action::Pane;
 use crate::cluster::ContextSpec;
-use crate::fleet::cluster::{ClusterModel, Thresholds};
-use crate::fleet::probes::ProbeLog;
-use crate::fleet::propagation::PropagationLog;
-use crate::fleet::registry::{ContextFacts, Join, Registration, join, registrations};
+use crate::derive::{Derive, Derived, RowKey};
+use crate::fleet::state::{Context, FleetSettings, FleetState};
 use crate::workflow::operation::Operation;
 
-/// Targets and windows (from the config).
+/// What a session is (from the config and the session's kind); the fleet's own targets
+/// are in [`FleetSettings`].
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
-    pub latency_target: Duration,
-    /// As a fraction (0.9999).
-    pub availability_target: f64,
-    pub thresholds: Thresholds,
-    /// A new revision should be Ready on every spoke within this long.
-    pub propagation_target: Duration,
-    /// Per-spoke propagation percentiles are over this window.
-    pub propagation_window: Duration,
-    /// How long past a scheduled run its backup may take (capped per schedule).
-    pub backup_grace: Duration,
-    pub latency_window: Duration,
-    pub availability_window: Duration,
-    /// Hub spoke name -> context name, for spokes whose names differ.
-    pub mapping: BTreeMap<String, String>,
+    pub fleet: FleetSettings,
     /// Where probes run from (shown on the latency pane).
     pub vantage: String,
     /// Whether the session can write (an operator session with a write client): the
@@ -49,18 +36,7 @@ pub struct ModelSettings {
 impl Default for ModelSettings {
     fn default() -> Self {
         Self {
-            latency_target: Duration::from_millis(100),
-            availability_target: 0.9999,
-            thresholds: Thresholds {
-                unreachable_after: Duration::from_secs(60),
-                probe_interval: Duration::from_secs(5),
-            },
-            propagation_target: Duration::from_secs(30),
-            propagation_window: Duration::from_secs(3600),
-            backup_grace: Duration::from_secs(30 * 60),
-            latency_window: Duration::from_secs(300),
-            availability_window: Duration::from_secs(3600),
-            mapping: BTreeMap::new(),
+            fleet: FleetSettings::default(),
             vantage: "this machine".to_owned(),
             writable: false,
             read_only_contexts: Vec::new(),
@@ -91,11 +67,11 @@ impl Filter {
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub pane: Pane,
-    /// The selected row of each pane, by its key (a context or registration name).
-    pub selected: BTreeMap<Pane, String>,
+    /// The selected row of each pane, by its key.
+    pub selected: BTreeMap<Pane, RowKey>,
     pub filter: Filter,
     /// The row whose detail is open (its key).
-    pub detail: Option<String>,
+    pub detail: Option<RowKey>,
     /// The detail's scroll; in a backups detail, the selected backup.
     pub detail_scroll: usize,
     pub help: bool,
@@ -175,11 +151,10 @@ impl Default for Ui {
 
 #[derive(Debug, Clone)]
 pub struct Model {
-    pub clusters: Vec<ClusterModel>,
-    pub registrations: Vec<Registration>,
-    pub join: Join,
-    /// Revisions the hub's sources produced and when each Kustomization applied them.
-    pub propagation: PropagationLog,
+    /// The clusters, the hub's registrations and join, the propagation history.
+    pub fleet: FleetState,
+    /// The fleet derived, kept while it holds.
+    derive: Derive,
     /// The audit timeline.
     pub audit: AuditLog,
     /// The operator action under way, or the last one.
@@ -187,10 +162,11 @@ pub struct Model {
     pub operations_started: u64,
     pub settings: ModelSettings,
     pub ui: Ui,
+    /// Bumped by every message that changed something.
     pub version: u64,
     pub started: Timestamp,
-    /// The latest time a message brought (ticks, engine events): what `update` and row
-    /// filters judge states by, so they never read a clock.
+    /// The latest time a message brought (ticks, engine events): what `update`, the
+    /// derived state and the views judge and draw by, so they never read a clock.
     pub now: Timestamp,
     pub quit: bool,
 }
@@ -198,18 +174,10 @@ pub struct Model {
 impl Model {
     /// A model of the given contexts (the engine's cluster ids are their positions).
     pub fn new(contexts: &[ContextSpec], settings: ModelSettings, now: Timestamp) -> Self {
-        let clusters = contexts
-            .iter()
-            .map(|c| {
-                let probes = ProbeLog::new(settings.latency_window, settings.availability_window);
-                ClusterModel::new(&c.name, &c.server, c.is_hub, probes, now)
-            })
-            .collect();
-        let mut model = Model {
-            clusters,
-            registrations: Vec::new(),
-            join: Join::default(),
-            propagation: PropagationLog::default(),
+        let contexts = contexts.iter().map(|c| Context { name: &c.name, server: &c.server, is_hub: c.is_hub });
+        Model {
+            fleet: FleetState::new(contexts, settings.fleet.clone(), now),
+            derive: Derive::default(),
             audit: AuditLog::new(settings.audit_cap),
             operation: None,
             operations_started: 0,
@@ -219,36 +187,16 @@ impl Model {
             started: now,
             now,
             quit: false,
-        };
-        model.rejoin();
-        model
+        }
     }
 
-    pub fn hub(&self) -> Option<&ClusterModel> {
-        self.clusters.iter().find(|c| c.is_hub)
+    /// The fleet derived at the model's time: made anew only when something changed.
+    pub fn derived(&mut self) -> Arc<Derived> {
+        self.derive.get(&self.fleet, self.now)
     }
 
-    /// Recomputes the registrations and their join to contexts (after the hub's
-    /// Kustomizations or Secrets, or a cluster's identity, changed).
-    pub fn rejoin(&mut self) {
-        self.registrations = match self.hub() {
-            Some(hub) => registrations(&hub.kustomizations, &hub.spoke_secrets),
-            None => Vec::new(),
-        };
-        let facts: Vec<ContextFacts> = self
-            .clusters
-            .iter()
-            .map(|c| ContextFacts {
-                name: c.context.clone(),
-                server: c.server.clone(),
-                uid: c.uid.clone(),
-                is_hub: c.is_hub,
-            })
-            .collect();
-        self.join = join(&facts, &self.registrations, &self.settings.mapping);
-    }
-
-    pub fn cluster_by_name(&self, name: &str) -> Option<(usize, &ClusterModel)> {
-        self.clusters.iter().enumerate().find(|(_, c)| c.context == name)
+    /// How many times the fleet was derived (for tests and benchmarks).
+    pub fn derivations(&self) -> (u64, u64) {
+        (self.derive.computations(), self.derive.clusters_derived())
     }
 }

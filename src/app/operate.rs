@@ -6,12 +6,11 @@
 
 use jiff::Timestamp;
 
-use super::backups::{self, backups_of};
 use super::model::Model;
 use super::msg::Effect;
-use super::propagation::{columns, row_of_key};
-use super::rows::selected_key;
+use super::update::selected;
 use crate::action::{Action, Pane};
+use crate::derive::backups::backups_of;
 use crate::workflow::operation::{Executed, Operation};
 use crate::workflow::plan::{ObjectPreview, Op, Plan, backup_plan, flux_plan, restore_plan};
 
@@ -37,10 +36,12 @@ fn notice(model: &mut Model, text: String) {
 }
 
 /// Plans a Flux action on the selected spoke.
-fn flux(model: &Model, op: Op) -> Result<Plan, String> {
-    let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Propagation));
-    let row = key.and_then(|k| row_of_key(model, &columns(model), &k)).ok_or("no spoke selected")?;
-    let (Some(hub), Some(registration)) = (model.hub(), row.registration.and_then(|r| model.registrations.get(r)))
+fn flux(model: &mut Model, op: Op) -> Result<Plan, String> {
+    let key = model.ui.detail.clone().or_else(|| selected(model, Pane::Propagation));
+    let derived = model.derived();
+    let row = key.as_ref().and_then(|k| derived.spoke_row(k)).ok_or("no spoke selected")?;
+    let fleet = &model.fleet;
+    let (Some(hub), Some(registration)) = (fleet.hub(), row.whose.registration().and_then(|r| fleet.registration(r)))
     else {
         return Err(format!("{} is not registered on the hub: there is nothing to {}", row.name, op.verb()));
     };
@@ -52,12 +53,12 @@ fn flux(model: &Model, op: Op) -> Result<Plan, String> {
 /// Plans a Velero action on the selected schedule: a backup from it, or a restore from
 /// the backup selected in its detail (from the list, its newest usable backup, as
 /// `velero restore create --from-schedule` picks).
-fn velero(model: &Model, op: Op) -> Result<Plan, String> {
-    let key = model.ui.detail.clone().or_else(|| selected_key(model, Pane::Backups)).ok_or("no row selected")?;
-    let row = backups::row_of_key(model, &key, model.now).ok_or("the selected row is gone")?;
-    let c = &model.clusters[row.cluster];
-    let spoke = model.join.roles.get(row.cluster).and_then(|(_, r)| r.as_ref()).map(|(i, _)| *i);
-    let hub_namespace = spoke.and_then(|i| model.registrations.get(i)).map(|r| r.name.clone());
+fn velero(model: &mut Model, op: Op) -> Result<Plan, String> {
+    let key = model.ui.detail.clone().or_else(|| selected(model, Pane::Backups)).ok_or("no row selected")?;
+    let derived = model.derived();
+    let row = derived.backup_row(&key).ok_or("the selected row is gone")?;
+    let c = &model.fleet.clusters()[row.cluster];
+    let hub_namespace = model.fleet.registration_of(row.cluster).map(|r| r.name.clone());
     let plan = match op {
         Op::BackupNow => {
             let schedule = row
@@ -73,11 +74,11 @@ fn velero(model: &Model, op: Op) -> Result<Plan, String> {
             backup_plan(&c.context, schedule, down, model.now)
         }
         _ => {
-            let list = backups_of(model, &row);
+            let list = backups_of(c, row);
             let chosen = if model.ui.detail.is_some() {
                 list.get(model.ui.detail_scroll.min(list.len().saturating_sub(1))).map(|(_, b)| *b)
             } else {
-                list.iter().map(|(_, b)| *b).find(|b| matches!(b.phase.as_str(), "Completed" | "PartiallyFailed"))
+                list.iter().map(|(_, b)| *b).find(|b| b.phase.restorable())
             };
             let backup = chosen.ok_or_else(|| format!("{}: no backup to restore from", c.context))?;
             restore_plan(&c.context, backup, model.now)
@@ -169,7 +170,7 @@ pub fn cancel(model: &mut Model) {
 pub fn observe(model: &mut Model) {
     let now = model.now;
     if let Some(o) = model.operation.as_mut() {
-        o.observe(&model.clusters, now);
+        o.observe(model.fleet.clusters(), now);
     }
 }
 

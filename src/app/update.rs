@@ -1,15 +1,16 @@
 //! `update`: the one function that changes the model. Pure: it reads no clock (times come
 //! in the messages) and does no I/O; what must happen outside comes back as effects.
+//! Selections move through the derived rows, so what a key moves over is what is drawn.
 
 use super::audit::{Query, event_records, matched};
-use super::backups;
 use super::model::Model;
 use super::msg::{Effect, Msg};
 use super::operate;
-use super::rows::row_keys;
 use crate::action::{Action, Pane};
 use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
+use crate::derive::RowKey;
+use crate::derive::backups::backups_of;
 use crate::fleet::cluster::Connection;
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::{ObjectKey, Summary};
@@ -39,7 +40,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Tick(now) => {
-            model.now = now;
+            model.now = model.now.max(now);
             operate::tick(model, now);
             if model.ui.wall.as_mut().is_some_and(|w| w.tick(now)) {
                 model.version += 1;
@@ -97,6 +98,11 @@ fn hub_data(kind: Kind) -> bool {
     matches!(kind, Kind::Kustomization | Kind::SpokeSecret)
 }
 
+/// Hub data every spoke's propagation row is made of.
+fn flux_data(kind: Kind) -> bool {
+    matches!(kind, Kind::Kustomization | Kind::GitRepository | Kind::OciRepository | Kind::SpokeSecret)
+}
+
 /// Feeds the propagation log with hub Kustomizations and sources as they arrive (`live`:
 /// changes seen while watching, whose arrival times mean something).
 fn observe_propagation<'a>(
@@ -106,23 +112,24 @@ fn observe_propagation<'a>(
     at: Timestamp,
     live: bool,
 ) {
+    let log = model.fleet.propagation_mut();
     for (key, summary) in items {
         match summary {
-            Summary::Kustomization(ks) if kind == Kind::Kustomization => {
-                model.propagation.observe_kustomization(key, ks, at, live)
-            }
-            Summary::Source(source) => model.propagation.observe_source(source, at, live),
+            Summary::Kustomization(ks) if kind == Kind::Kustomization => log.observe_kustomization(key, ks, at, live),
+            Summary::Source(source) => log.observe_source(source, at, live),
             _ => {}
         }
     }
 }
 
 /// After the hub's set of a kind changed: forget what is gone from it.
-fn forget_gone(model: &mut Model, kind: Kind, id: usize) {
-    let hub = &model.clusters[id];
+fn forget_gone(model: &mut Model, kind: Kind) {
+    let Some(hub) = model.fleet.hub() else { return };
+    let (kustomizations, sources) = (hub.kustomizations.clone(), hub.sources.clone());
+    let log = model.fleet.propagation_mut();
     match kind {
-        Kind::Kustomization => model.propagation.retain_kustomizations(|k| hub.kustomizations.contains_key(k)),
-        Kind::GitRepository | Kind::OciRepository => model.propagation.retain_sources(|s| hub.sources.contains_key(s)),
+        Kind::Kustomization => log.retain_kustomizations(|k| kustomizations.contains_key(k)),
+        Kind::GitRepository | Kind::OciRepository => log.retain_sources(|s| sources.contains_key(s)),
         _ => {}
     }
 }
@@ -139,8 +146,7 @@ fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
 }
 
 /// Kubernetes Events into the timeline; those not seen before are to be kept on disk.
-fn keep_events(model: &mut Model, id: usize, event: &EngineEvent) -> Vec<Effect> {
-    let name = &model.clusters[id].context;
+fn keep_events(model: &mut Model, name: &str, event: &EngineEvent) -> Vec<Effect> {
     let records = match event {
         EngineEvent::Relist { kind: Kind::Event, items, .. } => event_records(name, items.iter().map(|(_, s)| s)),
         EngineEvent::Changes { kind: Kind::Event, changes, .. } => {
@@ -157,17 +163,17 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         model.now = model.now.max(at);
     }
     let id = event.cluster();
-    let Some(is_hub) = model.clusters.get(id).map(|c| c.is_hub) else {
+    let Some((is_hub, name)) = model.fleet.cluster(id).map(|c| (c.is_hub, c.context.clone())) else {
         tracing::warn!(cluster = id, "event for an unknown cluster");
         return Vec::new();
     };
-    let effects = keep_events(model, id, &event);
+    let effects = keep_events(model, &name, &event);
     if is_hub {
         match &event {
-            EngineEvent::Relist { kind, items, at, .. } => {
+            EngineEvent::Relist { kind, items, at, .. } if flux_data(*kind) => {
                 observe_propagation(model, *kind, items.iter().map(|(k, s)| (k, s)), *at, false)
             }
-            EngineEvent::Changes { kind, changes, at, .. } => observe_propagation(
+            EngineEvent::Changes { kind, changes, at, .. } if flux_data(*kind) => observe_propagation(
                 model,
                 *kind,
                 changes.iter().filter_map(|(k, s)| s.as_ref().map(|s| (k, s))),
@@ -177,13 +183,13 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
             _ => {}
         }
     }
-    let cluster = &mut model.clusters[id];
     let changed_kind = match &event {
         EngineEvent::Relist { kind, .. }
         | EngineEvent::Changes { kind, .. }
         | EngineEvent::NotInstalled { kind, .. } => Some(*kind),
         _ => None,
     };
+    let Some(cluster) = model.fleet.cluster_mut(id) else { return effects };
     let rejoin = match event {
         EngineEvent::Connected { version, uid, at, .. } => {
             cluster.connection = Connection::Connected { at };
@@ -233,17 +239,17 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
             false
         }
     };
-    if is_hub && let Some(kind) = changed_kind {
-        forget_gone(model, kind, id);
-    }
-    // What an operator action waits for: Flux on the hub, Velero anywhere.
-    if let Some(kind) = changed_kind
-        && ((is_hub && kind == Kind::Kustomization) || matches!(kind, Kind::Backup | Kind::Restore))
-    {
-        operate::observe(model);
+    if let Some(kind) = changed_kind {
+        if is_hub && flux_data(kind) {
+            forget_gone(model, kind);
+        }
+        // What an operator action waits for: Flux on the hub, Velero anywhere.
+        if (is_hub && kind == Kind::Kustomization) || matches!(kind, Kind::Backup | Kind::Restore) {
+            operate::observe(model);
+        }
     }
     if rejoin {
-        model.rejoin();
+        model.fleet.rejoin();
     }
     effects
 }
@@ -263,7 +269,7 @@ fn audit_action(model: &mut Model, action: Action, page: isize) -> Option<Vec<Ef
         Action::Follow => cursor.toggle_follow(),
         Action::Open => {
             if let Some(at) = cursor.position(&rows) {
-                model.ui.detail = Some(rows[at].seq.to_string());
+                model.ui.detail = Some(RowKey::Audit(rows[at].seq));
                 model.ui.detail_scroll = 0;
             }
         }
@@ -280,15 +286,24 @@ fn audit_action(model: &mut Model, action: Action, page: isize) -> Option<Vec<Ef
     Some(Vec::new())
 }
 
+/// The key of the current pane's selected row (the stored one while it is listed, else
+/// the first).
+pub fn selected(model: &mut Model, pane: Pane) -> Option<RowKey> {
+    let derived = model.derived();
+    derived.selected(&model.fleet, pane, model.ui.filter.text(), model.ui.selected.get(&pane))
+}
+
 /// Moves the selection of the current pane by `delta` rows (clamped).
 fn move_selection(model: &mut Model, delta: isize) {
-    let keys = row_keys(model, model.ui.pane);
+    let pane = model.ui.pane;
+    let derived = model.derived();
+    let keys = derived.keys(&model.fleet, pane, model.ui.filter.text());
     if keys.is_empty() {
         return;
     }
-    let current = model.ui.selected.get(&model.ui.pane).and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(0);
+    let current = model.ui.selected.get(&pane).and_then(|k| keys.iter().position(|x| x == k)).unwrap_or(0);
     let next = (current as isize + delta).clamp(0, keys.len() as isize - 1) as usize;
-    model.ui.selected.insert(model.ui.pane, keys[next].clone());
+    model.ui.selected.insert(pane, keys[next].clone());
 }
 
 fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
@@ -356,10 +371,13 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         // The backups detail moves a cursor over the schedule's backups.
         if model.ui.pane == Pane::Backups
-            && let Some(row) = model.ui.detail.as_deref().and_then(|k| backups::row_of_key(model, k, model.now))
+            && let Some(key) = model.ui.detail.clone()
         {
-            let last = backups::backups_of(model, &row).len().saturating_sub(1);
-            model.ui.detail_scroll = model.ui.detail_scroll.min(last);
+            let derived = model.derived();
+            if let Some(row) = derived.backup_row(&key) {
+                let last = backups_of(&model.fleet.clusters()[row.cluster], row).len().saturating_sub(1);
+                model.ui.detail_scroll = model.ui.detail_scroll.min(last);
+            }
         }
         return Vec::new();
     }
@@ -382,13 +400,13 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Bottom => move_selection(model, isize::MAX / 2),
         Action::Open => {
             let pane = model.ui.pane;
-            let selected = super::rows::selected_key(model, pane);
             let opens = match pane {
-                Pane::Health | Pane::Latency => selected.filter(|n| model.cluster_by_name(n).is_some()),
                 // Spokes, and registrations no context reaches (the hub's view of them).
-                Pane::Propagation | Pane::Backups => selected,
+                Pane::Health | Pane::Latency | Pane::Propagation | Pane::Backups => selected(model, pane),
                 Pane::Audit => None,
             };
+            // A registration no context reaches has no cluster detail.
+            let opens = opens.filter(|k| !matches!((pane, k), (Pane::Health | Pane::Latency, RowKey::HubOnly(_))));
             if let Some(key) = opens {
                 model.ui.detail = Some(key);
                 model.ui.detail_scroll = 0;
@@ -435,6 +453,11 @@ mod tests {
         }
     }
 
+    fn keys(m: &mut Model, pane: Pane) -> Vec<RowKey> {
+        let derived = m.derived();
+        derived.keys(&m.fleet, pane, m.ui.filter.text())
+    }
+
     fn model() -> Model {
         Model::new(&[spec("hub", true), spec("prod-a", false), spec("edge", false)], ModelSettings::default(), t(0))
     }
@@ -442,7 +465,7 @@ mod tests {
     fn node(name: &str, ready: &str) -> (crate::fleet::summary::ObjectKey, Summary) {
         let n = NodeSummary {
             name: name.into(),
-            ready: ready.into(),
+            ready: crate::fleet::summary::ConditionStatus::parse(ready),
             roles: vec![],
             kubelet: "v1.33.4".into(),
             unschedulable: false,
@@ -461,7 +484,7 @@ mod tests {
                 at: t(1),
             }),
         );
-        let kinds: Vec<Kind> = m.clusters[id].watches.keys().copied().collect();
+        let kinds: Vec<Kind> = m.fleet.clusters()[id].watches.keys().copied().collect();
         for kind in kinds {
             update(m, Msg::Engine(EngineEvent::Relist { cluster: id, kind, items: vec![], at: t(2) }));
         }
@@ -478,10 +501,10 @@ mod tests {
     fn events_drive_clusters_to_live_and_bump_the_version() {
         let mut m = model();
         let v0 = m.version;
-        assert_eq!(m.clusters[1].state(t(1), m.settings.thresholds), State::Connecting);
+        assert_eq!(m.fleet.clusters()[1].state(t(1), m.fleet.settings.thresholds), State::Connecting);
         connect(&mut m, 1);
         assert!(m.version > v0);
-        assert_eq!(m.clusters[1].state(t(3), m.settings.thresholds), State::Live);
+        assert_eq!(m.fleet.clusters()[1].state(t(3), m.fleet.settings.thresholds), State::Live);
         update(
             &mut m,
             Msg::Engine(EngineEvent::Relist {
@@ -491,7 +514,7 @@ mod tests {
                 at: t(3),
             }),
         );
-        assert_eq!(m.clusters[1].node_counts(), (1, 2));
+        assert_eq!(m.fleet.clusters()[1].node_counts(), (1, 2));
     }
 
     #[test]
@@ -528,11 +551,11 @@ mod tests {
         let mut states = Vec::new();
         for e in seq {
             update(&mut m, Msg::Engine(e));
-            states.push(m.clusters[1].state(t(6), m.settings.thresholds).label());
+            states.push(m.fleet.clusters()[1].state(t(6), m.fleet.settings.thresholds).label());
         }
         assert_eq!(states, ["Live", "Live", "Degraded", "Live"]);
-        assert_eq!(m.clusters[1].node_counts(), (1, 2));
-        assert!(!m.clusters[1].nodes.contains_key("c"));
+        assert_eq!(m.fleet.clusters()[1].node_counts(), (1, 2));
+        assert!(!m.fleet.clusters()[1].nodes.contains_key("c"));
     }
 
     #[test]
@@ -576,21 +599,24 @@ mod tests {
             }),
         );
         use crate::fleet::registry::Role;
-        let roles: Vec<Role> = m.join.roles.iter().map(|r| r.0).collect();
+        let roles: Vec<Role> = (0..3).map(|i| m.fleet.role(i).role()).collect();
         assert_eq!(roles, [Role::Hub, Role::Spoke, Role::Candidate]);
-        assert_eq!(m.join.hub_only.len(), 1);
-        assert_eq!(row_keys(&m, Pane::Health), ["hub", "prod-a", "edge", "hub-only:gone"]);
+        assert_eq!(m.fleet.hub_only().len(), 1);
+        assert_eq!(
+            keys(&mut m, Pane::Health),
+            [RowKey::Cluster(0), RowKey::Cluster(1), RowKey::Cluster(2), RowKey::HubOnly("gone".into())]
+        );
     }
 
     #[test]
     fn keys_move_open_filter_and_quit() {
         let mut m = model();
         update(&mut m, Msg::Action(Action::Down));
-        assert_eq!(m.ui.selected[&Pane::Health], "prod-a");
+        assert_eq!(m.ui.selected[&Pane::Health], RowKey::Cluster(1));
         update(&mut m, Msg::Action(Action::Bottom));
-        assert_eq!(m.ui.selected[&Pane::Health], "edge");
+        assert_eq!(m.ui.selected[&Pane::Health], RowKey::Cluster(2));
         update(&mut m, Msg::Action(Action::Open));
-        assert_eq!(m.ui.detail.as_deref(), Some("edge"));
+        assert_eq!(m.ui.detail, Some(RowKey::Cluster(2)));
         update(&mut m, Msg::Action(Action::Back));
         assert_eq!(m.ui.detail, None);
         update(&mut m, Msg::Action(Action::Filter));
@@ -598,14 +624,45 @@ mod tests {
             update(&mut m, Msg::FilterEdit(tui_input::InputRequest::InsertChar(c)));
         }
         update(&mut m, Msg::FilterDone);
-        assert_eq!(row_keys(&m, Pane::Health), ["prod-a"]);
+        assert_eq!(keys(&mut m, Pane::Health), [RowKey::Cluster(1)]);
         update(&mut m, Msg::Action(Action::Back));
-        assert_eq!(row_keys(&m, Pane::Health).len(), 3, "Esc clears the filter");
+        assert_eq!(keys(&mut m, Pane::Health).len(), 3, "Esc clears the filter");
         update(&mut m, Msg::Action(Action::Pane(Pane::Latency)));
         assert_eq!(m.ui.pane, Pane::Latency);
         update(&mut m, Msg::Action(Action::NextPane));
         assert_eq!(m.ui.pane, Pane::Propagation);
         assert_eq!(update(&mut m, Msg::Action(Action::Quit)), vec![Effect::Quit]);
         assert!(m.quit);
+    }
+
+    #[test]
+    fn the_fleet_is_derived_once_per_change_and_one_cluster_at_a_time() {
+        let mut m = model();
+        for id in 0..3 {
+            connect(&mut m, id);
+        }
+        let first = m.derived();
+        let (computations, clusters) = m.derivations();
+        // Reading it again, from update (a key) or a view, derives nothing.
+        assert!(std::sync::Arc::ptr_eq(&first, &m.derived()));
+        update(&mut m, Msg::Action(Action::Down));
+        update(&mut m, Msg::Action(Action::Up));
+        assert_eq!(m.derivations(), (computations, clusters), "keys read the derived rows, they do not derive");
+        // A probe of one cluster re-derives that cluster only.
+        let sample = Sample { at: t(3), outcome: Ok(Duration::from_millis(5)) };
+        update(&mut m, Msg::Engine(EngineEvent::Probe { cluster: 2, sample }));
+        let after = m.derived();
+        assert_eq!(m.derivations(), (computations + 1, clusters + 1));
+        assert!(std::sync::Arc::ptr_eq(&first.clusters[0], &after.clusters[0]), "the others are kept");
+        assert!(!std::sync::Arc::ptr_eq(&first.clusters[2], &after.clusters[2]));
+        // The tick moves the clock; nothing is derived until a judgment's time comes.
+        update(&mut m, Msg::Tick(t(4)));
+        m.derived();
+        assert_eq!(m.derivations().0, computations + 1);
+        // Data ages into stale after three intervals (30 s at least): that is derived.
+        update(&mut m, Msg::Tick(t(60)));
+        let stale = m.derived();
+        assert_eq!(m.derivations().0, computations + 2);
+        assert!(stale.clusters.iter().all(|c| c.stale), "every cluster's data is old by then");
     }
 }

@@ -17,26 +17,17 @@ use serde_json::Value;
 
 use super::ago;
 use super::cron::Schedule;
+use super::phase::VeleroPhase;
 use super::summary::ObjectKey;
 use crate::fields::{flag, int, label, strings, text, time};
 
 /// The label that links a Backup to the Schedule that made it.
 pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
 
-/// Whether a Backup or Restore phase is final (nothing more will happen to it).
-pub fn finished(phase: &str) -> bool {
-    matches!(phase, "Completed" | "PartiallyFailed" | "Failed" | "FailedValidation" | "Deleting")
-}
-
-/// Whether a final phase is a failure of some kind.
-pub fn failed(phase: &str) -> bool {
-    matches!(phase, "PartiallyFailed" | "Failed" | "FailedValidation")
-}
-
 /// A backup or restore as it runs: its phase and progress, and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run<'a> {
-    pub phase: &'a str,
+    pub phase: &'a VeleroPhase,
     /// Items backed up or restored, of `total`.
     pub done: i64,
     pub total: i64,
@@ -52,8 +43,8 @@ pub struct BackupSummary {
     pub name: String,
     /// The Schedule that made it (`velero.io/schedule-name`).
     pub schedule: Option<String>,
-    /// Empty until Velero picks the backup up (it is then New).
-    pub phase: String,
+    /// Unset until Velero picks the backup up (it is then New).
+    pub phase: VeleroPhase,
     pub created: Option<Timestamp>,
     pub started: Option<Timestamp>,
     pub completed: Option<Timestamp>,
@@ -73,7 +64,7 @@ impl BackupSummary {
             namespace: text(v, "/metadata/namespace"),
             name: text(v, "/metadata/name"),
             schedule: label(v, SCHEDULE_LABEL),
-            phase: text(v, "/status/phase"),
+            phase: VeleroPhase::parse(&text(v, "/status/phase")),
             created: time(v, "/metadata/creationTimestamp"),
             started: time(v, "/status/startTimestamp"),
             completed: time(v, "/status/completionTimestamp"),
@@ -106,7 +97,7 @@ impl BackupSummary {
 
     /// A backup the RPO counts: Completed. PartiallyFailed ones skipped data.
     pub fn is_good(&self) -> bool {
-        self.phase == "Completed"
+        self.phase == VeleroPhase::Completed
     }
 
     /// The point in time its data is from: when it started (or was created).
@@ -187,7 +178,7 @@ pub struct RestoreSummary {
     pub name: String,
     pub backup: String,
     pub schedule: String,
-    pub phase: String,
+    pub phase: VeleroPhase,
     pub created: Option<Timestamp>,
     pub started: Option<Timestamp>,
     pub completed: Option<Timestamp>,
@@ -206,7 +197,7 @@ impl RestoreSummary {
             name: text(v, "/metadata/name"),
             backup: text(v, "/spec/backupName"),
             schedule: text(v, "/spec/scheduleName"),
-            phase: text(v, "/status/phase"),
+            phase: VeleroPhase::parse(&text(v, "/status/phase")),
             created: time(v, "/metadata/creationTimestamp"),
             started: time(v, "/status/startTimestamp"),
             completed: time(v, "/status/completionTimestamp"),
@@ -349,16 +340,24 @@ pub struct ScheduleHealth {
     pub interval: Option<Duration>,
     /// The grace applied (the configured one, at most half the interval).
     pub grace: Duration,
-    /// The newest good backup, and how old its data is.
+    /// The newest good backup, and when its data is from.
     pub last_good: Option<ObjectKey>,
-    pub age: Option<Duration>,
+    pub good_at: Option<Timestamp>,
     /// The newest backup of the schedule, whatever its phase.
     pub last_attempt: Option<ObjectKey>,
     pub next_run: Option<Timestamp>,
     pub findings: Vec<Finding>,
+    /// The next instant after the judgment at which it may change with no new backup:
+    /// a run falling due, the next run passing.
+    pub changes_at: Option<Timestamp>,
 }
 
 impl ScheduleHealth {
+    /// How old the newest good backup's data is at `now`.
+    pub fn age(&self, now: Timestamp) -> Option<Duration> {
+        self.good_at.map(|at| ago(now, at))
+    }
+
     /// 3 breached or storage down, 2 a failure or pause to look at, 1 warnings, 0 fine.
     pub fn severity(&self) -> u8 {
         if self.rpo.breached() || self.findings.iter().any(Finding::critical) {
@@ -439,7 +438,7 @@ pub fn judge_with<'a>(
     };
     let last_good = newest(true);
     let last_attempt = newest(false);
-    let age = last_good.and_then(|(_, b)| b.data_at()).map(|at| ago(now, at));
+    let good_at = last_good.and_then(|(_, b)| b.data_at());
     let mut findings = Vec::new();
 
     for s in storage.into_iter().filter(|s| schedule.stores_in(s)) {
@@ -449,10 +448,10 @@ pub fn judge_with<'a>(
     }
     // Failures newer than the last good backup; older ones are history.
     if let Some((k, b)) = last_attempt
-        && failed(&b.phase)
+        && b.phase.failed()
         && last_good.is_none_or(|(_, g)| g.data_at() < b.data_at())
     {
-        findings.push(Finding::LastFailed { backup: k.1.clone(), phase: b.phase.clone(), why: b.problem() });
+        findings.push(Finding::LastFailed { backup: k.1.clone(), phase: b.phase.to_string(), why: b.problem() });
     }
     if schedule.paused {
         findings.push(Finding::Paused);
@@ -479,10 +478,11 @@ pub fn judge_with<'a>(
                 interval: None,
                 grace,
                 last_good: last_good.map(|(k, _)| k.clone()),
-                age,
+                good_at,
                 last_attempt: last_attempt.map(|(k, _)| k.clone()),
                 next_run: None,
                 findings,
+                changes_at: None,
             };
         }
     };
@@ -514,15 +514,37 @@ pub fn judge_with<'a>(
         }
         None => timing.next,
     };
+    // When the judgment changes by itself: for a calendar schedule when its last run's
+    // grace ends or the next run comes (and the timing moves on); for an `@every`
+    // schedule when its newest good backup (or its creation) is an interval and the
+    // grace old.
+    let mut changes = super::Horizon::new(now);
+    match timing.every {
+        Some(every) => {
+            for at in [good_at, schedule.created].into_iter().flatten() {
+                changes.after(super::later(at, every + grace));
+            }
+            if let Some(last) = schedule.last_backup {
+                changes.at(super::later(last, every));
+            }
+        }
+        None => {
+            if let Some(last) = timing.last {
+                changes.at(super::later(last, grace));
+            }
+            changes.merge(timing.next);
+        }
+    }
     ScheduleHealth {
         rpo,
         interval,
         grace,
         last_good: last_good.map(|(k, _)| k.clone()),
-        age,
+        good_at,
         last_attempt: last_attempt.map(|(k, _)| k.clone()),
         next_run,
         findings,
+        changes_at: changes.get(),
     }
 }
 
@@ -551,7 +573,7 @@ mod tests {
             "spec": {"storageLocation": "default", "ttl": "720h0m0s"},
             "status": {"phase": phase, "startTimestamp": started, "errors": errors, "warnings": warnings,
                 "progress": {"totalItems": 400, "itemsBackedUp": 400}}});
-        if finished(phase) {
+        if VeleroPhase::parse(phase).finished() {
             v["status"]["completionTimestamp"] = json!((start + SignedDuration::from_secs(40)).to_string());
         }
         if phase == "Failed" {
@@ -584,10 +606,12 @@ mod tests {
         assert_eq!(h.interval, Some(HOUR));
         assert_eq!(h.grace, Duration::from_secs(30 * 60));
         assert_eq!(h.next_run, Some(at("2026-11-24T11:00:00Z")));
+        assert_eq!(h.changes_at, Some(at("2026-11-24T10:30:00Z")), "when the 10:00 run's grace ends");
         // 10:31: the 10:00 run should have finished; it did not.
         let h = judge_at(&hourly, &b, "2026-11-24T10:31:00Z");
+        assert_eq!(h.changes_at, Some(at("2026-11-24T11:00:00Z")), "when the next run comes");
         assert_eq!(h.rpo, Rpo::Late { since: at("2026-11-24T10:30:00Z") });
-        assert_eq!(h.age, Some(Duration::from_secs(91 * 60 - 2)));
+        assert_eq!(h.age(at("2026-11-24T10:31:00Z")), Some(Duration::from_secs(91 * 60 - 2)));
 
         // The same 26-hour-old backup: late for an hourly schedule, and for a daily one.
         let daily = schedule("daily", "0 1 * * *");

@@ -123,6 +123,13 @@ pub struct Thresholds {
     pub probe_interval: Duration,
 }
 
+impl Thresholds {
+    /// How old data may be before it is stale: three probe intervals, at least 30 s.
+    pub fn stale_after(&self) -> Duration {
+        (self.probe_interval * 3).max(Duration::from_secs(30))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClusterModel {
     pub context: String,
@@ -152,6 +159,9 @@ pub struct ClusterModel {
     /// The writes these credentials are allowed (SelfSubjectAccessReview), or why that
     /// could not be asked; `None` before the answer.
     pub access: Option<Result<Vec<String>, ErrorInfo>>,
+    /// Bumped by the fleet on every change to this cluster: what derived state is
+    /// cached against.
+    pub rev: u64,
 }
 
 impl ClusterModel {
@@ -179,6 +189,7 @@ impl ClusterModel {
             probes,
             last_data: None,
             access: None,
+            rev: 0,
         }
     }
 
@@ -401,8 +412,27 @@ impl ClusterModel {
 
     /// Data older than a few probe intervals (and at least 30 s) is stale.
     pub fn is_stale(&self, now: Timestamp, t: Thresholds) -> bool {
-        let limit = (t.probe_interval * 3).max(Duration::from_secs(30));
-        self.data_age(now).is_none_or(|age| age > limit)
+        self.data_age(now).is_none_or(|age| age > t.stale_after())
+    }
+
+    /// The next instant after `now` at which `state` or `is_stale` may change with no
+    /// new data: a failure turning into Unreachable, fresh data turning stale.
+    pub fn changes_at(&self, now: Timestamp, t: Thresholds) -> Option<Timestamp> {
+        let mut next = super::Horizon::new(now);
+        if let (Some(since), Some(sample)) = (self.probes.failing_since, self.probes.last())
+            && sample.outcome.as_ref().is_err_and(|f| f.is_connectivity())
+        {
+            next.at(super::later(since, t.unreachable_after));
+        }
+        if let Connection::Failed { since, error, .. } = &self.connection
+            && error.failure.is_connectivity()
+        {
+            next.at(super::later(*since, t.unreachable_after));
+        }
+        if let Some(at) = self.last_data {
+            next.after(super::later(at, t.stale_after()));
+        }
+        next.get()
     }
 }
 
@@ -503,7 +533,7 @@ mod tests {
                 ("".to_owned(), n.to_owned()),
                 Summary::Node(NodeSummary {
                     name: n.into(),
-                    ready: "True".into(),
+                    ready: crate::fleet::summary::ConditionStatus::True,
                     roles: vec![],
                     kubelet: String::new(),
                     unschedulable: false,

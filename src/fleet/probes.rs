@@ -164,6 +164,19 @@ impl ProbeLog {
         self.samples.iter()
     }
 
+    /// The next instant after `now` at which the window's figures change with no new
+    /// probe: the oldest sample or availability minute leaving its window.
+    pub fn changes_at(&self, now: Timestamp) -> Option<Timestamp> {
+        let mut next = super::Horizon::new(now);
+        if let Some(oldest) = self.samples.iter().find(|s| ago(now, s.at) <= self.window) {
+            next.after(super::later(oldest.at, self.window));
+        }
+        if let Some(m) = self.minutes.front().and_then(|m| Timestamp::from_second(m.start + 60).ok()) {
+            next.at(super::later(m, self.availability_window));
+        }
+        next.get()
+    }
+
     /// How long the current failure streak has lasted.
     pub fn failing_for(&self, now: Timestamp) -> Option<Duration> {
         self.failing_since.map(|since| ago(now, since))

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::summary::{KustomizationSummary, ObjectKey, SourceRef, SourceSummary};
+use super::summary::{ConditionStatus, KustomizationSummary, ObjectKey, SourceRef, SourceSummary};
 
 /// Revisions kept per source, and applied revisions kept per Kustomization.
 pub const KEPT_REVISIONS: usize = 32;
@@ -106,6 +106,8 @@ pub struct PropagationStats {
     /// Propagations in the window, and how many of them took longer than the target.
     pub count: usize,
     pub over: usize,
+    /// When the oldest of them leaves the window (the figures change then).
+    pub changes_at: Option<Timestamp>,
 }
 
 /// One revision of one source across the fleet's remote Kustomizations.
@@ -193,7 +195,7 @@ impl PropagationLog {
         });
         log.source = ks.source.clone();
         log.remote = ks.remote;
-        let ready = ks.ready.as_ref().is_some_and(|c| c.status == "True");
+        let ready = ks.ready.as_ref().is_some_and(|c| c.status == ConditionStatus::True);
         let revision = &ks.last_applied_revision;
         if !ready || revision.is_empty() || log.applied.back().is_some_and(|a| a.revision == *revision) {
             return;
@@ -264,12 +266,14 @@ impl PropagationLog {
     ) -> PropagationStats {
         let mut last: Option<(Timestamp, Took)> = None;
         let mut times = Vec::new();
+        let mut changes = super::Horizon::new(now);
         for key in keys {
             for applied in self.applied(key) {
                 let Some(took) = applied.took else { continue };
                 if span(applied.at(), now).is_some_and(|age| age > window) {
                     continue;
                 }
+                changes.after(super::later(applied.at(), window));
                 times.push(took.duration);
                 if last.is_none_or(|(at, _)| applied.at() >= at) {
                     last = Some((applied.at(), took));
@@ -284,6 +288,7 @@ impl PropagationLog {
             max: times.last().copied(),
             count: times.len(),
             over: times.iter().filter(|t| **t > target).count(),
+            changes_at: changes.get(),
         }
     }
 

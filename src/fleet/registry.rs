@@ -12,8 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::summary::{KustomizationSummary, ObjectKey, SpokeSecret};
 
-/// How a context relates to the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// How a cluster relates to the hub, in a word (the health pane's ROLE, `check`'s
+/// `role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     Hub,
     Spoke,
@@ -34,7 +36,7 @@ impl Role {
 }
 
 /// How a registration was joined to its context (shown in the detail view).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JoinedBy {
     ClusterUid,
     Mapping,
@@ -49,6 +51,33 @@ impl JoinedBy {
             JoinedBy::Mapping => "config mapping",
             JoinedBy::ContextName => "context name",
             JoinedBy::ServerUrl => "server URL",
+        }
+    }
+}
+
+/// What a kubeconfig context is to the hub: the hub itself, a spoke (joined to a
+/// registration, by one of the ways of joining), or a candidate for registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContextRole {
+    Hub,
+    Spoke { registration: usize, by: JoinedBy },
+    Candidate,
+}
+
+impl ContextRole {
+    pub fn role(self) -> Role {
+        match self {
+            ContextRole::Hub => Role::Hub,
+            ContextRole::Spoke { .. } => Role::Spoke,
+            ContextRole::Candidate => Role::Candidate,
+        }
+    }
+
+    /// The registration a spoke is.
+    pub fn registration(self) -> Option<usize> {
+        match self {
+            ContextRole::Spoke { registration, .. } => Some(registration),
+            _ => None,
         }
     }
 }
@@ -100,8 +129,8 @@ pub struct ContextFacts {
 /// The result of the join.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Join {
-    /// Per context (same order as given): its role, and the registration it is.
-    pub roles: Vec<(Role, Option<(usize, JoinedBy)>)>,
+    /// Per context (same order as given): its role.
+    pub roles: Vec<ContextRole>,
     /// Registrations joined to no context.
     pub hub_only: Vec<usize>,
 }
@@ -127,10 +156,10 @@ fn joins(how: JoinedBy, r: &Registration, c: &ContextFacts, mapping: &BTreeMap<S
 }
 
 pub fn join(contexts: &[ContextFacts], registrations: &[Registration], mapping: &BTreeMap<String, String>) -> Join {
-    let mut roles: Vec<(Role, Option<(usize, JoinedBy)>)> =
-        contexts.iter().map(|c| (if c.is_hub { Role::Hub } else { Role::Candidate }, None)).collect();
+    let mut roles: Vec<ContextRole> =
+        contexts.iter().map(|c| if c.is_hub { ContextRole::Hub } else { ContextRole::Candidate }).collect();
     let mut joined: BTreeSet<usize> = BTreeSet::new();
-    let free = |roles: &[(Role, Option<(usize, JoinedBy)>)], i: usize| roles[i].0 == Role::Candidate;
+    let free = |roles: &[ContextRole], i: usize| roles[i] == ContextRole::Candidate;
     for how in [JoinedBy::ClusterUid, JoinedBy::Mapping, JoinedBy::ContextName, JoinedBy::ServerUrl] {
         for (ri, reg) in registrations.iter().enumerate() {
             if joined.contains(&ri) {
@@ -139,7 +168,7 @@ pub fn join(contexts: &[ContextFacts], registrations: &[Registration], mapping: 
             if let Some(ci) =
                 (0..contexts.len()).find(|&ci| free(&roles, ci) && joins(how, reg, &contexts[ci], mapping))
             {
-                roles[ci] = (Role::Spoke, Some((ri, how)));
+                roles[ci] = ContextRole::Spoke { registration: ri, by: how };
                 joined.insert(ri);
             }
         }
@@ -215,12 +244,13 @@ mod tests {
         ];
         let mapping = BTreeMap::from([("prod-2".to_owned(), "my-prod-2".to_owned())]);
         let j = join(&contexts, &regs, &mapping);
-        assert_eq!(j.roles[0], (Role::Hub, None));
-        assert_eq!(j.roles[1], (Role::Spoke, Some((0, JoinedBy::ClusterUid))));
-        assert_eq!(j.roles[2], (Role::Spoke, Some((1, JoinedBy::Mapping))));
-        assert_eq!(j.roles[3], (Role::Spoke, Some((2, JoinedBy::ContextName))));
-        assert_eq!(j.roles[4], (Role::Spoke, Some((3, JoinedBy::ServerUrl))));
-        assert_eq!(j.roles[5], (Role::Candidate, None));
+        let spoke = |registration, by| ContextRole::Spoke { registration, by };
+        assert_eq!(j.roles[0], ContextRole::Hub);
+        assert_eq!(j.roles[1], spoke(0, JoinedBy::ClusterUid));
+        assert_eq!(j.roles[2], spoke(1, JoinedBy::Mapping));
+        assert_eq!(j.roles[3], spoke(2, JoinedBy::ContextName));
+        assert_eq!(j.roles[4], spoke(3, JoinedBy::ServerUrl));
+        assert_eq!(j.roles[5], ContextRole::Candidate);
         assert_eq!(j.hub_only, vec![4]);
     }
 
@@ -233,7 +263,7 @@ mod tests {
         }];
         let contexts = vec![ctx("a", "https://a", Some("uid-a")), ctx("b", "https://b", Some("uid-b"))];
         let j = join(&contexts, &regs, &BTreeMap::new());
-        assert_eq!(j.roles[0].0, Role::Candidate);
-        assert_eq!(j.roles[1], (Role::Spoke, Some((0, JoinedBy::ClusterUid))));
+        assert_eq!(j.roles[0], ContextRole::Candidate);
+        assert_eq!(j.roles[1], ContextRole::Spoke { registration: 0, by: JoinedBy::ClusterUid });
     }
 }

@@ -33,11 +33,45 @@ impl SourceRef {
     }
 }
 
+/// A condition's `status`: Kubernetes allows True, False and Unknown; a missing or
+/// other value reads as Unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConditionStatus {
+    True,
+    False,
+    #[default]
+    Unknown,
+}
+
+impl ConditionStatus {
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "True" => Self::True,
+            "False" => Self::False,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ConditionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A status condition (`type`, `status`, `reason`, `message`, `lastTransitionTime`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     pub type_: String,
-    pub status: String,
+    pub status: ConditionStatus,
     pub reason: String,
     pub message: String,
     pub since: Option<Timestamp>,
@@ -50,7 +84,7 @@ fn conditions(v: &Value) -> Vec<Condition> {
             cs.iter()
                 .map(|c| Condition {
                     type_: text(c, "/type"),
-                    status: text(c, "/status"),
+                    status: ConditionStatus::parse(&text(c, "/status")),
                     reason: text(c, "/reason"),
                     message: text(c, "/message"),
                     since: time(c, "/lastTransitionTime"),
@@ -64,8 +98,8 @@ fn conditions(v: &Value) -> Vec<Condition> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSummary {
     pub name: String,
-    /// "True", "False" or "Unknown" (a node whose kubelet stopped reporting).
-    pub ready: String,
+    /// The Ready condition (Unknown: a node whose kubelet stopped reporting).
+    pub ready: ConditionStatus,
     pub roles: Vec<String>,
     pub kubelet: String,
     pub unschedulable: bool,
@@ -75,7 +109,7 @@ pub struct NodeSummary {
 impl NodeSummary {
     pub fn fold(v: &Value) -> Self {
         let conditions = conditions(v);
-        let ready = conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown".to_owned(), |c| c.status.clone());
+        let ready = conditions.iter().find(|c| c.type_ == "Ready").map_or(ConditionStatus::Unknown, |c| c.status);
         let roles = v
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
@@ -92,7 +126,7 @@ impl NodeSummary {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready == "True"
+        self.ready == ConditionStatus::True
     }
 }
 
@@ -167,7 +201,7 @@ impl KustomizationSummary {
                 })
                 .and_then(|h| time(h, "/firstReconciled"))
         });
-        let ready_since = ready.as_ref().filter(|c| c.status == "True").and_then(|c| c.since);
+        let ready_since = ready.as_ref().filter(|c| c.status == ConditionStatus::True).and_then(|c| c.since);
         let disabled = |section: &str| {
             v.pointer(&format!("/metadata/{section}/kustomize.toolkit.fluxcd.io~1reconcile")).and_then(Value::as_str)
                 == Some("disabled")
@@ -369,13 +403,13 @@ mod tests {
             "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
                 "nodeInfo": {"kubeletVersion": "v1.33.4"}}});
         let s = NodeSummary::fold(&node);
-        assert_eq!(s.ready, "Unknown");
+        assert_eq!(s.ready, ConditionStatus::Unknown);
         assert!(!s.is_ready());
         assert_eq!(s.roles, ["control-plane"]);
         assert_eq!(s.conditions[1].reason, "NodeStatusUnknown");
         assert!(s.conditions[1].since.is_some());
         let bare = NodeSummary::fold(&json!({"metadata": {"name": "n2"}}));
-        assert_eq!(bare.ready, "Unknown", "odd shapes fold to unknown, not a panic");
+        assert_eq!(bare.ready, ConditionStatus::Unknown, "odd shapes fold to unknown, not a panic");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::ago;
 use super::propagation::PropagationLog;
-use super::summary::{KustomizationSummary, SourceSummary};
+use super::summary::{ConditionStatus, KustomizationSummary, SourceSummary};
 
 /// Why a Kustomization is paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,18 +107,19 @@ pub fn sync_state(
     let Some(source) = source.filter(|s| !s.revision.is_empty()) else { return SyncState::NoSource };
     let ready = ks.ready.as_ref();
     let at_revision = ks.last_applied_revision == source.revision;
-    match ready.map(|c| c.status.as_str()) {
-        Some("True") if at_revision => SyncState::InSync,
-        Some("Unknown") if at_revision => SyncState::InSync,
+    match ready {
+        Some(c) if at_revision && c.status != ConditionStatus::False => SyncState::InSync,
         _ if spoke_unreachable => SyncState::Unreachable { since: behind_since },
-        Some("False") => {
-            let c = ready.cloned().unwrap_or_else(|| unreachable!("matched Some"));
+        Some(c) if c.status == ConditionStatus::False => {
             // A failure at the current revision after it was applied (a health check) is
             // still a failure; its "behind" time starts at the failure.
             let since = behind_since.or(c.since);
-            SyncState::Failed { reason: c.reason, message: c.message, since }
+            SyncState::Failed { reason: c.reason.clone(), message: c.message.clone(), since }
         }
-        status => SyncState::Pending { since: behind_since, reconciling: status == Some("Unknown") },
+        c => SyncState::Pending {
+            since: behind_since,
+            reconciling: c.is_some_and(|c| c.status == ConditionStatus::Unknown),
+        },
     }
 }
 

@@ -5,12 +5,13 @@
 
 use jiff::Timestamp;
 
-use super::detail::{DetailVm, Line, field, heading};
+use super::detail::{DetailVm, field, heading};
 use super::format::{truncate, wrap};
-use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use super::table::{Cell, ColumnSpec, Line, TableVm, Tone};
 use crate::app::audit::{Query, matched};
 use crate::app::model::Model;
 use crate::audit::{AuditRecord, Severity, Source};
+use crate::derive::RowKey;
 
 fn specs() -> [ColumnSpec; 7] {
     [
@@ -125,8 +126,9 @@ pub fn pane(model: &Model, width: u16, height: u16) -> (String, Vec<Line>, Table
 }
 
 /// One record in full: its fields, then the whole entry as indented JSON.
-pub fn detail(model: &Model, key: &str, width: u16) -> Option<DetailVm> {
-    let line = key.parse::<u64>().ok().and_then(|seq| model.audit.by_seq(seq))?;
+pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
+    let RowKey::Audit(seq) = key else { return None };
+    let line = model.audit.by_seq(*seq)?;
     let r = &line.record;
     let mut lines: Vec<Line> = vec![
         field("Time", vec![Cell::plain(r.time.to_string())]),

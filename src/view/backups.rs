@@ -5,15 +5,17 @@
 
 use jiff::Timestamp;
 
-use super::detail::{DetailVm, Line, field, heading};
+use super::detail::{DetailVm, field, heading};
 use super::format::{age, ago_text, truncate, wrap};
-use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use super::table::{Cell, ColumnSpec, Line, TableVm, Tone, fit_pieces};
 use crate::action::Pane;
-use crate::app::backups::{BackupRow, FleetBackups, RowKind, backups_of, restores_of, row_of_key};
 use crate::app::model::Model;
+use crate::derive::backups::{BackupRow, FleetBackups, RowKind, backups_of, restores_of};
+use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
-use crate::fleet::backup::{BackupSummary, RestoreSummary, Rpo, ScheduleHealth, StorageSummary, finished};
+use crate::fleet::backup::{BackupSummary, RestoreSummary, Rpo, ScheduleHealth, StorageSummary};
 use crate::fleet::cluster::{ClusterModel, State};
+use crate::fleet::phase::VeleroPhase;
 
 fn specs() -> [ColumnSpec; 9] {
     [
@@ -50,9 +52,9 @@ fn state_cell(row: &BackupRow, now: Timestamp) -> Cell {
 
 /// "23m/90m": the newest good backup's age against the oldest it may be (the schedule's
 /// interval and the grace).
-fn age_cell(h: &ScheduleHealth) -> Cell {
+fn age_cell(h: &ScheduleHealth, now: Timestamp) -> Cell {
     let interval = h.interval.map(|i| age(i + h.grace)).unwrap_or_else(|| "?".to_owned());
-    match h.age {
+    match h.age(now) {
         Some(a) => {
             Cell::new(format!("{}/{interval}", age(a)), if h.rpo.breached() { Tone::Crit } else { Tone::Normal })
         }
@@ -62,23 +64,23 @@ fn age_cell(h: &ScheduleHealth) -> Cell {
 
 /// A backup's phase with its progress or its errors and warnings, short.
 fn phase_text(b: &BackupSummary) -> String {
-    match b.phase.as_str() {
-        "" => "New".to_owned(),
-        p if !finished(p) && b.total_items > 0 => {
+    match &b.phase {
+        VeleroPhase::Unset => "New".to_owned(),
+        p if !p.finished() && b.total_items > 0 => {
             format!("{p} {}%", b.items_backed_up * 100 / b.total_items.max(1))
         }
-        "Completed" if b.warnings > 0 => format!("Completed {}w", b.warnings),
-        "PartiallyFailed" => format!("Partial {}e {}w", b.errors, b.warnings),
-        p => p.to_owned(),
+        VeleroPhase::Completed if b.warnings > 0 => format!("Completed {}w", b.warnings),
+        VeleroPhase::PartiallyFailed => format!("Partial {}e {}w", b.errors, b.warnings),
+        p => p.to_string(),
     }
 }
 
-fn phase_tone(phase: &str, warnings: i64) -> Tone {
+fn phase_tone(phase: &VeleroPhase, warnings: i64) -> Tone {
     match phase {
-        "Completed" if warnings > 0 => Tone::Warn,
-        "Completed" => Tone::Ok,
-        "PartiallyFailed" => Tone::Warn,
-        "Failed" | "FailedValidation" => Tone::Crit,
+        VeleroPhase::Completed if warnings > 0 => Tone::Warn,
+        VeleroPhase::Completed => Tone::Ok,
+        VeleroPhase::PartiallyFailed => Tone::Warn,
+        VeleroPhase::Failed | VeleroPhase::FailedValidation => Tone::Crit,
         _ => Tone::Accent,
     }
 }
@@ -118,9 +120,10 @@ fn problem_text(row: &BackupRow) -> String {
     }
 }
 
-fn row_cells(model: &Model, row: &BackupRow, now: Timestamp) -> Vec<Cell> {
-    let c = &model.clusters[row.cluster];
-    let live = matches!(c.state(now, model.settings.thresholds), State::Live | State::Syncing);
+fn row_cells(model: &Model, derived: &Derived, row: &BackupRow) -> Vec<Cell> {
+    let now = model.now;
+    let c = &model.fleet.clusters()[row.cluster];
+    let live = derived.cluster(row.cluster).is_some_and(|v| matches!(v.state, State::Live | State::Syncing));
     let mut cells = vec![Cell::new(c.context.clone(), if live { Tone::Normal } else { Tone::Stale })];
     let dash = || Cell::muted("—");
     match &row.kind {
@@ -128,7 +131,7 @@ fn row_cells(model: &Model, row: &BackupRow, now: Timestamp) -> Vec<Cell> {
             let schedule = c.schedules.get(key);
             cells.push(Cell::plain(key.1.clone()));
             cells.push(state_cell(row, now));
-            cells.push(age_cell(health));
+            cells.push(age_cell(health, now));
             cells.push(match health.last_attempt.as_ref().and_then(|k| c.backups.get(k)) {
                 Some(b) => Cell::new(phase_text(b), phase_tone(&b.phase, b.warnings)),
                 None => dash(),
@@ -159,13 +162,12 @@ fn row_cells(model: &Model, row: &BackupRow, now: Timestamp) -> Vec<Cell> {
     cells
 }
 
-pub fn table(model: &Model, rows: &[BackupRow], now: Timestamp, width: u16, height: usize) -> TableVm {
-    // As `selected_key` does, on the rows already judged: the stored one, else the first.
-    let stored = model.ui.selected.get(&Pane::Backups);
-    let selected =
-        stored.and_then(|k| rows.iter().position(|r| r.key(model) == *k)).or((!rows.is_empty()).then_some(0));
-    let cells = rows.iter().map(|r| row_cells(model, r, now)).collect();
-    let mut t = TableVm::build(&specs(), width, height, cells, selected);
+/// The table of `keys` (the pane's rows after the filter).
+pub fn table(model: &Model, derived: &Derived, keys: &[RowKey], width: u16, height: usize) -> TableVm {
+    let selected = super::selection(model, Pane::Backups, keys);
+    let mut t = TableVm::window(&specs(), width, height, keys.len(), selected, |visible| {
+        keys[visible].iter().filter_map(|k| derived.backup_row(k)).map(|r| row_cells(model, derived, r)).collect()
+    });
     if t.total == 0 {
         t.empty = Some(if !model.ui.filter.text().is_empty() {
             format!("no schedule matches \"{}\"", model.ui.filter.text())
@@ -179,7 +181,7 @@ pub fn table(model: &Model, rows: &[BackupRow], now: Timestamp, width: u16, heig
 /// The fleet's figures: clusters within RPO, the oldest good backup, failures in the
 /// last day, the recent restores' durations, what is running; and where Velero is not
 /// installed, said once.
-pub fn subtitle(fleet: &FleetBackups, width: u16) -> Vec<Vec<Cell>> {
+pub fn subtitle(fleet: &FleetBackups, now: Timestamp, width: u16) -> Vec<Vec<Cell>> {
     let mut pieces: Vec<(u8, Vec<Cell>)> = Vec::new();
     let all = fleet.clusters > 0 && fleet.within == fleet.clusters;
     pieces.push((
@@ -189,8 +191,9 @@ pub fn subtitle(fleet: &FleetBackups, width: u16) -> Vec<Vec<Cell>> {
             if all { Tone::Ok } else { Tone::Crit },
         )],
     ));
-    if let Some((a, cluster, schedule)) = &fleet.oldest {
-        pieces.push((1, vec![Cell::plain(format!("oldest good backup {} ({cluster}/{schedule})", age(*a)))]));
+    if let Some((at, cluster, schedule)) = &fleet.oldest {
+        let a = ago(now, *at);
+        pieces.push((1, vec![Cell::plain(format!("oldest good backup {} ({cluster}/{schedule})", age(a)))]));
     }
     pieces.push((
         0,
@@ -224,7 +227,7 @@ pub fn subtitle(fleet: &FleetBackups, width: u16) -> Vec<Vec<Cell>> {
         );
         pieces.push((3, vec![Cell::muted(text)]));
     }
-    vec![super::chrome::fit_pieces(pieces, width)]
+    vec![fit_pieces(pieces, width)]
 }
 
 /// A fixed-width table line of the detail.
@@ -249,21 +252,21 @@ fn backup_line(b: &BackupSummary, now: Timestamp, selected: bool) -> Line {
         (expires, 6, Tone::Muted),
     ]);
     let problem = b.problem();
-    if !problem.is_empty() && b.phase != "Completed" {
+    if !problem.is_empty() && b.phase != VeleroPhase::Completed {
         line.push(Cell::new(problem, Tone::Crit));
     }
     line
 }
 
 fn restore_line(r: &RestoreSummary, now: Timestamp) -> Line {
-    let progress = if finished(&r.phase) {
+    let progress = if r.phase.finished() {
         r.took().map(|d| format!("took {}", age(d))).unwrap_or_else(|| "—".to_owned())
     } else if r.total_items > 0 {
         format!("{}/{} items", r.items_restored, r.total_items)
     } else {
         "—".to_owned()
     };
-    let phase = if r.phase.is_empty() { "New".to_owned() } else { r.phase.clone() };
+    let phase = r.phase.to_string();
     let mut line = columns_line(vec![
         (format!("  {}", r.name), 34, Tone::Normal),
         (phase, 16, phase_tone(&r.phase, r.warnings)),
@@ -287,7 +290,7 @@ fn health_lines(h: &ScheduleHealth, now: Timestamp, width: u16) -> Vec<Line> {
     };
     let verdict = match &h.rpo {
         Rpo::Within => Cell::new(
-            format!("within: the newest good backup is {} old", h.age.map(age).unwrap_or_else(|| "—".to_owned())),
+            format!("within: the newest good backup is {} old", h.age(now).map(age).unwrap_or_else(|| "—".to_owned())),
             Tone::Ok,
         ),
         Rpo::NotDue => Cell::muted("no run due yet"),
@@ -314,9 +317,10 @@ fn health_lines(h: &ScheduleHealth, now: Timestamp, width: u16) -> Vec<Line> {
 
 /// The detail of a row: the schedule and its RPO, the storage location, the backups (one
 /// selected: the restore action's source) and the cluster's restores.
-pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16, height: u16) -> Option<DetailVm> {
-    let row = row_of_key(model, key, now)?;
-    let c = &model.clusters[row.cluster];
+pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16, height: u16) -> Option<DetailVm> {
+    let now = model.now;
+    let row = derived.backup_row(key)?;
+    let c = &model.fleet.clusters()[row.cluster];
     let mut lines: Vec<Line> = Vec::new();
     let schedule = row.schedule().and_then(|k| c.schedules.get(k));
     if let Some(s) = schedule {
@@ -328,12 +332,12 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16, height: u16)
         lines.push(field("Schedule", spec));
         lines.push(field("Last backup", vec![Cell::plain(ago_text(now, s.last_backup))]));
     } else {
-        lines.push(field("Schedule", vec![Cell::new(problem_text(&row), tone_of(row.severity()))]));
+        lines.push(field("Schedule", vec![Cell::new(problem_text(row), tone_of(row.severity()))]));
     }
     if let Some(h) = row.health() {
         lines.extend(health_lines(h, now, width));
     }
-    let storage = match storage_of(c, &row) {
+    let storage = match storage_of(c, row) {
         Some(s) => {
             let mut cells = vec![storage_cell(Some(s), now)];
             cells.push(Cell::muted(format!(
@@ -353,7 +357,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16, height: u16)
     lines.push(field("Storage", storage));
     lines.push(Vec::new());
 
-    let backups = backups_of(model, &row);
+    let backups = backups_of(c, row);
     let cursor = model.ui.detail_scroll.min(backups.len().saturating_sub(1));
     lines.push(heading(format!("Backups ({}, newest first; the selected one is restored from)", backups.len())));
     lines.push(columns_line(

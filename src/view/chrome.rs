@@ -8,13 +8,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::format::latency;
-use super::table::{Cell, Tone};
+use super::table::{Cell, Tone, fit_pieces};
 use crate::action::{Action, Pane};
 use crate::app::model::Model;
-use crate::app::propagation::FleetSync;
+use crate::derive::Derived;
 use crate::fleet::ago;
-use crate::fleet::cluster::State;
-use crate::fleet::probes::fleet_latency;
 
 /// The keys bound to each action, as shown to the user ("q", "ctrl-c").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,29 +64,27 @@ pub fn header(model: &Model, hints: &KeyHints, now: Timestamp) -> HeaderVm {
 
 /// "7/8 live · p95 41 ms · 1 degraded · 1 behind sync target · 7 policy violations", the
 /// most important parts that fit `width`.
-pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> Vec<Cell> {
-    let t = model.settings.thresholds;
-    let states: Vec<State> = model.clusters.iter().map(|c| c.state(now, t)).collect();
-    let count = |f: fn(&State) -> bool| states.iter().filter(|s| f(s)).count();
-    let live = count(|s| matches!(s, State::Live));
+pub fn summary(model: &Model, derived: &Derived, width: u16) -> Vec<Cell> {
+    let (counts, fleet) = (&derived.counts, &derived.sync);
+    let live = counts.live;
     let mut parts = vec![(
         0,
         vec![Cell::new(
-            format!("{live}/{} live", states.len()),
-            if live == states.len() { Tone::Ok } else { Tone::Normal },
+            format!("{live}/{} live", counts.clusters),
+            if live == counts.clusters { Tone::Ok } else { Tone::Normal },
         )],
     )];
-    let p95 = fleet_latency(model.clusters.iter().map(|c| &c.probes), now, model.settings.latency_target).p95;
-    if let Some(p95) = p95 {
-        let tone = if p95 > model.settings.latency_target { Tone::Warn } else { Tone::Normal };
+    let target = model.fleet.settings.latency_target;
+    if let Some(p95) = derived.latency.p95 {
+        let tone = if p95 > target { Tone::Warn } else { Tone::Normal };
         parts.push((2, vec![Cell::new(format!("p95 {}", latency(p95)), tone)]));
     }
     let problems = [
-        (count(|s| matches!(s, State::Degraded { .. })), "degraded", Tone::Warn, 1),
-        (count(|s| matches!(s, State::Unreachable { .. })), "unreachable", Tone::Crit, 0),
-        (count(|s| matches!(s, State::Unauthorized { .. })), "unauthorized", Tone::Crit, 0),
-        (count(|s| matches!(s, State::Syncing | State::Connecting)), "syncing", Tone::Muted, 3),
-        (model.join.hub_only.len(), "hub-only", Tone::Warn, 2),
+        (counts.degraded, "degraded", Tone::Warn, 1),
+        (counts.unreachable, "unreachable", Tone::Crit, 0),
+        (counts.unauthorized, "unauthorized", Tone::Crit, 0),
+        (counts.syncing, "syncing", Tone::Muted, 3),
+        (model.fleet.hub_only().len(), "hub-only", Tone::Warn, 2),
         (fleet.alarms, "behind sync target", Tone::Crit, 1),
         (fleet.violations.max(0) as usize, "policy violations", Tone::Crit, 1),
     ];
@@ -97,7 +93,7 @@ pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> 
             parts.push((priority, vec![Cell::new(format!("{n} {label}"), tone)]));
         }
     }
-    if let Some(warning) = write_warning(model) {
+    if let Some(warning) = write_warning(model, derived) {
         parts.insert(0, (0, vec![warning]));
     }
     fit_pieces(parts, width)
@@ -105,21 +101,22 @@ pub fn summary(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> 
 
 /// In a session that cannot write: a warning when the credentials could write anyway
 /// (SelfSubjectAccessReview), so a read-only screen is known to rest on fleetdeck alone.
-pub fn write_warning(model: &Model) -> Option<Cell> {
+pub fn write_warning(model: &Model, derived: &Derived) -> Option<Cell> {
     if model.settings.writable {
         return None;
     }
-    let n = model.clusters.iter().filter(|c| !c.could_write().is_empty()).count();
+    let n = derived.counts.could_write;
     (n > 0).then(|| Cell::new(format!("credentials could write on {n}"), Tone::Crit))
 }
 
-pub fn footer(model: &Model, fleet: &FleetSync, hints: &KeyHints, now: Timestamp, width: u16) -> FooterVm {
+pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) -> FooterVm {
+    let now = model.now;
     // A running (or just finished) operator action, or a recent notice, comes first.
     let notice = model.ui.notice.as_ref().filter(|(_, at)| ago(now, *at) < Duration::from_secs(10));
     let mut status = match (super::operation::status(model, now), notice) {
         (Some(op), _) => vec![op],
         (None, Some((text, _))) => vec![Cell::new(text.clone(), Tone::Warn)],
-        (None, None) => summary(model, fleet, now, width),
+        (None, None) => summary(model, derived, width),
     };
     let filter = model.ui.filter.text();
     if !filter.is_empty() && !model.ui.filter.editing {
@@ -240,29 +237,4 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
         sections.push((title, rows));
     }
     HelpVm { sections }
-}
-
-/// One line of pieces joined by " · ", keeping the most important that fit in `width`:
-/// `pieces` come with a priority (0 first); the kept ones stay in their given order.
-pub fn fit_pieces(pieces: Vec<(u8, Vec<Cell>)>, width: u16) -> Vec<Cell> {
-    let len = |cells: &[Cell]| cells.iter().map(|c| c.text.chars().count()).sum::<usize>();
-    let mut order: Vec<usize> = (0..pieces.len()).collect();
-    order.sort_by_key(|&i| pieces[i].0);
-    let mut kept = vec![false; pieces.len()];
-    let mut used = 0;
-    for i in order {
-        let need = len(&pieces[i].1) + if used == 0 { 0 } else { 3 };
-        if used + need <= width as usize {
-            used += need;
-            kept[i] = true;
-        }
-    }
-    let mut line = Vec::new();
-    for (piece, _) in pieces.into_iter().zip(&kept).filter(|(_, k)| **k) {
-        if !line.is_empty() {
-            line.push(Cell::muted(" · "));
-        }
-        line.extend(piece.1);
-    }
-    line
 }

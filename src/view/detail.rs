@@ -3,18 +3,15 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
-
 use super::format::{age, latency, percent};
 use super::health::state_cell;
-use super::table::{Cell, Tone};
+use super::table::{Cell, Line, Tone};
 use crate::app::model::Model;
+use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
 use crate::fleet::cluster::{Connection, WatchState};
-use crate::fleet::registry::Role;
-
-/// A line of styled pieces.
-pub type Line = Vec<Cell>;
+use crate::fleet::registry::ContextRole;
+use crate::fleet::summary::ConditionStatus;
 
 /// The probe history as the chart draws it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,22 +41,24 @@ pub fn heading(text: String) -> Line {
     vec![Cell::new(text, Tone::Accent)]
 }
 
-pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<DetailVm> {
-    let (index, c) = model.cluster_by_name(name)?;
-    let t = model.settings.thresholds;
-    let state = c.state(now, t);
+pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Option<DetailVm> {
+    let now = model.now;
+    let v = derived.cluster(key.cluster()?)?;
+    let fleet = &model.fleet;
+    let c = &fleet.clusters()[v.id];
+    let state = &v.state;
     let mut lines: Vec<Line> = Vec::new();
     lines.push(field("Server", vec![Cell::plain(c.server.clone())]));
-    let (role, joined) = model.join.roles.get(index).cloned().unwrap_or((Role::Candidate, None));
-    let role_text = match (role, joined) {
-        (Role::Spoke, Some((r, how))) => {
-            format!("spoke: hub registration \"{}\", joined by {}", model.registrations[r].name, how.label())
+    let registration = fleet.registration_of(v.id);
+    let role_text = match (v.role, registration) {
+        (ContextRole::Spoke { by, .. }, Some(r)) => {
+            format!("spoke: hub registration \"{}\", joined by {}", r.name, by.label())
         }
-        (Role::Candidate, _) => "candidate: no hub registration names this context".to_owned(),
-        (r, _) => r.label().to_owned(),
+        (ContextRole::Candidate, _) => "candidate: no hub registration names this context".to_owned(),
+        (r, _) => r.role().label().to_owned(),
     };
     lines.push(field("Role", vec![Cell::plain(role_text)]));
-    let mut state_line = vec![state_cell(&state, now)];
+    let mut state_line = vec![state_cell(state, now)];
     if let Some(e) = state.error() {
         state_line.push(Cell::new(format!("  {} ({} ago)", e.message, age(ago(now, e.at))), Tone::Crit));
     }
@@ -71,10 +70,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         ));
     }
     lines.push(field("Version", vec![c.version.clone().map_or_else(|| Cell::muted("unknown"), Cell::plain)]));
-    let recorded = joined
-        .and_then(|(r, _)| model.registrations.get(r))
-        .and_then(|reg| reg.secret.as_ref())
-        .and_then(|s| s.cluster_uid.clone());
+    let recorded = registration.and_then(|reg| reg.secret.as_ref()).and_then(|s| s.cluster_uid.clone());
     let identity = match (&c.uid, recorded) {
         (Some(uid), Some(hub)) if *uid == hub => {
             vec![Cell::plain(uid.clone()), Cell::new("  matches the hub's record", Tone::Ok)]
@@ -96,9 +92,9 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         }
     };
     lines.push(field("Access", access));
-    let target = model.settings.latency_target;
-    let stats = c.probes.latency(now, target);
-    let avail = c.probes.availability(now).map_or("—".to_owned(), percent);
+    let target = fleet.settings.latency_target;
+    let stats = &v.latency;
+    let avail = v.availability.map_or("—".to_owned(), percent);
     lines.push(field(
         "Latency",
         vec![Cell::plain(format!(
@@ -112,7 +108,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         ))],
     ));
     let fresh = match c.data_age(now) {
-        Some(a) if c.is_stale(now, t) => Cell::new(format!("stale: last data {} ago", age(a)), Tone::Stale),
+        Some(a) if v.stale => Cell::new(format!("stale: last data {} ago", age(a)), Tone::Stale),
         Some(a) => Cell::plain(format!("last data {} ago", age(a))),
         None => Cell::muted("no data yet"),
     };
@@ -129,7 +125,7 @@ pub fn detail(model: &Model, name: &str, now: Timestamp, width: u16) -> Option<D
         let odd: Vec<String> = node
             .conditions
             .iter()
-            .filter(|cond| (cond.type_ == "Ready") != (cond.status == "True"))
+            .filter(|cond| (cond.type_ == "Ready") != (cond.status == ConditionStatus::True))
             .map(|cond| {
                 let when = cond.since.map(|s| format!(" {}", age(ago(now, s)))).unwrap_or_default();
                 format!("{}={} {}{when}", cond.type_, cond.status, cond.reason)

@@ -6,12 +6,13 @@ use super::format::{age, percent, truncate};
 use super::table::{Cell, ColumnSpec, TableVm, Tone};
 use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::propagation::{SyncColumn, columns, context_sync, hub_own, row_of_key};
-use crate::app::rows::{row_keys, selected_key};
+use crate::derive::cluster::ClusterView;
+use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::registry::Role;
+use crate::fleet::state::ClusterId;
 use crate::view::propagation;
 
 pub const COLUMNS: [ColumnSpec; 12] = [
@@ -54,18 +55,11 @@ fn component_cell(cluster: &ClusterModel, namespace: &str, kind: Kind) -> Cell {
 
 /// The identity cell: the kube-system UID, short, flagged when it differs from the hub's
 /// record of the spoke.
-fn identity_cell(model: &Model, index: usize) -> Cell {
-    let cluster = &model.clusters[index];
-    let Some(uid) = &cluster.uid else { return Cell::muted("—") };
+fn identity_cell(model: &Model, id: ClusterId) -> Cell {
+    let fleet = &model.fleet;
+    let Some(uid) = &fleet.clusters()[id].uid else { return Cell::muted("—") };
     let short: String = uid.chars().take(8).collect();
-    let recorded = model
-        .join
-        .roles
-        .get(index)
-        .and_then(|(_, reg)| reg.as_ref())
-        .and_then(|(r, _)| model.registrations.get(*r))
-        .and_then(|r| r.secret.as_ref())
-        .and_then(|s| s.cluster_uid.as_deref());
+    let recorded = fleet.registration_of(id).and_then(|r| r.secret.as_ref()).and_then(|s| s.cluster_uid.as_deref());
     match recorded {
         // The context reaches another cluster than the one the hub registered.
         Some(hub_uid) if hub_uid != uid => Cell::new("MISMATCH", Tone::Crit),
@@ -74,23 +68,18 @@ fn identity_cell(model: &Model, index: usize) -> Cell {
 }
 
 /// The SYNC cell: the spoke's Kustomizations (the hub's own for the hub).
-fn sync_cell(model: &Model, columns: &[SyncColumn], index: usize, now: Timestamp) -> Cell {
-    let target = model.settings.propagation_target;
-    if model.clusters[index].is_hub {
-        let own = hub_own(model);
-        return propagation::health_cell(own.iter().map(|c| &c.state), true, now, target);
-    }
-    match context_sync(model, columns, index) {
-        Some(row) => propagation::health_cell(row.present().map(|c| &c.state), row.registration.is_some(), now, target),
-        None => Cell::muted("—"),
+fn sync_cell(model: &Model, derived: &Derived, v: &ClusterView) -> Cell {
+    let (now, target) = (model.now, model.fleet.settings.propagation_target);
+    match &v.sync {
+        None => propagation::health_cell(derived.shared.hub_own.iter().map(|c| &c.state), true, now, target),
+        Some(row) => propagation::health_cell(row.present().map(|c| &c.state), row.registered(), now, target),
     }
 }
 
-fn cluster_row(model: &Model, columns: &[SyncColumn], index: usize, now: Timestamp) -> Vec<Cell> {
-    let c = &model.clusters[index];
-    let t = model.settings.thresholds;
-    let state = c.state(now, t);
-    let role = model.join.roles.get(index).map_or(Role::Candidate, |r| r.0);
+fn cluster_row(model: &Model, derived: &Derived, v: &ClusterView) -> Vec<Cell> {
+    let now = model.now;
+    let c = &model.fleet.clusters()[v.id];
+    let settings = &model.fleet.settings;
     let (ready, total) = c.node_counts();
     // The last known counts stay, marked stale while the watch is not synced.
     let nodes = match c.watches.get(&Kind::Node) {
@@ -100,33 +89,33 @@ fn cluster_row(model: &Model, columns: &[SyncColumn], index: usize, now: Timesta
         Some(w) if w.synced_at.is_some() => Cell::new(format!("{ready}/{total}"), Tone::Stale),
         _ => Cell::muted("…"),
     };
-    let avail = match c.probes.availability(now) {
-        Some(a) => Cell::new(percent(a), if a < model.settings.availability_target { Tone::Crit } else { Tone::Ok }),
+    let avail = match v.availability {
+        Some(a) => Cell::new(percent(a), if a < settings.availability_target { Tone::Crit } else { Tone::Ok }),
         None => Cell::muted("—"),
     };
     let fresh = match c.data_age(now) {
-        Some(a) if c.is_stale(now, t) => Cell::new(format!("stale {}", age(a)), Tone::Stale),
+        Some(a) if v.stale => Cell::new(format!("stale {}", age(a)), Tone::Stale),
         Some(a) => Cell::plain(age(a)),
         None => Cell::muted("—"),
     };
-    let error = state.error().cloned().or_else(|| c.last_error().cloned());
+    let error = v.state.error().cloned().or_else(|| c.last_error().cloned());
     let last_error = match error {
         Some(e) => Cell::new(
-            format!("{} ({})", e.message, age(ago(now, e.at))),
-            if state.error().is_some() { Tone::Crit } else { Tone::Muted },
+            truncate(&format!("{} ({})", e.message, age(ago(now, e.at))), 200),
+            if v.state.error().is_some() { Tone::Crit } else { Tone::Muted },
         ),
         None => Cell::muted("—"),
     };
     vec![
         Cell::new(c.context.clone(), if c.is_hub { Tone::Accent } else { Tone::Normal }),
-        Cell::plain(role.label()),
-        state_cell(&state, now),
+        Cell::plain(v.role.role().label()),
+        state_cell(&v.state, now),
         c.version.clone().map_or_else(|| Cell::muted("—"), Cell::plain),
         nodes,
-        identity_cell(model, index),
+        identity_cell(model, v.id),
         component_cell(c, "flux-system", Kind::FluxWorkload),
         component_cell(c, "velero", Kind::VeleroWorkload),
-        sync_cell(model, columns, index, now),
+        sync_cell(model, derived, v),
         avail,
         fresh,
         last_error,
@@ -151,33 +140,28 @@ fn hub_only_row(name: &str, sync: Cell) -> Vec<Cell> {
     ]
 }
 
-pub fn table(model: &Model, now: Timestamp, width: u16, height: usize) -> TableVm {
-    let keys = row_keys(model, Pane::Health);
-    let selected = selected_key(model, Pane::Health).and_then(|s| keys.iter().position(|k| *k == s));
-    let columns = columns(model);
-    let target = model.settings.propagation_target;
-    let rows: Vec<Vec<Cell>> = keys
-        .iter()
-        .map(|key| match model.cluster_by_name(key) {
-            Some((i, _)) => cluster_row(model, &columns, i, now),
-            None => {
-                let row = row_of_key(model, &columns, key);
-                let sync = match &row {
-                    Some(r) => propagation::health_cell(r.present().map(|c| &c.state), true, now, target),
-                    None => Cell::muted("—"),
-                };
-                hub_only_row(row.as_ref().map_or(key.as_str(), |r| r.name.as_str()), sync)
-            }
-        })
-        .map(|row| {
-            let mut row = row;
-            if let Some(last) = row.last_mut() {
-                last.text = truncate(&last.text, 200);
-            }
-            row
-        })
-        .collect();
-    let mut t = TableVm::build(&COLUMNS, width, height, rows, selected);
+/// The cells of a row of the health pane.
+fn row(model: &Model, derived: &Derived, key: &RowKey) -> Vec<Cell> {
+    let target = model.fleet.settings.propagation_target;
+    match (key, derived.spoke_row(key)) {
+        (RowKey::Cluster(id), _) => match derived.cluster(*id) {
+            Some(v) => cluster_row(model, derived, v),
+            None => Vec::new(),
+        },
+        (RowKey::HubOnly(name), Some(r)) => {
+            hub_only_row(name, propagation::health_cell(r.present().map(|c| &c.state), true, model.now, target))
+        }
+        (RowKey::HubOnly(name), None) => hub_only_row(name, Cell::muted("—")),
+        _ => Vec::new(),
+    }
+}
+
+pub fn table(model: &Model, derived: &Derived, width: u16, height: usize) -> TableVm {
+    let keys = derived.keys(&model.fleet, Pane::Health, model.ui.filter.text());
+    let selected = super::selection(model, Pane::Health, &keys);
+    let mut t = TableVm::window(&COLUMNS, width, height, keys.len(), selected, |visible| {
+        keys[visible].iter().map(|k| row(model, derived, k)).collect()
+    });
     if t.total == 0 {
         t.empty = Some(if model.ui.filter.text().is_empty() {
             "no clusters".into()

@@ -1,6 +1,6 @@
-//! View models: the model, the time and the viewport size turned into what the widgets
-//! draw, nothing more. Rows are trimmed to what is visible; the result is cached until
-//! the model's version, the second or the size changes.
+//! View models: the model, its derived fleet and the viewport size turned into what the
+//! widgets draw, nothing more. Every table makes cells for its visible rows only; times
+//! are the model's (one clock for keys, filters and cells).
 
 pub mod audit;
 pub mod backups;
@@ -15,12 +15,9 @@ pub mod spoke;
 pub mod table;
 pub mod wall;
 
-use jiff::Timestamp;
-
 use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::propagation::fleet_sync;
-use crate::app::rows::row_keys;
+use crate::derive::{Derived, RowKey};
 use chrome::{FooterVm, HeaderVm, HelpVm, KeyHints};
 use detail::DetailVm;
 use propagation::RevisionChartVm;
@@ -63,24 +60,25 @@ pub fn table_rows(height: u16, subtitle: usize) -> usize {
     height.saturating_sub(CHROME_ROWS + subtitle as u16 + 1) as usize
 }
 
-pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, height: u16) -> ScreenVm {
+/// The screen of the model at its time: `derived` is the model's fleet derived (now).
+pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, height: u16) -> ScreenVm {
+    let now = model.now;
     let too_small = (width < MIN_WIDTH || height < MIN_HEIGHT).then(|| {
         format!("fleetdeck needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {width}×{height}")
     });
     if let Some(wall) = &model.ui.wall {
-        return ScreenVm { too_small, ..wall::screen(model, wall, hints, now, width, height) };
+        return ScreenVm { too_small, ..wall::screen(model, derived, wall, hints, width, height) };
     }
     let header = chrome::header(model, hints, now);
-    let fleet = fleet_sync(model);
-    let footer = chrome::footer(model, &fleet, hints, now, width);
+    let footer = chrome::footer(model, derived, hints, width);
     let help = model.ui.help.then(|| chrome::help(hints, model.ui.pane));
     let panel = operation::panel(model, now, width);
     let pane = model.ui.pane;
     let opened = model.ui.detail.as_ref().and_then(|key| match pane {
-        Pane::Propagation => spoke::detail(model, key, now, width),
-        Pane::Backups => backups::detail(model, key, now, width, height),
+        Pane::Propagation => spoke::detail(model, derived, key, width),
+        Pane::Backups => backups::detail(model, derived, key, width, height),
         Pane::Audit => audit::detail(model, key, width),
-        _ => detail::detail(model, key, now, width),
+        _ => detail::detail(model, derived, key, width),
     });
     if let Some(d) = opened {
         let title = d.title.clone();
@@ -101,43 +99,42 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
         Pane::Health => {
             let rows = table_rows(height, 0);
             (
-                format!("Health · {} clusters", model.clusters.len()),
+                format!("Health · {} clusters", model.fleet.clusters().len()),
                 Vec::new(),
-                Body::Table(health::table(model, now, width, rows)),
+                Body::Table(health::table(model, derived, width, rows)),
             )
         }
         Pane::Latency => {
             let rows = table_rows(height, 1);
             let subtitle = vec![vec![Cell::muted(latency::subtitle(model))]];
-            ("Latency".to_owned(), subtitle, Body::Table(latency::table(model, now, width, rows)))
+            (latency::title(derived), subtitle, Body::Table(latency::table(model, derived, width, rows)))
         }
         Pane::Propagation => {
-            let subtitle = propagation::subtitle(model, &fleet, now, width);
+            let subtitle = propagation::subtitle(model, derived, width);
             let available = table_rows(height, subtitle.len());
-            let header = propagation::extra_header_rows(model, width) as usize;
-            let needed = row_keys(model, Pane::Propagation).len().max(1) + header;
+            let keys = derived.keys(&model.fleet, Pane::Propagation, model.ui.filter.text());
+            let header = propagation::extra_header_rows(derived, width) as usize;
+            let needed = keys.len().max(1) + header;
             // The chart takes what the rows leave, past a blank line, when that is enough.
             let spare = available.saturating_sub(needed + 1) as u16;
-            let charted = !crate::app::propagation::columns(model).is_empty();
+            let charted = !derived.shared.columns.is_empty();
             let rows = if charted && spare >= propagation::CHART_ROWS {
                 let h = spare.min(propagation::CHART_ROWS + 2);
-                chart = Some((propagation::chart(model, now, width), h));
+                chart = Some((propagation::chart(model, width), h));
                 available - h as usize - 1
             } else {
                 available
             };
-            let title = format!("Propagation · {} spokes", fleet.spokes);
-            (title, subtitle, Body::Table(propagation::table(model, now, width, rows)))
+            let title = format!("Propagation · {} spokes", derived.sync.spokes);
+            (title, subtitle, Body::Table(propagation::table(model, derived, &keys, width, rows)))
         }
         Pane::Backups => {
-            // Every schedule is judged once for the figures and the rows.
-            let all = crate::app::backups::all_rows(model, now);
-            let fleet = crate::app::backups::fleet_backups(model, &all, now);
-            let rows = crate::app::backups::listed(model, all);
-            let subtitle = backups::subtitle(&fleet, width);
+            let keys = derived.keys(&model.fleet, Pane::Backups, model.ui.filter.text());
+            let subtitle = backups::subtitle(&derived.fleet_backups, now, width);
             let height = table_rows(height, subtitle.len());
-            let title = format!("Backups · {} schedules", rows.iter().filter(|r| r.schedule().is_some()).count());
-            (title, subtitle, Body::Table(backups::table(model, &rows, now, width, height)))
+            let schedules = keys.iter().filter(|k| matches!(k, RowKey::Backup { schedule: Some(_), .. })).count();
+            let title = format!("Backups · {schedules} schedules");
+            (title, subtitle, Body::Table(backups::table(model, derived, &keys, width, height)))
         }
         Pane::Audit => {
             let (title, subtitle, table) = audit::pane(model, width, height);
@@ -147,20 +144,9 @@ pub fn screen(model: &Model, hints: &KeyHints, now: Timestamp, width: u16, heigh
     ScreenVm { header, title, subtitle, body, chart, footer, operation: panel, help, too_small }
 }
 
-/// The last screen computed, reused while nothing it depends on changed.
-#[derive(Debug, Default)]
-pub struct ViewCache {
-    key: Option<(u64, i64, u16, u16)>,
-    screen: Option<ScreenVm>,
-}
-
-impl ViewCache {
-    pub fn get(&mut self, model: &Model, hints: &KeyHints, now: Timestamp, width: u16, height: u16) -> &ScreenVm {
-        let key = (model.version, now.as_second(), width, height);
-        if self.key != Some(key) || self.screen.is_none() {
-            self.screen = Some(screen(model, hints, now, width, height));
-            self.key = Some(key);
-        }
-        self.screen.get_or_insert_with(|| screen(model, hints, now, width, height))
-    }
+/// The position of the selected key among `keys`: the stored one while listed, else the
+/// first row.
+pub fn selection(model: &Model, pane: Pane, keys: &[RowKey]) -> Option<usize> {
+    let stored = model.ui.selected.get(&pane).and_then(|k| keys.iter().position(|x| x == k));
+    stored.or((!keys.is_empty()).then_some(0))
 }

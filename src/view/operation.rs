@@ -4,8 +4,8 @@
 
 use jiff::Timestamp;
 
-use super::detail::Line;
 use super::format::{age, truncate};
+use super::table::Line;
 use super::table::{Cell, Tone};
 use crate::app::model::Model;
 use crate::fleet::ago;
@@ -36,12 +36,12 @@ fn progress_text(model: &Model, o: &Operation, now: Timestamp) -> String {
         _ => String::new(),
     };
     if o.plan.op.creates() {
-        let state = o.progress_of(&model.clusters).into_iter().next().map(|(_, p)| match p {
+        let state = o.progress_of(model.fleet.clusters()).into_iter().next().map(|(_, p)| match p {
             Progress::Waiting(text) | Progress::Running(text) | Progress::Finished { text, .. } => text,
         });
         return format!("Velero: {} ({since})", state.unwrap_or_default());
     }
-    let (done, total) = o.progress(&model.clusters);
+    let (done, total) = o.progress(model.fleet.clusters());
     format!("waiting for Flux: {done}/{total} handled ({since})")
 }
 

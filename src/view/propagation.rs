@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::chrome::fit_pieces;
 use super::format::{age, seconds, short_revision, truncate};
-use super::table::{Cell, ColumnSpec, TableVm, Tone};
+use super::table::{Cell, ColumnSpec, TableVm, Tone, fit_pieces};
 use crate::action::Pane;
 use crate::app::model::Model;
-use crate::app::propagation::{Compliance, FleetSync, SpokeSync, SyncColumn, columns, hub_own, row_of_key, source};
-use crate::app::rows::{row_keys, selected_key};
+use crate::derive::propagation::{Compliance, SpokeSync, SyncColumn, source};
+use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
 use crate::fleet::cluster::{State, WatchState};
 use crate::fleet::kind::Kind;
@@ -132,7 +131,7 @@ fn stat_cells(stats: &PropagationStats, compliance: &Compliance, target: Duratio
 
 /// The summary of a spoke's Kustomizations: "2/2", and the worst one's state.
 fn summary_cells(row: &SpokeSync, columns: &[SyncColumn], now: Timestamp, target: Duration) -> [Cell; 2] {
-    if row.registration.is_none() {
+    if !row.registered() {
         return [Cell::muted("—"), Cell::muted("not registered")];
     }
     let total = row.total();
@@ -164,7 +163,7 @@ fn summary_cells(row: &SpokeSync, columns: &[SyncColumn], now: Timestamp, target
 /// revision with how long ago the hub got it.
 fn column_title(model: &Model, column: &SyncColumn, now: Timestamp) -> String {
     let width = CELL_WIDTH as usize;
-    let revision = match source(model, &column.source) {
+    let revision = match source(&model.fleet, &column.source) {
         Some(s) if !s.revision.is_empty() => {
             let since = s.produced_at.map(|p| format!(" {}", age(ago(now, p)))).unwrap_or_default();
             format!("{}{since}", short_revision(&s.revision))
@@ -180,40 +179,44 @@ fn column_title(model: &Model, column: &SyncColumn, now: Timestamp) -> String {
     )
 }
 
-pub fn table(model: &Model, now: Timestamp, width: u16, height: usize) -> TableVm {
-    let columns = columns(model);
-    let target = model.settings.propagation_target;
-    let keys = row_keys(model, Pane::Propagation);
-    let selected = selected_key(model, Pane::Propagation).and_then(|s| keys.iter().position(|k| *k == s));
+fn row_cells(model: &Model, row: &SpokeSync, columns: &[SyncColumn], matrix: bool) -> Vec<Cell> {
+    let (now, target) = (model.now, model.fleet.settings.propagation_target);
+    let name_tone = if row.whose.context().is_none() { Tone::Warn } else { Tone::Normal };
+    let mut cells = vec![Cell::new(row.name.clone(), name_tone)];
+    if matrix {
+        cells.extend(row.cells.iter().map(|c| match c {
+            Some(c) => state_cell(&c.state, now, target),
+            None if !row.registered() => Cell::muted("not registered"),
+            None => Cell::muted("—"),
+        }));
+    } else {
+        cells.extend(summary_cells(row, columns, now, target));
+    }
+    cells.extend(stat_cells(&row.stats, &row.compliance, target));
+    cells
+}
+
+/// The table of `keys` (the pane's rows after the filter).
+pub fn table(model: &Model, derived: &Derived, keys: &[RowKey], width: u16, height: usize) -> TableVm {
+    let columns = &derived.shared.columns;
+    let selected = super::selection(model, Pane::Propagation, keys);
     let matrix = matrix_fits(width, columns.len());
     let mut specs = vec![ColumnSpec::new("SPOKE", NAME_WIDTH, 0)];
     if matrix {
-        specs.extend(columns.iter().map(|c| ColumnSpec::named(column_title(model, c, now), CELL_WIDTH, 0)));
+        specs.extend(columns.iter().map(|c| ColumnSpec::named(column_title(model, c, model.now), CELL_WIDTH, 0)));
     } else {
         specs.push(ColumnSpec::new("SYNC", 5, 0));
         specs.push(ColumnSpec::new("STATE", 34, 0).flex());
     }
     specs.extend(stat_columns());
-    let rows: Vec<Vec<Cell>> = keys
-        .iter()
-        .filter_map(|key| row_of_key(model, &columns, key))
-        .map(|row| {
-            let name_tone = if row.context.is_none() { Tone::Warn } else { Tone::Normal };
-            let mut cells = vec![Cell::new(row.name.clone(), name_tone)];
-            if matrix {
-                cells.extend(row.cells.iter().map(|c| match c {
-                    Some(c) => state_cell(&c.state, now, target),
-                    None if row.registration.is_none() => Cell::muted("not registered"),
-                    None => Cell::muted("—"),
-                }));
-            } else {
-                cells.extend(summary_cells(&row, &columns, now, target));
-            }
-            cells.extend(stat_cells(&row.stats(model, now), &row.compliance, target));
-            cells
-        })
-        .collect();
-    let mut t = TableVm::build(&specs, width, height.saturating_sub(if matrix { 2 } else { 0 }), rows, selected);
+    let height = height.saturating_sub(if matrix { 2 } else { 0 });
+    let mut t = TableVm::window(&specs, width, height, keys.len(), selected, |visible| {
+        keys[visible]
+            .iter()
+            .filter_map(|k| derived.spoke_row(k))
+            .map(|row| row_cells(model, row, columns, matrix))
+            .collect()
+    });
     if t.total == 0 {
         t.empty = Some(if model.ui.filter.text().is_empty() {
             "no spokes: the kubeconfig has no context besides the hub, and the hub registers none".into()
@@ -225,13 +228,13 @@ pub fn table(model: &Model, now: Timestamp, width: u16, height: usize) -> TableV
 }
 
 /// Rows of the table's header beyond the one `table_rows` counts.
-pub fn extra_header_rows(model: &Model, width: u16) -> u16 {
-    if matrix_fits(width, columns(model).len()) { 2 } else { 0 }
+pub fn extra_header_rows(derived: &Derived, width: u16) -> u16 {
+    if matrix_fits(width, derived.shared.columns.len()) { 2 } else { 0 }
 }
 
 /// Why the hub's view is missing or old, if it is.
-fn hub_problem(model: &Model) -> Option<(String, Tone)> {
-    let Some(hub) = model.hub() else {
+fn hub_problem(model: &Model, derived: &Derived) -> Option<(String, Tone)> {
+    let Some(hub) = model.fleet.hub() else {
         return Some(("no hub context: propagation is read from the hub (fleet.hub or --hub)".to_owned(), Tone::Warn));
     };
     let watch = hub.watches.get(&Kind::Kustomization).map(|w| &w.state);
@@ -241,7 +244,8 @@ fn hub_problem(model: &Model) -> Option<(String, Tone)> {
             Tone::Muted,
         ));
     }
-    match hub.state(model.now, model.settings.thresholds) {
+    let state = model.fleet.hub_id().and_then(|id| derived.cluster(id)).map(|v| &v.state);
+    match state.cloned().unwrap_or(State::Connecting) {
         State::Unreachable { since, .. } | State::Degraded { since, .. } => Some((
             format!("hub {} not answering for {}: last known state", hub.context, age(ago(model.now, since))),
             Tone::Crit,
@@ -256,14 +260,15 @@ fn hub_problem(model: &Model) -> Option<(String, Tone)> {
 
 /// The lines above the table: the sources and their revisions, then the fleet's figures
 /// against the targets, each keeping what fits `width`, most important first.
-pub fn subtitle(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) -> Vec<Vec<Cell>> {
+pub fn subtitle(model: &Model, derived: &Derived, width: u16) -> Vec<Vec<Cell>> {
+    let (now, fleet) = (model.now, &derived.sync);
     let mut sources: Vec<(u8, Vec<Cell>)> = Vec::new();
-    let mut seen = Vec::new();
-    for column in columns(model) {
-        if seen.contains(&column.source) {
+    let mut seen: Vec<&crate::fleet::summary::SourceRef> = Vec::new();
+    for column in &derived.shared.columns {
+        if seen.contains(&&column.source) {
             continue;
         }
-        let text = match source(model, &column.source) {
+        let text = match source(&model.fleet, &column.source) {
             Some(s) if !s.revision.is_empty() => {
                 let since = s.produced_at.map(|p| format!(" ({})", age(ago(now, p)))).unwrap_or_default();
                 Cell::plain(format!("{} {}{since}", column.source.name, short_revision(&s.revision)))
@@ -271,23 +276,23 @@ pub fn subtitle(model: &Model, fleet: &FleetSync, now: Timestamp, width: u16) ->
             _ => Cell::new(format!("{} (no artifact)", column.source.name), Tone::Warn),
         };
         sources.push((1, vec![text]));
-        seen.push(column.source);
+        seen.push(&column.source);
     }
     if seen.is_empty() {
         sources.push((1, vec![Cell::muted("no Kustomization on the hub targets a spoke")]));
     }
-    let problem = hub_problem(model);
+    let problem = hub_problem(model, derived);
     if let Some((text, tone)) = &problem {
         sources = vec![(0, vec![Cell::new(text.clone(), *tone)])];
     }
-    let own = hub_own(model);
+    let own = &derived.shared.hub_own;
     if !own.is_empty() {
         let ok = own.iter().filter(|c| c.state.is_in_sync()).count();
         let tone = if ok == own.len() { Tone::Muted } else { Tone::Warn };
         sources.push((2, vec![Cell::new(format!("hub's own {ok}/{} in sync", own.len()), tone)]));
     }
 
-    let target = model.settings.propagation_target;
+    let target = model.fleet.settings.propagation_target;
     let mut figures: Vec<(u8, Vec<Cell>)> = vec![(2, vec![Cell::muted(format!("target {}", seconds(target)))])];
     let all = fleet.in_sync == fleet.spokes;
     figures.push((
@@ -350,11 +355,12 @@ pub struct RevisionChartVm {
 const BAR_WIDTH: u16 = 7;
 
 /// The chart of the last revisions' propagation, fleet-wide, as many as fit `width`.
-pub fn chart(model: &Model, now: Timestamp, width: u16) -> RevisionChartVm {
-    let target = model.settings.propagation_target;
+pub fn chart(model: &Model, width: u16) -> RevisionChartVm {
+    let (now, target) = (model.now, model.fleet.settings.propagation_target);
     let fit = (width / (BAR_WIDTH + 1)).max(1) as usize;
     let bars: Vec<RevisionBar> = model
-        .propagation
+        .fleet
+        .propagation()
         .recent_revisions(fit)
         .into_iter()
         .map(|row| {

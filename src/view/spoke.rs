@@ -3,15 +3,15 @@
 //! propagations and how they were measured, and its policy reports with every failing
 //! result (policy, rule, resource, message).
 
-use jiff::Timestamp;
-
-use super::detail::{DetailVm, Line, field, heading};
+use super::detail::{DetailVm, field, heading};
 use super::format::{age, ago_text, seconds, short_revision, truncate, wrap};
 use super::propagation::state_cell;
-use super::table::{Cell, Tone};
+use super::table::{Cell, Line, Tone};
 use crate::app::model::Model;
-use crate::app::propagation::{Compliance, columns, row_of_key};
+use crate::derive::propagation::Compliance;
+use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
+use crate::fleet::summary::ConditionStatus;
 
 /// A labelled line under a Kustomization's heading.
 fn sub_field(label: &str, value: Vec<Cell>) -> Line {
@@ -26,15 +26,17 @@ fn paragraph(text: &str, indent: usize, width: u16, tone: Tone) -> Vec<Line> {
     wrap(text, room).into_iter().map(|l| vec![Cell::new(format!("{}{l}", " ".repeat(indent)), tone)]).collect()
 }
 
-pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<DetailVm> {
-    let columns = columns(model);
-    let row = row_of_key(model, &columns, key)?;
-    let target = model.settings.propagation_target;
+pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Option<DetailVm> {
+    let now = model.now;
+    let fleet = &model.fleet;
+    let columns = &derived.shared.columns;
+    let row = derived.spoke_row(key)?;
+    let target = fleet.settings.propagation_target;
     let mut lines: Vec<Line> = Vec::new();
-    let registration = row.registration.and_then(|r| model.registrations.get(r));
-    let where_ = match (row.context, registration) {
-        (Some(i), Some(r)) => format!("context {}, hub namespace {}", model.clusters[i].context, r.name),
-        (Some(i), None) => format!("context {}: not registered on the hub", model.clusters[i].context),
+    let registration = row.whose.registration().and_then(|r| fleet.registration(r));
+    let where_ = match (row.whose.context(), registration) {
+        (Some(i), Some(r)) => format!("context {}, hub namespace {}", fleet.clusters()[i].context, r.name),
+        (Some(i), None) => format!("context {}: not registered on the hub", fleet.clusters()[i].context),
         (None, Some(r)) => format!("hub namespace {}: no local context reaches it (the hub's view only)", r.name),
         (None, None) => "unknown".to_owned(),
     };
@@ -54,8 +56,8 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
         }
         lines.push(field("Sync", sync));
     }
-    let stats = row.stats(model, now);
-    let window = age(model.settings.propagation_window);
+    let stats = &row.stats;
+    let window = age(fleet.settings.propagation_window);
     let figures = match stats.last {
         Some(last) => format!(
             "last {} · p50 {} · p95 {} · max {} over the last {window} ({} measured, {} past the {} target)",
@@ -73,8 +75,8 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
     lines.push(field("Propagation", vec![Cell::plain(wrapped.next().unwrap_or_default())]));
     lines.extend(wrapped.map(|l| vec![Cell::plain(format!("{:12}{l}", ""))]));
 
-    let hub = model.hub();
-    for (cell, column) in row.cells.iter().zip(&columns) {
+    let hub = fleet.hub();
+    for (cell, column) in row.cells.iter().zip(columns) {
         let Some(cell) = cell else { continue };
         let Some(ks) = hub.and_then(|h| h.kustomizations.get(&cell.key)) else { continue };
         lines.push(Vec::new());
@@ -86,8 +88,8 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
             state.push(Cell::muted(format!("  Ready={} {} (since {})", c.status, c.reason, ago_text(now, c.since))));
         }
         lines.push(sub_field("State", state));
-        if let Some(c) = ks.ready.as_ref().filter(|c| c.status != "True" && !c.message.is_empty()) {
-            let tone = if c.status == "False" { Tone::Crit } else { Tone::Muted };
+        if let Some(c) = ks.ready.as_ref().filter(|c| c.status != ConditionStatus::True && !c.message.is_empty()) {
+            let tone = if c.status == ConditionStatus::False { Tone::Crit } else { Tone::Muted };
             lines.extend(paragraph(&c.message, 14, width, tone));
         }
         let source_rev = hub.and_then(|h| h.sources.get(&ks.source)).map(|s| s.revision.clone()).unwrap_or_default();
@@ -125,7 +127,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
                 )],
             ));
         }
-        let history: Vec<_> = model.propagation.applied(&cell.key).collect();
+        let history: Vec<_> = fleet.propagation().applied(&cell.key).collect();
         if !history.is_empty() {
             lines.push(vec![Cell::muted(format!(
                 "    {:<24} {:>8}  {:<18} {}",
@@ -151,7 +153,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
     }
 
     lines.push(Vec::new());
-    let reports = row.context.map(|i| &model.clusters[i].reports);
+    let reports = row.whose.context().map(|i| &fleet.clusters()[i].reports);
     match (&row.compliance, reports) {
         (Compliance::Counts { pass, fail, warn, error, skip, reports: n }, Some(reports)) => {
             lines.push(heading(format!(
@@ -194,7 +196,7 @@ pub fn detail(model: &Model, key: &str, now: Timestamp, width: u16) -> Option<De
         }
         _ => {
             lines.push(heading("Policy reports".into()));
-            lines.push(vec![Cell::muted(if row.context.is_some() {
+            lines.push(vec![Cell::muted(if row.whose.context().is_some() {
                 "  not read yet"
             } else {
                 "  unknown: no local context reaches this spoke"

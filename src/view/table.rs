@@ -173,6 +173,34 @@ impl TableVm {
     }
 }
 
+/// A line of styled pieces.
+pub type Line = Vec<Cell>;
+
+/// One line of pieces joined by " · ", keeping the most important that fit in `width`:
+/// `pieces` come with a priority (0 first); the kept ones stay in their given order.
+pub fn fit_pieces(pieces: Vec<(u8, Vec<Cell>)>, width: u16) -> Vec<Cell> {
+    let len = |cells: &[Cell]| cells.iter().map(|c| c.text.chars().count()).sum::<usize>();
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| pieces[i].0);
+    let mut kept = vec![false; pieces.len()];
+    let mut used = 0;
+    for i in order {
+        let need = len(&pieces[i].1) + if used == 0 { 0 } else { 3 };
+        if used + need <= width as usize {
+            used += need;
+            kept[i] = true;
+        }
+    }
+    let mut line = Vec::new();
+    for (piece, _) in pieces.into_iter().zip(&kept).filter(|(_, k)| **k) {
+        if !line.is_empty() {
+            line.push(Cell::muted(" · "));
+        }
+        line.extend(piece.1);
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,16 +9,21 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::chrome::{FooterVm, HeaderVm, KeyHints, fit_pieces};
-use super::format::{age, latency, ms, truncate};
-use super::table::{Cell, Tone};
+use super::chrome::{FooterVm, HeaderVm, KeyHints};
+use super::format::{age, latency, truncate};
+use super::table::{Cell, Tone, fit_pieces};
 use super::{Body, ScreenVm};
 use crate::action::{Action, Pane};
 use crate::app::model::{Model, Wall};
-use crate::app::report::{ClusterReport, Verdict, report};
 use crate::audit::record::Severity;
+use crate::derive::Derived;
+use crate::derive::cluster::ClusterView;
+use crate::derive::judge::{Judgment, Verdict};
+use crate::derive::propagation::{Compliance, SpokeSync};
+use crate::derive::report::seconds;
 use crate::fleet::ago;
-use crate::fleet::probes::fleet_latency;
+use crate::fleet::cluster::State;
+use crate::fleet::registry::Role;
 
 /// One tile: its lines, and the tone of its worst state. A tile with a problem is drawn
 /// as a block of that colour.
@@ -66,11 +71,15 @@ fn size_for(n: usize, width: u16, height: u16) -> Option<(u16, u16)> {
 }
 
 /// Per cluster: Warning and failure records of the last hour, and the newest of them.
+/// The timeline is in time order, so only the last hour of it is read.
 fn audit_counts(model: &Model, now: Timestamp) -> HashMap<&str, (usize, String)> {
     let mut counts: HashMap<&str, (usize, String)> = HashMap::new();
     for line in model.audit.newest_first() {
         let r = &line.record;
-        if r.severity == Severity::Ok || ago(now, r.time) > Duration::from_secs(3600) {
+        if ago(now, r.time) > Duration::from_secs(3600) {
+            break;
+        }
+        if r.severity == Severity::Ok {
             continue;
         }
         let entry = counts.entry(&r.cluster).or_insert_with(|| (0, format!("{} {}", r.verb, r.object())));
@@ -90,10 +99,10 @@ enum Standing {
 }
 
 impl Standing {
-    fn of(c: &ClusterReport) -> Standing {
-        match c.status {
+    fn of(verdict: Verdict, stale: bool) -> Standing {
+        match verdict {
             Verdict::Unreachable => Standing::Down,
-            _ if c.stale => Standing::Stale,
+            _ if stale => Standing::Stale,
             Verdict::Degraded => Standing::Degraded,
             Verdict::Healthy => Standing::Ok,
         }
@@ -127,62 +136,145 @@ impl Standing {
             Standing::Down => "down",
         }
     }
+}
+
+/// What a tile is of: a cluster of the kubeconfig, or a registration no context reaches.
+#[derive(Clone, Copy)]
+enum Of<'a> {
+    Cluster(&'a ClusterView),
+    HubOnly(&'a SpokeSync, &'a Judgment),
+}
+
+/// A member of the wall: a cluster or a registration, with what places and colours it.
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    name: &'a str,
+    of: Of<'a>,
+    standing: Standing,
+    stale: bool,
+    data_age: Option<Duration>,
+}
+
+impl<'a> Member<'a> {
+    fn judgment(&self) -> &'a Judgment {
+        match self.of {
+            Of::Cluster(v) => &v.judgment,
+            Of::HubOnly(_, j) => j,
+        }
+    }
+
+    fn role(&self) -> Role {
+        match self.of {
+            Of::Cluster(v) => v.role.role(),
+            Of::HubOnly(..) => Role::HubOnly,
+        }
+    }
 
     /// The word on a tile.
-    fn word(self, c: &ClusterReport) -> &'static str {
-        match self {
-            Standing::Down if c.state == "unauthorized" => "UNAUTHORIZED",
-            Standing::Down => "DOWN",
-            Standing::Stale => "STALE",
-            Standing::Degraded => "DEGRADED",
-            Standing::Ok => "OK",
+    fn word(&self) -> &'static str {
+        match (self.standing, self.of) {
+            (Standing::Down, Of::Cluster(v)) if matches!(v.state, State::Unauthorized { .. }) => "UNAUTHORIZED",
+            (Standing::Down, _) => "DOWN",
+            (Standing::Stale, _) => "STALE",
+            (Standing::Degraded, _) => "DEGRADED",
+            (Standing::Ok, _) => "OK",
         }
     }
 }
 
-fn data_age(c: &ClusterReport) -> String {
-    match c.data_age_seconds {
-        Some(s) => age(Duration::from_secs(s)),
-        None => "—".to_owned(),
-    }
+/// Every member, hub first, then the registrations no context reaches.
+fn members<'a>(model: &'a Model, derived: &'a Derived) -> Vec<Member<'a>> {
+    let now = model.now;
+    let mut out: Vec<Member> = derived
+        .order
+        .iter()
+        .map(|&id| {
+            let v = &*derived.clusters[id];
+            let c = &model.fleet.clusters()[id];
+            Member {
+                name: &c.context,
+                of: Of::Cluster(v),
+                standing: Standing::of(v.judgment.verdict, v.stale),
+                stale: v.stale,
+                data_age: c.data_age(now),
+            }
+        })
+        .collect();
+    let shared = &derived.shared;
+    out.extend(shared.hub_only.iter().zip(&shared.hub_only_judgments).map(|(row, j)| Member {
+        name: &row.name,
+        of: Of::HubOnly(row, j),
+        standing: Standing::of(j.verdict, false),
+        stale: false,
+        data_age: None,
+    }));
+    out
 }
 
-fn secs(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}s"))
+fn data_age(m: &Member) -> String {
+    m.data_age.map_or_else(|| "—".to_owned(), age)
 }
 
-/// The page's figure for a cluster: short (a one-line tile) and two longer lines.
-fn figures(c: &ClusterReport, page: Pane, audit: Option<&(usize, String)>, now: Timestamp) -> (String, String, String) {
-    let p = &c.propagation;
+fn secs(v: Option<Duration>) -> String {
+    v.map_or_else(|| "—".to_owned(), |d| format!("{:.1}s", seconds(d)))
+}
+
+fn opt_latency(d: Option<Duration>) -> String {
+    d.map_or_else(|| "—".to_owned(), latency)
+}
+
+/// The page's figure for a member: short (a one-line tile) and two longer lines.
+fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)>) -> (String, String, String) {
+    let now = model.now;
+    let sync = m.judgment().sync;
+    let (view, row) = match m.of {
+        Of::Cluster(v) => (Some(v), v.sync.as_ref()),
+        Of::HubOnly(row, _) => (None, Some(row)),
+    };
     match page {
         Pane::Health => {
-            let nodes = c.nodes.map_or_else(|| "—".to_owned(), |n| format!("{}/{}", n.ready, n.total));
-            let version = c.version.clone().unwrap_or_else(|| c.state.clone());
+            let cluster = view.map(|v| &model.fleet.clusters()[v.id]);
+            let nodes = match cluster {
+                Some(c) if c.version.is_some() && c.listed(crate::fleet::kind::Kind::Node) => {
+                    let (ready, total) = c.node_counts();
+                    format!("{ready}/{total}")
+                }
+                _ => "—".to_owned(),
+            };
+            let state = view.map_or("no-context", |v| crate::derive::report::ReportState::of(&v.state).label());
+            let version = cluster.and_then(|c| c.version.clone()).unwrap_or_else(|| state.to_owned());
             (nodes.clone(), format!("nodes {nodes}"), version)
         }
         Pane::Latency => {
-            let avail = c.availability.map_or_else(|| "—".to_owned(), |a| format!("{a:.2}%"));
-            (
-                ms(c.latency_ms.p95),
-                format!("p95 {}", ms(c.latency_ms.p95)),
-                format!("p50 {} · {avail}", ms(c.latency_ms.p50)),
-            )
+            let p95 = view.and_then(|v| v.latency.p95);
+            let p50 = view.and_then(|v| v.latency.p50);
+            let avail = view
+                .and_then(|v| v.availability)
+                .map_or_else(|| "—".to_owned(), |a| format!("{:.2}%", (a * 1_000_000.0).round() / 10_000.0));
+            (opt_latency(p95), format!("p95 {}", opt_latency(p95)), format!("p50 {} · {avail}", opt_latency(p50)))
         }
         Pane::Propagation => {
-            let sync = if p.total() == 0 { "—".to_owned() } else { format!("{}/{}", p.in_sync, p.total()) };
-            let viol = c.violations.map_or_else(|| "—".to_owned(), |v| v.to_string());
+            let sync = if sync.total() == 0 { "—".to_owned() } else { format!("{}/{}", sync.in_sync, sync.total()) };
+            let viol = match view.map(|v| &v.compliance) {
+                Some(Compliance::Counts { fail, .. }) => fail.to_string(),
+                _ => "—".to_owned(),
+            };
+            let stats = row.map(|r| &r.stats);
+            let last = stats.and_then(|s| s.last).map(|t| t.duration);
             (
                 sync.clone(),
                 format!("sync {sync} · viol {viol}"),
-                format!("last {} · p95 {}", secs(p.last_seconds), secs(p.p95_seconds)),
+                format!("last {} · p95 {}", secs(last), secs(stats.and_then(|s| s.p95))),
             )
         }
         Pane::Backups => {
-            let ok = c.backups.iter().filter(|b| b.rpo_ok).count();
-            let rpo = if c.backups.is_empty() { "—".to_owned() } else { format!("{ok}/{}", c.backups.len()) };
-            let last = match c.backups.iter().filter_map(|b| b.last_success).max() {
+            let schedules: Vec<_> =
+                view.into_iter().flat_map(|v| v.backups.iter().filter_map(|r| r.health())).collect();
+            let ok = schedules.iter().filter(|h| !h.rpo.breached()).count();
+            let rpo = if schedules.is_empty() { "—".to_owned() } else { format!("{ok}/{}", schedules.len()) };
+            let last = match schedules.iter().filter_map(|h| h.good_at).max() {
                 Some(t) => format!("good {} ago", age(ago(now, t))),
-                None if c.backups.is_empty() => "no schedule".to_owned(),
+                None if schedules.is_empty() => "no schedule".to_owned(),
                 None => "no good backup".to_owned(),
             };
             (rpo.clone(), format!("RPO ok {rpo}"), last)
@@ -196,31 +288,30 @@ fn figures(c: &ClusterReport, page: Pane, audit: Option<&(usize, String)>, now: 
     }
 }
 
-fn tile(c: &ClusterReport, page: Pane, audit: Option<&(usize, String)>, (w, h): (u16, u16), now: Timestamp) -> TileVm {
-    let standing = Standing::of(c);
-    let word = standing.word(c);
-    let (short, long, mut more) = figures(c, page, audit, now);
+fn tile(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)>, (w, h): (u16, u16)) -> TileVm {
+    let word = m.word();
+    let (short, long, mut more) = figures(model, m, page, audit);
     let w = w as usize;
-    let data = if c.stale { format!("stale {}", data_age(c)) } else { format!("data {}", data_age(c)) };
+    let data = if m.stale { format!("stale {}", data_age(m)) } else { format!("data {}", data_age(m)) };
     let lines = match h {
         1 => {
-            let tail = format!(" {short} {}", data_age(c));
-            let name = truncate(&c.name, w.saturating_sub(tail.chars().count() + 2));
-            let mark = standing.mark();
+            let tail = format!(" {short} {}", data_age(m));
+            let name = truncate(m.name, w.saturating_sub(tail.chars().count() + 2));
+            let mark = m.standing.mark();
             vec![format!("{mark}{name:<0$}{tail}", w.saturating_sub(tail.chars().count() + 1))]
         }
-        2 => vec![truncate(&format!("{} {word}", c.name), w), truncate(&format!("{long} · {}", data_age(c)), w)],
-        3 => vec![truncate(&c.name, w), truncate(&format!("{word} · {long}"), w), truncate(&data, w)],
+        2 => vec![truncate(&format!("{} {word}", m.name), w), truncate(&format!("{long} · {}", data_age(m)), w)],
+        3 => vec![truncate(m.name, w), truncate(&format!("{word} · {long}"), w), truncate(&data, w)],
         _ => {
-            if standing != Standing::Ok && page == Pane::Health {
+            if m.standing != Standing::Ok && page == Pane::Health {
                 // What is wrong says more than the version.
-                more = c.problems.first().cloned().unwrap_or(more);
+                more = m.judgment().problems.first().map_or(more, |p| p.text(model.now));
             }
             let long = format!("{word} · {long}");
-            vec![truncate(&c.name, w), truncate(&long, w), truncate(&more, w), truncate(&data, w)]
+            vec![truncate(m.name, w), truncate(&long, w), truncate(&more, w), truncate(&data, w)]
         }
     };
-    TileVm { lines, tone: standing.tone(), filled: standing != Standing::Ok }
+    TileVm { lines, tone: m.standing.tone(), filled: m.standing != Standing::Ok }
 }
 
 /// "production", from "production-eu-1".
@@ -231,48 +322,49 @@ fn environment(name: &str) -> &str {
 /// The grouped layout: a heading of counts per environment (worst first), then the
 /// clusters of it that are not healthy, as one-line tiles, as many as fit.
 fn grouped(
-    clusters: &[ClusterReport],
+    model: &Model,
+    clusters: &[Member],
     page: Pane,
     audit: &HashMap<&str, (usize, String)>,
     width: u16,
     height: u16,
-    now: Timestamp,
 ) -> WallVm {
     let (tw, th) = SIZES[SIZES.len() - 1];
     let cols = columns(width, tw);
-    let mut envs: BTreeMap<&str, Vec<&ClusterReport>> = BTreeMap::new();
+    let mut envs: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
     for c in clusters {
-        envs.entry(environment(&c.name)).or_default().push(c);
+        envs.entry(environment(c.name)).or_default().push(c);
     }
-    let mut envs: Vec<(&str, Vec<&ClusterReport>)> = envs.into_iter().collect();
+    let mut envs: Vec<(&str, Vec<&Member>)> = envs.into_iter().collect();
     // The hub's group first, then the worst off.
-    let key = |cs: &[&ClusterReport]| {
-        (!cs.iter().any(|c| c.role == "hub"), std::cmp::Reverse(cs.iter().map(|c| Standing::of(c)).max()))
+    let key = |cs: &[&Member]| {
+        (!cs.iter().any(|c| c.role() == Role::Hub), std::cmp::Reverse(cs.iter().map(|c| c.standing).max()))
     };
     envs.sort_by(|a, b| key(&a.1).cmp(&key(&b.1)).then(a.0.cmp(b.0)));
     let mut left = height.saturating_sub(envs.len() as u16) as usize;
     let mut sections = Vec::new();
     for (env, members) in envs {
-        let oldest = members.iter().filter_map(|c| c.data_age_seconds).max();
+        let oldest = members.iter().filter_map(|c| c.data_age).max();
         let n = members.len();
         let mut heading =
             vec![Cell::new(format!("{env} · {n} cluster{}", if n == 1 { "" } else { "s" }), Tone::Accent)];
         for standing in [Standing::Ok, Standing::Degraded, Standing::Down, Standing::Stale] {
-            let n = members.iter().filter(|c| Standing::of(c) == standing).count();
+            let n = members.iter().filter(|c| c.standing == standing).count();
             if n > 0 {
                 heading.push(Cell::muted(" · "));
                 heading.push(Cell::new(format!("{n} {}", standing.label()), standing.tone()));
             }
         }
-        if let Some(s) = oldest {
-            heading.push(Cell::muted(format!(" · data ≤ {}", age(Duration::from_secs(s)))));
+        if let Some(a) = oldest {
+            // Whole seconds, as the tiles say them.
+            heading.push(Cell::muted(format!(" · data ≤ {}", age(Duration::from_secs(a.as_secs())))));
         }
-        let mut problems: Vec<&&ClusterReport> = members.iter().filter(|c| Standing::of(c) != Standing::Ok).collect();
-        problems.sort_by(|a, b| Standing::of(b).cmp(&Standing::of(a)).then(a.name.cmp(&b.name)));
+        let mut problems: Vec<&&Member> = members.iter().filter(|c| c.standing != Standing::Ok).collect();
+        problems.sort_by(|a, b| b.standing.cmp(&a.standing).then(a.name.cmp(b.name)));
         let room = left * cols as usize;
         let shown = if problems.len() <= room { problems.len() } else { room.saturating_sub(1) };
         let mut tiles: Vec<TileVm> =
-            problems[..shown].iter().map(|c| tile(c, page, audit.get(c.name.as_str()), (tw, th), now)).collect();
+            problems[..shown].iter().map(|c| tile(model, c, page, audit.get(c.name), (tw, th))).collect();
         if shown < problems.len() {
             tiles.push(TileVm {
                 lines: vec![format!(" +{} more not healthy", problems.len() - shown)],
@@ -287,8 +379,8 @@ fn grouped(
 }
 
 /// The tiles of a body of `width` x `height`.
-pub fn tiles(model: &Model, clusters: &[ClusterReport], page: Pane, now: Timestamp, width: u16, height: u16) -> WallVm {
-    let audit = if page == Pane::Audit { audit_counts(model, now) } else { HashMap::new() };
+fn tiles(model: &Model, clusters: &[Member], page: Pane, width: u16, height: u16) -> WallVm {
+    let audit = if page == Pane::Audit { audit_counts(model, model.now) } else { HashMap::new() };
     match size_for(clusters.len(), width, height) {
         Some((w, h)) => {
             // The columns that fit share the whole width.
@@ -300,38 +392,40 @@ pub fn tiles(model: &Model, clusters: &[ClusterReport], page: Pane, now: Timesta
                 columns: cols,
                 sections: vec![SectionVm {
                     heading: None,
-                    tiles: clusters.iter().map(|c| tile(c, page, audit.get(c.name.as_str()), size, now)).collect(),
+                    tiles: clusters.iter().map(|c| tile(model, c, page, audit.get(c.name), size)).collect(),
                 }],
             }
         }
-        None => grouped(clusters, page, &audit, width, height, now),
+        None => grouped(model, clusters, page, &audit, width, height),
     }
 }
 
 /// The banner: spokes live, fleet p95, policy sync, violations, clusters within RPO.
-fn banner(model: &Model, clusters: &[ClusterReport], now: Timestamp, width: u16) -> Vec<Cell> {
-    let spokes: Vec<&ClusterReport> = clusters.iter().filter(|c| matches!(c.role, "spoke" | "hub-only")).collect();
-    let live = spokes.iter().filter(|c| c.state == "live" && !c.stale).count();
+fn banner(model: &Model, derived: &Derived, clusters: &[Member], width: u16) -> Vec<Cell> {
+    let spokes: Vec<&Member> = clusters.iter().filter(|c| matches!(c.role(), Role::Spoke | Role::HubOnly)).collect();
+    let live = spokes.iter().filter(|c| matches!(c.of, Of::Cluster(v) if v.state == State::Live) && !c.stale).count();
     let ratio = |n: usize, of: usize| if n == of { Tone::Ok } else { Tone::Crit };
     let mut pieces =
         vec![(0, vec![Cell::new(format!("spokes live {live}/{}", spokes.len()), ratio(live, spokes.len()))])];
-    let target = model.settings.latency_target;
-    if let Some(p95) = fleet_latency(model.clusters.iter().map(|c| &c.probes), now, target).p95 {
+    let target = model.fleet.settings.latency_target;
+    if let Some(p95) = derived.latency.p95 {
         let tone = if p95 > target { Tone::Warn } else { Tone::Ok };
         pieces.push((1, vec![Cell::new(format!("p95 latency {}", latency(p95)), tone)]));
     }
-    let synced: Vec<&&ClusterReport> = spokes.iter().filter(|c| c.propagation.total() > 0).collect();
-    let in_sync = synced.iter().filter(|c| c.propagation.in_sync == c.propagation.total()).count();
+    let synced: Vec<&&Member> = spokes.iter().filter(|c| c.judgment().sync.total() > 0).collect();
+    let in_sync = synced.iter().filter(|c| c.judgment().sync.in_sync == c.judgment().sync.total()).count();
     pieces.push((1, vec![Cell::new(format!("policy sync {in_sync}/{}", synced.len()), ratio(in_sync, synced.len()))]));
-    let violations: i64 = clusters.iter().filter_map(|c| c.violations).sum();
+    let violations: i64 = derived.clusters.iter().map(|v| v.compliance.failures()).sum();
     pieces.push((
         1,
         vec![Cell::new(format!("violations {violations}"), if violations == 0 { Tone::Ok } else { Tone::Crit })],
     ));
-    let backed: Vec<&ClusterReport> = clusters.iter().filter(|c| !c.backups.is_empty()).collect();
-    let within = backed.iter().filter(|c| c.backups.iter().all(|b| b.rpo_ok)).count();
+    let backed: Vec<&ClusterView> =
+        derived.clusters.iter().map(|v| &**v).filter(|v| v.backups.iter().any(|r| r.health().is_some())).collect();
+    let within =
+        backed.iter().filter(|v| v.backups.iter().filter_map(|r| r.health()).all(|h| !h.rpo.breached())).count();
     pieces.push((2, vec![Cell::new(format!("within RPO {within}/{}", backed.len()), ratio(within, backed.len()))]));
-    if let Some(warning) = super::chrome::write_warning(model) {
+    if let Some(warning) = super::chrome::write_warning(model, derived) {
         pieces.push((0, vec![warning]));
     }
     fit_pieces(pieces, width)
@@ -356,16 +450,17 @@ fn page_line(wall: &Wall, now: Timestamp) -> String {
 }
 
 /// The whole wall screen.
-pub fn screen(model: &Model, wall: &Wall, hints: &KeyHints, now: Timestamp, width: u16, height: u16) -> ScreenVm {
-    let clusters = report(model, now).clusters;
+pub fn screen(model: &Model, derived: &Derived, wall: &Wall, hints: &KeyHints, width: u16, height: u16) -> ScreenVm {
+    let now = model.now;
+    let clusters = members(model, derived);
     let header = HeaderVm {
         tabs: Pane::ALL.iter().map(|p| (p.title().to_owned(), *p == wall.page)).collect(),
         right: now.strftime("%H:%M:%S UTC").to_string(),
         badge: Some("WALL · READ-ONLY".to_owned()),
     };
-    let subtitle = vec![banner(model, &clusters, now, width), legend(width)];
+    let subtitle = vec![banner(model, derived, &clusters, width), legend(width)];
     let body_height = super::table_rows(height, subtitle.len()) as u16 + 1;
-    let body = tiles(model, &clusters, wall.page, now, width, body_height);
+    let body = tiles(model, &clusters, wall.page, width, body_height);
     let hint = |a: Action, what: &str| (hints.keys(a), what.to_owned());
     let footer = FooterVm {
         status: vec![Cell::muted(format!(

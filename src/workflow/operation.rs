@@ -15,9 +15,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::plan::{ObjectPreview, Op, Plan, Resource, Target};
-use crate::fleet::backup::{Run, finished};
+use crate::fleet::backup::Run;
 use crate::fleet::cluster::ClusterModel;
-use crate::fleet::summary::{KustomizationSummary, ObjectKey};
+use crate::fleet::phase::VeleroPhase;
+use crate::fleet::summary::{ConditionStatus, KustomizationSummary, ObjectKey};
 
 /// How long Flux has to handle the request, or Velero to pick up a new backup or
 /// restore, before the operation is reported failed.
@@ -192,7 +193,7 @@ impl Operation {
         match target.resource {
             Resource::Kustomization => match cluster.and_then(|c| c.kustomizations.get(&target.key)) {
                 Some(ks) if self.flux_handled(executed, ks) => {
-                    let ready = ks.ready.as_ref().is_some_and(|c| c.status == "True");
+                    let ready = ks.ready.as_ref().is_some_and(|c| c.status == ConditionStatus::True);
                     Progress::Finished {
                         text: flux_outcome(self.plan.op, ks),
                         ok: ready || self.plan.op == Op::Suspend,
@@ -282,10 +283,10 @@ impl Operation {
 fn velero_progress(run: Option<Run>) -> Progress {
     match run {
         None => Progress::Waiting("not seen yet".to_owned()),
-        Some(r) if r.phase.is_empty() || r.phase == "New" => Progress::Waiting("New: waiting for Velero".to_owned()),
-        Some(r) if !finished(r.phase) => Progress::Running(format!("{} {}/{} items", r.phase, r.done, r.total)),
+        Some(r) if !r.phase.picked_up() => Progress::Waiting("New: waiting for Velero".to_owned()),
+        Some(r) if !r.phase.finished() => Progress::Running(format!("{} {}/{} items", r.phase, r.done, r.total)),
         Some(r) => {
-            let ok = r.phase == "Completed";
+            let ok = *r.phase == VeleroPhase::Completed;
             let text = if ok || r.problem.is_empty() {
                 format!("{}: {} items, {} errors, {} warnings", r.phase, r.done, r.errors, r.warnings)
             } else {
@@ -302,7 +303,7 @@ fn flux_outcome(op: Op, ks: &KustomizationSummary) -> String {
         return "suspended".to_owned();
     }
     match &ks.ready {
-        Some(c) if c.status == "True" => format!("Ready: {}", c.message),
+        Some(c) if c.status == ConditionStatus::True => format!("Ready: {}", c.message),
         Some(c) => format!("Ready={} {}: {}", c.status, c.reason, c.message),
         None => "handled; no Ready condition yet".to_owned(),
     }
@@ -413,7 +414,7 @@ mod tests {
         let backup = BackupSummary {
             namespace: key.0.clone(),
             name: key.1.clone(),
-            phase: phase.into(),
+            phase: VeleroPhase::parse(phase),
             total_items: 400,
             items_backed_up: if phase == "InProgress" { 120 } else { 400 },
             warnings: 1,

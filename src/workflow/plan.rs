@@ -10,6 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::fleet::backup::{BackupSummary, SCHEDULE_LABEL, ScheduleSummary};
+use crate::fleet::phase::VeleroPhase;
 use crate::fleet::summary::{KustomizationSummary, ObjectKey};
 
 /// The annotation that asks Flux to reconcile now.
@@ -238,10 +239,10 @@ pub fn backup_plan(
 /// restore create --from-backup` does: every namespace the backup holds, existing
 /// objects left as they are. Only finished, usable backups can be restored.
 pub fn restore_plan(context: &str, backup: &BackupSummary, now: jiff::Timestamp) -> Result<Plan, String> {
-    match backup.phase.as_str() {
-        "Completed" | "PartiallyFailed" => {}
-        "" | "New" | "InProgress" | "Queued" | "ReadyToStart" => {
-            return Err(format!("{} is still running ({}): wait for it to finish", backup.name, backup.phase));
+    match &backup.phase {
+        phase if phase.restorable() => {}
+        phase if !phase.finished() => {
+            return Err(format!("{} is still running ({phase}): wait for it to finish", backup.name));
         }
         phase => return Err(format!("{} is {phase}: there is nothing to restore from it", backup.name)),
     }
@@ -252,7 +253,7 @@ pub fn restore_plan(context: &str, backup: &BackupSummary, now: jiff::Timestamp)
     let mut notes = vec![format!(
         "objects that exist on {context} are left as they are (existingResourcePolicy none); missing ones are recreated"
     )];
-    if backup.phase == "PartiallyFailed" {
+    if backup.phase == VeleroPhase::PartiallyFailed {
         notes.push(format!("{} partially failed ({} errors): some items are not in it", backup.name, backup.errors));
     }
     if backup.warnings > 0 {
@@ -499,7 +500,7 @@ mod tests {
         let backup = |phase: &str| BackupSummary {
             namespace: "velero".into(),
             name: "daily-full-20261124010000".into(),
-            phase: phase.into(),
+            phase: VeleroPhase::parse(phase),
             errors: 2,
             ..Default::default()
         };

@@ -4,8 +4,8 @@
 use fleetdeck::fleet::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use fleetdeck::fleet::kind::Kind;
 use fleetdeck::fleet::summary::{
-    Condition, KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary, SpokeSecret, Summary,
-    WorkloadSummary,
+    Condition, ConditionStatus, KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceSummary,
+    SpokeSecret, Summary, WorkloadSummary,
 };
 use jiff::Timestamp;
 use serde_json::json;
@@ -17,7 +17,7 @@ pub fn t(s: i64) -> Timestamp {
 pub fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
     let mut conditions = vec![Condition {
         type_: "MemoryPressure".into(),
-        status: "False".into(),
+        status: ConditionStatus::False,
         reason: "KubeletHasSufficientMemory".into(),
         message: String::new(),
         since: Some(t(0)),
@@ -25,7 +25,7 @@ pub fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
     conditions.push(if ready {
         Condition {
             type_: "Ready".into(),
-            status: "True".into(),
+            status: ConditionStatus::True,
             reason: "KubeletReady".into(),
             message: String::new(),
             since: Some(t(0)),
@@ -33,7 +33,7 @@ pub fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
     } else {
         Condition {
             type_: "Ready".into(),
-            status: "Unknown".into(),
+            status: ConditionStatus::Unknown,
             reason: "NodeStatusUnknown".into(),
             message: "Kubelet stopped posting node status.".into(),
             since: Some(t(900)),
@@ -41,7 +41,7 @@ pub fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
     });
     let n = NodeSummary {
         name: name.into(),
-        ready: if ready { "True" } else { "Unknown" }.into(),
+        ready: if ready { ConditionStatus::True } else { ConditionStatus::Unknown },
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         kubelet: "v1.33.4".into(),
         unschedulable: false,

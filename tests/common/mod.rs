@@ -13,6 +13,7 @@ use fleetdeck::app::msg::Msg;
 use fleetdeck::app::update::update;
 use fleetdeck::cluster::{ContextSpec, EngineEvent, Selection, Settings, contexts};
 use fleetdeck::fleet::cluster::Thresholds;
+use fleetdeck::fleet::state::FleetSettings;
 use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 use jiff::Timestamp;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -107,9 +108,12 @@ pub fn fast() -> Settings {
 
 pub fn settings() -> ModelSettings {
     ModelSettings {
-        thresholds: Thresholds {
-            unreachable_after: Duration::from_secs(2),
-            probe_interval: Duration::from_millis(200),
+        fleet: FleetSettings {
+            thresholds: Thresholds {
+                unreachable_after: Duration::from_secs(2),
+                probe_interval: Duration::from_millis(200),
+            },
+            ..FleetSettings::default()
         },
         ..ModelSettings::default()
     }
@@ -120,7 +124,7 @@ pub async fn until(
     model: &mut Model,
     rx: &mut Receiver<EngineEvent>,
     limit: Duration,
-    done: impl Fn(&Model) -> bool,
+    mut done: impl FnMut(&mut Model) -> bool,
 ) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
@@ -138,7 +142,45 @@ pub async fn until(
 }
 
 pub fn states(model: &Model) -> Vec<&'static str> {
-    model.clusters.iter().map(|c| c.state(model.now, model.settings.thresholds).label()).collect()
+    model.fleet.clusters().iter().map(|c| c.state(model.now, model.fleet.settings.thresholds).label()).collect()
+}
+
+/// The names of a pane's rows, in order, after the filter.
+pub fn row_names(model: &mut Model, pane: fleetdeck::action::Pane) -> Vec<String> {
+    use fleetdeck::derive::RowKey;
+    let derived = model.derived();
+    let fleet = &model.fleet;
+    derived
+        .keys(fleet, pane, model.ui.filter.text())
+        .into_iter()
+        .map(|k| match k {
+            RowKey::Cluster(id) => fleet.clusters()[id].context.clone(),
+            RowKey::HubOnly(name) => format!("hub-only:{name}"),
+            RowKey::Backup { cluster, schedule: Some((_, name)) } => {
+                format!("{}/{name}", fleet.clusters()[cluster].context)
+            }
+            RowKey::Backup { cluster, schedule: None } => fleet.clusters()[cluster].context.clone(),
+            RowKey::Audit(seq) => seq.to_string(),
+        })
+        .collect()
+}
+
+/// The fleet's propagation totals.
+pub fn sync(model: &mut Model) -> fleetdeck::derive::propagation::FleetSync {
+    model.derived().sync.clone()
+}
+
+/// The state of a spoke's Kustomization named `name`.
+pub fn cell(model: &mut Model, spoke: &str, name: &str) -> Option<fleetdeck::fleet::sync::SyncState> {
+    let derived = model.derived();
+    let row = derived.cluster(model.fleet.by_name(spoke)?)?.sync.as_ref()?;
+    let cols = &derived.shared.columns;
+    row.cells.iter().zip(cols).find(|(_, c)| c.name == name).and_then(|(c, _)| c.as_ref()).map(|c| c.state.clone())
+}
+
+/// The key of a cluster's row, by name.
+pub fn cluster_key(model: &Model, name: &str) -> fleetdeck::derive::RowKey {
+    fleetdeck::derive::RowKey::Cluster(model.fleet.by_name(name).expect("a cluster of that name"))
 }
 
 /// Runs the effects an operator action asks for through the writer, feeding the answers
@@ -189,6 +231,11 @@ pub fn temp_journal() -> (tempfile::TempDir, fleetdeck::journal::Journal) {
 
 /// The screen as drawn (plain theme) at `now`, one line per row, trailing spaces cut.
 pub fn render(model: &Model, now: Timestamp, width: u16, height: u16) -> String {
+    // Drawn at `now`: the model's time, as the runtime's tick makes it.
+    let mut model = model.clone();
+    model.now = now;
+    let derived = model.derived();
+    let model = &model;
     use fleetdeck::ui::{Screen, Theme};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -198,7 +245,7 @@ pub fn render(model: &Model, now: Timestamp, width: u16, height: u16) -> String 
         None => fleetdeck::input::Keymap::new(&config.keys, model.settings.writable),
     }
     .expect("the default keymap");
-    let vm = fleetdeck::view::screen(model, keymap.hints(), now, width, height);
+    let vm = fleetdeck::view::screen(model, &derived, keymap.hints(), width, height);
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
     terminal.draw(|f| f.render_widget(Screen { vm: &vm, theme: &Theme::plain() }, f.area())).expect("drawn");
     let buffer = terminal.backend().buffer().clone();

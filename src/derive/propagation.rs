@@ -1,15 +1,13 @@
-//! Policy propagation as the panes see it, derived from the model: the fleet's remote
-//! Kustomizations as columns (grouped by source), and per spoke the state of each, its
-//! propagation times and its policy report counts. Computed on demand; nothing here is
-//! stored.
+//! Policy propagation as the panes see it: the fleet's remote Kustomizations as columns
+//! (grouped by source), per spoke the state of each of its Kustomizations, its
+//! propagation figures and its policy report counts, and the fleet's totals.
 
 use jiff::Timestamp;
 
-use super::model::Model;
-use crate::fleet::cluster::State;
+use crate::fleet::cluster::ClusterModel;
 use crate::fleet::kind::Kind;
 use crate::fleet::propagation::PropagationStats;
-use crate::fleet::registry::Role;
+use crate::fleet::state::{ClusterId, FleetState};
 use crate::fleet::summary::{ObjectKey, ReportSummary, SourceRef, SourceSummary};
 use crate::fleet::sync::{SyncState, sync_state};
 
@@ -45,8 +43,7 @@ pub enum Compliance {
 }
 
 impl Compliance {
-    pub fn of(model: &Model, context: usize) -> Compliance {
-        let c = &model.clusters[context];
+    pub fn of(c: &ClusterModel) -> Compliance {
         if c.lacks(Kind::PolicyReport) && c.lacks(Kind::ClusterPolicyReport) {
             return Compliance::NotInstalled;
         }
@@ -73,16 +70,44 @@ impl Compliance {
     }
 }
 
-/// A row of the propagation pane: a spoke (or a context the hub does not know).
+/// Whose row a propagation row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// A context joined to a registration on the hub.
+    Spoke { id: ClusterId, registration: usize },
+    /// A context the hub does not register.
+    Candidate { id: ClusterId },
+    /// A registration no context reaches (the hub's view only).
+    HubOnly { registration: usize },
+}
+
+impl Whose {
+    pub fn context(self) -> Option<ClusterId> {
+        match self {
+            Whose::Spoke { id, .. } | Whose::Candidate { id } => Some(id),
+            Whose::HubOnly { .. } => None,
+        }
+    }
+
+    pub fn registration(self) -> Option<usize> {
+        match self {
+            Whose::Spoke { registration, .. } | Whose::HubOnly { registration } => Some(registration),
+            Whose::Candidate { .. } => None,
+        }
+    }
+}
+
+/// A row of the propagation pane: a spoke, a candidate, or a registration no context
+/// reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpokeSync {
-    pub key: String,
     pub name: String,
-    pub context: Option<usize>,
-    pub registration: Option<usize>,
+    pub whose: Whose,
     /// Per column of the fleet: this spoke's Kustomization there, if it has one.
     pub cells: Vec<Option<SyncCell>>,
     pub compliance: Compliance,
+    /// Its propagation figures over the window.
+    pub stats: PropagationStats,
 }
 
 impl SpokeSync {
@@ -98,6 +123,15 @@ impl SpokeSync {
         self.present().count()
     }
 
+    pub fn registered(&self) -> bool {
+        self.whose.registration().is_some()
+    }
+
+    /// Every Kustomization in sync (and at least one).
+    pub fn all_in_sync(&self) -> bool {
+        self.total() > 0 && self.in_sync() == self.total()
+    }
+
     /// The worst cell: highest severity, then longest behind.
     pub fn worst(&self) -> Option<&SyncCell> {
         self.present().max_by_key(|c| (c.state.severity(), std::cmp::Reverse(c.state.behind_since())))
@@ -111,20 +145,11 @@ impl SpokeSync {
     pub fn alarm(&self, now: Timestamp, target: std::time::Duration) -> bool {
         self.present().any(|c| c.state.alarm(now, target))
     }
-
-    pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
-        self.present().map(|c| &c.key)
-    }
-
-    pub fn stats(&self, model: &Model, now: Timestamp) -> PropagationStats {
-        let s = &model.settings;
-        model.propagation.stats(self.keys(), now, s.propagation_window, s.propagation_target)
-    }
 }
 
 /// The fleet's remote Kustomization columns, ordered by source then name.
-pub fn columns(model: &Model) -> Vec<SyncColumn> {
-    let Some(hub) = model.hub() else { return Vec::new() };
+pub fn columns(fleet: &FleetState) -> Vec<SyncColumn> {
+    let Some(hub) = fleet.hub() else { return Vec::new() };
     let mut columns: Vec<SyncColumn> = hub
         .kustomizations
         .values()
@@ -137,80 +162,71 @@ pub fn columns(model: &Model) -> Vec<SyncColumn> {
 }
 
 /// The source of a column, as the hub has it.
-pub fn source<'a>(model: &'a Model, id: &SourceRef) -> Option<&'a SourceSummary> {
-    model.hub()?.sources.get(id)
+pub fn source<'a>(fleet: &'a FleetState, id: &SourceRef) -> Option<&'a SourceSummary> {
+    fleet.hub()?.sources.get(id)
 }
 
-fn unreachable(model: &Model, context: Option<usize>) -> bool {
-    context.is_some_and(|i| {
-        matches!(model.clusters[i].state(model.now, model.settings.thresholds), State::Unreachable { .. })
-    })
-}
-
-/// The row of a context (a spoke or a candidate; `None` for the hub).
-pub fn context_sync(model: &Model, columns: &[SyncColumn], index: usize) -> Option<SpokeSync> {
-    let c = model.clusters.get(index)?;
-    if c.is_hub {
-        return None;
-    }
-    let registration = model.join.roles.get(index).and_then(|(role, r)| (*role == Role::Spoke).then_some(*r)?);
-    let compliance = Compliance::of(model, index);
-    Some(row(model, columns, c.context.clone(), c.context.clone(), Some(index), registration.map(|r| r.0), compliance))
+/// The row of a spoke or candidate; `unreachable` is fleetdeck's own view of it.
+pub fn context_row(
+    fleet: &FleetState,
+    columns: &[SyncColumn],
+    id: ClusterId,
+    unreachable: bool,
+    now: Timestamp,
+) -> SpokeSync {
+    let c = &fleet.clusters()[id];
+    let whose = match fleet.role(id).registration() {
+        Some(registration) => Whose::Spoke { id, registration },
+        None => Whose::Candidate { id },
+    };
+    row(fleet, columns, c.context.clone(), whose, Compliance::of(c), unreachable, now)
 }
 
 /// The row of a registration no context reaches (the hub's view only).
-pub fn hub_only_sync(model: &Model, columns: &[SyncColumn], registration: usize) -> Option<SpokeSync> {
-    let name = model.registrations.get(registration)?.name.clone();
-    let key = super::rows::hub_only_key(&name);
-    Some(row(model, columns, key, name, None, Some(registration), Compliance::Unknown))
+pub fn hub_only_row(
+    fleet: &FleetState,
+    columns: &[SyncColumn],
+    registration: usize,
+    now: Timestamp,
+) -> Option<SpokeSync> {
+    let name = fleet.registration(registration)?.name.clone();
+    Some(row(fleet, columns, name, Whose::HubOnly { registration }, Compliance::Unknown, false, now))
 }
 
 fn row(
-    model: &Model,
+    fleet: &FleetState,
     columns: &[SyncColumn],
-    key: String,
     name: String,
-    context: Option<usize>,
-    registration: Option<usize>,
+    whose: Whose,
     compliance: Compliance,
+    unreachable: bool,
+    now: Timestamp,
 ) -> SpokeSync {
     let mut cells = vec![None; columns.len()];
-    if let (Some(hub), Some(r)) = (model.hub(), registration.and_then(|r| model.registrations.get(r))) {
-        let down = unreachable(model, context);
+    if let (Some(hub), Some(r)) = (fleet.hub(), whose.registration().and_then(|r| fleet.registration(r))) {
         for ks_key in &r.kustomizations {
             let Some(ks) = hub.kustomizations.get(ks_key) else { continue };
             let column = SyncColumn { source: ks.source.clone(), name: ks.name.clone() };
             let Ok(at) = columns.binary_search(&column) else { continue };
-            let state = sync_state(ks, hub.sources.get(&ks.source), &model.propagation, down);
+            let state = sync_state(ks, hub.sources.get(&ks.source), fleet.propagation(), unreachable);
             cells[at] = Some(SyncCell { key: ks_key.clone(), state });
         }
     }
-    SpokeSync { key, name, context, registration, cells, compliance }
-}
-
-/// The row of a key of the propagation pane.
-pub fn row_of_key(model: &Model, columns: &[SyncColumn], key: &str) -> Option<SpokeSync> {
-    if let Some((index, _)) = model.cluster_by_name(key) {
-        return context_sync(model, columns, index);
-    }
-    let r = model
-        .join
-        .hub_only
-        .iter()
-        .copied()
-        .find(|&r| super::rows::hub_only_key(&model.registrations[r].name) == key)?;
-    hub_only_sync(model, columns, r)
+    let s = &fleet.settings;
+    let keys = cells.iter().flatten().map(|c| &c.key);
+    let stats = fleet.propagation().stats(keys, now, s.propagation_window, s.propagation_target);
+    SpokeSync { name, whose, cells, compliance, stats }
 }
 
 /// The hub's own Kustomizations (no `spec.kubeConfig`) and their states.
-pub fn hub_own(model: &Model) -> Vec<SyncCell> {
-    let Some(hub) = model.hub() else { return Vec::new() };
+pub fn hub_own(fleet: &FleetState) -> Vec<SyncCell> {
+    let Some(hub) = fleet.hub() else { return Vec::new() };
     hub.kustomizations
         .iter()
         .filter(|(_, k)| !k.remote)
         .map(|(key, k)| SyncCell {
             key: key.clone(),
-            state: sync_state(k, hub.sources.get(&k.source), &model.propagation, false),
+            state: sync_state(k, hub.sources.get(&k.source), fleet.propagation(), false),
         })
         .collect()
 }
@@ -231,35 +247,40 @@ pub struct FleetSync {
     pub reports_missing: Vec<String>,
 }
 
-pub fn fleet_sync(model: &Model) -> FleetSync {
-    let columns = columns(model);
-    let now = model.now;
-    let mut out = FleetSync::default();
-    let mut offenders = Vec::new();
-    for index in 0..model.clusters.len() {
-        let Some(row) = context_sync(model, &columns, index) else { continue };
-        if row.registration.is_some() {
+impl FleetSync {
+    /// Totals over the rows of every context besides the hub, and of registrations no
+    /// context reaches.
+    pub fn of<'a>(
+        contexts: impl Iterator<Item = &'a SpokeSync>,
+        hub_only: &[SpokeSync],
+        now: Timestamp,
+        target: std::time::Duration,
+    ) -> FleetSync {
+        let mut out = FleetSync::default();
+        let mut offenders = Vec::new();
+        let count = |out: &mut FleetSync, row: &SpokeSync| {
             out.spokes += 1;
-            out.in_sync += usize::from(row.total() > 0 && row.in_sync() == row.total());
-            out.alarms += usize::from(row.alarm(now, model.settings.propagation_target));
+            out.in_sync += usize::from(row.all_in_sync());
+            out.alarms += usize::from(row.alarm(now, target));
+        };
+        for row in contexts {
+            if row.registered() {
+                count(&mut out, row);
+            }
+            // Every cluster watched besides the hub counts, registered or not: its rows show.
+            match row.compliance {
+                Compliance::NotInstalled => out.reports_missing.push(row.name.clone()),
+                ref c if c.failures() > 0 => offenders.push((row.name.clone(), c.failures())),
+                _ => {}
+            }
         }
-        // Every cluster watched besides the hub counts, registered or not: its rows show.
-        match row.compliance {
-            Compliance::NotInstalled => out.reports_missing.push(row.name.clone()),
-            ref c if c.failures() > 0 => offenders.push((row.name.clone(), c.failures())),
-            _ => {}
+        for row in hub_only {
+            count(&mut out, row);
         }
+        out.violations = offenders.iter().map(|(_, n)| n).sum();
+        offenders.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        offenders.truncate(3);
+        out.worst = offenders;
+        out
     }
-    for &r in &model.join.hub_only {
-        if let Some(row) = hub_only_sync(model, &columns, r) {
-            out.spokes += 1;
-            out.in_sync += usize::from(row.total() > 0 && row.in_sync() == row.total());
-            out.alarms += usize::from(row.alarm(now, model.settings.propagation_target));
-        }
-    }
-    out.violations = offenders.iter().map(|(_, n)| n).sum();
-    offenders.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    offenders.truncate(3);
-    out.worst = offenders;
-    out
 }
