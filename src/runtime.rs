@@ -132,7 +132,7 @@ enum Urgency {
 fn urgency_of(model: &Model, event: &EngineEvent) -> Urgency {
     match event {
         EngineEvent::Probe { cluster, sample } => {
-            let last = model.fleet.cluster(*cluster).and_then(|c| c.probes.last());
+            let last = model.fleet.cluster(*cluster).and_then(|c| c.probes.last_counted());
             match last {
                 Some(last) if last.outcome.is_ok() == sample.outcome.is_ok() => Urgency::Figures,
                 _ => Urgency::Soon,

@@ -15,7 +15,7 @@ use fleetdeck::app::update::update;
 use fleetdeck::cluster::{ContextSpec, EngineEvent};
 use fleetdeck::fleet::failure::{ErrorInfo, Failure};
 use fleetdeck::fleet::kind::Kind;
-use fleetdeck::fleet::probes::Sample;
+use fleetdeck::fleet::probes::{Handshake, Sample};
 use fleetdeck::fleet::summary::{ObjectKey, Summary};
 
 /// The hub's Flux objects: two sources, the hub's own Kustomization, and two per spoke.
@@ -211,7 +211,14 @@ fn model() -> Model {
     let versions = ["v1.33.4", "v1.33.2", "v1.33.2", "v1.32.8", "v1.32.8"];
     for (id, name) in names.iter().enumerate() {
         let uid = format!("{:08x}-1111-4222-a333-{:012x}", 0x5eed_0000_u32 + id as u32, id);
-        events.push(EngineEvent::Connected { cluster: id, version: versions[id].into(), uid: Some(uid), at: t(10) });
+        let handshake = Handshake { took: Duration::from_millis(9 + id as u64), busy: false };
+        events.push(EngineEvent::Connected {
+            cluster: id,
+            version: versions[id].into(),
+            uid: Some(uid),
+            handshake,
+            at: t(10),
+        });
         let mut nodes = vec![
             node(&format!("{name}-control-plane"), true, &["control-plane"]),
             node(&format!("{name}-worker-1"), true, &[]),
@@ -253,7 +260,7 @@ fn model() -> Model {
                 ("staging-eu-1", s) => Ok(Duration::from_micros(80_000 + (s as u64 % 7) * 9_000)),
                 (_, s) => Ok(Duration::from_micros(1_500 + (s as u64 % 5) * 700 + id as u64 * 300)),
             };
-            events.push(EngineEvent::Probe { cluster: id, sample: Sample { at, outcome } });
+            events.push(EngineEvent::Probe { cluster: id, sample: Sample::new(at, outcome) });
         }
     }
     events.push(EngineEvent::WatchFailed {

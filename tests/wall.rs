@@ -65,7 +65,14 @@ fn fleet(n: usize) -> Model {
         for kind in Kind::ALL.into_iter().filter(|k| id == 0 || !k.hub_only()) {
             events.push(EngineEvent::Relist { cluster: id, kind, items: vec![], at: t(15) });
         }
-        events.push(EngineEvent::Connected { cluster: id, version: "v1.33.4".into(), uid: Some(uid(id)), at: t(10) });
+        let handshake = fleetdeck::fleet::probes::Handshake { took: Duration::from_millis(9), busy: false };
+        events.push(EngineEvent::Connected {
+            cluster: id,
+            version: "v1.33.4".into(),
+            uid: Some(uid(id)),
+            handshake,
+            at: t(10),
+        });
         let nodes = (0..3).map(|k| node(&format!("{name}-{k}"), !(k == 2 && id % 19 == 6), &[])).collect();
         events.push(EngineEvent::Relist { cluster: id, kind: Kind::Node, items: nodes, at: t(20) });
         let flux = if id == 0 { vec![workload("flux-system", "kustomize-controller", 1)] } else { vec![] };
@@ -94,7 +101,7 @@ fn fleet(n: usize) -> Model {
                 Some(i) if stale(i) && when > 700 => continue,
                 _ => Ok(Duration::from_micros(1_500 + (step as u64 % 5) * 900 + (id as u64 % 7) * 400)),
             };
-            events.push(EngineEvent::Probe { cluster: id, sample: Sample { at: t(when), outcome } });
+            events.push(EngineEvent::Probe { cluster: id, sample: Sample::new(t(when), outcome) });
         }
     }
     events.push(EngineEvent::Relist {

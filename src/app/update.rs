@@ -191,8 +191,9 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
     };
     let Some(cluster) = model.fleet.cluster_mut(id) else { return effects };
     let rejoin = match event {
-        EngineEvent::Connected { version, uid, at, .. } => {
+        EngineEvent::Connected { version, uid, handshake, at, .. } => {
             cluster.connection = Connection::Connected { at };
+            cluster.handshake = Some(handshake);
             cluster.version = Some(version);
             let changed = cluster.uid != uid;
             cluster.uid = uid;
@@ -481,6 +482,7 @@ mod tests {
                 cluster: id,
                 version: "v1.33.4".into(),
                 uid: Some(format!("uid-{id}")),
+                handshake: crate::fleet::probes::Handshake { took: Duration::from_millis(3), busy: false },
                 at: t(1),
             }),
         );
@@ -490,10 +492,7 @@ mod tests {
         }
         update(
             m,
-            Msg::Engine(EngineEvent::Probe {
-                cluster: id,
-                sample: Sample { at: t(2), outcome: Ok(Duration::from_millis(4)) },
-            }),
+            Msg::Engine(EngineEvent::Probe { cluster: id, sample: Sample::new(t(2), Ok(Duration::from_millis(4))) }),
         );
     }
 
@@ -649,7 +648,7 @@ mod tests {
         update(&mut m, Msg::Action(Action::Up));
         assert_eq!(m.derivations(), (computations, clusters), "keys read the derived rows, they do not derive");
         // A probe of one cluster re-derives that cluster only.
-        let sample = Sample { at: t(3), outcome: Ok(Duration::from_millis(5)) };
+        let sample = Sample::new(t(3), Ok(Duration::from_millis(5)));
         update(&mut m, Msg::Engine(EngineEvent::Probe { cluster: 2, sample }));
         let after = m.derived();
         assert_eq!(m.derivations(), (computations + 1, clusters + 1));

@@ -15,21 +15,30 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::ConfigExt;
 use tower::{BoxError, ServiceBuilder};
 
+use crate::fleet::failure::Failure;
+
 /// The user agent of every request, so API server audit logs name fleetdeck.
 pub fn user_agent() -> String {
     format!("fleetdeck/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Builds the client of a context. Errors are messages for that context's row.
-pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube::Client, String> {
+/// Why a client could not be built: what kind of failure (credentials that cannot be
+/// used, or configuration), and the message for that context's row.
+pub type BuildError = (Failure, String);
+
+/// Builds the client of a context.
+pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube::Client, BuildError> {
+    fn configuration(what: &str, e: impl std::fmt::Display) -> BuildError {
+        (Failure::Other, format!("{what}: {e}"))
+    }
     config.connect_timeout = Some(connect_timeout);
-    let agent = HeaderValue::from_str(&user_agent()).map_err(|e| e.to_string())?;
+    let agent = HeaderValue::from_str(&user_agent()).map_err(|e| configuration("user agent", e))?;
     config.headers.push((USER_AGENT, agent));
     if config.proxy_url.is_some() {
         // kube's own stack knows HTTP and SOCKS proxies; it speaks HTTP/1.1.
-        return kube::Client::try_from(config).map_err(|e| format!("building the client: {e}"));
+        return kube::Client::try_from(config).map_err(|e| configuration("building the client", e));
     }
-    let tls = config.rustls_client_config().map_err(|e| format!("TLS configuration: {e}"))?;
+    let tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
@@ -38,7 +47,7 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube
     let https = match config.tls_server_name.as_ref() {
         Some(name) => {
             let name = rustls::pki_types::ServerName::try_from(name.clone())
-                .map_err(|e| format!("tls-server-name {name:?}: {e}"))?;
+                .map_err(|e| (Failure::Other, format!("tls-server-name {name:?}: {e}")))?;
             builder
                 .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
                 .enable_http1()
@@ -57,8 +66,10 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube
             .http2_keep_alive_timeout(Duration::from_secs(10))
             .http2_keep_alive_while_idle(true)
             .build(connector);
-    let auth = config.auth_layer().map_err(|e| format!("credentials: {e}"))?;
-    let headers = config.extra_headers_layer().map_err(|e| format!("headers: {e}"))?;
+    // Credentials that cannot be used (an unreadable token file, an exec plugin that
+    // cannot run) are the user's to fix, like rejected ones.
+    let auth = config.auth_layer().map_err(|e| (Failure::Unauthorized, format!("credentials: {e}")))?;
+    let headers = config.extra_headers_layer().map_err(|e| configuration("headers", e))?;
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(auth)

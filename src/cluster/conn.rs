@@ -16,27 +16,31 @@ use tokio_util::sync::CancellationToken;
 use super::contexts::ContextSpec;
 use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
+use super::lag::Lag;
 use super::watch::{self, Stopped};
 use super::{Settings, client, probe};
 use crate::fleet::failure::{ErrorInfo, Failure};
 use crate::fleet::kind::Kind;
+use crate::fleet::probes::Handshake;
 
 struct Facts {
     version: String,
     uid: Option<String>,
     groups: BTreeSet<String>,
+    handshake: Handshake,
 }
 
-async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, ErrorInfo> {
+async fn connect(client: &kube::Client, timeout: Duration, lag: &Lag) -> Result<Facts, ErrorInfo> {
     let fail = |e: &kube::Error| {
         let (f, m) = classify(e);
         ErrorInfo::new(f, m, Timestamp::now())
     };
     let timed = |what: &str| ErrorInfo::new(Failure::Timeout, format!("{what} timed out"), Timestamp::now());
-    let version = tokio::time::timeout(timeout, client.apiserver_version())
-        .await
-        .map_err(|_| timed("GET /version"))?
-        .map_err(|e| fail(&e))?;
+    // The first request opens the connection (TCP, TLS, HTTP/2): its time is the
+    // handshake's, a figure of its own, not a probe.
+    let (version, took, busy) = lag.timed(tokio::time::timeout(timeout, client.apiserver_version())).await;
+    let version = version.map_err(|_| timed("GET /version"))?.map_err(|e| fail(&e))?;
+    let handshake = Handshake { took, busy };
     let groups = tokio::time::timeout(timeout, client.list_api_groups())
         .await
         .map_err(|_| timed("GET /apis"))?
@@ -47,7 +51,12 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
         // Identity is best effort: a user who may not read namespaces still sees the rest.
         _ => None,
     };
-    Ok(Facts { version: version.git_version, uid, groups: groups.groups.into_iter().map(|g| g.name).collect() })
+    Ok(Facts {
+        version: version.git_version,
+        uid,
+        groups: groups.groups.into_iter().map(|g| g.name).collect(),
+        handshake,
+    })
 }
 
 /// The kinds a cluster watches.
@@ -59,18 +68,19 @@ pub async fn run(
     cluster: ClusterId,
     spec: ContextSpec,
     settings: Arc<Settings>,
+    lag: Lag,
     tx: mpsc::Sender<EngineEvent>,
     shutdown: CancellationToken,
 ) {
     let failed = |error: ErrorInfo| EngineEvent::ConnectFailed { cluster, error };
-    let client = match spec.config.clone().and_then(|config| client::build(config, settings.connect_timeout)) {
+    let built = match spec.config.clone() {
+        Ok(config) => client::build(config, settings.connect_timeout),
+        // The kubeconfig could not be read into a client configuration.
+        Err(message) => Err((Failure::Other, message)),
+    };
+    let client = match built {
         Ok(c) => c,
-        Err(message) => {
-            let failure = if message.contains("credentials") || message.contains("exec") {
-                Failure::Unauthorized
-            } else {
-                Failure::Other
-            };
+        Err((failure, message)) => {
             let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
             shutdown.cancelled().await;
             return;
@@ -78,7 +88,7 @@ pub async fn run(
     };
     let mut backoff = Duration::from_secs(1);
     let facts = loop {
-        match connect(&client, settings.connect_timeout.max(settings.probe_timeout)).await {
+        match connect(&client, settings.connect_timeout.max(settings.probe_timeout), &lag).await {
             Ok(facts) => break facts,
             Err(error) => {
                 if tx.send(failed(error)).await.is_err() {
@@ -92,7 +102,13 @@ pub async fn run(
             }
         }
     };
-    let connected = EngineEvent::Connected { cluster, version: facts.version, uid: facts.uid, at: Timestamp::now() };
+    let connected = EngineEvent::Connected {
+        cluster,
+        version: facts.version,
+        uid: facts.uid,
+        handshake: facts.handshake,
+        at: Timestamp::now(),
+    };
     if tx.send(connected).await.is_err() {
         return;
     }
@@ -111,6 +127,7 @@ pub async fn run(
         cluster,
         settings.probe_interval,
         settings.probe_timeout,
+        lag,
         tx.clone(),
         shutdown.clone(),
     ));

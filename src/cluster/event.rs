@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::fleet::failure::ErrorInfo;
 use crate::fleet::kind::Kind;
-use crate::fleet::probes::Sample;
+use crate::fleet::probes::{Handshake, Sample};
 use crate::fleet::summary::{ObjectKey, Summary};
 
 /// A cluster's index in the fleet (the order of `ContextSpec`s given to the engine).
@@ -14,8 +14,9 @@ pub type ClusterId = usize;
 
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
-    /// The API server answered: its version and the cluster's identity.
-    Connected { cluster: ClusterId, version: String, uid: Option<String>, at: Timestamp },
+    /// The API server answered: its version, the cluster's identity, and how long the
+    /// first request (which opened the connection) took.
+    Connected { cluster: ClusterId, version: String, uid: Option<String>, handshake: Handshake, at: Timestamp },
     /// Building the client or the first reads failed (retried with backoff).
     ConnectFailed { cluster: ClusterId, error: ErrorInfo },
     /// A watch is starting (its list is under way).

@@ -1,5 +1,8 @@
-//! The probe loop of a cluster: GET /readyz every interval, timed, from this machine.
-//! Timeouts and errors are samples too (failures).
+//! The probe loop of a cluster: GET /readyz every interval, timed, from this machine, on
+//! the cluster's established connection. Timeouts and errors are samples too (failures).
+//! The clusters' loops start at spread phases, so a thousand probes a minute do not all
+//! fire in the same instant, and a probe that ran while fleetdeck's own runtime was
+//! busy is marked so (not charged to the cluster).
 
 use std::time::Duration;
 
@@ -9,19 +12,33 @@ use tokio_util::sync::CancellationToken;
 
 use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
+use super::lag::Lag;
 use crate::fleet::failure::Failure;
 use crate::fleet::probes::Sample;
 
-/// One round trip.
-pub async fn probe(client: &kube::Client, timeout: Duration) -> Result<Duration, Failure> {
+/// One round trip's answer: its time, or why it failed (the time is `Ok`'s).
+async fn readyz(client: &kube::Client, timeout: Duration) -> Result<(), Failure> {
     let request = http::Request::get("/readyz").body(Vec::new()).map_err(|_| Failure::Other)?;
-    let started = std::time::Instant::now();
     match tokio::time::timeout(timeout, client.request_text(request)).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Err(e)) => Err(classify(&e).0),
-        Ok(Ok(body)) if body.trim() == "ok" => Ok(started.elapsed()),
+        Ok(Ok(body)) if body.trim() == "ok" => Ok(()),
         Ok(Ok(_)) => Err(Failure::Server(500)),
     }
+}
+
+/// One probe, timed and judged against fleetdeck's own business.
+pub async fn probe(client: &kube::Client, timeout: Duration, lag: &Lag) -> Sample {
+    let (outcome, took, busy) = lag.timed(readyz(client, timeout)).await;
+    Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
+}
+
+/// Where in the interval a cluster's probes fall: spread by its id, so the fleet's
+/// probes are even over the interval.
+fn phase(cluster: ClusterId, interval: Duration) -> Duration {
+    // The golden ratio spreads consecutive ids evenly whatever the fleet's size.
+    let fraction = (cluster as f64 * 0.618_033_988_75).fract();
+    interval.mul_f64(fraction)
 }
 
 pub async fn run(
@@ -29,23 +46,39 @@ pub async fn run(
     cluster: ClusterId,
     interval: Duration,
     timeout: Duration,
+    lag: Lag,
     tx: mpsc::Sender<EngineEvent>,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    let start = tokio::time::Instant::now() + phase(cluster, interval);
+    let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let outcome = tokio::select! {
+        let sample = tokio::select! {
             _ = shutdown.cancelled() => return,
-            outcome = probe(&client, timeout) => outcome,
+            sample = probe(&client, timeout, &lag) => sample,
         };
-        let sample = Sample { at: Timestamp::now(), outcome };
         if tx.send(EngineEvent::Probe { cluster, sample }).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_spread_over_the_interval() {
+        let interval = Duration::from_secs(5);
+        let mut phases: Vec<Duration> = (0..1001).map(|id| phase(id, interval)).collect();
+        assert!(phases.iter().all(|p| *p < interval));
+        phases.sort();
+        let widest = phases.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        assert!(widest < Duration::from_millis(20), "no gap much wider than an even spread: {widest:?}");
     }
 }

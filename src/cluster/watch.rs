@@ -1,7 +1,8 @@
 //! One watcher per (cluster, kind): list then watch with backoff (kube-runtime), every
-//! object folded into its summary at once, changes coalesced per object for a short
-//! window and sent as one batch on the bounded channel to the model. A relist is sent
-//! whole, so it replaces what was known instead of merging into it.
+//! object folded into its summary at once, and changes sent on the bounded channel to
+//! the model: a lone change at once, a burst coalesced per object into a batch per
+//! window (`engine.coalesce`). A relist is sent whole, so it replaces what was known
+//! instead of merging into it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -107,14 +108,18 @@ async fn watch_once(
     let mut init: Vec<(ObjectKey, Summary)> = Vec::new();
     let mut pending: HashMap<ObjectKey, Option<Summary>> = HashMap::new();
     let mut first_pending: Option<Instant> = None;
+    // Changes go out at once when none went out for a window (a lone change is not held
+    // back), else a window after the last batch (a burst goes out in batches).
+    let mut last_sent = Instant::now() - coalesce;
     loop {
-        let flush_at = first_pending.map(|t| t + coalesce);
+        let flush_at = first_pending.map(|t| t.max(last_sent + coalesce));
         let far = Instant::now() + Duration::from_secs(3600);
         let sent = tokio::select! {
             _ = shutdown.cancelled() => return Outcome::Stopped(Stopped::Shutdown),
             _ = tokio::time::sleep_until(flush_at.unwrap_or(far)), if flush_at.is_some() => {
                 let observed = first_pending.take().map(|i| i.into_std()).unwrap_or_else(std::time::Instant::now);
                 let changes: Vec<_> = pending.drain().collect();
+                last_sent = Instant::now();
                 tx.send(EngineEvent::Changes { cluster, kind, changes, observed, at: Timestamp::now() }).await
             }
             event = stream.next() => match event {

@@ -95,7 +95,7 @@ impl Writer {
             .ok_or_else(|| format!("no context {context} in the kubeconfig"))?
             .clone()
             .map_err(|e| format!("{context}: {e}"))?;
-        let client = client::build(config, self.connect_timeout)?;
+        let client = client::build(config, self.connect_timeout).map_err(|(_, message)| message)?;
         clients.insert(context.to_owned(), client.clone());
         Ok(client)
     }

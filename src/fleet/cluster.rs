@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use super::failure::{ErrorInfo, Failure};
 use super::kind::Kind;
-use super::probes::ProbeLog;
+use super::probes::{Handshake, ProbeLog};
 use super::summary::{
     KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceRef, SourceSummary, SpokeSecret, Summary,
     WorkloadSummary,
@@ -159,6 +159,8 @@ pub struct ClusterModel {
     /// The writes these credentials are allowed (SelfSubjectAccessReview), or why that
     /// could not be asked; `None` before the answer.
     pub access: Option<Result<Vec<String>, ErrorInfo>>,
+    /// How long the request that opened the connection took.
+    pub handshake: Option<Handshake>,
     /// Bumped by the fleet on every change to this cluster: what derived state is
     /// cached against.
     pub rev: u64,
@@ -189,6 +191,7 @@ impl ClusterModel {
             probes,
             last_data: None,
             access: None,
+            handshake: None,
             rev: 0,
         }
     }
@@ -343,7 +346,7 @@ impl ClusterModel {
 
     /// The derived state at `now`.
     pub fn state(&self, now: Timestamp, t: Thresholds) -> State {
-        let last_probe = self.probes.last();
+        let last_probe = self.probes.last_counted();
         let probe_error = |failure: Failure, at: Timestamp| ErrorInfo::new(failure, probe_message(failure), at);
         // Credentials rejected anywhere: nothing else matters until they are fixed.
         if let Some(sample) = last_probe
@@ -419,7 +422,7 @@ impl ClusterModel {
     /// new data: a failure turning into Unreachable, fresh data turning stale.
     pub fn changes_at(&self, now: Timestamp, t: Thresholds) -> Option<Timestamp> {
         let mut next = super::Horizon::new(now);
-        if let (Some(since), Some(sample)) = (self.probes.failing_since, self.probes.last())
+        if let (Some(since), Some(sample)) = (self.probes.failing_since, self.probes.last_counted())
             && sample.outcome.as_ref().is_err_and(|f| f.is_connectivity())
         {
             next.at(super::later(since, t.unreachable_after));
@@ -479,7 +482,7 @@ mod tests {
         for kind in kinds {
             c.relist(kind, vec![], t(1));
         }
-        c.probes.record(Sample { at: t(2), outcome: Ok(Duration::from_millis(3)) });
+        c.probes.record(Sample::new(t(2), Ok(Duration::from_millis(3))));
         c
     }
 
@@ -502,14 +505,14 @@ mod tests {
     #[test]
     fn probe_failures_degrade_then_make_unreachable_then_recover() {
         let mut c = live_cluster();
-        c.probes.record(Sample { at: t(10), outcome: Err(Failure::Unreachable) });
+        c.probes.record(Sample::new(t(10), Err(Failure::Unreachable)));
         assert!(matches!(c.state(t(11), thresholds()), State::Degraded { .. }));
-        c.probes.record(Sample { at: t(80), outcome: Err(Failure::Unreachable) });
+        c.probes.record(Sample::new(t(80), Err(Failure::Unreachable)));
         match c.state(t(80), thresholds()) {
             State::Unreachable { since, .. } => assert_eq!(since, t(10)),
             other => panic!("{other:?}"),
         }
-        c.probes.record(Sample { at: t(85), outcome: Ok(Duration::from_millis(2)) });
+        c.probes.record(Sample::new(t(85), Ok(Duration::from_millis(2))));
         assert_eq!(c.state(t(85), thresholds()), State::Live);
     }
 
@@ -521,7 +524,7 @@ mod tests {
         c.relist(Kind::VeleroWorkload, vec![], t(7));
         assert_eq!(c.state(t(7), thresholds()), State::Live, "a relist recovers the watch");
         assert_eq!(c.watches[&Kind::VeleroWorkload].errors.len(), 1, "the error stays in the history");
-        c.probes.record(Sample { at: t(8), outcome: Err(Failure::Unauthorized) });
+        c.probes.record(Sample::new(t(8), Err(Failure::Unauthorized)));
         assert!(matches!(c.state(t(8), thresholds()), State::Unauthorized { .. }));
     }
 

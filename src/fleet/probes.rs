@@ -21,6 +21,31 @@ use super::failure::Failure;
 pub struct Sample {
     pub at: Timestamp,
     pub outcome: Result<Duration, Failure>,
+    /// fleetdeck's own runtime was busy while it ran (its start, say): its time, or its
+    /// timeout, says more of fleetdeck than of the cluster, so it is not charged to the
+    /// cluster (not in the percentiles, breaches or failures; a success still shows the
+    /// cluster answered).
+    pub busy: bool,
+}
+
+impl Sample {
+    pub fn new(at: Timestamp, outcome: Result<Duration, Failure>) -> Self {
+        Self { at, outcome, busy: false }
+    }
+
+    /// Whether it counts against the cluster.
+    pub fn charged(&self) -> bool {
+        !self.busy
+    }
+}
+
+/// How long the first request to a cluster took: it opened the connection (TCP, TLS,
+/// HTTP/2), so it is its own figure, not a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    pub took: Duration,
+    /// fleetdeck's own runtime was busy meanwhile (the time says more of fleetdeck).
+    pub busy: bool,
 }
 
 /// Percentiles over the window; `None` without successful samples.
@@ -34,6 +59,8 @@ pub struct LatencyStats {
     pub failures: u64,
     /// Probes over the target, failures included.
     pub breaches: u64,
+    /// Probes not charged to the cluster: fleetdeck's own runtime was busy.
+    pub not_charged: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +91,10 @@ fn stats_of<'a>(samples: impl Iterator<Item = &'a Sample>, slo: Duration) -> Lat
     let mut h = histogram();
     let mut stats = LatencyStats::default();
     for s in samples {
+        if !s.charged() {
+            stats.not_charged += 1;
+            continue;
+        }
         stats.samples += 1;
         match s.outcome {
             Ok(d) => {
@@ -103,8 +134,11 @@ impl ProbeLog {
     }
 
     pub fn record(&mut self, sample: Sample) {
+        // A failure while fleetdeck itself was busy says nothing of the cluster.
+        let counted = sample.charged() || sample.outcome.is_ok();
         let minute = sample.at.as_second().div_euclid(60) * 60;
         match self.minutes.back_mut() {
+            _ if !counted => {}
             Some(m) if m.start == minute => {
                 m.total += 1;
                 m.ok += u32::from(sample.outcome.is_ok());
@@ -117,6 +151,7 @@ impl ProbeLog {
                 self.failing_since = None;
                 self.last_success = Some(sample.at);
             }
+            Err(_) if !counted => {}
             Err(_) => {
                 self.consecutive_failures += 1;
                 self.failing_since.get_or_insert(sample.at);
@@ -153,10 +188,17 @@ impl ProbeLog {
         (total > 0).then(|| ok as f64 / total as f64)
     }
 
-    /// The last `n` samples, oldest first: microseconds, or `None` for failures.
+    /// The last `n` charged samples, oldest first: microseconds, or `None` for failures.
     pub fn recent(&self, n: usize) -> Vec<Option<u64>> {
-        let skip = self.samples.len().saturating_sub(n);
-        self.samples.iter().skip(skip).map(|s| s.outcome.as_ref().ok().map(|d| d.as_micros() as u64)).collect()
+        let charged: Vec<&Sample> = self.samples.iter().filter(|s| s.charged()).collect();
+        let skip = charged.len().saturating_sub(n);
+        charged[skip..].iter().map(|s| s.outcome.as_ref().ok().map(|d| d.as_micros() as u64)).collect()
+    }
+
+    /// The last sample that says something of the cluster: charged to it, or a success
+    /// (an answer is an answer, however busy fleetdeck was).
+    pub fn last_counted(&self) -> Option<&Sample> {
+        self.samples.iter().rev().find(|s| s.charged() || s.outcome.is_ok())
     }
 
     /// Samples with their times, for the detail chart.
@@ -187,7 +229,7 @@ impl ProbeLog {
 pub fn fleet_latency<'a>(logs: impl Iterator<Item = &'a ProbeLog>, now: Timestamp, slo: Duration) -> LatencyStats {
     let mut all = Vec::new();
     for log in logs {
-        all.extend(log.samples.iter().filter(|s| ago(now, s.at) <= log.window));
+        all.extend(log.samples.iter().filter(|s| s.charged() && ago(now, s.at) <= log.window));
     }
     stats_of(all.into_iter(), slo)
 }
@@ -214,9 +256,9 @@ mod tests {
         let mut log = ProbeLog::new(Duration::from_secs(60), Duration::from_secs(3600));
         for i in 0..100 {
             let latency = if i < 90 { 10 } else { 200 };
-            log.record(Sample { at: t(i / 10), outcome: ms(latency) });
+            log.record(Sample::new(t(i / 10), ms(latency)));
         }
-        log.record(Sample { at: t(10), outcome: Err(Failure::Timeout) });
+        log.record(Sample::new(t(10), Err(Failure::Timeout)));
         let s = log.latency(t(10), Duration::from_millis(100));
         assert_eq!(s.samples, 101);
         assert_eq!(s.failures, 1);
@@ -234,9 +276,9 @@ mod tests {
     fn availability_counts_per_minute_over_its_window() {
         let mut log = ProbeLog::new(Duration::from_secs(60), Duration::from_secs(600));
         for i in 0..9999 {
-            log.record(Sample { at: t(i / 20), outcome: ms(1) });
+            log.record(Sample::new(t(i / 20), ms(1)));
         }
-        log.record(Sample { at: t(499), outcome: Err(Failure::Unreachable) });
+        log.record(Sample::new(t(499), Err(Failure::Unreachable)));
         let a = log.availability(t(499)).unwrap();
         assert!((a - 0.9999).abs() < 1e-9, "{a}");
         assert_eq!(log.availability(t(5000)), None, "nothing left in the window");
@@ -245,13 +287,13 @@ mod tests {
     #[test]
     fn failure_streaks() {
         let mut log = ProbeLog::new(Duration::from_secs(60), Duration::from_secs(600));
-        log.record(Sample { at: t(0), outcome: ms(1) });
-        log.record(Sample { at: t(5), outcome: Err(Failure::Unreachable) });
-        log.record(Sample { at: t(10), outcome: Err(Failure::Unreachable) });
+        log.record(Sample::new(t(0), ms(1)));
+        log.record(Sample::new(t(5), Err(Failure::Unreachable)));
+        log.record(Sample::new(t(10), Err(Failure::Unreachable)));
         assert_eq!(log.consecutive_failures, 2);
         assert_eq!(log.failing_for(t(12)), Some(Duration::from_secs(7)));
         assert_eq!(log.recent(2), vec![None, None]);
-        log.record(Sample { at: t(15), outcome: ms(3) });
+        log.record(Sample::new(t(15), ms(3)));
         assert_eq!(log.failing_for(t(16)), None);
         assert_eq!(log.recent(1), vec![Some(3000)]);
     }

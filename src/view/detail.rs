@@ -107,6 +107,25 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
             avail
         ))],
     ));
+    if stats.not_charged > 0 {
+        lines.push(field(
+            "",
+            vec![Cell::muted(format!(
+                "{} probes not counted: fleetdeck's own runtime was busy while they ran",
+                stats.not_charged
+            ))],
+        ));
+    }
+    if let Some(h) = c.handshake {
+        let busy = if h.busy { " (fleetdeck was busy: partly its own time)" } else { "" };
+        lines.push(field(
+            "Handshake",
+            vec![Cell::plain(format!(
+                "{} to open the connection (TCP, TLS, HTTP/2), not a probe{busy}",
+                latency(h.took)
+            ))],
+        ));
+    }
     let fresh = match c.data_age(now) {
         Some(a) if v.stale => Cell::new(format!("stale: last data {} ago", age(a)), Tone::Stale),
         Some(a) => Cell::plain(format!("last data {} ago", age(a))),
