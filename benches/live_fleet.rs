@@ -17,7 +17,7 @@
 //! Figures are printed, never asserted.
 
 mod common;
-#[path = "../tests/common/pty.rs"]
+#[path = "../tests/it/common/pty.rs"]
 mod pty;
 
 use std::path::{Path, PathBuf};
@@ -78,35 +78,35 @@ fn cell(screen: &str, heading: &str, name: &str, width: usize) -> Option<String>
     Some(chars.get(at..(at + width).min(chars.len()))?.iter().collect::<String>().trim().to_owned())
 }
 
-/// Changes made on the servers, timed until the TUI's screen shows them: a node of a
-/// spoke on the screen goes NotReady and Ready again (`NODES` 0/1, 1/1), `count` times.
+/// Changes made on the servers, timed until the TUI's screen shows them: the control
+/// plane node of a spoke on the screen goes NotReady and Ready again (its `NODES` cell
+/// from 3/3 to 2/3 and back), `count` times.
 async fn event_to_screen(pty: &Pty, kubeconfig: &Path, count: usize) -> Vec<f64> {
     let kc = contexts::load(Some(kubeconfig)).unwrap();
     let specs = contexts::resolve(&kc, &Selection { hub: "hub".into(), spokes: vec![] }).await.unwrap();
     let screen = pty.screen();
-    // Spokes with one node, as the simulator makes them, that the 200x60 screen shows.
-    let shown: Vec<&fleetdeck::cluster::ContextSpec> = specs
-        .iter()
-        .skip(1)
-        .filter(|s| cell(&screen, "NODES", &s.name, 5).as_deref() == Some("1/1"))
-        .take(10)
-        .collect();
+    // Spokes the 200x60 screen shows with every node ready.
+    let ready = |s: &str| s.split_once('/').filter(|(r, t)| r == t).and_then(|(_, t)| t.parse::<u32>().ok());
+    let shown: Vec<(&fleetdeck::cluster::ContextSpec, u32)> =
+        specs.iter().skip(1).filter_map(|s| Some((s, ready(&cell(&screen, "NODES", &s.name, 5)?)?))).take(10).collect();
     let mut times = Vec::new();
     if shown.is_empty() {
-        println!("  (no one-node spoke on the screen to change)");
+        println!("  (no spoke with every node ready on the screen to change)");
         return times;
     }
     for i in 0..count {
-        let spec = shown[i % shown.len()];
+        let (spec, total) = shown[i % shown.len()];
         let nodes: Api<Node> = Api::all(kube::Client::try_from(spec.config.clone().unwrap()).unwrap());
         let name = format!("{}-control-plane", spec.name);
-        for (status, shows) in [("False", "0/1"), ("True", "1/1")] {
+        for (status, shows) in [("False", format!("{}/{total}", total - 1)), ("True", format!("{total}/{total}"))] {
             let started = Instant::now();
             let condition = serde_json::json!({"status": {"conditions": [{"type": "Ready", "status": status,
                 "reason": "KubeletReady", "lastTransitionTime": Timestamp::now().to_string()}]}});
             nodes.patch_status(&name, &PatchParams::default(), &Patch::Merge(condition)).await.unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);
-            while cell(&pty.screen(), "NODES", &spec.name, 5).as_deref() != Some(shows) && Instant::now() < deadline {
+            while cell(&pty.screen(), "NODES", &spec.name, 5).as_deref() != Some(shows.as_str())
+                && Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             times.push(started.elapsed().as_secs_f64() * 1000.0);

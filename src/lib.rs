@@ -1,8 +1,9 @@
 //! fleetdeck: a terminal UI for operating a hub-and-spoke fleet of Kubernetes clusters.
 //!
-//! The engine (`sim`, and later `cluster`, `fleet`, `workflow`, `journal`) never imports
-//! a terminal crate, so `fleetdeck check`, the tests and the benchmarks use it without a
-//! terminal.
+//! The modules form layers (checked by `tests/layering.rs`): the engine (`fleet`,
+//! `journal`, `cluster`, `audit`, `workflow`, `derive`) never reaches a terminal crate,
+//! so `fleetdeck check`, the tests and the benchmarks use it without a terminal. The
+//! simulated fleet is a crate of its own (`fleetdeck-sim`, in `src/sim`), here as `sim`.
 
 pub mod action;
 pub mod app;
@@ -22,7 +23,7 @@ pub mod launch;
 pub mod logging;
 pub mod paths;
 pub mod runtime;
-pub mod sim;
+pub use fleetdeck_sim as sim;
 pub mod term;
 pub mod ui;
 pub mod view;

@@ -163,6 +163,8 @@ impl Runtime {
         // What waits to be drawn, and how soon.
         let mut dirty: Option<Urgency> = Some(Urgency::Now);
         let mut last_draw = Instant::now() - self.frame_budget;
+        // What the loop did, logged every minute at debug level.
+        let (mut frames, mut ticks) = (0u64, 0u64);
         let mut engine_open = true;
         let (results_tx, mut results) = mpsc::channel::<Msg>(64);
         // Applies a message and carries out its effects; true when it asks to quit.
@@ -233,6 +235,11 @@ impl Runtime {
                 _ = tick.tick() => {
                     update(&mut model, Msg::Tick(Timestamp::now()));
                     urgency = Some(Urgency::Now);
+                    ticks += 1;
+                    if ticks.is_multiple_of(60) {
+                        let (derivations, clusters) = model.derivations();
+                        tracing::debug!(frames, derivations, clusters, "the last minutes' work");
+                    }
                 }
                 _ = tokio::time::sleep_until(draw_at), if soon => {}
             }
@@ -248,6 +255,7 @@ impl Runtime {
                 let derived = model.derived();
                 let screen = crate::view::screen(&model, &derived, self.keymap.hints(), size.width, size.height);
                 tui.draw(|frame| draw(frame, &screen, &self.theme))?;
+                frames += 1;
                 last_draw = now;
                 dirty = None;
             }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::contexts::ContextSpec;
 use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
-use super::lag::Lag;
+use super::lag;
 use super::watch::{self, Stopped};
 use super::{Settings, client, probe};
 use crate::fleet::failure::{ErrorInfo, Failure};
@@ -30,7 +30,7 @@ struct Facts {
     handshake: Handshake,
 }
 
-async fn connect(client: &kube::Client, timeout: Duration, lag: &Lag) -> Result<Facts, ErrorInfo> {
+async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, ErrorInfo> {
     let fail = |e: &kube::Error| {
         let (f, m) = classify(e);
         ErrorInfo::new(f, m, Timestamp::now())
@@ -38,7 +38,8 @@ async fn connect(client: &kube::Client, timeout: Duration, lag: &Lag) -> Result<
     let timed = |what: &str| ErrorInfo::new(Failure::Timeout, format!("{what} timed out"), Timestamp::now());
     // The first request opens the connection (TCP, TLS, HTTP/2): its time is the
     // handshake's, a figure of its own, not a probe.
-    let (version, took, busy) = lag.timed(tokio::time::timeout(timeout, client.apiserver_version())).await;
+    let due = tokio::time::Instant::now();
+    let (version, took, busy) = lag::timed(due, tokio::time::timeout(timeout, client.apiserver_version())).await;
     let version = version.map_err(|_| timed("GET /version"))?.map_err(|e| fail(&e))?;
     let handshake = Handshake { took, busy };
     let groups = tokio::time::timeout(timeout, client.list_api_groups())
@@ -68,7 +69,6 @@ pub async fn run(
     cluster: ClusterId,
     spec: ContextSpec,
     settings: Arc<Settings>,
-    lag: Lag,
     tx: mpsc::Sender<EngineEvent>,
     shutdown: CancellationToken,
 ) {
@@ -88,7 +88,7 @@ pub async fn run(
     };
     let mut backoff = Duration::from_secs(1);
     let facts = loop {
-        match connect(&client, settings.connect_timeout.max(settings.probe_timeout), &lag).await {
+        match connect(&client, settings.connect_timeout.max(settings.probe_timeout)).await {
             Ok(facts) => break facts,
             Err(error) => {
                 if tx.send(failed(error)).await.is_err() {
@@ -127,7 +127,6 @@ pub async fn run(
         cluster,
         settings.probe_interval,
         settings.probe_timeout,
-        lag,
         tx.clone(),
         shutdown.clone(),
     ));

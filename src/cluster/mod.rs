@@ -65,13 +65,10 @@ impl Engine {
         let (tx, rx) = mpsc::channel(settings.channel_capacity);
         let shutdown = CancellationToken::new();
         let settings = Arc::new(settings);
-        let lag = lag::Lag::start(shutdown.clone());
         let tasks = contexts
             .into_iter()
             .enumerate()
-            .map(|(id, spec)| {
-                tokio::spawn(conn::run(id, spec, settings.clone(), lag.clone(), tx.clone(), shutdown.clone()))
-            })
+            .map(|(id, spec)| tokio::spawn(conn::run(id, spec, settings.clone(), tx.clone(), shutdown.clone())))
             .collect();
         (Engine { shutdown, tasks }, rx)
     }

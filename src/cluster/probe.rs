@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
-use super::lag::Lag;
+use super::lag;
 use crate::fleet::failure::Failure;
 use crate::fleet::probes::Sample;
 
@@ -27,9 +27,9 @@ async fn readyz(client: &kube::Client, timeout: Duration) -> Result<(), Failure>
     }
 }
 
-/// One probe, timed and judged against fleetdeck's own business.
-pub async fn probe(client: &kube::Client, timeout: Duration, lag: &Lag) -> Sample {
-    let (outcome, took, busy) = lag.timed(readyz(client, timeout)).await;
+/// One probe that was due at `due`, timed and judged against fleetdeck's own business.
+pub async fn probe(client: &kube::Client, timeout: Duration, due: tokio::time::Instant) -> Sample {
+    let (outcome, took, busy) = lag::timed(due, readyz(client, timeout)).await;
     Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
 }
 
@@ -46,7 +46,6 @@ pub async fn run(
     cluster: ClusterId,
     interval: Duration,
     timeout: Duration,
-    lag: Lag,
     tx: mpsc::Sender<EngineEvent>,
     shutdown: CancellationToken,
 ) {
@@ -54,13 +53,13 @@ pub async fn run(
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let due = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+            due = ticker.tick() => due,
+        };
         let sample = tokio::select! {
             _ = shutdown.cancelled() => return,
-            sample = probe(&client, timeout, &lag) => sample,
+            sample = probe(&client, timeout, due) => sample,
         };
         if tx.send(EngineEvent::Probe { cluster, sample }).await.is_err() {
             return;

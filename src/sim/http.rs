@@ -395,7 +395,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn caller(&self, user: &UserInfo, dry_run: bool, apply: bool) -> ApiResult<Caller> {
+    fn caller(&self, dry_run: bool, apply: bool) -> ApiResult<Caller> {
         let validation = FieldValidation::parse(self.query.get("fieldValidation"))?;
         let manager = match self.query.get("fieldManager") {
             Some(m) if m.len() > 128 => {
@@ -408,7 +408,7 @@ impl Ctx<'_> {
                 if prefix.is_empty() { "unknown".to_owned() } else { prefix.to_owned() }
             }
         };
-        Ok(Caller { user: user.clone(), manager, dry_run, validation, internal: false })
+        Ok(Caller { manager, dry_run, validation, internal: false })
     }
 
     fn dry_run(&self) -> ApiResult<bool> {
@@ -588,7 +588,7 @@ impl Ctx<'_> {
                     draft.response_object = Some(answer.clone());
                     return Ok(Reply::Response(self.encode(&rt, &answer, Output::Json, 201, &[])));
                 }
-                let caller = self.caller(user, self.dry_run()?, false)?;
+                let caller = self.caller(self.dry_run()?, false)?;
                 let written = write::create(&mut self.cluster.lock(), &caller, &rt, &r.namespace, obj)?;
                 // The audit log names the created object, as the API server's does.
                 if let (Some(object_ref), Some(name)) =
@@ -603,7 +603,7 @@ impl Ctx<'_> {
                 let bytes = self.read_body(body).await?;
                 let obj = self.decode_object(&bytes)?;
                 draft.request_object = Some(obj.clone());
-                let caller = self.caller(user, self.dry_run()?, false)?;
+                let caller = self.caller(self.dry_run()?, false)?;
                 let sub = if r.subresource == "finalize" { "" } else { r.subresource.as_str() };
                 let written = write::update(&mut self.cluster.lock(), &caller, &rt, &r.namespace, &r.name, sub, obj)?;
                 draft.response_object = Some(written.object.clone());
@@ -619,7 +619,7 @@ impl Ctx<'_> {
                 if force && kind != PatchType::Apply {
                     return Err(ApiError::bad_request("force flag can only be used with server-side apply"));
                 }
-                let caller = self.caller(user, self.dry_run()?, kind == PatchType::Apply)?;
+                let caller = self.caller(self.dry_run()?, kind == PatchType::Apply)?;
                 let written = write::patch(
                     &mut self.cluster.lock(),
                     &caller,
@@ -640,7 +640,7 @@ impl Ctx<'_> {
                 let options =
                     if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { self.decode(&bytes, false)? };
                 let dry_run = self.dry_run()? || options.pointer("/dryRun/0") == Some(&json!("All"));
-                let caller = self.caller(user, dry_run, false)?;
+                let caller = self.caller(dry_run, false)?;
                 let opts = DeleteOptions {
                     precondition_uid: options.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned),
                     precondition_rv: options
@@ -662,7 +662,7 @@ impl Ctx<'_> {
                 Ok(Reply::Response(self.encode(&rt, &deleted, output, if still_there { 202 } else { 200 }, &[])))
             }
             "deletecollection" => {
-                let caller = self.caller(user, self.dry_run()?, false)?;
+                let caller = self.caller(self.dry_run()?, false)?;
                 let opts = self.list_options(&rt)?;
                 let deleted =
                     write::delete_collection(&mut self.cluster.lock(), &caller, &rt, Some(&r.namespace), &opts)?;

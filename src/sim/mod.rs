@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> color_eyre::Result<()> {
-//! use fleetdeck::sim::{Fleet, SimOptions};
+//! use fleetdeck_sim::{Fleet, SimOptions};
 //! let fleet = Fleet::start(SimOptions::default()).await?;
 //! fleet.write_kubeconfig(std::path::Path::new("/tmp/fleet.yaml"))?;
 //! fleet.cluster("production-eu-1").unwrap().faults.update(|f| f.error_rate = 0.5);
@@ -13,31 +13,34 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
-pub mod audit;
-pub mod auth;
-pub mod clock;
-pub mod cluster;
-pub mod controllers;
-pub mod discovery;
-pub mod fault;
-pub mod http;
-pub mod kubeconfig;
-pub mod openapi;
-pub mod pki;
-pub mod protobuf;
-pub mod request;
-pub mod resource;
+mod api;
+mod audit;
+mod auth;
+mod clock;
+mod cluster;
+mod controllers;
+mod cron;
+mod discovery;
+mod fault;
+mod glob;
+mod http;
+mod kubeconfig;
+mod object;
+mod openapi;
+mod pki;
+mod protobuf;
+mod request;
+mod resource;
 pub mod scenario;
-pub mod schema;
-pub mod seed;
-pub mod selector;
-pub mod server;
-pub mod state;
-pub mod status;
-pub mod store;
-pub mod table;
-pub mod watch;
+mod schema;
+mod seed;
+mod selector;
+mod server;
+mod state;
+mod status;
+mod store;
+mod table;
+mod watch;
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -49,8 +52,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use cluster::{Cluster, ServeSettings};
+pub use controllers::velero::backup_from_schedule;
 pub use fault::{FaultState, OutageMode};
 pub use kubeconfig::Access;
+pub use resource::GroupResource;
 pub use scenario::Scenario;
 pub use state::ClusterRole;
 
@@ -156,7 +161,11 @@ impl Fleet {
                 listener: bind()?,
             });
         }
-        crate::fd_limit::raise(plan.len() * 8 + 1024);
+        // Each cluster listens, and every client connection is a socket.
+        let wanted = (plan.len() * 8 + 1024) as u64;
+        if let Err(e) = rlimit::increase_nofile_limit(wanted) {
+            tracing::warn!(error = %e, wanted, "could not raise the open-files limit");
+        }
         let settings = Arc::new(options.serve.clone());
         let audit_dir = options.audit_dir.clone();
         let scenario = Arc::new(options.scenario.clone());

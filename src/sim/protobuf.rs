@@ -437,11 +437,6 @@ pub fn decode(body: &[u8]) -> Result<Value> {
     Ok(object)
 }
 
-/// Whether bodies of this kind can be decoded.
-pub fn supports(kind: &str) -> bool {
-    schema(kind).is_some() && kind != "Quantity"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,7 +354,7 @@ impl Scenario {
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let scenario: Scenario = toml::from_str(text).wrap_err_with(|| format!("invalid scenario {origin}"))?;
         for s in &scenario.velero.schedules {
-            crate::fleet::cron::Schedule::parse(&s.cron)
+            crate::cron::Schedule::parse(&s.cron)
                 .wrap_err_with(|| format!("scenario {origin}: schedule {}", s.name))?;
         }
         Ok(scenario)

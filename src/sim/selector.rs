@@ -124,10 +124,6 @@ impl LabelSelector {
         Ok(Self { requirements })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.requirements.is_empty()
-    }
-
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.requirements.iter().all(|r| {
             let value = labels.get(&r.key);
@@ -242,15 +238,6 @@ impl FieldSelector {
         Ok(Self { requirements })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.requirements.is_empty()
-    }
-
-    /// True when the selector only uses name and namespace (no need to parse objects).
-    pub fn only_metadata(&self) -> bool {
-        self.requirements.iter().all(|(f, _, _)| f.starts_with("metadata."))
-    }
-
     /// Matches with the name and namespace known and the object parsed only when needed.
     pub fn matches(&self, namespace: &str, name: &str, object: impl FnOnce() -> Value) -> bool {
         let mut parsed: Option<Value> = None;
@@ -274,7 +261,7 @@ impl FieldSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resource::Registry;
+    use crate::resource::Registry;
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -310,8 +297,7 @@ mod tests {
         let sel = FieldSelector::parse("involvedObject.kind=Node,type!=Normal,source=kubelet", events).unwrap();
         assert!(sel.matches("default", "e1", || ev.clone()));
         let sel = FieldSelector::parse("metadata.name=e2", events).unwrap();
-        assert!(sel.only_metadata());
-        assert!(!sel.matches("default", "e1", || unreachable!("metadata only")));
+        assert!(!sel.matches("default", "e1", || unreachable!("a name is read without the object")));
         let err = FieldSelector::parse("involvedObject.kind=Node", secrets).unwrap_err();
         assert_eq!(err.code, 400);
         assert!(err.message.contains("field label not supported"));

@@ -368,7 +368,7 @@ pub fn table(rt: &ResourceType, objects: &[Value], list_meta: Value, include: In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resource::Registry;
+    use crate::resource::Registry;
 
     #[test]
     fn crd_columns_use_jsonpath_and_ages() {

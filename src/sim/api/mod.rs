@@ -17,7 +17,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::auth::UserInfo;
 use super::resource::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::state::ClusterState;
@@ -28,7 +27,6 @@ use validate::FieldValidation;
 /// Who writes, and how.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: UserInfo,
     /// The field manager recorded in managedFields.
     pub manager: String,
     pub dry_run: bool,
@@ -41,13 +39,7 @@ pub struct Caller {
 impl Caller {
     /// A controller of the simulated cluster itself.
     pub fn system(manager: &str) -> Self {
-        Self {
-            user: UserInfo::system(manager),
-            manager: manager.to_owned(),
-            dry_run: false,
-            validation: FieldValidation::Strict,
-            internal: true,
-        }
+        Self { manager: manager.to_owned(), dry_run: false, validation: FieldValidation::Strict, internal: true }
     }
 }
 

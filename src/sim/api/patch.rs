@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{ListType, list_type};
-use crate::sim::status::{ApiError, ApiResult};
+use crate::status::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {

@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::strategy::new_token;
-use crate::sim::auth::{Attributes, TokenEntry, UserInfo};
-use crate::sim::clock;
-use crate::sim::resource::GroupResource;
-use crate::sim::state::ClusterState;
-use crate::sim::status::{ApiError, ApiResult};
+use crate::auth::{Attributes, TokenEntry, UserInfo};
+use crate::clock;
+use crate::resource::GroupResource;
+use crate::state::ClusterState;
+use crate::status::{ApiError, ApiResult};
 
 fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()

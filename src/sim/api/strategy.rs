@@ -9,10 +9,10 @@ use serde_json::{Map, Value, json};
 
 use super::Caller;
 use super::write;
-use crate::sim::auth::{TokenEntry, UserInfo};
-use crate::sim::resource::{GroupResource, ResourceType};
-use crate::sim::state::{ClusterRole, ClusterState};
-use crate::sim::status::{ApiError, ApiResult};
+use crate::auth::{TokenEntry, UserInfo};
+use crate::resource::{GroupResource, ResourceType};
+use crate::state::{ClusterRole, ClusterState};
+use crate::status::{ApiError, ApiResult};
 
 fn is(rt: &ResourceType, group: &str, plural: &str) -> bool {
     rt.group == group && rt.plural == plural
@@ -80,7 +80,7 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
                     .collect()
             })
             .unwrap_or_default();
-        let now = crate::sim::clock::now();
+        let now = crate::clock::now();
         obj["status"] = json!({
             "acceptedNames": names,
             "storedVersions": versions,
@@ -365,7 +365,7 @@ fn populate_namespace(st: &mut ClusterState, ns: &str) {
 fn settle_deployment(st: &mut ClusterState, rt: &ResourceType, deployment: &Value) {
     let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
     let generation = deployment.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-    let now = crate::sim::clock::now();
+    let now = crate::clock::now();
     let name = str_at(deployment, "/metadata/name").unwrap_or_default();
     let mut updated = deployment.clone();
     updated["status"] = json!({
@@ -384,7 +384,7 @@ fn settle_deployment(st: &mut ClusterState, rt: &ResourceType, deployment: &Valu
 
 /// The scheduler and kubelet, settled at once: the pod runs.
 fn run_pod(st: &mut ClusterState, rt: &ResourceType, pod: &Value) {
-    let now = crate::sim::clock::now();
+    let now = crate::clock::now();
     let containers: Vec<Value> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
@@ -407,7 +407,7 @@ fn run_pod(st: &mut ClusterState, rt: &ResourceType, pod: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resource::Registry;
+    use crate::resource::Registry;
 
     #[test]
     fn string_data_is_folded_and_bad_base64_rejected() {

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::sim::resource::ResourceType;
-use crate::sim::schema::{BUILTIN_COMPONENTS, OBJECT_META, resolve, root_schema};
-use crate::sim::status::{ApiError, ApiResult};
+use crate::resource::ResourceType;
+use crate::schema::{BUILTIN_COMPONENTS, OBJECT_META, resolve, root_schema};
+use crate::status::{ApiError, ApiResult};
 
 /// The `fieldValidation` query parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -245,7 +245,7 @@ pub fn check_metadata(rt: &ResourceType, object: &Value) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resource::Registry;
+    use crate::resource::Registry;
     use serde_json::json;
 
     #[test]

@@ -12,10 +12,10 @@ use super::patch::{PatchType, apply_patch};
 use super::strategy::{self, Committed};
 use super::validate::{check_metadata, check_schema};
 use super::{Caller, ListOptions};
-use crate::sim::clock;
-use crate::sim::resource::ResourceType;
-use crate::sim::state::ClusterState;
-use crate::sim::status::{ApiError, ApiResult};
+use crate::clock;
+use crate::resource::ResourceType;
+use crate::state::ClusterState;
+use crate::status::{ApiError, ApiResult};
 
 /// The result of a write.
 #[derive(Debug, Clone)]
@@ -518,7 +518,7 @@ pub fn modify_internal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::resource::Registry;
+    use crate::resource::Registry;
 
     #[test]
     fn generation_follows_spec_changes_only() {

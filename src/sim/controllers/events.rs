@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::exponential;
-use crate::sim::api::{Caller, write};
-use crate::sim::clock::rfc3339;
-use crate::sim::cluster::Cluster;
-use crate::sim::resource::GroupResource;
-use crate::sim::scenario::Scenario;
-use crate::sim::state::{ClusterRole, ClusterState};
+use crate::api::{Caller, write};
+use crate::clock::rfc3339;
+use crate::cluster::Cluster;
+use crate::resource::GroupResource;
+use crate::scenario::Scenario;
+use crate::state::{ClusterRole, ClusterState};
 
 /// What an event is about.
 #[derive(Debug, Clone)]

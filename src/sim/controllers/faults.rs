@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::sim::cluster::Cluster;
-use crate::sim::fault::FaultState;
-use crate::sim::scenario::{Scenario, glob_match};
+use crate::cluster::Cluster;
+use crate::fault::FaultState;
+use crate::scenario::{Scenario, glob_match};
 
 /// Recomputes a cluster's API faults from every scenario fault active on it.
 fn recompute(cluster: &Cluster, scenario: &Scenario, active: &BTreeSet<(String, usize)>) {

@@ -20,16 +20,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
 use super::events::{Note, record_about};
-use crate::fields::text;
-use crate::sim::api::strategy::{POLICY_CONFIGMAP, PRIVILEGED_POLICY};
-use crate::sim::api::{Caller, write};
-use crate::sim::clock::rfc3339;
-use crate::sim::cluster::Cluster;
-use crate::sim::fault::OutageMode;
-use crate::sim::resource::GroupResource;
-use crate::sim::scenario::{Scenario, matches_any};
-use crate::sim::seed::{self, put};
-use crate::sim::state::ClusterState;
+use crate::api::strategy::{POLICY_CONFIGMAP, PRIVILEGED_POLICY};
+use crate::api::{Caller, write};
+use crate::clock::rfc3339;
+use crate::cluster::Cluster;
+use crate::fault::OutageMode;
+use crate::object::text;
+use crate::resource::GroupResource;
+use crate::scenario::{Scenario, matches_any};
+use crate::seed::{self, put};
+use crate::state::ClusterState;
 
 pub const SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 pub const KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
@@ -578,7 +578,7 @@ impl Controller {
                         .failing
                         .iter()
                         .find(|f| {
-                            crate::sim::scenario::glob_match(&f.spoke, spoke.name())
+                            crate::scenario::glob_match(&f.spoke, spoke.name())
                                 && f.kustomization.as_deref().is_none_or(|k| k == name)
                         })
                         .map(|f| (f.reason.clone(), failure_message(&f.reason)))
@@ -822,7 +822,7 @@ impl Flux {
                 }
                 changes = feed.wait(&hub, |ch| ch.gr.group == KUSTOMIZE_GROUP || ch.gr.group == SOURCE_GROUP) => {
                     for change in changes {
-                        let value = (change.kind != crate::sim::store::ChangeKind::Deleted).then(|| change.object.value());
+                        let value = (change.kind != crate::store::ChangeKind::Deleted).then(|| change.object.value());
                         match (change.gr.group.as_str(), value.as_ref()) {
                             (KUSTOMIZE_GROUP, value) => c.on_kustomization(&change.namespace, &change.name, value),
                             (_, Some(source)) => {

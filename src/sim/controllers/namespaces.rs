@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
-use crate::sim::api::{Caller, write};
-use crate::sim::cluster::Cluster;
-use crate::sim::resource::GroupResource;
-use crate::sim::state::ClusterState;
+use crate::api::{Caller, write};
+use crate::cluster::Cluster;
+use crate::resource::GroupResource;
+use crate::state::ClusterState;
 
 fn terminating(st: &ClusterState) -> Vec<String> {
     st.store

@@ -9,13 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Involved, Note, record};
 use super::exponential;
-use crate::sim::api::{Caller, write};
-use crate::sim::clock;
-use crate::sim::cluster::Cluster;
-use crate::sim::resource::GroupResource;
-use crate::sim::scenario::Scenario;
-use crate::sim::seed::node_conditions;
-use crate::sim::state::ClusterState;
+use crate::api::{Caller, write};
+use crate::clock;
+use crate::cluster::Cluster;
+use crate::resource::GroupResource;
+use crate::scenario::Scenario;
+use crate::seed::node_conditions;
+use crate::state::ClusterState;
 
 /// Marks a node Ready or not, with the taints and events a real cluster shows.
 pub fn set_ready(st: &mut ClusterState, name: &str, ready: bool) {

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::exponential;
-use crate::sim::api::{Caller, write};
-use crate::sim::cluster::Cluster;
-use crate::sim::resource::GroupResource;
-use crate::sim::scenario::{PolicyShape, Scenario};
-use crate::sim::seed::{self, put};
-use crate::sim::state::ClusterState;
+use crate::api::{Caller, write};
+use crate::cluster::Cluster;
+use crate::resource::GroupResource;
+use crate::scenario::{PolicyShape, Scenario};
+use crate::seed::{self, put};
+use crate::state::ClusterState;
 
 /// (policy, rule, category, severity, message when failing)
 const CHECKS: &[(&str, &str, &str, &str, &str)] = &[

@@ -15,15 +15,15 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::ChangeFeed;
-use crate::fields::text;
-use crate::fleet::cron::Schedule;
-use crate::sim::api::{Caller, write};
-use crate::sim::clock::{parse, rfc3339};
-use crate::sim::cluster::Cluster;
-use crate::sim::resource::GroupResource;
-use crate::sim::scenario::{Scenario, matches_any};
-use crate::sim::seed::{self, put};
-use crate::sim::state::ClusterState;
+use crate::api::{Caller, write};
+use crate::clock::{parse, rfc3339};
+use crate::cluster::Cluster;
+use crate::cron::Schedule;
+use crate::object::text;
+use crate::resource::GroupResource;
+use crate::scenario::{Scenario, matches_any};
+use crate::seed::{self, put};
+use crate::state::ClusterState;
 
 pub const NS: &str = "velero";
 pub const SCHEDULE_LABEL: &str = "velero.io/schedule-name";
@@ -77,7 +77,7 @@ impl<'a> Outcome<'a> {
     }
 
     /// Completed mostly, PartiallyFailed or Failed at the scenario's rates.
-    fn draw(velero: &crate::sim::scenario::VeleroShape, failing: bool) -> Self {
+    fn draw(velero: &crate::scenario::VeleroShape, failing: bool) -> Self {
         let mut rng = rand::rng();
         let roll: f64 = rng.random();
         if failing || roll < velero.fail_rate {
@@ -212,7 +212,7 @@ async fn run_backup(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: String
     let total: i64 = rand::rng().random_range(180..900);
     let ttl_text = {
         let mut st = cluster.lock();
-        let Ok(backup) = crate::sim::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
+        let Ok(backup) = crate::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
         let ttl_text = match text(&backup, "/spec/ttl") {
             t if t.is_empty() => "720h0m0s".to_owned(),
             t => t,
@@ -258,7 +258,7 @@ async fn run_restore(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: Strin
     let start = Timestamp::now();
     let total = {
         let mut st = cluster.lock();
-        let Ok(restore) = crate::sim::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
+        let Ok(restore) = crate::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
         let backups: Vec<Value> = st.store.list(&gr("backups"), Some(NS), None).map(|(_, o)| o.value()).collect();
         let wanted = text(&restore, "/spec/backupName");
         let schedule = text(&restore, "/spec/scheduleName");

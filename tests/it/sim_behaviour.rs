@@ -1,0 +1,194 @@
+//! The simulated controllers: Flux propagating revisions to spokes, failing while a spoke
+//! is down and recovering, suspend and reconcile requests; Velero schedules, backups and
+//! restores; events.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{admin, eventually, live_fleet};
+use fleetdeck::sim::scenario::Span;
+use fleetdeck::sim::{Fleet, OutageMode, Scenario};
+use k8s_openapi::api::core::v1::{ConfigMap, Event};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+fn quick() -> Scenario {
+    let mut s = Scenario::builtin("healthy");
+    s.flux.revision_every = None;
+    s.flux.reconcile_delay = Span::secs(0, 1);
+    s.flux.retry_interval = Duration::from_secs(1);
+    s.velero.backup_duration = Span::secs(1, 2);
+    s.velero.restore_duration = Span::secs(1, 2);
+    s.fleet.events_every = None;
+    s
+}
+
+fn ks() -> ApiResource {
+    ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"))
+}
+
+fn ready(k: &DynamicObject) -> (String, String) {
+    let c = k.data["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    (c["status"].as_str().unwrap_or_default().to_owned(), c["reason"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn policies_of(fleet: &Fleet, spoke: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(admin(fleet, "hub").await, spoke, &ks())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_revision_propagates_to_every_spoke() {
+    let fleet = live_fleet(2, quick()).await;
+    let revision = fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    for spoke in ["staging-eu-1", "production-eu-1"] {
+        let api = policies_of(&fleet, spoke).await;
+        let applied = eventually(Duration::from_secs(10), || async {
+            let k = api.get("policies").await.ok()?;
+            (k.data["status"]["lastAppliedRevision"] == json!(revision) && ready(&k).0 == "True").then_some(k)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{spoke} applied {revision}"));
+        let at = applied.data["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .unwrap()["lastTransitionTime"]
+            .clone();
+        assert!(at.is_string());
+        let cms: Api<ConfigMap> = Api::namespaced(admin(&fleet, spoke).await, "kyverno");
+        let applied_cm = cms.get("fleet-policies").await.unwrap();
+        assert_eq!(applied_cm.data.unwrap()["revision"], revision, "the spoke got the objects");
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_spoke_fails_with_a_reason_then_recovers() {
+    let fleet = live_fleet(1, quick()).await;
+    let spoke = fleet.require("staging-eu-1").unwrap().clone();
+    spoke.faults.update(|f| f.outage = Some(OutageMode::Refused));
+    let revision = fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    let api = policies_of(&fleet, "staging-eu-1").await;
+    let failed = eventually(Duration::from_secs(10), || async {
+        let k = api.get("policies").await.ok()?;
+        (ready(&k) == ("False".into(), "ReconciliationFailed".into())).then_some(k)
+    })
+    .await
+    .expect("fails while the spoke is down");
+    assert!(failed.data["status"]["conditions"].to_string().contains("connection refused"));
+    assert_eq!(failed.data["status"]["lastAttemptedRevision"], json!(revision));
+    assert_ne!(failed.data["status"]["lastAppliedRevision"], json!(revision));
+    spoke.faults.update(|f| f.outage = None);
+    let recovered = eventually(Duration::from_secs(10), || async {
+        let k = api.get("policies").await.ok()?;
+        (k.data["status"]["lastAppliedRevision"] == json!(revision)).then_some(k)
+    })
+    .await;
+    assert!(recovered.is_some(), "the retry applies it once the spoke is back");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_is_honoured_and_resume_and_reconcile_requests_apply() {
+    let fleet = live_fleet(1, quick()).await;
+    let api = policies_of(&fleet, "staging-eu-1").await;
+    api.patch("policies", &PatchParams::default(), &Patch::Merge(json!({"spec": {"suspend": true}}))).await.unwrap();
+    let revision = fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let k = api.get("policies").await.unwrap();
+    assert_ne!(k.data["status"]["lastAppliedRevision"], json!(revision), "a suspended Kustomization does not apply");
+    api.patch("policies", &PatchParams::default(), &Patch::Merge(json!({"spec": {"suspend": false}}))).await.unwrap();
+    let resumed = eventually(Duration::from_secs(10), || async {
+        let k = api.get("policies").await.ok()?;
+        (k.data["status"]["lastAppliedRevision"] == json!(revision)).then_some(())
+    })
+    .await;
+    assert!(resumed.is_some(), "resume applies the pending revision");
+
+    let requested = "2026-11-24T12:00:00.000000001Z";
+    api.patch(
+        "policies",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": requested}}})),
+    )
+    .await
+    .unwrap();
+    let handled = eventually(Duration::from_secs(10), || async {
+        let k = api.get("policies").await.ok()?;
+        (k.data["status"]["lastHandledReconcileAt"] == json!(requested)).then_some(())
+    })
+    .await;
+    assert!(handled.is_some(), "the reconcile request is answered with lastHandledReconcileAt");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_run_through_their_phases_and_restores_complete() {
+    let fleet = live_fleet(1, quick()).await;
+    let client = admin(&fleet, "staging-eu-1").await;
+    let gvk = |k: &str| ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("velero.io", "v1", k));
+    let schedules: Api<DynamicObject> = Api::namespaced_with(client.clone(), "velero", &gvk("Schedule"));
+    let schedule = schedules.get("daily-full").await.unwrap();
+    let at = jiff::Timestamp::now();
+    let backup = fleetdeck::sim::backup_from_schedule(&serde_json::to_value(&schedule).unwrap(), at, "v1.33.4");
+    let name = backup["metadata"]["name"].as_str().unwrap().to_owned();
+    let backups: Api<DynamicObject> = Api::namespaced_with(client.clone(), "velero", &gvk("Backup"));
+    backups.create(&PostParams::default(), &serde_json::from_value(backup).unwrap()).await.unwrap();
+    let mut phases: Vec<String> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let done = loop {
+        let b = backups.get(&name).await.unwrap();
+        let phase = b.data["status"]["phase"].as_str().unwrap_or_default().to_owned();
+        if phases.last() != Some(&phase) {
+            phases.push(phase.clone());
+        }
+        if phase == "Completed" {
+            break b;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the backup completes: {phases:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(phases.contains(&"InProgress".to_owned()), "{phases:?}");
+    assert!(done.data["status"]["completionTimestamp"].is_string());
+    assert_eq!(done.metadata.labels.unwrap()["velero.io/schedule-name"], "daily-full");
+
+    let restores: Api<DynamicObject> = Api::namespaced_with(client, "velero", &gvk("Restore"));
+    let restore = json!({"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "r1", "namespace": "velero"}, "spec": {"backupName": name}});
+    restores.create(&PostParams::default(), &serde_json::from_value(restore).unwrap()).await.unwrap();
+    let restored = eventually(Duration::from_secs(15), || async {
+        restores.get("r1").await.ok().filter(|r| r.data["status"]["phase"] == "Completed")
+    })
+    .await
+    .expect("the restore completes");
+    assert_eq!(restored.data["status"]["progress"]["itemsRestored"], restored.data["status"]["progress"]["totalItems"]);
+    let missing = json!({"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "r2", "namespace": "velero"}, "spec": {"backupName": "nope"}});
+    restores.create(&PostParams::default(), &serde_json::from_value(missing).unwrap()).await.unwrap();
+    let invalid = eventually(Duration::from_secs(10), || async {
+        restores.get("r2").await.ok().filter(|r| r.data["status"]["phase"] == "FailedValidation")
+    })
+    .await;
+    assert!(invalid.is_some(), "a restore of a missing backup fails validation");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controllers_emit_events() {
+    let fleet = live_fleet(1, quick()).await;
+    fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    let events: Api<Event> = Api::namespaced(admin(&fleet, "hub").await, "staging-eu-1");
+    let found = eventually(Duration::from_secs(10), || async {
+        let list = events.list(&ListParams::default().fields("reason=ReconciliationSucceeded")).await.ok()?;
+        list.items.into_iter().find(|e| e.involved_object.kind.as_deref() == Some("Kustomization"))
+    })
+    .await
+    .expect("kustomize-controller records its reconciliations");
+    assert_eq!(found.source.unwrap().component.as_deref(), Some("kustomize-controller"));
+    fleet.stop().await;
+}
