@@ -141,6 +141,22 @@ fn frame_times(model: &Model, frames: usize) -> Vec<(String, Vec<f64>)> {
     let n = model.fleet.clusters().len();
     let panes = [Pane::Health, Pane::Latency, Pane::Propagation, Pane::Backups, Pane::Audit];
     let mut out = Vec::new();
+    // The derived state alone, as the TUI makes it: a second of probes (one cluster
+    // in five, at a probe every five seconds), derived once.
+    let mut m = model.clone();
+    let mut times = Vec::new();
+    for round in 0..20u64 {
+        std::thread::sleep(Duration::from_millis(200));
+        for id in (0..n).filter(|id| (*id as u64 + round).is_multiple_of(5)) {
+            let sample = Sample::new(Timestamp::now(), Ok(Duration::from_micros(900 + round * 10)));
+            update(&mut m, Msg::Engine(EngineEvent::Probe { cluster: id, sample }));
+        }
+        update(&mut m, Msg::Tick(Timestamp::now()));
+        let started = Instant::now();
+        std::hint::black_box(m.derived());
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    out.push(("the derived state after a second of probes".to_owned(), times));
     for view in panes.iter().map(|p| Some(*p)).chain([None]) {
         let mut m = model.clone();
         let keymap = match view {
@@ -227,6 +243,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let clusters = spokes + 1;
     let sim = SimProcess::start(bin, spokes, &["--still"], dir.path(), "fleet");
+    // FLEETDECK_BENCH_ONLY=frames: the in-process frame figures only.
+    let only_frames = std::env::var("FLEETDECK_BENCH_ONLY").is_ok_and(|v| v == "frames");
     println!(
         "fleetdeck on {clusters} simulated clusters (a separate `fleetdeck sim --spokes {spokes} --still`), {runs} runs, {}s idle per pane",
         per_pane.as_secs()
@@ -234,7 +252,7 @@ async fn main() {
 
     let mut all = Vec::new();
     let mut screen_times = Vec::new();
-    for run in 0..runs {
+    for run in 0..if only_frames { 0 } else { runs } {
         let (pty, r) = tui_run(&sim.kubeconfig, clusters, per_pane);
         let cpu: Vec<String> = r.cpu.iter().map(|c| format!("{c:.1}")).collect();
         println!(
@@ -250,6 +268,17 @@ async fn main() {
         }
         all.push(r);
         drop(pty);
+    }
+    if only_frames {
+        let kubeconfig = sim.kubeconfig.clone();
+        let frames =
+            tokio::task::spawn_blocking(move || frame_times(&fleet_model(&kubeconfig, Duration::from_secs(15)), 300))
+                .await
+                .unwrap();
+        for (name, times) in frames {
+            println!("{name}: p50 {:.3} ms, p99 {:.3} ms", quantile(times.clone(), 0.5), quantile(times, 0.99));
+        }
+        return;
     }
     let med = |f: fn(&Run) -> f64| median(all.iter().map(f).collect());
     let cpu_max = |r: &Run| r.cpu.iter().copied().fold(0.0, f64::max);

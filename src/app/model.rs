@@ -195,8 +195,14 @@ impl Model {
         self.derive.get(&self.fleet, self.now)
     }
 
-    /// How many times the fleet was derived (for tests and benchmarks).
+    /// How many times the fleet was derived, and how many clusters anew (for tests and
+    /// benchmarks).
     pub fn derivations(&self) -> (u64, u64) {
         (self.derive.computations(), self.derive.clusters_derived())
+    }
+
+    /// The time spent deriving the fleet, in all.
+    pub fn deriving(&self) -> std::time::Duration {
+        self.derive.spent()
     }
 }

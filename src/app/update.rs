@@ -189,7 +189,22 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         | EngineEvent::NotInstalled { kind, .. } => Some(*kind),
         _ => None,
     };
-    let Some(cluster) = model.fleet.cluster_mut(id) else { return effects };
+    // A probe, the connection or the access review change the cluster's state; watch
+    // events (but Kubernetes Events arriving, which only prove it answers) its rows.
+    let rows_change = match &event {
+        EngineEvent::Changes { kind: Kind::Event, .. } => false,
+        EngineEvent::Relist { .. }
+        | EngineEvent::Changes { .. }
+        | EngineEvent::WatchStarted { .. }
+        | EngineEvent::WatchFailed { .. }
+        | EngineEvent::NotInstalled { .. } => true,
+        EngineEvent::Connected { .. }
+        | EngineEvent::ConnectFailed { .. }
+        | EngineEvent::Probe { .. }
+        | EngineEvent::Access { .. } => false,
+    };
+    let cluster = if rows_change { model.fleet.data_mut(id) } else { model.fleet.cluster_mut(id) };
+    let Some(cluster) = cluster else { return effects };
     let rejoin = match event {
         EngineEvent::Connected { version, uid, handshake, at, .. } => {
             cluster.connection = Connection::Connected { at };

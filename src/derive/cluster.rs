@@ -1,7 +1,15 @@
 //! One cluster derived: its state, latency and availability over the windows, its
 //! propagation row, policy reports, backup rows and judgment, and the text the filter
-//! searches. Made again only when the cluster changed, the hub's data every spoke's rows
-//! depend on changed, or the time came when a judgment of it changes by itself.
+//! searches.
+//!
+//! Two parts, made again on different occasions. The rows (propagation, reports,
+//! backups) are made of the cluster's watched objects and the hub's shared data, so a
+//! probe, which arrives every few seconds, does not touch them; the rest (state,
+//! latency, judgment) is cheap and made again whenever the cluster changed. Either is
+//! also made again when the time came at which it changes by itself (a backup falling
+//! due, a sample leaving the latency window).
+
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -9,11 +17,70 @@ use super::Shared;
 use super::backups::{BackupRow, ClusterBackups, Timings, cluster_rows};
 use super::judge::{Facts, Judgment, judge};
 use super::propagation::{Compliance, SpokeSync, context_row};
-use crate::fleet::Horizon;
 use crate::fleet::cluster::{ClusterModel, State};
 use crate::fleet::probes::LatencyStats;
 use crate::fleet::registry::ContextRole;
 use crate::fleet::state::{ClusterId, FleetState};
+use crate::fleet::{Horizon, later};
+
+/// What a cluster's rows are made of: its watched objects, the hub's shared data, and
+/// whether fleetdeck can reach it (a propagation cell of an unreachable spoke says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RowsKey {
+    data_rev: u64,
+    shared_rev: u64,
+    unreachable: bool,
+}
+
+/// A cluster's rows on the propagation and backups panes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    /// Its row of the propagation pane (none for the hub).
+    pub sync: Option<SpokeSync>,
+    pub compliance: Compliance,
+    pub backups: Vec<BackupRow>,
+    pub backup_totals: ClusterBackups,
+    key: RowsKey,
+    changes_at: Option<Timestamp>,
+}
+
+impl Rows {
+    fn derive(
+        fleet: &FleetState,
+        shared: &Shared,
+        id: ClusterId,
+        key: RowsKey,
+        now: Timestamp,
+        timings: &mut Timings,
+    ) -> Rows {
+        let c = &fleet.clusters()[id];
+        let s = &fleet.settings;
+        let sync = (!c.is_hub).then(|| context_row(fleet, &shared.columns, id, key.unreachable, now));
+        let backups = cluster_rows(c, id, now, s.backup_grace, timings);
+        let mut changes = Horizon::new(now);
+        for cell in sync.iter().flat_map(|r| r.present()) {
+            if let Some(since) = cell.state.behind_since() {
+                changes.after(later(since, s.propagation_target));
+            }
+        }
+        changes.merge(sync.as_ref().and_then(|r| r.stats.changes_at));
+        for row in &backups {
+            changes.merge(row.health().and_then(|h| h.changes_at));
+        }
+        Rows {
+            sync,
+            compliance: Compliance::of(c),
+            backup_totals: ClusterBackups::of(c, &backups),
+            backups,
+            key,
+            changes_at: changes.get(),
+        }
+    }
+
+    fn fresh(&self, key: RowsKey, now: Timestamp) -> bool {
+        self.key == key && self.changes_at.is_none_or(|t| now < t)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterView {
@@ -23,11 +90,8 @@ pub struct ClusterView {
     pub latency: LatencyStats,
     pub availability: Option<f64>,
     pub stale: bool,
-    /// Its row of the propagation pane (none for the hub).
-    pub sync: Option<SpokeSync>,
-    pub compliance: Compliance,
-    pub backups: Vec<BackupRow>,
-    pub backup_totals: ClusterBackups,
+    /// Its rows, shared with the views before it while they hold.
+    pub rows: Arc<Rows>,
     pub judgment: Judgment,
     /// What the filter searches: name, role, state and version, lower case.
     pub search: String,
@@ -47,21 +111,19 @@ impl ClusterView {
         self.changes_at
     }
 
-    pub fn unreachable(&self) -> bool {
-        matches!(self.state, State::Unreachable { .. })
-    }
-
     /// The registration it is joined to, if it is a spoke.
     pub fn registration(&self) -> Option<usize> {
         self.role.registration()
     }
 }
 
-/// Derives one cluster at `now`.
+/// Derives one cluster at `now`, reusing the rows of `last` (its view before) while they
+/// hold.
 pub fn derive(
     fleet: &FleetState,
     shared: &Shared,
     id: ClusterId,
+    last: Option<&ClusterView>,
     now: Timestamp,
     timings: &mut Timings,
 ) -> ClusterView {
@@ -72,38 +134,37 @@ pub fn derive(
     let latency = c.probes.latency(now, s.latency_target);
     let availability = c.probes.availability(now);
     let stale = c.is_stale(now, s.thresholds);
-    let unreachable = matches!(state, State::Unreachable { .. });
-    let sync = (!c.is_hub).then(|| context_row(fleet, &shared.columns, id, unreachable, now));
-    let compliance = Compliance::of(c);
-    let backups = cluster_rows(c, id, now, s.backup_grace, timings);
-    let backup_totals = ClusterBackups::of(c, &backups);
+    let key = RowsKey {
+        data_rev: c.data_rev,
+        shared_rev: shared.rev,
+        unreachable: matches!(state, State::Unreachable { .. }),
+    };
+    let rows = match last.map(|v| &v.rows) {
+        Some(rows) if rows.fresh(key, now) => rows.clone(),
+        _ => Arc::new(Rows::derive(fleet, shared, id, key, now, timings)),
+    };
     let facts = Facts {
         cluster: c,
         state: &state,
         latency: &latency,
         availability,
         stale,
-        compliance: &compliance,
-        backups: &backups,
+        compliance: &rows.compliance,
+        backups: &rows.backups,
     };
-    let judgment = match &sync {
+    let judgment = match &rows.sync {
         Some(row) => judge(facts, row.present(), s, now),
         None => judge(facts, shared.hub_own.iter(), s, now),
     };
     let mut changes = Horizon::new(now);
     changes.merge(c.changes_at(now, s.thresholds));
     changes.merge(c.probes.changes_at(now));
-    let cells = sync.as_ref().map_or(&shared.hub_own[..], |_| &[]);
-    for cell in sync.iter().flat_map(|r| r.present()).chain(cells) {
-        if let Some(since) = cell.state.behind_since() {
-            changes.after(crate::fleet::later(since, s.propagation_target));
+    changes.merge(rows.changes_at);
+    // The hub's own Kustomizations, which the hub's judgment counts.
+    if rows.sync.is_none() {
+        for since in shared.hub_own.iter().filter_map(|cell| cell.state.behind_since()) {
+            changes.after(later(since, s.propagation_target));
         }
-    }
-    if let Some(row) = &sync {
-        changes.merge(row.stats.changes_at);
-    }
-    for row in &backups {
-        changes.merge(row.health().and_then(|h| h.changes_at));
     }
     let search =
         format!("{} {} {} {}", c.context, role.role().label(), state.label(), c.version.as_deref().unwrap_or(""))
@@ -115,10 +176,7 @@ pub fn derive(
         latency,
         availability,
         stale,
-        sync,
-        compliance,
-        backups,
-        backup_totals,
+        rows,
         judgment,
         search,
         revs: (c.rev, shared.rev),

@@ -102,7 +102,7 @@ impl Derived {
     /// The propagation row of a key.
     pub fn spoke_row(&self, key: &RowKey) -> Option<&SpokeSync> {
         match key {
-            RowKey::Cluster(id) => self.clusters.get(*id)?.sync.as_ref(),
+            RowKey::Cluster(id) => self.clusters.get(*id)?.rows.sync.as_ref(),
             RowKey::HubOnly(name) => self.shared.hub_only.iter().find(|r| r.name == *name),
             _ => None,
         }
@@ -111,6 +111,6 @@ impl Derived {
     /// The backups row of a key.
     pub fn backup_row(&self, key: &RowKey) -> Option<&BackupRow> {
         let RowKey::Backup { cluster, schedule } = key else { return None };
-        self.clusters.get(*cluster)?.backups.iter().find(|r| r.schedule() == schedule.as_ref())
+        self.clusters.get(*cluster)?.rows.backups.iter().find(|r| r.schedule() == schedule.as_ref())
     }
 }

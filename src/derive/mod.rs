@@ -115,7 +115,7 @@ impl Derived {
 
     /// Every backups row, worst first.
     pub fn backup_rows(&self) -> impl Iterator<Item = &BackupRow> {
-        self.backups.iter().filter_map(|&(c, i)| self.clusters.get(c)?.backups.get(i))
+        self.backups.iter().filter_map(|&(c, i)| self.clusters.get(c)?.rows.backups.get(i))
     }
 
     /// When it stops holding with no change to the fleet.
@@ -133,6 +133,8 @@ pub struct Derive {
     computations: u64,
     /// How many clusters were derived anew, in all.
     clusters_derived: u64,
+    /// The time spent deriving, in all.
+    spent: std::time::Duration,
 }
 
 impl Derive {
@@ -145,7 +147,9 @@ impl Derive {
         {
             return last.clone();
         }
+        let started = std::time::Instant::now();
         let derived = Arc::new(self.derive(fleet, now));
+        self.spent += started.elapsed();
         self.last = Some(derived.clone());
         derived
     }
@@ -156,6 +160,10 @@ impl Derive {
 
     pub fn clusters_derived(&self) -> u64 {
         self.clusters_derived
+    }
+
+    pub fn spent(&self) -> std::time::Duration {
+        self.spent
     }
 
     fn derive(&mut self, fleet: &FleetState, now: Timestamp) -> Derived {
@@ -171,9 +179,9 @@ impl Derive {
             .enumerate()
             .map(|(id, c)| match last.and_then(|d| d.clusters.get(id)) {
                 Some(v) if v.fresh(c, &shared, now) => v.clone(),
-                _ => {
+                before => {
                     self.clusters_derived += 1;
-                    Arc::new(cluster::derive(fleet, &shared, id, now, &mut self.timings))
+                    Arc::new(cluster::derive(fleet, &shared, id, before.map(|v| &**v), now, &mut self.timings))
                 }
             })
             .collect();
@@ -187,14 +195,14 @@ impl Derive {
         };
         let s = &fleet.settings;
         let sync = FleetSync::of(
-            order.iter().filter_map(|&id| clusters[id].sync.as_ref()),
+            order.iter().filter_map(|&id| clusters[id].rows.sync.as_ref()),
             &shared.hub_only,
             now,
             s.propagation_target,
         );
         let mut backups: Vec<(ClusterId, usize)> =
-            order.iter().flat_map(|&id| (0..clusters[id].backups.len()).map(move |i| (id, i))).collect();
-        let row = |&(c, i): &(ClusterId, usize)| &clusters[c].backups[i];
+            order.iter().flat_map(|&id| (0..clusters[id].rows.backups.len()).map(move |i| (id, i))).collect();
+        let row = |&(c, i): &(ClusterId, usize)| &clusters[c].rows.backups[i];
         backups.sort_by(|a, b| {
             let (ra, rb) = (row(a), row(b));
             // Older good data first; a schedule with none at all after those with some.
@@ -206,7 +214,7 @@ impl Derive {
                 .then_with(|| ra.schedule().cmp(&rb.schedule()))
         });
         let fleet_backups = FleetBackups::of(
-            order.iter().map(|&id| (fleet.clusters()[id].context.as_str(), &clusters[id].backup_totals)),
+            order.iter().map(|&id| (fleet.clusters()[id].context.as_str(), &clusters[id].rows.backup_totals)),
             now,
         );
         let latency = fleet_latency(fleet.clusters().iter().map(|c| &c.probes), now, s.latency_target);

@@ -163,7 +163,7 @@ fn cluster_report(fleet: &FleetState, v: &ClusterView, now: Timestamp) -> Cluste
     let (ready, total) = c.node_counts();
     let connected = c.version.is_some();
     let mut backups = Vec::new();
-    for row in &v.backups {
+    for row in &v.rows.backups {
         if let RowKind::Schedule { key, health } = &row.kind {
             let last_success = health.good_at;
             let last_phase =
@@ -185,8 +185,8 @@ fn cluster_report(fleet: &FleetState, v: &ClusterView, now: Timestamp) -> Cluste
             p99: v.latency.p99.map(millis),
         },
         availability: v.availability.map(|a| (a * 1_000_000.0).round() / 10_000.0),
-        propagation: Propagation::of(v.judgment.sync, v.sync.as_ref()),
-        violations: match v.compliance {
+        propagation: Propagation::of(v.judgment.sync, v.rows.sync.as_ref()),
+        violations: match v.rows.compliance {
             Compliance::Counts { fail, .. } => Some(fail),
             _ => None,
         },

@@ -164,6 +164,9 @@ pub struct ClusterModel {
     /// Bumped by the fleet on every change to this cluster: what derived state is
     /// cached against.
     pub rev: u64,
+    /// The revision of the last change to its watched objects or watches (not a probe):
+    /// what its propagation and backups rows are cached against.
+    pub data_rev: u64,
 }
 
 impl ClusterModel {
@@ -193,6 +196,7 @@ impl ClusterModel {
             access: None,
             handshake: None,
             rev: 0,
+            data_rev: 0,
         }
     }
 

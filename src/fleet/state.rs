@@ -115,11 +115,20 @@ impl FleetState {
         self.clusters.get(id)
     }
 
-    /// A cluster to change: its revision and the fleet's are bumped.
+    /// A cluster to change (its state, not its watched objects: a probe, the
+    /// connection): its revision and the fleet's are bumped.
     pub fn cluster_mut(&mut self, id: ClusterId) -> Option<&mut ClusterModel> {
         let rev = self.bump();
         let c = self.clusters.get_mut(id)?;
         c.rev = rev;
+        Some(c)
+    }
+
+    /// A cluster whose watched objects or watches change: its data revision is bumped
+    /// too.
+    pub fn data_mut(&mut self, id: ClusterId) -> Option<&mut ClusterModel> {
+        let c = self.cluster_mut(id)?;
+        c.data_rev = c.rev;
         Some(c)
     }
 
@@ -229,6 +238,9 @@ mod tests {
         assert!(f.rev() > rev && f.shared_rev() == shared, "one cluster's change is its own");
         assert_eq!(f.clusters()[1].rev, f.rev());
         assert!(f.clusters()[2].rev < f.rev());
+        assert_eq!(f.clusters()[1].data_rev, 0, "not its watched objects");
+        f.data_mut(2);
+        assert_eq!(f.clusters()[2].data_rev, f.rev());
         f.propagation_mut();
         assert!(f.shared_rev() > shared, "the propagation log is every spoke's");
         assert_eq!(f.role(1), ContextRole::Candidate);

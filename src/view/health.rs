@@ -70,7 +70,7 @@ fn identity_cell(model: &Model, id: ClusterId) -> Cell {
 /// The SYNC cell: the spoke's Kustomizations (the hub's own for the hub).
 fn sync_cell(model: &Model, derived: &Derived, v: &ClusterView) -> Cell {
     let (now, target) = (model.now, model.fleet.settings.propagation_target);
-    match &v.sync {
+    match &v.rows.sync {
         None => propagation::health_cell(derived.shared.hub_own.iter().map(|c| &c.state), true, now, target),
         Some(row) => propagation::health_cell(row.present().map(|c| &c.state), row.registered(), now, target),
     }

@@ -228,7 +228,7 @@ fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)
     let now = model.now;
     let sync = m.judgment().sync;
     let (view, row) = match m.of {
-        Of::Cluster(v) => (Some(v), v.sync.as_ref()),
+        Of::Cluster(v) => (Some(v), v.rows.sync.as_ref()),
         Of::HubOnly(row, _) => (None, Some(row)),
     };
     match page {
@@ -255,7 +255,7 @@ fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)
         }
         Pane::Propagation => {
             let sync = if sync.total() == 0 { "—".to_owned() } else { format!("{}/{}", sync.in_sync, sync.total()) };
-            let viol = match view.map(|v| &v.compliance) {
+            let viol = match view.map(|v| &v.rows.compliance) {
                 Some(Compliance::Counts { fail, .. }) => fail.to_string(),
                 _ => "—".to_owned(),
             };
@@ -269,7 +269,7 @@ fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)
         }
         Pane::Backups => {
             let schedules: Vec<_> =
-                view.into_iter().flat_map(|v| v.backups.iter().filter_map(|r| r.health())).collect();
+                view.into_iter().flat_map(|v| v.rows.backups.iter().filter_map(|r| r.health())).collect();
             let ok = schedules.iter().filter(|h| !h.rpo.breached()).count();
             let rpo = if schedules.is_empty() { "—".to_owned() } else { format!("{ok}/{}", schedules.len()) };
             let last = match schedules.iter().filter_map(|h| h.good_at).max() {
@@ -415,15 +415,15 @@ fn banner(model: &Model, derived: &Derived, clusters: &[Member], width: u16) -> 
     let synced: Vec<&&Member> = spokes.iter().filter(|c| c.judgment().sync.total() > 0).collect();
     let in_sync = synced.iter().filter(|c| c.judgment().sync.in_sync == c.judgment().sync.total()).count();
     pieces.push((1, vec![Cell::new(format!("policy sync {in_sync}/{}", synced.len()), ratio(in_sync, synced.len()))]));
-    let violations: i64 = derived.clusters.iter().map(|v| v.compliance.failures()).sum();
+    let violations: i64 = derived.clusters.iter().map(|v| v.rows.compliance.failures()).sum();
     pieces.push((
         1,
         vec![Cell::new(format!("violations {violations}"), if violations == 0 { Tone::Ok } else { Tone::Crit })],
     ));
     let backed: Vec<&ClusterView> =
-        derived.clusters.iter().map(|v| &**v).filter(|v| v.backups.iter().any(|r| r.health().is_some())).collect();
+        derived.clusters.iter().map(|v| &**v).filter(|v| v.rows.backups.iter().any(|r| r.health().is_some())).collect();
     let within =
-        backed.iter().filter(|v| v.backups.iter().filter_map(|r| r.health()).all(|h| !h.rpo.breached())).count();
+        backed.iter().filter(|v| v.rows.backups.iter().filter_map(|r| r.health()).all(|h| !h.rpo.breached())).count();
     pieces.push((2, vec![Cell::new(format!("within RPO {within}/{}", backed.len()), ratio(within, backed.len()))]));
     if let Some(warning) = super::chrome::write_warning(model, derived) {
         pieces.push((0, vec![warning]));

@@ -86,7 +86,7 @@ async fn a_new_revision_propagates_and_its_times_are_measured() {
         );
         assert_eq!(cell(&mut h.model, spoke, "policies"), Some(SyncState::InSync));
         let derived = h.model.derived();
-        let stats = &derived.cluster(h.model.fleet.by_name(spoke).unwrap()).unwrap().sync.as_ref().unwrap().stats;
+        let stats = &derived.cluster(h.model.fleet.by_name(spoke).unwrap()).unwrap().rows.sync.as_ref().unwrap().stats;
         assert!(stats.last.is_some() && stats.p95.is_some(), "{spoke}: {stats:?}");
     }
     // The revision heads the fleet chart, complete.

@@ -152,7 +152,7 @@ pub fn sync(model: &mut Model) -> fleetdeck::derive::propagation::FleetSync {
 /// The state of a spoke's Kustomization named `name`.
 pub fn cell(model: &mut Model, spoke: &str, name: &str) -> Option<fleetdeck::fleet::sync::SyncState> {
     let derived = model.derived();
-    let row = derived.cluster(model.fleet.by_name(spoke)?)?.sync.as_ref()?;
+    let row = derived.cluster(model.fleet.by_name(spoke)?)?.rows.sync.as_ref()?;
     let cols = &derived.shared.columns;
     row.cells.iter().zip(cols).find(|(_, c)| c.name == name).and_then(|(c, _)| c.as_ref()).map(|c| c.state.clone())
 }
