@@ -33,12 +33,17 @@ pub async fn probe(client: &kube::Client, timeout: Duration, due: tokio::time::I
     Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
 }
 
-/// Where in the interval a cluster's probes fall: spread by its id, so the fleet's
-/// probes are even over the interval.
+/// Probes fall in slots this far apart: the probes of one slot wake the process once.
+const SLOT: Duration = Duration::from_millis(100);
+
+/// Where in the interval a cluster's probes fall: spread by its id over the interval's
+/// slots, so the fleet's probes are even over the interval and those of a slot are sent
+/// (and their timers fire) together.
 fn phase(cluster: ClusterId, interval: Duration) -> Duration {
     // The golden ratio spreads consecutive ids evenly whatever the fleet's size.
     let fraction = (cluster as f64 * 0.618_033_988_75).fract();
-    interval.mul_f64(fraction)
+    let slots = (interval.as_millis() / SLOT.as_millis()).max(1) as f64;
+    SLOT.mul_f64((fraction * slots).floor())
 }
 
 pub async fn run(
@@ -74,10 +79,15 @@ mod tests {
     #[test]
     fn phases_spread_over_the_interval() {
         let interval = Duration::from_secs(5);
-        let mut phases: Vec<Duration> = (0..1001).map(|id| phase(id, interval)).collect();
-        assert!(phases.iter().all(|p| *p < interval));
-        phases.sort();
-        let widest = phases.windows(2).map(|w| w[1] - w[0]).max().unwrap();
-        assert!(widest < Duration::from_millis(20), "no gap much wider than an even spread: {widest:?}");
+        let phases: Vec<Duration> = (0..1001).map(|id| phase(id, interval)).collect();
+        assert!(phases.iter().all(|p| *p < interval && p.as_millis() % 100 == 0), "in slots of the interval");
+        let mut per_slot = std::collections::BTreeMap::<Duration, usize>::new();
+        for p in phases {
+            *per_slot.entry(p).or_default() += 1;
+        }
+        assert_eq!(per_slot.len(), 50, "every slot used");
+        let (least, most) = (per_slot.values().min().unwrap(), per_slot.values().max().unwrap());
+        assert!(most - least <= 2, "as many probes in each slot ({least}..{most})");
+        assert_eq!(phase(7, Duration::from_millis(50)), Duration::ZERO, "a short interval is one slot");
     }
 }
