@@ -6,6 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use color_eyre::eyre::{Result, eyre};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -13,9 +16,9 @@ use super::api::{Caller, write};
 use super::resource::GroupResource;
 use super::state::{ClusterRole, ClusterState};
 
-pub const FLUX_CRDS: &str = include_str!("../../assets/crds/flux.yaml");
-pub const VELERO_CRDS: &str = include_str!("../../assets/crds/velero.yaml");
-pub const POLICY_REPORT_CRDS: &str = include_str!("../../assets/crds/policyreport.yaml");
+pub static FLUX_CRDS: &str = include_str!("../../assets/crds/flux.yaml");
+pub static VELERO_CRDS: &str = include_str!("../../assets/crds/velero.yaml");
+pub static POLICY_REPORT_CRDS: &str = include_str!("../../assets/crds/policyreport.yaml");
 
 /// The group and version of a manifest's `apiVersion`.
 fn group_version(api_version: &str) -> (&str, &str) {
@@ -38,13 +41,25 @@ pub fn put(st: &mut ClusterState, manager: &str, object: Value) -> Result<Value>
     write::upsert_internal(st, &Caller::system(manager), &rt, object).map_err(|e| eyre!("seeding {kind}: {e}"))
 }
 
-/// Applies every document of a multi-document YAML manifest.
-pub fn put_manifest(st: &mut ClusterState, manager: &str, yaml: &str) -> Result<()> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).map_err(|e| eyre!("embedded manifest: {e}"))?;
-    for doc in docs.into_iter().filter(|d| d.is_object()) {
-        put(st, manager, doc)?;
-    }
-    Ok(())
+/// Applies every document of an embedded multi-document YAML manifest of CRDs (parsed
+/// once per process: every cluster of a fleet applies the same ones); the kinds they
+/// define are served once all are written.
+pub fn put_manifest(st: &mut ClusterState, manager: &str, yaml: &'static str) -> Result<()> {
+    static PARSED: Mutex<BTreeMap<usize, Arc<Vec<Value>>>> = Mutex::new(BTreeMap::new());
+    let docs = {
+        let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        match parsed.get(&(yaml.as_ptr() as usize)) {
+            Some(docs) => docs.clone(),
+            None => {
+                let docs: Vec<Value> =
+                    serde_saphyr::from_multiple(yaml).map_err(|e| eyre!("embedded manifest: {e}"))?;
+                let docs = Arc::new(docs.into_iter().filter(Value::is_object).collect::<Vec<_>>());
+                parsed.insert(yaml.as_ptr() as usize, docs.clone());
+                docs
+            }
+        }
+    };
+    st.with_registry_held(|st| docs.iter().try_for_each(|doc| put(st, manager, doc.clone()).map(drop)))
 }
 
 /// A stable UUID derived from a name (cluster identities survive restarts of the sim).

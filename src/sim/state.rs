@@ -42,6 +42,8 @@ pub struct ClusterState {
     pub registry: Arc<Registry>,
     pub authn: Authenticator,
     rbac: Option<Arc<Rbac>>,
+    /// While a manifest of CRDs is applied, the registry is recomputed once at its end.
+    registry_held: bool,
 }
 
 fn crd_gr() -> GroupResource {
@@ -50,7 +52,31 @@ fn crd_gr() -> GroupResource {
 
 impl ClusterState {
     pub fn new(info: Arc<ClusterInfo>, store: Store) -> Self {
-        Self { info, store, registry: Arc::new(Registry::new([])), authn: Authenticator::default(), rbac: None }
+        Self {
+            info,
+            store,
+            registry: Arc::new(Registry::new([])),
+            authn: Authenticator::default(),
+            rbac: None,
+            registry_held: false,
+        }
+    }
+
+    /// A CRD was written or deleted: the served kinds follow, now or when the held
+    /// registry is released.
+    pub fn crds_changed(&mut self) {
+        if !self.registry_held {
+            self.refresh_registry();
+        }
+    }
+
+    /// Applies `f` with the registry held: CRDs written meanwhile are served after it.
+    pub fn with_registry_held<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.registry_held = true;
+        let out = f(self);
+        self.registry_held = false;
+        self.refresh_registry();
+        out
     }
 
     /// Recomputes the served kinds from the CRDs in the store.

@@ -271,7 +271,7 @@ pub fn after_write(st: &mut ClusterState, rt: &ResourceType, what: Committed<'_>
                 st.store.drop_collection(&served.group_resource());
             }
         }
-        st.refresh_registry();
+        st.crds_changed();
     }
     match (&what, rt.group.as_str(), rt.plural.as_str()) {
         (Committed::Deleted(_), "", "secrets") => st.authn.remove_secret_tokens(&ns, &name),
