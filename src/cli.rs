@@ -24,27 +24,56 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "CONTEXT")]
     pub hub: Option<String>,
 
+    #[command(flatten)]
+    pub tui: TuiArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The TUI's flags, given before any subcommand or after `demo` (the TUI's two ways
+    /// in; other subcommands do not take them).
+    pub fn tui(&self) -> TuiArgs {
+        match &self.command {
+            Some(Command::Demo(demo)) => self.tui.clone().or(&demo.tui),
+            _ => self.tui.clone(),
+        }
+    }
+}
+
+/// Flags of a TUI session.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TuiArgs {
     /// Watch without any way to write: no write client is built, and the keys that
     /// mutate (reconcile, suspend, resume, backup, restore) do not exist.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub read_only: bool,
 
     /// Draw with ASCII characters only (no box drawing, blocks or symbols); sets ui.ascii.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub ascii: bool,
 
     /// A wall screen: read-only, a fleet banner and a tile per cluster, pages rotating
     /// every wall.interval; the only keys are pause, next/previous page and quit.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub wall: bool,
 
     /// Follow a Kubernetes audit log file of a context (audit.k8s.io/v1 Event JSON lines,
     /// like tail -F); repeatable. Adds to audit.files in the config.
-    #[arg(long, global = true, value_name = "CONTEXT=PATH", value_parser = context_path)]
+    #[arg(long, value_name = "CONTEXT=PATH", value_parser = context_path)]
     pub audit_file: Vec<(String, PathBuf)>,
+}
 
-    #[command(subcommand)]
-    pub command: Option<Command>,
+impl TuiArgs {
+    /// Both sets of flags: a switch set in either, the files of both.
+    fn or(mut self, other: &TuiArgs) -> TuiArgs {
+        self.read_only |= other.read_only;
+        self.ascii |= other.ascii;
+        self.wall |= other.wall;
+        self.audit_file.extend(other.audit_file.iter().cloned());
+        self
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +117,9 @@ pub struct JournalArgs {
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
     /// Check the hash chain; exit 0 when intact (an empty or absent journal is intact),
-    /// 1 at the first edited, removed, moved, malformed or torn entry, which is reported.
+    /// 1 at the first edited, removed, moved or malformed entry or a torn last line, which
+    /// is reported. A torn write that a later append ended is reported and the chain
+    /// checked on past it.
     Verify,
     /// Write the entries to stdout.
     Export {
@@ -112,6 +143,9 @@ pub struct DemoArgs {
     /// Default: demo, where a production spoke goes down a minute in and comes back.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<String>,
+
+    #[command(flatten)]
+    pub tui: TuiArgs,
 }
 
 #[derive(Debug, Args)]

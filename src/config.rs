@@ -77,6 +77,9 @@ pub struct FleetConfig {
 pub struct EngineConfig {
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// How long an exec credential plugin may take to answer.
+    #[serde(with = "humantime_serde")]
+    pub exec_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub coalesce: Duration,
     #[serde(with = "humantime_serde")]
@@ -164,7 +167,11 @@ fn check_layer(defaults: &toml::Table, layer: &toml::Table, origin: &str) -> Res
     if !unknown.is_empty() {
         return Err(eyre!("{origin}: unknown configuration key{} {}", plural(&unknown), unknown.join(", ")));
     }
-    parsed.map_err(|e| eyre!("{origin}: {e}"))?;
+    let config = parsed.map_err(|e| eyre!("{origin}: {e}"))?;
+    let bad = config.out_of_range();
+    if !bad.is_empty() {
+        return Err(eyre!("{origin}: {}", bad.join("; ")));
+    }
     // Free-form tables: their keys are checked against what they may name.
     let names = |table: &str| -> Vec<String> {
         layer.get(table).and_then(toml::Value::as_table).map(|t| t.keys().cloned().collect()).unwrap_or_default()
@@ -206,7 +213,74 @@ fn parse_layer(text: &str, origin: &str) -> Result<toml::Table> {
     text.parse().wrap_err_with(|| format!("{origin} is not valid TOML"))
 }
 
+/// A duration setting's valid range, inclusive.
+struct Span(&'static str, Duration, Duration, Duration);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
 impl Config {
+    /// Every setting outside its valid range, as `key = value: why` (the defaults are
+    /// within every range, so a layer checked on top of them is the one at fault).
+    fn out_of_range(&self) -> Vec<String> {
+        let hour = secs(3600);
+        let (e, p, s, c) = (&self.engine, &self.probe, &self.slo, &self.check);
+        let spans = [
+            Span("engine.connect_timeout", e.connect_timeout, ms(100), secs(600)),
+            Span("engine.exec_timeout", e.exec_timeout, secs(1), secs(600)),
+            Span("engine.coalesce", e.coalesce, Duration::ZERO, secs(10)),
+            Span("engine.rediscover_every", e.rediscover_every, secs(1), 24 * hour),
+            Span("probe.interval", p.interval, ms(100), hour),
+            Span("probe.timeout", p.timeout, ms(10), secs(600)),
+            Span("probe.window", p.window, p.interval, 24 * hour),
+            Span("probe.availability_window", p.availability_window, p.interval, 30 * 24 * hour),
+            Span("slo.latency", s.latency, ms(1), secs(600)),
+            Span("slo.unreachable_after", s.unreachable_after, secs(1), 24 * hour),
+            Span("slo.propagation", s.propagation, secs(1), 24 * hour),
+            Span("slo.propagation_window", s.propagation_window, secs(60), 30 * 24 * hour),
+            Span("slo.backup_grace", s.backup_grace, Duration::ZERO, 30 * 24 * hour),
+            Span("ui.frame_budget", self.ui.frame_budget, ms(1), secs(1)),
+            Span("wall.interval", self.wall.interval, secs(1), hour),
+            Span("sim.bookmark_interval", self.sim.bookmark_interval, secs(1), hour),
+            Span("audit.poll", self.audit.poll, ms(10), secs(60)),
+            Span("check.timeout", c.timeout, secs(1), hour),
+            Span("check.probe_interval", c.probe_interval, ms(10), secs(60)),
+            Span("check.settle", c.settle, Duration::ZERO, c.timeout),
+        ];
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        let mut bad: Vec<String> = spans
+            .iter()
+            .filter(|Span(_, v, lo, hi)| v < lo || v > hi)
+            .map(|Span(key, v, lo, hi)| {
+                format!("{key} = \"{}\" is out of range ({} to {})", show(*v), show(*lo), show(*hi))
+            })
+            .collect();
+        let mut count = |key: &str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                bad.push(format!("{key} = {v} is out of range ({lo} to {hi})"));
+            }
+        };
+        count("audit.events_kept", self.audit.events_kept as u64, 1, 10_000_000);
+        count("audit.max_entries", self.audit.max_entries as u64, 1, 10_000_000);
+        count("check.probes", c.probes as u64, 1, 1000);
+        count("sim.audit_max_bytes", self.sim.audit_max_bytes, 4096, u64::MAX);
+        if !(s.availability > 0.0 && s.availability <= 100.0) {
+            bad.push(format!(
+                "slo.availability = {} is out of range (a percentage above 0, at most 100)",
+                s.availability
+            ));
+        }
+        if !["auto", "truecolor", "24bit", "256", "16", "none"].contains(&self.ui.colors.as_str()) {
+            bad.push(format!("ui.colors = {:?} is not one of auto, truecolor, 24bit, 256, 16, none", self.ui.colors));
+        }
+        bad
+    }
+
     /// The journal file.
     pub fn journal_path(&self) -> PathBuf {
         if self.audit.journal.as_os_str().is_empty() { crate::paths::journal() } else { self.audit.journal.clone() }

@@ -34,6 +34,7 @@ pub fn vantage() -> String {
 pub fn engine_settings(config: &Config) -> Settings {
     Settings {
         connect_timeout: config.engine.connect_timeout,
+        exec_timeout: config.engine.exec_timeout,
         probe_interval: config.probe.interval,
         probe_timeout: config.probe.timeout,
         coalesce: config.engine.coalesce,
@@ -68,6 +69,15 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
 
 /// The theme of a session: the config's colours at the terminal's colour depth
 /// (`NO_COLOR` set and non-empty turns them off), ASCII only with `ui.ascii`.
+/// What only the terminal's layers can check of a configuration (key bindings, theme
+/// colours), checked by every command so that `check` accepts no configuration the TUI
+/// then rejects.
+pub fn validate(config: &Config) -> Result<()> {
+    Keymap::new(&config.keys, true)?;
+    Keymap::wall(&config.keys)?;
+    theme(config).map(drop)
+}
+
 pub fn theme(config: &Config) -> Result<Theme> {
     let depth = Depth::detect(&config.ui.colors, |name| std::env::var(name).ok())?;
     Ok(Theme::new(&config.theme, depth)?.with_ascii(config.ui.ascii))
@@ -120,6 +130,7 @@ fn operator_writer(contexts: &[ContextSpec], config: &Config) -> Writer {
     let writable: Vec<ContextSpec> = writable_contexts(contexts, config).into_iter().cloned().collect();
     let journal = Journal::at(config.journal_path());
     Writer::new(WriteAccess::operator_session(), &writable, config.engine.connect_timeout, journal)
+        .with_exec_timeout(config.engine.exec_timeout)
 }
 
 /// Runs the TUI on the given contexts until the user quits or a signal ends it. Only an

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod derive;
+pub mod errors;
 pub mod fd_limit;
 pub mod fields;
 pub mod fleet;

@@ -2,11 +2,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use fleetdeck::cli::{CheckArgs, Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs};
+use fleetdeck::cli::{CheckArgs, Cli, Command, DemoArgs, JournalArgs, JournalCommand, SimArgs, TuiArgs};
 use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::config::Config;
 use fleetdeck::launch::Session;
@@ -18,15 +19,52 @@ use fleetdeck::sim::{Access, Fleet, Scenario, ServeSettings, SimOptions};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-fn main() -> Result<()> {
-    install_error_reports()?;
+fn main() -> ExitCode {
+    // Panics (bugs) get color-eyre's report; errors a user can fix get one line.
+    let _ = install_error_reports();
     let cli = Cli::parse();
+    let check_json = match &cli.command {
+        Some(Command::Check(args)) => Some(args.json),
+        _ => None,
+    };
+    match start(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let message = fleetdeck::errors::words(&e);
+            match check_json {
+                // check promises exit 2 and, with --json, the error's JSON for every way
+                // it can fail to run.
+                Some(json) => {
+                    if json {
+                        let report = fleetdeck::check::failed(&message, jiff::Timestamp::now());
+                        let _ = print_all(format!("{report:#}\n").as_bytes());
+                    }
+                    eprintln!("fleetdeck check: {message}");
+                    ExitCode::from(2)
+                }
+                None => {
+                    eprintln!("fleetdeck: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// How long background work (a connection being set up, a plugin, a file follower) may
+/// hold the process once the command is done: quitting never waits on the clusters.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
+
+fn start(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
-    config.ui.ascii |= cli.ascii;
+    fleetdeck::launch::validate(&config)?;
+    config.ui.ascii |= cli.tui().ascii;
     let (_guard, _log_dir) = fleetdeck::logging::init(&config, cli.log_level.as_deref())?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = runtime_for(&cli).wrap_err("starting the runtime")?;
-    runtime.block_on(run(cli, config))
+    let result = runtime.block_on(run(cli, config));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    result
 }
 
 /// The runtime a command runs on. Watching a fleet is many small events (a probe, a
@@ -42,30 +80,32 @@ fn runtime_for(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn run(cli: Cli, config: Config) -> Result<()> {
-    let session = session(&cli);
+async fn run(cli: Cli, config: Config) -> Result<ExitCode> {
+    let tui = cli.tui();
+    let session = session(&tui);
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Some(Command::Sim(args)) => sim(args, &config).await,
-        Some(Command::Demo(args)) => demo(args, &config, &cli.audit_file, session).await,
+        Some(Command::Sim(args)) => done(sim(args, &config).await),
+        Some(Command::Demo(args)) => done(demo(args, &config, &tui.audit_file, session).await),
         Some(Command::Journal(args)) => journal(args),
         Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut command, "fleetdeck", &mut out);
-            print_all(&out)
+            done(print_all(&out))
         }
         Some(Command::Man) => {
             let mut out = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
-            print_all(&out)
+            done(print_all(&out))
         }
-        None => operator(cli.kubeconfig.as_deref(), cli.hub, &config, &cli.audit_file, session).await,
+        None => done(operator(cli.kubeconfig.as_deref(), cli.hub, &config, &tui.audit_file, session).await),
     }
 }
 
-fn session(cli: &Cli) -> Session {
-    match (cli.wall, cli.read_only) {
+fn session(tui: &TuiArgs) -> Session {
+    match (tui.wall, tui.read_only) {
         (true, _) => Session::Wall,
         (false, true) => Session::ReadOnly,
         (false, false) => Session::Operator,
@@ -167,41 +207,26 @@ async fn sim(args: SimArgs, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// `fleetdeck check`: exits 0 healthy, 1 degraded, 2 unreachable or not run at all.
+/// `fleetdeck check`: exits 0 healthy, 1 degraded, 2 unreachable; a check that could
+/// not run is an error, which `main` reports with exit 2.
 async fn check(
     args: CheckArgs,
     kubeconfig: Option<&std::path::Path>,
     hub: Option<String>,
     config: &Config,
-) -> Result<()> {
-    let resolved = match contexts::load(kubeconfig) {
-        Ok(kc) => contexts::resolve(&kc, &selection(hub, config)).await,
-        Err(e) => Err(e),
-    };
+) -> Result<ExitCode> {
+    let kc = contexts::load(kubeconfig)?;
+    let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
+    let report = fleetdeck::check::run(specs, config).await;
     let mut out = Vec::new();
-    let code = match resolved {
-        Ok(specs) => {
-            let report = fleetdeck::check::run(specs, config).await;
-            if args.json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                out.push(b'\n');
-            } else {
-                fleetdeck::check::write_text(&report, &mut out)?;
-            }
-            report.status.exit_code()
-        }
-        Err(e) => {
-            let message = format!("{e:#}");
-            if args.json {
-                serde_json::to_writer_pretty(&mut out, &fleetdeck::check::failed(&message, jiff::Timestamp::now()))?;
-                out.push(b'\n');
-            }
-            eprintln!("fleetdeck check: {message}");
-            2
-        }
-    };
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        out.push(b'\n');
+    } else {
+        fleetdeck::check::write_text(&report, &mut out)?;
+    }
     print_all(&out)?;
-    std::process::exit(code);
+    Ok(ExitCode::from(report.status.exit_code() as u8))
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
@@ -213,7 +238,7 @@ fn print_all(bytes: &[u8]) -> Result<()> {
 }
 
 /// `fleetdeck journal verify|export`.
-fn journal(args: JournalArgs) -> Result<()> {
+fn journal(args: JournalArgs) -> Result<ExitCode> {
     use fleetdeck::journal::{Journal, export};
     let journal = Journal::at(args.journal.unwrap_or_else(fleetdeck::paths::journal));
     let mut out = std::io::stdout().lock();
@@ -221,16 +246,22 @@ fn journal(args: JournalArgs) -> Result<()> {
         JournalCommand::Verify => {
             let verdict = journal.verify()?;
             let path = journal.path().display();
+            for (line, bytes) in &verdict.healed {
+                let _ = writeln!(
+                    out,
+                    "{path}: line {line}: a write that did not finish ({bytes} bytes, torn: the process was killed or the disk filled), ended by the next append; the chain goes on past it"
+                );
+            }
             match verdict.problem {
                 None => {
                     let _ = writeln!(out, "{path}: intact, {} entries", verdict.intact);
-                    Ok(())
+                    Ok(ExitCode::SUCCESS)
                 }
                 Some((line, problem)) => {
                     let _ = writeln!(out, "{path}: line {line}: {problem}");
                     let _ = writeln!(out, "{} entries before it are intact", verdict.intact);
                     let _ = out.flush();
-                    std::process::exit(1);
+                    Ok(ExitCode::FAILURE)
                 }
             }
         }
@@ -239,7 +270,7 @@ fn journal(args: JournalArgs) -> Result<()> {
                 Some(text) => Some(export::parse_since(&text, jiff::Timestamp::now()).map_err(|e| eyre!(e))?),
                 None => None,
             };
-            export::export(&journal.entries()?, format, since, &mut out)
+            export::export(&journal.entries()?, format, since, &mut out).map(|()| ExitCode::SUCCESS)
         }
     }
 }

@@ -6,10 +6,11 @@
 //! tokens, extra headers) over a hyper client whose TLS connector offers `h2` and
 //! `http/1.1` by ALPN: every watch and probe of a cluster then shares one connection.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::HeaderValue;
-use http::header::USER_AGENT;
+use http::header::{AUTHORIZATION, USER_AGENT};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::ConfigExt;
@@ -26,8 +27,23 @@ pub fn user_agent() -> String {
 /// used, or configuration), and the message for that context's row.
 pub type BuildError = (Failure, String);
 
-/// Builds the client of a context.
-pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube::Client, BuildError> {
+/// A bearer token that can be replaced while the client runs (an exec plugin's, renewed
+/// before it expires).
+pub type Bearer = Arc<RwLock<HeaderValue>>;
+
+/// The `Authorization` header of a token.
+pub fn bearer_header(token: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Builds the client of a context; `bearer`, when given, authenticates every request.
+pub fn build(
+    mut config: kube::Config,
+    connect_timeout: Duration,
+    bearer: Option<Bearer>,
+) -> Result<kube::Client, BuildError> {
     fn configuration(what: &str, e: impl std::fmt::Display) -> BuildError {
         (Failure::Other, format!("{what}: {e}"))
     }
@@ -36,6 +52,9 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube
     config.headers.push((USER_AGENT, agent));
     if config.proxy_url.is_some() {
         // kube's own stack knows HTTP and SOCKS proxies; it speaks HTTP/1.1.
+        if bearer.is_some() {
+            return Err(configuration("proxy-url", "exec credential plugins are not supported behind a proxy"));
+        }
         return kube::Client::try_from(config).map_err(|e| configuration("building the client", e));
     }
     let tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
@@ -74,6 +93,13 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration) -> Result<kube
         .layer(config.base_uri_layer())
         .option_layer(auth)
         .layer(headers)
+        .map_request(move |mut request: http::Request<kube::client::Body>| {
+            if let Some(bearer) = &bearer {
+                let value = bearer.read().unwrap_or_else(|e| e.into_inner()).clone();
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            request
+        })
         .map_err(BoxError::from)
         .service(client);
     Ok(kube::Client::new(service, config.default_namespace))

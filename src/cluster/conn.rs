@@ -18,7 +18,7 @@ use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
 use super::lag;
 use super::watch::{self, Stopped};
-use super::{Settings, client, probe};
+use super::{Settings, client, exec, probe};
 use crate::fleet::failure::{ErrorInfo, Failure};
 use crate::fleet::kind::Kind;
 use crate::fleet::probes::Handshake;
@@ -60,6 +60,48 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
     })
 }
 
+/// Sleeps until `at`, or for ever.
+async fn sleep_until(at: Option<Timestamp>) {
+    match at {
+        Some(at) => {
+            let wait = Timestamp::now().duration_until(at).unsigned_abs();
+            let wait = if at > Timestamp::now() { wait } else { Duration::ZERO };
+            tokio::time::sleep(wait).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the exec plugin again before its token expires; when it fails, the old token
+/// serves until it expires (requests then fail as Unauthorized) and the plugin is tried
+/// again in 30 s. When to renew next.
+async fn renew(
+    plugin: Option<&kube::config::ExecConfig>,
+    bearer: Option<&client::Bearer>,
+    settings: &Settings,
+    context: &str,
+) -> Option<Timestamp> {
+    let (plugin, bearer) = (plugin?, bearer?);
+    let retry = Timestamp::now() + jiff::SignedDuration::from_secs(30);
+    match exec::run(plugin, settings.exec_timeout).await {
+        Ok(got) => match got.token.as_deref().and_then(client::bearer_header) {
+            Some(header) => {
+                *bearer.write().unwrap_or_else(|e| e.into_inner()) = header;
+                tracing::info!(context, "exec credential renewed");
+                got.refresh_at()
+            }
+            None => {
+                tracing::warn!(context, "exec plugin renewed with no usable token");
+                Some(retry)
+            }
+        },
+        Err((_, message)) => {
+            tracing::warn!(context, %message, "renewing the exec credential");
+            Some(retry)
+        }
+    }
+}
+
 /// The kinds a cluster watches.
 fn kinds(is_hub: bool) -> impl Iterator<Item = Kind> {
     Kind::ALL.into_iter().filter(move |k| is_hub || !k.hub_only())
@@ -73,12 +115,48 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let failed = |error: ErrorInfo| EngineEvent::ConnectFailed { cluster, error };
-    let built = match spec.config.clone() {
-        Ok(config) => client::build(config, settings.connect_timeout),
+    let mut config = match spec.config.clone() {
+        Ok(config) => config,
         // The kubeconfig could not be read into a client configuration.
-        Err(message) => Err((Failure::Other, message)),
+        Err(message) => {
+            let _ = tx.send(failed(ErrorInfo::new(Failure::Other, message, Timestamp::now()))).await;
+            shutdown.cancelled().await;
+            return;
+        }
     };
-    let client = match built {
+    // An exec plugin runs until it gives a credential: one that fails or hangs is run
+    // again with backoff (its user may log in meanwhile), its words on the row.
+    let plugin = config.auth_info.exec.clone();
+    let mut credential = None;
+    if let Some(exec) = &plugin {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let ran = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ran = exec::run(exec, settings.exec_timeout) => ran,
+            };
+            match ran {
+                Ok(got) => {
+                    got.apply(&mut config);
+                    credential = Some(got);
+                    break;
+                }
+                Err((failure, message)) => {
+                    if tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await.is_err() {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+    let bearer = credential.as_ref().and_then(exec::Credential::bearer);
+    let mut renew_at = credential.as_ref().and_then(exec::Credential::refresh_at);
+    let client = match client::build(config, settings.connect_timeout, bearer.clone()) {
         Ok(c) => c,
         Err((failure, message)) => {
             let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
@@ -159,6 +237,9 @@ pub async fn run(
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = sleep_until(renew_at) => {
+                renew_at = renew(plugin.as_ref(), bearer.as_ref(), &settings, &spec.name).await;
+            }
             _ = rediscover.tick() => {
                 if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, client.list_api_groups()).await {
                     groups = list.groups.into_iter().map(|g| g.name).collect();

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod contexts;
 pub mod errors;
 pub mod event;
+pub mod exec;
 pub mod lag;
 pub mod probe;
 pub mod resources;
@@ -29,6 +30,8 @@ pub use event::{ClusterId, EngineEvent};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub connect_timeout: Duration,
+    /// How long an exec credential plugin may take to answer.
+    pub exec_timeout: Duration,
     pub probe_interval: Duration,
     pub probe_timeout: Duration,
     /// How long changes to an object are gathered before they are sent.
@@ -43,6 +46,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
+            exec_timeout: Duration::from_secs(30),
             probe_interval: Duration::from_secs(5),
             probe_timeout: Duration::from_secs(3),
             coalesce: Duration::from_millis(100),

@@ -15,9 +15,9 @@ use kube::core::GroupVersionKind;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::client;
 use super::contexts::ContextSpec;
 use super::errors::classify;
+use super::exec;
 use crate::journal::event::journal_event;
 use crate::journal::{Draft, Entry, Journal, ObjectRef, Operator, Phase, entry};
 use crate::workflow::operation::{Confirmed, Executed};
@@ -47,8 +47,10 @@ pub struct Writer {
     journal: Journal,
     local_user: String,
     host: String,
-    clients: Mutex<HashMap<String, kube::Client>>,
+    /// Clients by context, with when their exec credential is due for renewal.
+    clients: Mutex<HashMap<String, (kube::Client, Option<jiff::Timestamp>)>>,
     connect_timeout: Duration,
+    exec_timeout: Duration,
     /// How long one request may take.
     timeout: Duration,
 }
@@ -80,13 +82,23 @@ impl Writer {
             host: hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default(),
             clients: Mutex::new(HashMap::new()),
             connect_timeout,
+            exec_timeout: super::Settings::default().exec_timeout,
             timeout: Duration::from_secs(15),
         }
     }
 
+    /// How long a context's exec credential plugin may take (`engine.exec_timeout`).
+    pub fn with_exec_timeout(mut self, exec_timeout: Duration) -> Self {
+        self.exec_timeout = exec_timeout;
+        self
+    }
+
     async fn client(&self, context: &str) -> Result<kube::Client, String> {
         let mut clients = self.clients.lock().await;
-        if let Some(c) = clients.get(context) {
+        // A client whose exec credential is due for renewal is built afresh.
+        if let Some((c, renew)) = clients.get(context)
+            && renew.is_none_or(|at| jiff::Timestamp::now() < at)
+        {
             return Ok(c.clone());
         }
         let config = self
@@ -95,8 +107,9 @@ impl Writer {
             .ok_or_else(|| format!("no context {context} in the kubeconfig"))?
             .clone()
             .map_err(|e| format!("{context}: {e}"))?;
-        let client = client::build(config, self.connect_timeout).map_err(|(_, message)| message)?;
-        clients.insert(context.to_owned(), client.clone());
+        let (client, renew) =
+            exec::client(config, self.connect_timeout, self.exec_timeout).await.map_err(|(_, message)| message)?;
+        clients.insert(context.to_owned(), (client.clone(), renew));
         Ok(client)
     }
 

@@ -6,8 +6,9 @@
 //! disk before it returns, and only then is the action reported.
 //!
 //! A process killed mid-write leaves a torn last line. The next append ends that line
-//! and chains to the last whole entry, so nothing before it is lost, and `verify`
-//! reports the torn line.
+//! and chains to the last whole entry, so nothing before it is lost; `verify` reports a
+//! torn last line as a problem, and a torn line a later append ended as what it is, a
+//! write that did not finish, and goes on checking the chain after it.
 
 pub mod entry;
 pub mod event;
@@ -34,6 +35,9 @@ pub struct Verdict {
     pub intact: u64,
     /// Lines read.
     pub lines: u64,
+    /// Torn writes that a later append ended (line number, bytes): each a write that did
+    /// not finish, recorded, with the chain going on past it.
+    pub healed: Vec<(u64, usize)>,
     /// The first problem (line number, 1-based, and what is wrong with it).
     pub problem: Option<(u64, Problem)>,
 }
@@ -126,7 +130,7 @@ impl Journal {
     /// Checks the chain from the first line; stops at the first problem. An absent or
     /// empty journal is intact.
     pub fn verify(&self) -> Result<Verdict> {
-        let mut verdict = Verdict { intact: 0, lines: 0, problem: None };
+        let mut verdict = Verdict { intact: 0, lines: 0, healed: Vec::new(), problem: None };
         let Some(file) = self.open_existing()? else { return Ok(verdict) };
         let mut reader = BufReader::new(file);
         let mut prev = GENESIS.to_owned();
@@ -143,8 +147,15 @@ impl Journal {
                 verdict.problem = Some((number, Problem::Torn { bytes: line.len() }));
                 return Ok(verdict);
             }
-            let entry = match serde_json::from_slice::<Entry>(&line[..line.len() - 1]) {
+            let text = &line[..line.len() - 1];
+            let entry = match serde_json::from_slice::<Entry>(text) {
                 Ok(e) => e,
+                // JSON cut short: a torn write the next append ended with its newline.
+                // The chain goes on from the entry before it (checked at the next line).
+                Err(_) if is_cut_short(text) => {
+                    verdict.healed.push((number, text.len()));
+                    continue;
+                }
                 Err(e) => {
                     verdict.problem = Some((number, Problem::Malformed(e.to_string())));
                     return Ok(verdict);
@@ -168,6 +179,12 @@ impl Journal {
             verdict.intact += 1;
         }
     }
+}
+
+/// Whether a line is the beginning of a JSON object whose end is missing (what a write
+/// that did not finish leaves), rather than something else.
+fn is_cut_short(line: &[u8]) -> bool {
+    line.first() == Some(&b'{') && serde_json::from_slice::<serde_json::Value>(line).is_err_and(|e| e.is_eof())
 }
 
 /// Under the lock: finds the last whole entry, ends a torn last line, writes the entry
@@ -238,7 +255,7 @@ mod tests {
     #[test]
     fn an_absent_or_empty_journal_is_intact() {
         let (_dir, j) = journal();
-        assert_eq!(j.verify().unwrap(), Verdict { intact: 0, lines: 0, problem: None });
+        assert_eq!(j.verify().unwrap(), Verdict { intact: 0, lines: 0, healed: vec![], problem: None });
         assert!(j.entries().unwrap().is_empty());
         std::fs::create_dir_all(j.path().parent().unwrap()).unwrap();
         std::fs::write(j.path(), "").unwrap();
@@ -255,7 +272,7 @@ mod tests {
         assert_eq!(a.prev, GENESIS);
         assert_eq!(b.prev, a.hash);
         assert_eq!(c.prev, b.hash);
-        assert_eq!(j.verify().unwrap(), Verdict { intact: 3, lines: 3, problem: None });
+        assert_eq!(j.verify().unwrap(), Verdict { intact: 3, lines: 3, healed: vec![], problem: None });
         assert_eq!(j.entries().unwrap(), vec![a, b, c]);
     }
 
@@ -315,7 +332,41 @@ mod tests {
         assert_eq!(next.prev, j.entries().unwrap()[2].hash);
         let l = lines(&j);
         assert_eq!(l.len(), 5, "the torn line was ended, not overwritten");
-        assert!(matches!(j.verify().unwrap().problem, Some((4, Problem::Malformed(_)))));
+        // Healed: a recorded event, and the chain is checked past it.
+        let v = j.verify().unwrap();
+        assert_eq!(v.problem, None);
+        assert_eq!((v.intact, v.healed.clone()), (4, vec![(4, fourth.len() / 2)]));
+        // Torn twice in a row (the healing append torn too), then healed.
+        let mut twice = std::fs::read(j.path()).unwrap();
+        let sixth = Entry::chain(draft(5), 6, &next.hash).to_line();
+        twice.extend_from_slice(&sixth.as_bytes()[..10]);
+        std::fs::write(j.path(), &twice).unwrap();
+        j.append(draft(6)).unwrap();
+        let mut again = std::fs::read(j.path()).unwrap();
+        again.extend_from_slice(b"{\"seq\":7,\"at\"");
+        std::fs::write(j.path(), &again).unwrap();
+        let last = j.append(draft(7)).unwrap();
+        let v = j.verify().unwrap();
+        assert_eq!(v.problem, None, "{v:?}");
+        assert_eq!(v.healed.iter().map(|h| h.0).collect::<Vec<_>>(), vec![4, 6, 8]);
+        assert_eq!((v.intact, last.seq), (6, 6));
+        // The chain after a healed line is still checked: an edit there is found.
+        let mut l = lines(&j);
+        let edited = l.len() - 1;
+        l[edited] = l[edited].replace("pressed Enter", "typed production-eu-1");
+        rewrite(&j, &l);
+        assert!(matches!(j.verify().unwrap().problem, Some((9, Problem::Edited { seq: 6 }))));
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_entry_is_still_corruption() {
+        let (_dir, j) = journal();
+        j.append(draft(0)).unwrap();
+        let mut l = lines(&j);
+        l.push("hello".into());
+        rewrite(&j, &l);
+        j.append(draft(1)).unwrap();
+        assert!(matches!(j.verify().unwrap().problem, Some((2, Problem::Malformed(_)))));
     }
 
     #[test]

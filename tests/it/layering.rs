@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// The layers, bottom first. A module may use its own layer and those below.
 const LAYERS: &[&[&str]] = &[
-    &["action", "paths", "fields", "glob", "fd_limit", "config", "logging"],
+    &["action", "paths", "errors", "fields", "glob", "fd_limit", "config", "logging"],
     &["fleet"],
     &["journal"],
     &["cluster", "audit", "workflow"],
