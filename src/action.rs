@@ -114,6 +114,19 @@ impl Action {
         matches!(self, Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore)
     }
 
+    /// The footer's word for an operator action (`b back up`), where the help screen's
+    /// longer description does not fit.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Action::Reconcile => "reconcile",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
+            Action::BackupNow => "back up",
+            Action::Restore => "restore",
+            other => other.description(),
+        }
+    }
+
     /// What the help screen and footer call it.
     pub fn description(self) -> &'static str {
         match self {

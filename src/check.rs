@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::derive::judge::Verdict;
 use crate::derive::report::{ClusterReport, FleetReport, report};
 use crate::fleet::cluster::{State, WatchState};
-use crate::view::format::{ms, truncate};
+use crate::view::format::{ms, pad, truncate_middle, width};
 
 /// How a check waits for the fleet.
 #[derive(Debug, Clone)]
@@ -127,7 +127,7 @@ fn row(c: &ClusterReport) -> [String; 11] {
         format!("{}/{}", c.backups.iter().filter(|b| b.rpo_ok).count(), c.backups.len())
     };
     [
-        truncate(&c.name, 24),
+        truncate_middle(&c.name, 24),
         c.role.label().to_owned(),
         c.state.label().to_owned(),
         c.status.label().to_owned(),
@@ -155,14 +155,14 @@ pub fn write_text(report: &FleetReport, out: &mut impl Write) -> std::io::Result
         ["NAME", "ROLE", "STATE", "STATUS", "VERSION", "NODES", "P50 P95 P99", "AVAIL", "SYNC", "VIOL", "RPO OK"]
             .map(str::to_owned);
     let rows: Vec<[String; 11]> = report.clusters.iter().map(row).collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
+    let mut widths = header.clone().map(|h| width(&h));
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     for r in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = r.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = r.iter().zip(widths).map(|(cell, w)| pad(cell, w)).collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     let problems: Vec<&ClusterReport> = report.clusters.iter().filter(|c| !c.problems.is_empty()).collect();

@@ -11,7 +11,7 @@ use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
 use crate::derive::RowKey;
 use crate::derive::backups::backups_of;
-use crate::fleet::cluster::Connection;
+use crate::fleet::cluster::{Connection, WatchState};
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::{ObjectKey, Summary};
 use jiff::Timestamp;
@@ -247,10 +247,14 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
             cluster.access = Some(writes);
             false
         }
-        EngineEvent::Probe { sample, .. } => {
+        EngineEvent::Probe { mut sample, .. } => {
             if sample.outcome.is_ok() {
                 cluster.saw_data(sample.at);
             }
+            // An answer that shared the connection with fleetdeck's own first lists of
+            // the cluster queued behind them (a failure still counts).
+            sample.busy |= sample.outcome.is_ok()
+                && cluster.watches.values().any(|w| w.state == WatchState::Syncing && w.synced_at.is_none());
             cluster.probes.record(sample);
             false
         }

@@ -124,9 +124,10 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// How old data may be before it is stale: three probe intervals, at least 30 s.
+    /// How old data may be before it is stale: three probe intervals (three probes
+    /// missed; a probe's answer is data too), as the README says.
     pub fn stale_after(&self) -> Duration {
-        (self.probe_interval * 3).max(Duration::from_secs(30))
+        self.probe_interval * 3
     }
 }
 
@@ -417,7 +418,7 @@ impl ClusterModel {
         self.last_data.map(|at| super::ago(now, at))
     }
 
-    /// Data older than a few probe intervals (and at least 30 s) is stale.
+    /// Data older than three probe intervals is stale.
     pub fn is_stale(&self, now: Timestamp, t: Thresholds) -> bool {
         self.data_age(now).is_none_or(|age| age > t.stale_after())
     }

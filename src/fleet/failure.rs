@@ -56,6 +56,29 @@ pub struct ErrorInfo {
 }
 
 impl ErrorInfo {
+    /// A word or two for a table cell with no room for the message: `refused`, `TLS`,
+    /// `timeout`, `HTTP 503`, `exec plugin`. The messages these are read from are the
+    /// ones fleetdeck's own error classification writes.
+    pub fn cause(&self) -> String {
+        let m = self.message.as_str();
+        let starts = |p: &str| m.starts_with(p) || m.contains(&format!(": {p}"));
+        if m.starts_with("exec plugin") {
+            "exec plugin".into()
+        } else if starts("connection refused") {
+            "refused".into()
+        } else if starts("connection reset") {
+            "reset".into()
+        } else if starts("host not found") {
+            "DNS".into()
+        } else if starts("TLS") {
+            "TLS".into()
+        } else if starts("not a Kubernetes API") {
+            "not an API".into()
+        } else {
+            self.failure.label()
+        }
+    }
+
     pub fn new(failure: Failure, message: impl Into<String>, at: Timestamp) -> Self {
         Self { failure, message: message.into(), at }
     }

@@ -21,7 +21,8 @@ use super::failure::Failure;
 pub struct Sample {
     pub at: Timestamp,
     pub outcome: Result<Duration, Failure>,
-    /// fleetdeck's own runtime was busy while it ran (its start, say): its time, or its
+    /// fleetdeck's own runtime was busy while it ran (its start, say), or the probe shared
+    /// the connection with fleetdeck's own lists of the cluster: its time, or its
     /// timeout, says more of fleetdeck than of the cluster, so it is not charged to the
     /// cluster (not in the percentiles, breaches or failures; a success still shows the
     /// cluster answered).

@@ -22,6 +22,8 @@ pub enum Role {
     Candidate,
     /// Registered on the hub, reached by no local context.
     HubOnly,
+    /// Not known yet: the hub's registrations have not been read (the hub not reached).
+    Unknown,
 }
 
 impl Role {
@@ -31,6 +33,7 @@ impl Role {
             Role::Spoke => "spoke",
             Role::Candidate => "candidate",
             Role::HubOnly => "hub-only",
+            Role::Unknown => "unknown",
         }
     }
 }
@@ -60,8 +63,13 @@ impl JoinedBy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContextRole {
     Hub,
-    Spoke { registration: usize, by: JoinedBy },
+    Spoke {
+        registration: usize,
+        by: JoinedBy,
+    },
     Candidate,
+    /// The hub's registrations have not been read: a spoke or a candidate, nobody knows.
+    Unknown,
 }
 
 impl ContextRole {
@@ -70,6 +78,7 @@ impl ContextRole {
             ContextRole::Hub => Role::Hub,
             ContextRole::Spoke { .. } => Role::Spoke,
             ContextRole::Candidate => Role::Candidate,
+            ContextRole::Unknown => Role::Unknown,
         }
     }
 

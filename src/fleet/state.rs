@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::cluster::{ClusterModel, Thresholds};
+use super::cluster::{ClusterModel, Thresholds, WatchState, WatchStatus};
+use super::failure::Failure;
+use super::kind::Kind;
 use super::probes::ProbeLog;
 use super::propagation::PropagationLog;
 use super::registry::{ContextFacts, ContextRole, Join, Registration, join, registrations};
@@ -158,9 +160,28 @@ impl FleetState {
         &self.join.hub_only
     }
 
-    /// What a context is to the hub.
+    /// What a context is to the hub: unknown for every other context until the hub's
+    /// registrations (its Kustomizations and spoke Secrets) have been listed once.
     pub fn role(&self, id: ClusterId) -> ContextRole {
-        self.join.roles.get(id).copied().unwrap_or(ContextRole::Candidate)
+        let role = self.join.roles.get(id).copied().unwrap_or(ContextRole::Candidate);
+        if role != ContextRole::Hub && !self.registrations_known() {
+            return ContextRole::Unknown;
+        }
+        role
+    }
+
+    /// Whether the hub's registrations have been read: its Kustomizations listed at
+    /// least once (a later failure keeps what was read) or known not to exist there (no
+    /// Flux on the hub: nothing is registered), and its spoke Secrets listed, absent or
+    /// refused to these credentials (spokes are then joined by name).
+    pub fn registrations_known(&self) -> bool {
+        let read = |w: &WatchStatus| w.synced_at.is_some() || w.state == WatchState::NotInstalled;
+        let refused = |w: &WatchStatus| matches!(&w.state, WatchState::Failed(e) if matches!(e.failure, Failure::Forbidden | Failure::Unauthorized));
+        self.hub().is_some_and(|hub| {
+            let kustomizations = hub.watches.get(&Kind::Kustomization).is_some_and(read);
+            let secrets = hub.watches.get(&Kind::SpokeSecret).is_some_and(|w| read(w) || refused(w));
+            kustomizations && secrets
+        })
     }
 
     /// The registration a context is joined to, if it is a spoke.
@@ -243,6 +264,11 @@ mod tests {
         assert_eq!(f.clusters()[2].data_rev, f.rev());
         f.propagation_mut();
         assert!(f.shared_rev() > shared, "the propagation log is every spoke's");
-        assert_eq!(f.role(1), ContextRole::Candidate);
+        assert_eq!(f.role(1), ContextRole::Unknown, "the hub's registrations are not read yet");
+        f.cluster_mut(0).unwrap().relist(Kind::Kustomization, Vec::new(), Timestamp::UNIX_EPOCH);
+        assert_eq!(f.role(1), ContextRole::Unknown, "the spoke Secrets are not read yet");
+        f.cluster_mut(0).unwrap().not_installed(Kind::SpokeSecret);
+        assert_eq!(f.role(1), ContextRole::Candidate, "read: no registration names it");
+        assert_eq!(f.role(0), ContextRole::Hub);
     }
 }

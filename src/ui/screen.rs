@@ -198,8 +198,8 @@ fn render_table(t: &TableVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
     .height(t.header_height)
     .style(theme.heading());
     let rows = t.rows.iter().enumerate().map(|(i, cells)| {
-        let row = Row::new(cells.iter().zip(&t.columns).map(|(cell, col)| {
-            let line = Line::styled(cell.text.as_str(), theme.tone(cell.tone));
+        let row = Row::new(cells.iter().zip(&t.columns).enumerate().map(|(i, (cell, col))| {
+            let line = Line::styled(cell.fitted(usize::from(col.width), i == 0), theme.tone(cell.tone));
             if col.right { line.alignment(Alignment::Right) } else { line }
         }));
         if t.selected == Some(i) { row.style(theme.selected()) } else { row }

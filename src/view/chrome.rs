@@ -186,7 +186,7 @@ fn operator_hints(hints: &KeyHints, pane: Pane) -> Vec<(String, String)> {
         .iter()
         .copied()
         .filter(|a| !hints.keys(*a).is_empty())
-        .map(|a| (hints.keys(a), a.name().to_owned()))
+        .map(|a| (hints.keys(a), a.hint().to_owned()))
         .collect()
 }
 

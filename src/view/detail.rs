@@ -55,6 +55,7 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
             format!("spoke: hub registration \"{}\", joined by {}", r.name, by.label())
         }
         (ContextRole::Candidate, _) => "candidate: no hub registration names this context".to_owned(),
+        (ContextRole::Unknown, _) => "role unknown: hub not reached (its registrations are not read yet)".to_owned(),
         (r, _) => r.role().label().to_owned(),
     };
     lines.push(field("Role", vec![Cell::plain(role_text)]));

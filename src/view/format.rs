@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// An age or a span, short: "5s", "3m", "2h", "4d" (seconds below 2 minutes).
 pub fn age(d: Duration) -> String {
@@ -95,17 +96,63 @@ pub fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| latency(Duration::from_secs_f64(v / 1000.0)))
 }
 
-/// Cuts text to `width` characters, marking the cut with "…".
-pub fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+/// How many terminal columns text takes (wide characters two, combining marks none).
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// The longest start of `text` that fits `columns`.
+fn head(text: &str, columns: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > columns {
+            return &text[..i];
+        }
+    }
+    text
+}
+
+/// The longest end of `text` that fits `columns`.
+fn tail(text: &str, columns: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices().rev() {
+        used += c.width().unwrap_or(0);
+        if used > columns {
+            return &text[i + c.len_utf8()..];
+        }
+    }
+    text
+}
+
+/// Cuts text to `columns` terminal columns, marking the cut with "…" at the end.
+pub fn truncate(text: &str, columns: usize) -> String {
+    if width(text) <= columns {
         return text.to_owned();
     }
-    if width == 0 {
+    if columns == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
+    format!("{}…", head(text, columns - 1))
+}
+
+/// Cuts a name to `columns` with "…" in the middle, keeping its end, where names that
+/// share a prefix differ (`production-europe-…-12`, `production-europe-…-13`).
+pub fn truncate_middle(text: &str, columns: usize) -> String {
+    if width(text) <= columns {
+        return text.to_owned();
+    }
+    if columns < 8 {
+        return truncate(text, columns);
+    }
+    let end = (columns - 1) / 3;
+    let start = head(text, columns - 1 - end);
+    format!("{start}…{}", tail(text, columns - 1 - width(start)))
+}
+
+/// Pads text with spaces to `columns` terminal columns.
+pub fn pad(text: &str, columns: usize) -> String {
+    format!("{text}{}", " ".repeat(columns.saturating_sub(width(text))))
 }
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -146,6 +193,11 @@ mod tests {
         assert_eq!(percent(1.0), "100.00%");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(truncate("東京-production", 6), "東京-…", "wide characters take two columns");
+        assert_eq!(truncate_middle("production-europe-west-12", 16), "production…st-12");
+        assert_ne!(truncate_middle("production-europe-west-12", 16), truncate_middle("production-europe-west-13", 16));
+        assert_eq!(width(&truncate_middle("東京-production-europe-12", 15)), 15);
+        assert_eq!(pad("東京", 6), "東京  ");
         assert_eq!(seconds(Duration::from_millis(2600)), "2.6s");
         assert_eq!(seconds(Duration::from_secs(42)), "42s");
         assert_eq!(seconds(Duration::from_secs(6)), "6s");

@@ -10,6 +10,7 @@ use crate::derive::cluster::ClusterView;
 use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State, WatchState};
+use crate::fleet::failure::ErrorInfo;
 use crate::fleet::kind::Kind;
 use crate::fleet::registry::Role;
 use crate::fleet::state::ClusterId;
@@ -18,7 +19,9 @@ use crate::view::propagation;
 pub const COLUMNS: [ColumnSpec; 12] = [
     ColumnSpec::new("NAME", 18, 0),
     ColumnSpec::new("ROLE", 9, 1),
-    ColumnSpec::new("STATE", 15, 0),
+    // Room for the state's cause (`Unreachable 75s · refused`) before the less telling
+    // columns.
+    ColumnSpec::new("STATE", 15, 0).grow(12, 3),
     ColumnSpec::new("VERSION", 8, 3),
     ColumnSpec::new("NODES", 5, 1).right(),
     ColumnSpec::new("IDENTITY", 9, 6),
@@ -36,10 +39,22 @@ pub fn state_cell(state: &State, now: Timestamp) -> Cell {
         State::Live => Cell::new("Live", Tone::Ok),
         State::Syncing => Cell::new("Syncing", Tone::Muted),
         State::Connecting => Cell::new("Connecting", Tone::Muted),
-        State::Degraded { since: s, .. } => Cell::new(format!("Degraded {}", age(ago(now, *s))), Tone::Warn),
-        State::Unreachable { since: s, .. } => Cell::new(format!("Unreachable {}", age(ago(now, *s))), Tone::Crit),
-        State::Unauthorized { .. } => Cell::new("Unauthorized", Tone::Crit),
+        State::Degraded { since: s, error } => caused(format!("Degraded {}", age(ago(now, *s))), error, Tone::Warn),
+        State::Unreachable { since: s, error } => {
+            caused(format!("Unreachable {}", age(ago(now, *s))), error, Tone::Crit)
+        }
+        State::Unauthorized { error } => caused("Unauthorized".to_owned(), error, Tone::Crit),
     }
+}
+
+/// A state with its short cause (`Unreachable 75s · refused`), the state alone where the
+/// column is too narrow for both.
+fn caused(state: String, error: &ErrorInfo, tone: Tone) -> Cell {
+    let cause = error.cause();
+    if state.to_lowercase().contains(&cause) {
+        return Cell::new(state, tone);
+    }
+    Cell::new(format!("{state} · {cause}"), tone).or_short(state)
 }
 
 /// Whether a component (Flux, Velero) runs: "ready", "degraded", or "—".
@@ -94,7 +109,7 @@ fn cluster_row(model: &Model, derived: &Derived, v: &ClusterView) -> Vec<Cell> {
         None => Cell::muted("—"),
     };
     let fresh = match c.data_age(now) {
-        Some(a) if v.stale => Cell::new(format!("stale {}", age(a)), Tone::Stale),
+        Some(a) if v.stale => Cell::new(format!("stale {}", age(a)), Tone::Stale).or_short("stale"),
         Some(a) => Cell::plain(age(a)),
         None => Cell::muted("—"),
     };

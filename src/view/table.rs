@@ -20,11 +20,38 @@ pub enum Tone {
 pub struct Cell {
     pub text: String,
     pub tone: Tone,
+    /// What to show instead when `text` does not fit its column (`Unreachable 75s` for
+    /// `Unreachable 75s · refused`).
+    pub short: Option<String>,
 }
 
 impl Cell {
     pub fn new(text: impl Into<String>, tone: Tone) -> Self {
-        Self { text: text.into(), tone }
+        Self { text: text.into(), tone, short: None }
+    }
+
+    /// The cell, with a shorter text for narrow columns.
+    pub fn or_short(mut self, short: impl Into<String>) -> Self {
+        self.short = Some(short.into());
+        self
+    }
+
+    /// The text to draw in `columns` terminal columns: the whole text when it fits, else
+    /// the short one when there is one that fits, else cut with "…" (names at their
+    /// middle, keeping the end where names sharing a prefix differ).
+    pub fn fitted(&self, columns: usize, name: bool) -> Cow<'_, str> {
+        use super::format::{truncate, truncate_middle, width};
+        if width(&self.text) <= columns {
+            return Cow::Borrowed(&self.text);
+        }
+        let text = self.short.as_deref().unwrap_or(&self.text);
+        if width(text) <= columns {
+            Cow::Borrowed(text)
+        } else if name {
+            Cow::Owned(truncate_middle(text, columns))
+        } else {
+            Cow::Owned(truncate(text, columns))
+        }
     }
 
     pub fn plain(text: impl Into<String>) -> Self {
@@ -47,17 +74,26 @@ pub struct ColumnSpec {
     pub priority: u8,
     /// Takes the width left over (at most one per table).
     pub flex: bool,
+    /// This much more width when it fits, kept or dropped like a column of the given
+    /// priority (a state cell's cause, wanted before less important columns).
+    pub grow: (u16, u8),
     pub right: bool,
 }
 
 impl ColumnSpec {
     pub const fn new(title: &'static str, width: u16, priority: u8) -> Self {
-        Self { title: Cow::Borrowed(title), width, priority, flex: false, right: false }
+        Self { title: Cow::Borrowed(title), width, priority, flex: false, grow: (0, 0), right: false }
     }
 
     /// A column whose heading is made at run time.
     pub fn named(title: String, width: u16, priority: u8) -> Self {
-        Self { title: Cow::Owned(title), width, priority, flex: false, right: false }
+        Self { title: Cow::Owned(title), width, priority, flex: false, grow: (0, 0), right: false }
+    }
+
+    /// `more` columns of width when they fit, as if they were a column of `priority`.
+    pub const fn grow(mut self, more: u16, priority: u8) -> Self {
+        self.grow = (more, priority);
+        self
     }
 
     pub const fn flex(mut self) -> Self {
@@ -84,13 +120,24 @@ pub const SPACING: u16 = 1;
 /// Which columns fit in `width`, and how wide each is. Returns the indices of the specs
 /// kept, in their original order.
 pub fn fit(specs: &[ColumnSpec], width: u16) -> Vec<(usize, Column)> {
-    let mut order: Vec<usize> = (0..specs.len()).collect();
-    order.sort_by_key(|&i| specs[i].priority);
+    // Columns, and the extra width of growing ones, in priority order (a column before
+    // its own growth at the same priority).
+    let mut order: Vec<(u8, bool, usize)> = (0..specs.len()).map(|i| (specs[i].priority, false, i)).collect();
+    order.extend((0..specs.len()).filter(|&i| specs[i].grow.0 > 0).map(|i| (specs[i].grow.1, true, i)));
+    order.sort_by_key(|&(priority, growth, _)| (priority, growth));
     let mut kept: Vec<usize> = Vec::new();
+    let mut grown = vec![0u16; specs.len()];
     let mut used: u16 = 0;
-    for i in order {
+    for (priority, growth, i) in order {
+        if growth {
+            if kept.contains(&i) && used + specs[i].grow.0 <= width {
+                used += specs[i].grow.0;
+                grown[i] = specs[i].grow.0;
+            }
+            continue;
+        }
         let need = specs[i].width + if kept.is_empty() { 0 } else { SPACING };
-        if used + need <= width || specs[i].priority == 0 {
+        if used + need <= width || priority == 0 {
             used += need;
             kept.push(i);
         }
@@ -100,7 +147,7 @@ pub fn fit(specs: &[ColumnSpec], width: u16) -> Vec<(usize, Column)> {
     kept.into_iter()
         .map(|i| {
             let s = &specs[i];
-            let w = if s.flex { s.width + spare } else { s.width };
+            let w = s.width + grown[i] + if s.flex { spare } else { 0 };
             (i, Column { title: s.title.to_string(), width: w, right: s.right })
         })
         .collect()
@@ -204,6 +251,25 @@ pub fn fit_pieces(pieces: Vec<(u8, Vec<Cell>)>, width: u16) -> Vec<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_grows_when_its_growth_is_worth_more_than_the_columns_after_it() {
+        let specs = [
+            ColumnSpec::new("NAME", 10, 0),
+            ColumnSpec::new("STATE", 10, 0).grow(8, 2),
+            ColumnSpec::new("A", 5, 1),
+            ColumnSpec::new("B", 5, 3),
+        ];
+        let widths = |w| fit(&specs, w).into_iter().map(|(i, c)| (i, c.width)).collect::<Vec<_>>();
+        assert_eq!(widths(27), [(0, 10), (1, 10), (2, 5)], "no room to grow");
+        assert_eq!(widths(35), [(0, 10), (1, 18), (2, 5)], "grown before B");
+        assert_eq!(widths(41), [(0, 10), (1, 18), (2, 5), (3, 5)]);
+        let cell = Cell::new("Unreachable 75s · refused", Tone::Crit).or_short("Unreachable 75s");
+        assert_eq!(cell.fitted(30, false), "Unreachable 75s · refused");
+        assert_eq!(cell.fitted(15, false), "Unreachable 75s");
+        assert_eq!(cell.fitted(10, false), "Unreachab…");
+        assert_eq!(Cell::plain("production-europe-west-12").fitted(16, true), "production…st-12");
+    }
 
     #[test]
     fn columns_drop_by_priority_and_flex_takes_the_rest() {
