@@ -343,6 +343,22 @@ mod tests {
         let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
         assert!(err.contains("sparkle"), "{err}");
 
+        for (text, key) in [
+            ("[probe]\ninterval = \"0s\"\n", "probe.interval = \"0s\" is out of range"),
+            ("[engine]\nrediscover_every = \"0s\"\n", "engine.rediscover_every"),
+            ("[probe]\ntimeout = \"0s\"\n", "probe.timeout"),
+            ("[probe]\ninterval = \"10m\"\nwindow = \"5m\"\n", "probe.window"),
+            ("[slo]\navailability = 120.0\n", "slo.availability"),
+            ("[check]\nprobes = 0\n", "check.probes"),
+            ("[ui]\ncolors = \"sepia\"\n", "ui.colors"),
+        ] {
+            std::fs::write(&explicit, text).unwrap();
+            let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
+            assert!(err.contains(key) && err.contains("explicit.toml"), "{text}: {err}");
+        }
+        std::fs::write(&explicit, "[probe]\ninterval = \"1s\"\ntimeout = \"500ms\"\n[engine]\ncoalesce = \"0s\"\n").unwrap();
+        assert!(Config::load_from(None, Some(&explicit)).is_ok(), "in range, zero where zero means none");
+
         std::fs::write(&explicit, "[log\n").unwrap();
         let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
         assert!(err.contains("not valid TOML"), "{err}");

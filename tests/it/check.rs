@@ -29,7 +29,7 @@ fn assert_shape(report: &Value) {
     report["generated_at"].as_str().unwrap().parse::<jiff::Timestamp>().expect("generated_at is RFC 3339");
     for c in report["clusters"].as_array().unwrap() {
         assert!(c["name"].is_string());
-        assert!(["hub", "spoke", "candidate", "hub-only"].contains(&c["role"].as_str().unwrap()), "{c}");
+        assert!(["hub", "spoke", "candidate", "hub-only", "unknown"].contains(&c["role"].as_str().unwrap()), "{c}");
         assert!(c["state"].is_string() && c["status"].is_string());
         assert!(c["version"].is_string() || c["version"].is_null());
         assert!(c["nodes"].is_null() || (c["nodes"]["ready"].is_u64() && c["nodes"]["total"].is_u64()));

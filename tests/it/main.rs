@@ -11,6 +11,7 @@ mod backups;
 mod check;
 mod cli;
 mod engine;
+mod failures;
 mod journal;
 mod layering;
 mod propagation;
