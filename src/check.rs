@@ -46,7 +46,7 @@ impl CheckSettings {
 fn settled(model: &Model, index: usize, settings: &CheckSettings, now: Timestamp) -> bool {
     let c = &model.fleet.clusters()[index];
     match c.state(now, model.fleet.settings.thresholds) {
-        State::Unreachable { .. } | State::Unauthorized { .. } => true,
+        State::Unreachable { .. } | State::Unauthorized { .. } | State::Misconfigured { .. } => true,
         State::Degraded { since, .. } => crate::fleet::ago(now, since) >= settings.settle,
         State::Connecting | State::Syncing => false,
         State::Live => {

@@ -356,7 +356,8 @@ mod tests {
             let err = format!("{:?}", Config::load_from(None, Some(&explicit)).unwrap_err());
             assert!(err.contains(key) && err.contains("explicit.toml"), "{text}: {err}");
         }
-        std::fs::write(&explicit, "[probe]\ninterval = \"1s\"\ntimeout = \"500ms\"\n[engine]\ncoalesce = \"0s\"\n").unwrap();
+        std::fs::write(&explicit, "[probe]\ninterval = \"1s\"\ntimeout = \"500ms\"\n[engine]\ncoalesce = \"0s\"\n")
+            .unwrap();
         assert!(Config::load_from(None, Some(&explicit)).is_ok(), "in range, zero where zero means none");
 
         std::fs::write(&explicit, "[log\n").unwrap();

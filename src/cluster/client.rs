@@ -45,7 +45,7 @@ pub fn build(
     bearer: Option<Bearer>,
 ) -> Result<kube::Client, BuildError> {
     fn configuration(what: &str, e: impl std::fmt::Display) -> BuildError {
-        (Failure::Other, format!("{what}: {e}"))
+        (Failure::Config, format!("{what}: {e}"))
     }
     config.connect_timeout = Some(connect_timeout);
     let agent = HeaderValue::from_str(&user_agent()).map_err(|e| configuration("user agent", e))?;
@@ -66,7 +66,7 @@ pub fn build(
     let https = match config.tls_server_name.as_ref() {
         Some(name) => {
             let name = rustls::pki_types::ServerName::try_from(name.clone())
-                .map_err(|e| (Failure::Other, format!("tls-server-name {name:?}: {e}")))?;
+                .map_err(|e| (Failure::Config, format!("tls-server-name {name:?}: {e}")))?;
             builder
                 .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
                 .enable_http1()

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::contexts::ContextSpec;
-use super::errors::classify;
+use super::errors::{classify, not_an_api};
 use super::event::{ClusterId, EngineEvent};
 use super::lag;
 use super::watch::{self, Stopped};
@@ -35,12 +35,22 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
         let (f, m) = classify(e);
         ErrorInfo::new(f, m, Timestamp::now())
     };
-    let timed = |what: &str| ErrorInfo::new(Failure::Timeout, format!("{what} timed out"), Timestamp::now());
+    let after = humantime::format_duration(timeout);
+    let timed =
+        |what: &str| ErrorInfo::new(Failure::Timeout, format!("{what} timed out after {after}"), Timestamp::now());
     // The first request opens the connection (TCP, TLS, HTTP/2): its time is the
     // handshake's, a figure of its own, not a probe.
     let due = tokio::time::Instant::now();
     let (version, took, busy) = lag::timed(due, tokio::time::timeout(timeout, client.apiserver_version())).await;
-    let version = version.map_err(|_| timed("GET /version"))?.map_err(|e| fail(&e))?;
+    let version = match version.map_err(|_| timed("GET /version"))? {
+        Ok(v) if !v.git_version.is_empty() => v,
+        // JSON, but not the API's: what the server said instead, in its own words.
+        Ok(_) | Err(kube::Error::SerdeError(_)) => {
+            let said = what_it_said(client, timeout).await;
+            return Err(ErrorInfo::new(Failure::Other, not_an_api(&said), Timestamp::now()));
+        }
+        Err(e) => return Err(fail(&e)),
+    };
     let handshake = Handshake { took, busy };
     let groups = tokio::time::timeout(timeout, client.list_api_groups())
         .await
@@ -58,6 +68,27 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
         groups: groups.groups.into_iter().map(|g| g.name).collect(),
         handshake,
     })
+}
+
+/// The start of what a server that is not an API server answered to GET /version.
+async fn what_it_said(client: &kube::Client, timeout: Duration) -> String {
+    let request = http::Request::get("/version").body(Vec::new());
+    let Ok(request) = request else { return "something else".to_owned() };
+    match tokio::time::timeout(timeout, client.request_text(request)).await {
+        Ok(Ok(body)) => {
+            let line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            if line.is_empty() {
+                "an empty body".to_owned()
+            } else {
+                let mut start: String = line.chars().take(60).collect();
+                if start.len() < line.len() {
+                    start.push('…');
+                }
+                format!("{start:?}")
+            }
+        }
+        _ => "something that is not the API's JSON".to_owned(),
+    }
 }
 
 /// Sleeps until `at`, or for ever.
@@ -119,7 +150,7 @@ pub async fn run(
         Ok(config) => config,
         // The kubeconfig could not be read into a client configuration.
         Err(message) => {
-            let _ = tx.send(failed(ErrorInfo::new(Failure::Other, message, Timestamp::now()))).await;
+            let _ = tx.send(failed(ErrorInfo::new(Failure::Config, message, Timestamp::now()))).await;
             shutdown.cancelled().await;
             return;
         }

@@ -99,6 +99,35 @@ fn server_of(kc: &Kubeconfig, context: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What in a context's kubeconfig entries cannot work: a user or cluster it names that
+/// the kubeconfig does not define (kube would go on as an anonymous user), or a file it
+/// names that is not there. Paths are as the kubeconfig gives them (kube resolved the
+/// relative ones against the file's directory when it read it).
+fn unusable(kc: &Kubeconfig, context: &str) -> Option<String> {
+    let entry = kc.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref())?;
+    let missing_file = |what: &str, path: &Option<String>| {
+        path.as_deref()
+            .filter(|p| !p.is_empty() && !Path::new(p).exists())
+            .map(|p| format!("kubeconfig: the {what} {p} of context {context} does not exist"))
+    };
+    let Some(cluster) = kc.clusters.iter().find(|c| c.name == entry.cluster) else {
+        return Some(format!("kubeconfig: context {context} names cluster {:?}, which is not defined", entry.cluster));
+    };
+    if let Some(c) = &cluster.cluster
+        && let Some(problem) = missing_file("certificate-authority", &c.certificate_authority)
+    {
+        return Some(problem);
+    }
+    let user = entry.user.as_deref()?;
+    let Some(auth) = kc.auth_infos.iter().find(|u| u.name == user) else {
+        return Some(format!("kubeconfig: context {context} names user {user:?}, which is not defined"));
+    };
+    let auth = auth.auth_info.as_ref()?;
+    missing_file("client-certificate", &auth.client_certificate)
+        .or_else(|| missing_file("client-key", &auth.client_key))
+        .or_else(|| missing_file("tokenFile", &auth.token_file))
+}
+
 /// The fleet's contexts: the hub first, then the spokes by name. An error when the hub
 /// context does not exist.
 pub async fn resolve(kc: &Kubeconfig, selection: &Selection) -> Result<Vec<ContextSpec>> {
@@ -120,7 +149,12 @@ pub async fn resolve(kc: &Kubeconfig, selection: &Selection) -> Result<Vec<Conte
     let mut specs = Vec::with_capacity(chosen.len());
     for name in chosen {
         let options = KubeConfigOptions { context: Some(name.clone()), ..KubeConfigOptions::default() };
-        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| e.to_string());
+        let config = match unusable(kc, &name) {
+            Some(problem) => Err(problem),
+            None => {
+                kube::Config::from_custom_kubeconfig(kc.clone(), &options).await.map_err(|e| format!("kubeconfig: {e}"))
+            }
+        };
         specs.push(ContextSpec {
             server: server_of(kc, &name),
             user: user_of(kc, &name),

@@ -15,15 +15,20 @@ fn cause(err: &(dyn std::error::Error + 'static)) -> Option<(Failure, String)> {
                 K::ConnectionAborted => (Failure::Unreachable, "connection aborted".to_owned()),
                 K::NotFound => (Failure::Unreachable, "host not found".to_owned()),
                 K::HostUnreachable | K::NetworkUnreachable => (Failure::Unreachable, "host unreachable".to_owned()),
-                _ => match io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                    Some(tls) => (Failure::Unreachable, format!("TLS: {tls}")),
+                _ => match io.get_ref().and_then(|inner| rustls_in(inner)) {
+                    Some(tls) => (Failure::Unreachable, tls_words(tls)),
                     None => (Failure::Unreachable, io.to_string()),
                 },
             };
             return Some((failure, text));
         }
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some((Failure::Unreachable, format!("TLS: {tls}")));
+            return Some((Failure::Unreachable, tls_words(tls)));
+        }
+        if let Some(http) = e.downcast_ref::<hyper::Error>()
+            && http.is_parse()
+        {
+            return Some((Failure::Other, not_an_api(&format!("something that is not HTTP ({http})"))));
         }
         if e.downcast_ref::<tokio::time::error::Elapsed>().is_some() {
             return Some((Failure::Timeout, "timed out".to_owned()));
@@ -35,6 +40,47 @@ fn cause(err: &(dyn std::error::Error + 'static)) -> Option<(Failure, String)> {
         current = e.source();
     }
     None
+}
+
+/// A TLS error in an error's chain, the error itself included. An I/O error wrapping
+/// another is stepped into (its `source` skips the wrapped error itself).
+fn rustls_in<'a>(err: &'a (dyn std::error::Error + Send + Sync + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = match e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// What a server that is no Kubernetes API server is said to be.
+pub fn not_an_api(answered: &str) -> String {
+    format!("not a Kubernetes API server (answered with {answered})")
+}
+
+/// A TLS failure in words an operator acts on.
+fn tls_words(e: &rustls::Error) -> String {
+    use rustls::{CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "TLS: the server's certificate is not signed by the CA in the kubeconfig".to_owned()
+        }
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            "TLS: the server's certificate is not for the server's name in the kubeconfig".to_owned()
+        }
+        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "TLS: the server's certificate has expired".to_owned()
+        }
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            format!("TLS: the server does not speak TLS ({e})")
+        }
+        other => format!("TLS: {other}"),
+    }
 }
 
 /// The failure class of an HTTP status code.
@@ -62,6 +108,9 @@ pub fn classify(err: &kube::Error) -> (Failure, String) {
             (failure, message)
         }
         kube::Error::Auth(e) => (Failure::Unauthorized, format!("credentials: {e}")),
+        kube::Error::SerdeError(e) => {
+            (Failure::Other, not_an_api(&format!("something that is not the API's JSON: {e}")))
+        }
         other => cause(other).unwrap_or_else(|| (Failure::Other, short(other))),
     }
 }
@@ -117,5 +166,15 @@ mod tests {
         assert_eq!(cause(&io), Some((Failure::Unreachable, "connection refused".to_owned())));
         let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
         assert_eq!(cause(&timeout).map(|c| c.0), Some(Failure::Timeout));
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            cause(&unknown),
+            Some((
+                Failure::Unreachable,
+                "TLS: the server's certificate is not signed by the CA in the kubeconfig".into()
+            ))
+        );
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert!(cause(&plain).unwrap().1.starts_with("TLS: the server does not speak TLS"));
     }
 }

@@ -105,7 +105,7 @@ pub async fn client(
 pub async fn run(exec: &ExecConfig, timeout: Duration) -> Result<Credential, (Failure, String)> {
     let plugin = name(exec);
     let Some(command) = exec.command.as_deref().filter(|c| !c.is_empty()) else {
-        return Err((Failure::Other, "exec plugin: the kubeconfig user names no command".to_owned()));
+        return Err((Failure::Config, "exec plugin: the kubeconfig user names no command".to_owned()));
     };
     let mut cmd = tokio::process::Command::new(command);
     cmd.args(exec.args.iter().flatten());

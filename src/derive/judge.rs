@@ -247,7 +247,9 @@ pub fn judge<'a>(
     let mut problems = Vec::new();
     let mut verdict = match f.state {
         State::Live => Verdict::Healthy,
-        State::Unreachable { .. } | State::Unauthorized { .. } | State::Connecting => Verdict::Unreachable,
+        State::Unreachable { .. } | State::Unauthorized { .. } | State::Misconfigured { .. } | State::Connecting => {
+            Verdict::Unreachable
+        }
         State::Degraded { .. } | State::Syncing => Verdict::Degraded,
     };
     match f.state {

@@ -224,7 +224,7 @@ impl Derive {
                 State::Live => counts.live += 1,
                 State::Degraded { .. } => counts.degraded += 1,
                 State::Unreachable { .. } => counts.unreachable += 1,
-                State::Unauthorized { .. } => counts.unauthorized += 1,
+                State::Unauthorized { .. } | State::Misconfigured { .. } => counts.unauthorized += 1,
                 State::Syncing | State::Connecting => counts.syncing += 1,
             }
             counts.could_write += usize::from(!c.could_write().is_empty());

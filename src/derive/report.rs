@@ -28,6 +28,7 @@ pub enum ReportState {
     Degraded,
     Unreachable,
     Unauthorized,
+    Misconfigured,
     /// A registration no kubeconfig context reaches.
     NoContext,
 }
@@ -41,6 +42,7 @@ impl ReportState {
             State::Degraded { .. } => Self::Degraded,
             State::Unreachable { .. } => Self::Unreachable,
             State::Unauthorized { .. } => Self::Unauthorized,
+            State::Misconfigured { .. } => Self::Misconfigured,
         }
     }
 
@@ -52,6 +54,7 @@ impl ReportState {
             Self::Degraded => "degraded",
             Self::Unreachable => "unreachable",
             Self::Unauthorized => "unauthorized",
+            Self::Misconfigured => "misconfigured",
             Self::NoContext => "no-context",
         }
     }

@@ -78,9 +78,21 @@ pub enum State {
     Connecting,
     Syncing,
     Live,
-    Degraded { since: Timestamp, error: ErrorInfo },
-    Unreachable { since: Timestamp, error: ErrorInfo },
-    Unauthorized { error: ErrorInfo },
+    Degraded {
+        since: Timestamp,
+        error: ErrorInfo,
+    },
+    Unreachable {
+        since: Timestamp,
+        error: ErrorInfo,
+    },
+    Unauthorized {
+        error: ErrorInfo,
+    },
+    /// The kubeconfig cannot give a client for this context.
+    Misconfigured {
+        error: ErrorInfo,
+    },
 }
 
 impl State {
@@ -92,13 +104,14 @@ impl State {
             State::Degraded { .. } => "Degraded",
             State::Unreachable { .. } => "Unreachable",
             State::Unauthorized { .. } => "Unauthorized",
+            State::Misconfigured { .. } => "Misconfigured",
         }
     }
 
     /// Worst first: used to sort and to colour.
     pub fn severity(&self) -> u8 {
         match self {
-            State::Unreachable { .. } | State::Unauthorized { .. } => 3,
+            State::Unreachable { .. } | State::Unauthorized { .. } | State::Misconfigured { .. } => 3,
             State::Degraded { .. } => 2,
             State::Connecting | State::Syncing => 1,
             State::Live => 0,
@@ -107,9 +120,10 @@ impl State {
 
     pub fn error(&self) -> Option<&ErrorInfo> {
         match self {
-            State::Degraded { error, .. } | State::Unreachable { error, .. } | State::Unauthorized { error } => {
-                Some(error)
-            }
+            State::Degraded { error, .. }
+            | State::Unreachable { error, .. }
+            | State::Unauthorized { error }
+            | State::Misconfigured { error } => Some(error),
             _ => None,
         }
     }
@@ -360,10 +374,13 @@ impl ClusterModel {
         {
             return State::Unauthorized { error: probe_error(f, sample.at) };
         }
-        if let Connection::Failed { error, .. } = &self.connection
-            && error.failure.is_auth()
-        {
-            return State::Unauthorized { error: error.clone() };
+        if let Connection::Failed { error, .. } = &self.connection {
+            if error.failure.is_auth() {
+                return State::Unauthorized { error: error.clone() };
+            }
+            if error.failure == Failure::Config {
+                return State::Misconfigured { error: error.clone() };
+            }
         }
         // Probes failing: Degraded for a while, then Unreachable.
         if let (Some(sample), Some(for_how_long)) = (last_probe, self.probes.failing_for(now))
@@ -381,9 +398,10 @@ impl ClusterModel {
         }
         match &self.connection {
             Connection::Connecting { .. } => return State::Connecting,
+            // Never one valid answer (refused, timed out, or not an API server at all):
+            // unreachable once that has lasted.
             Connection::Failed { error, since, .. } => {
-                let lasting = super::ago(now, *since);
-                if error.failure.is_connectivity() && lasting >= t.unreachable_after {
+                if super::ago(now, *since) >= t.unreachable_after {
                     return State::Unreachable { since: *since, error: error.clone() };
                 }
                 return State::Degraded { since: *since, error: error.clone() };

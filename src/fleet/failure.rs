@@ -18,7 +18,11 @@ pub enum Failure {
     Gone,
     /// 5xx from the API server.
     Server(u16),
-    /// Anything else (other 4xx, malformed answers, kubeconfig problems).
+    /// The kubeconfig or fleetdeck's configuration cannot give a working client (a user
+    /// or cluster it does not define, a certificate file that is not there): the user's
+    /// to fix, and retrying will not help.
+    Config,
+    /// Anything else (other 4xx, malformed answers).
     Other,
 }
 
@@ -33,6 +37,7 @@ impl Failure {
             Failure::NotFound => "not found".into(),
             Failure::Gone => "gone".into(),
             Failure::Server(code) => format!("HTTP {code}"),
+            Failure::Config => "kubeconfig".into(),
             Failure::Other => "error".into(),
         }
     }

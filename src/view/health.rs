@@ -44,6 +44,7 @@ pub fn state_cell(state: &State, now: Timestamp) -> Cell {
             caused(format!("Unreachable {}", age(ago(now, *s))), error, Tone::Crit)
         }
         State::Unauthorized { error } => caused("Unauthorized".to_owned(), error, Tone::Crit),
+        State::Misconfigured { error } => caused("Misconfigured".to_owned(), error, Tone::Crit),
     }
 }
 

@@ -251,6 +251,7 @@ fn hub_problem(model: &Model, derived: &Derived) -> Option<(String, Tone)> {
             Tone::Crit,
         )),
         State::Unauthorized { .. } => Some((format!("hub {}: credentials rejected", hub.context), Tone::Crit)),
+        State::Misconfigured { error } => Some((format!("hub {}: {}", hub.context, error.message), Tone::Crit)),
         _ if hub.watches.get(&Kind::Kustomization).is_none_or(|w| w.synced_at.is_none()) => {
             Some(("reading the hub's Kustomizations…".to_owned(), Tone::Muted))
         }

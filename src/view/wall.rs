@@ -174,6 +174,7 @@ impl<'a> Member<'a> {
     fn word(&self) -> &'static str {
         match (self.standing, self.of) {
             (Standing::Down, Of::Cluster(v)) if matches!(v.state, State::Unauthorized { .. }) => "UNAUTHORIZED",
+            (Standing::Down, Of::Cluster(v)) if matches!(v.state, State::Misconfigured { .. }) => "MISCONFIGURED",
             (Standing::Down, _) => "DOWN",
             (Standing::Stale, _) => "STALE",
             (Standing::Degraded, _) => "DEGRADED",

@@ -162,3 +162,84 @@ fn sim_help_lists_no_tui_flags() {
     let demo = common::cli(&["demo", "--help"], home.path()).output().unwrap();
     assert!(String::from_utf8_lossy(&demo.stdout).contains("--wall"), "demo keeps the TUI's flags");
 }
+
+/// A loopback server that answers every connection with `reply` (or never, for `None`).
+async fn server(reply: Option<&'static [u8]>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                match reply {
+                    Some(bytes) => {
+                        let _ = socket.write_all(bytes).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(3600)).await,
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_are_no_api_servers_are_said_to_be_so() {
+    let html = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 40\r\nConnection: close\r\n\r\n<html><body><h1>Login</h1></body></html>";
+    let json = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"hello\": 1}";
+    let servers = [
+        ("hub", Some(&html[..])),
+        ("staging-hang", None),
+        ("staging-garbage", Some(&b"\x00\x01garbage\xff\r\n\r\n"[..])),
+        ("staging-version", Some(&b"HTTP/9.9 200 OK\r\nContent-Length: 2\r\n\r\nok"[..])),
+        ("staging-json", Some(&json[..])),
+    ];
+    let mut clusters = String::new();
+    let mut contexts = String::new();
+    for (name, reply) in servers {
+        let port = server(reply).await;
+        clusters.push_str(&format!("- {{name: {name}, cluster: {{server: 'http://127.0.0.1:{port}'}}}}\n"));
+        contexts.push_str(&format!("- {{name: {name}, context: {{cluster: {name}, user: u}}}}\n"));
+    }
+    contexts.push_str("- {name: staging-ghost, context: {cluster: hub, user: ghost}}\n");
+    let home = tempfile::tempdir().unwrap();
+    let kc = home.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n- {{name: u, user: {{token: t}}}}\ncontexts:\n{contexts}"),
+    )
+    .unwrap();
+    let cfg = config(
+        home.path(),
+        "[engine]\nconnect_timeout = \"1s\"\n[probe]\ntimeout = \"1s\"\n[check]\ntimeout = \"6s\"\nsettle = \"2s\"\n",
+    );
+    let home_path = home.path().to_owned();
+    let (code, report, stderr, _) = tokio::task::spawn_blocking(move || {
+        check(&home_path, &["--kubeconfig", kc.to_str().unwrap(), "--config", cfg.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(2), "{stderr}");
+    let said = |name: &str| {
+        let c = report["clusters"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        (c["state"].as_str().unwrap().to_owned(), c["problems"].to_string())
+    };
+    let (state, problems) = said("hub");
+    assert_eq!(state, "unreachable", "never one valid answer: unreachable once that lasted");
+    assert!(problems.contains(r#"not a Kubernetes API server (answered with \"<html><body><h1>Login"#), "{problems}");
+    assert!(said("staging-hang").1.contains("GET /version timed out after 1s"), "{:?}", said("staging-hang"));
+    for name in ["staging-garbage", "staging-version"] {
+        let (state, problems) = said(name);
+        assert!(
+            problems.contains("not a Kubernetes API server (answered with something that is not HTTP"),
+            "{problems}"
+        );
+        assert_eq!(state, "unreachable", "{name}");
+    }
+    assert!(said("staging-json").1.contains(r#"answered with \"{\\\"hello\\\": 1}\""#), "{:?}", said("staging-json"));
+    let (state, problems) = said("staging-ghost");
+    assert_eq!(state, "misconfigured");
+    assert!(problems.contains(r#"context staging-ghost names user \"ghost\", which is not defined"#), "{problems}");
+}
