@@ -104,6 +104,9 @@ pub struct SloConfig {
     pub latency: Duration,
     /// Percent.
     pub availability: f64,
+    /// Percent of probes over `probe.window` that may fail before an answering cluster is
+    /// Degraded.
+    pub error_rate: f64,
     #[serde(with = "humantime_serde")]
     pub unreachable_after: Duration,
     #[serde(with = "humantime_serde")]
@@ -274,6 +277,9 @@ impl Config {
                 "slo.availability = {} is out of range (a percentage above 0, at most 100)",
                 s.availability
             ));
+        }
+        if !(s.error_rate >= 0.0 && s.error_rate < 100.0) {
+            bad.push(format!("slo.error_rate = {} is out of range (a percentage, 0 to below 100)", s.error_rate));
         }
         if !["auto", "truecolor", "24bit", "256", "16", "none"].contains(&self.ui.colors.as_str()) {
             bad.push(format!("ui.colors = {:?} is not one of auto, truecolor, 24bit, 256, 16, none", self.ui.colors));

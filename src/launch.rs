@@ -52,6 +52,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
             thresholds: Thresholds {
                 unreachable_after: config.slo.unreachable_after,
                 probe_interval: config.probe.interval,
+                error_rate: config.slo.error_rate / 100.0,
             },
             propagation_target: config.slo.propagation,
             propagation_window: config.slo.propagation_window,

@@ -141,7 +141,10 @@ fn event_time(event: &EngineEvent) -> Option<jiff::Timestamp> {
         }
         EngineEvent::ConnectFailed { error, .. } | EngineEvent::WatchFailed { error, .. } => Some(error.at),
         EngineEvent::Probe { sample, .. } => Some(sample.at),
-        EngineEvent::WatchStarted { .. } | EngineEvent::NotInstalled { .. } | EngineEvent::Access { .. } => None,
+        EngineEvent::WatchStarted { .. }
+        | EngineEvent::NotInstalled { .. }
+        | EngineEvent::Access { .. }
+        | EngineEvent::ProbesAt { .. } => None,
     }
 }
 
@@ -201,7 +204,8 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::Connected { .. }
         | EngineEvent::ConnectFailed { .. }
         | EngineEvent::Probe { .. }
-        | EngineEvent::Access { .. } => false,
+        | EngineEvent::Access { .. }
+        | EngineEvent::ProbesAt { .. } => false,
     };
     let cluster = if rows_change { model.fleet.data_mut(id) } else { model.fleet.cluster_mut(id) };
     let Some(cluster) = cluster else { return effects };
@@ -242,6 +246,10 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::NotInstalled { kind, .. } => {
             cluster.not_installed(kind);
             hub_data(kind)
+        }
+        EngineEvent::ProbesAt { endpoint, .. } => {
+            cluster.probe_endpoint = endpoint;
+            false
         }
         EngineEvent::Access { writes, .. } => {
             cluster.access = Some(writes);

@@ -229,6 +229,8 @@ pub async fn run(
             let _ = tx.send(EngineEvent::Access { cluster, writes }).await;
         })
     };
+    // Told by the prober when the cluster answers again after failures.
+    let answers_again = Arc::new(tokio::sync::Notify::new());
     // Probes start once the first request has opened the connection, so they, and the
     // watchers after them, share it instead of racing to open their own.
     let probes = tokio::spawn(probe::run(
@@ -237,6 +239,7 @@ pub async fn run(
         settings.probe_interval,
         settings.probe_timeout,
         tx.clone(),
+        answers_again.clone(),
         shutdown.clone(),
     ));
 
@@ -259,6 +262,7 @@ pub async fn run(
                     kind,
                     settings.coalesce,
                     tx.clone(),
+                    answers_again.clone(),
                     shutdown.child_token(),
                 ));
                 watchers.insert(kind, handle);

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::fleet::failure::ErrorInfo;
 use crate::fleet::kind::Kind;
-use crate::fleet::probes::{Handshake, Sample};
+use crate::fleet::probes::{Endpoint, Handshake, Sample};
 use crate::fleet::summary::{ObjectKey, Summary};
 
 /// A cluster's index in the fleet (the order of `ContextSpec`s given to the engine).
@@ -38,6 +38,9 @@ pub enum EngineEvent {
     NotInstalled { cluster: ClusterId, kind: Kind },
     /// One API round trip.
     Probe { cluster: ClusterId, sample: Sample },
+    /// The server has no `/readyz` (older servers, some proxies): probes go to this
+    /// endpoint from now on.
+    ProbesAt { cluster: ClusterId, endpoint: Endpoint },
     /// What the credentials may write (SelfSubjectAccessReview), asked once connected.
     Access { cluster: ClusterId, writes: Result<Vec<String>, ErrorInfo> },
 }
@@ -53,6 +56,7 @@ impl EngineEvent {
             | EngineEvent::WatchFailed { cluster, .. }
             | EngineEvent::NotInstalled { cluster, .. }
             | EngineEvent::Probe { cluster, .. }
+            | EngineEvent::ProbesAt { cluster, .. }
             | EngineEvent::Access { cluster, .. } => *cluster,
         }
     }

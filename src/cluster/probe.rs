@@ -4,32 +4,35 @@
 //! fire in the same instant, and a probe that ran while fleetdeck's own runtime was
 //! busy is marked so (not charged to the cluster).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::errors::classify;
 use super::event::{ClusterId, EngineEvent};
 use super::lag;
 use crate::fleet::failure::Failure;
-use crate::fleet::probes::Sample;
+use crate::fleet::probes::{Endpoint, Sample};
 
-/// One round trip's answer: its time, or why it failed (the time is `Ok`'s).
-async fn readyz(client: &kube::Client, timeout: Duration) -> Result<(), Failure> {
-    let request = http::Request::get("/readyz").body(Vec::new()).map_err(|_| Failure::Other)?;
+/// One round trip's answer: its time, or why it failed (the time is `Ok`'s). `/readyz`
+/// and `/livez` answer `ok`; `/version` any answer at all.
+async fn ask(client: &kube::Client, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
+    let request = http::Request::get(endpoint.path()).body(Vec::new()).map_err(|_| Failure::Other)?;
     match tokio::time::timeout(timeout, client.request_text(request)).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Err(e)) => Err(classify(&e).0),
+        Ok(Ok(_)) if endpoint == Endpoint::Version => Ok(()),
         Ok(Ok(body)) if body.trim() == "ok" => Ok(()),
         Ok(Ok(_)) => Err(Failure::Server(500)),
     }
 }
 
 /// One probe that was due at `due`, timed and judged against fleetdeck's own business.
-pub async fn probe(client: &kube::Client, timeout: Duration, due: tokio::time::Instant) -> Sample {
-    let (outcome, took, busy) = lag::timed(due, readyz(client, timeout)).await;
+pub async fn probe(client: &kube::Client, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
+    let (outcome, took, busy) = lag::timed(due, ask(client, endpoint, timeout)).await;
     Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
 }
 
@@ -52,8 +55,11 @@ pub async fn run(
     interval: Duration,
     timeout: Duration,
     tx: mpsc::Sender<EngineEvent>,
+    answers_again: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    let mut failing = false;
+    let mut endpoint = Endpoint::default();
     let start = tokio::time::Instant::now() + phase(cluster, interval);
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -62,10 +68,29 @@ pub async fn run(
             _ = shutdown.cancelled() => return,
             due = ticker.tick() => due,
         };
-        let sample = tokio::select! {
+        let mut sample = tokio::select! {
             _ = shutdown.cancelled() => return,
-            sample = probe(&client, timeout, due) => sample,
+            sample = probe(&client, endpoint, timeout, due) => sample,
         };
+        // No such endpoint there: the next one, at once (that answer is the sample).
+        while sample.outcome == Err(Failure::NotFound)
+            && let Some(next) = endpoint.fallback()
+        {
+            endpoint = next;
+            if tx.send(EngineEvent::ProbesAt { cluster, endpoint }).await.is_err() {
+                return;
+            }
+            sample = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                sample = probe(&client, endpoint, timeout, tokio::time::Instant::now()) => sample,
+            };
+        }
+        // The first answer after failures: watchers waiting out their backoff retry now,
+        // so a cluster back from an outage is Live within a probe interval.
+        if failing && sample.outcome.is_ok() {
+            answers_again.notify_waiters();
+        }
+        failing = sample.outcome.is_err();
         if tx.send(EngineEvent::Probe { cluster, sample }).await.is_err() {
             return;
         }

@@ -5,13 +5,14 @@
 //! instead of merging into it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,7 @@ pub async fn run(
     kind: Kind,
     coalesce: Duration,
     tx: mpsc::Sender<EngineEvent>,
+    answers_again: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Stopped {
     let r = resource(kind);
@@ -64,6 +66,8 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => return Stopped::Shutdown,
             _ = tokio::time::sleep(backoff.next()) => {}
+            // The cluster answers probes again: no reason to wait out the backoff.
+            _ = answers_again.notified() => backoff.reset(),
         }
     }
 }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::backup::{BackupSummary, RestoreSummary, ScheduleSummary, StorageSummary};
 use super::failure::{ErrorInfo, Failure};
 use super::kind::Kind;
-use super::probes::{Handshake, ProbeLog};
+use super::probes::{Endpoint, Handshake, ProbeLog};
 use super::summary::{
     KustomizationSummary, NodeSummary, ObjectKey, ReportSummary, SourceRef, SourceSummary, SpokeSecret, Summary,
     WorkloadSummary,
@@ -35,11 +35,14 @@ pub struct WatchStatus {
     /// The most recent errors, newest last.
     pub errors: VecDeque<ErrorInfo>,
     pub synced_at: Option<Timestamp>,
+    /// When the current run of failures began (retries do not move it); `None` while the
+    /// watch works.
+    pub failing_since: Option<Timestamp>,
 }
 
 impl Default for WatchStatus {
     fn default() -> Self {
-        Self { state: WatchState::Pending, errors: VecDeque::new(), synced_at: None }
+        Self { state: WatchState::Pending, errors: VecDeque::new(), synced_at: None, failing_since: None }
     }
 }
 
@@ -50,8 +53,14 @@ impl WatchStatus {
         if self.errors.len() == KEPT_ERRORS {
             self.errors.pop_front();
         }
+        self.failing_since.get_or_insert(error.at);
         self.errors.push_back(error.clone());
         self.state = WatchState::Failed(error);
+    }
+
+    fn synced(&mut self) {
+        self.state = WatchState::Synced;
+        self.failing_since = None;
     }
 }
 
@@ -135,7 +144,14 @@ pub struct Thresholds {
     pub unreachable_after: Duration,
     /// Probes are this far apart; data older than a few intervals is stale.
     pub probe_interval: Duration,
+    /// The share of probes over the latency window that may fail (0.05) before a cluster
+    /// that answers is Degraded anyway.
+    pub error_rate: f64,
 }
+
+/// Probes over the window before their error rate judges a cluster: one failed probe of
+/// the first few is no rate.
+const ERROR_RATE_MIN_PROBES: usize = 20;
 
 impl Thresholds {
     /// How old data may be before it is stale: three probe intervals (three probes
@@ -176,6 +192,8 @@ pub struct ClusterModel {
     pub access: Option<Result<Vec<String>, ErrorInfo>>,
     /// How long the request that opened the connection took.
     pub handshake: Option<Handshake>,
+    /// What the probes ask (`/readyz` unless the server has none).
+    pub probe_endpoint: Endpoint,
     /// Bumped by the fleet on every change to this cluster: what derived state is
     /// cached against.
     pub rev: u64,
@@ -210,6 +228,7 @@ impl ClusterModel {
             last_data: None,
             access: None,
             handshake: None,
+            probe_endpoint: Endpoint::default(),
             rev: 0,
             data_rev: 0,
         }
@@ -226,7 +245,7 @@ impl ClusterModel {
             self.put(key, summary);
         }
         let w = self.watch(kind);
-        w.state = WatchState::Synced;
+        w.synced();
         w.synced_at = Some(at);
         self.saw_data(at);
     }
@@ -246,7 +265,7 @@ impl ClusterModel {
         }
         let w = self.watch(kind);
         if matches!(w.state, WatchState::Failed(_) | WatchState::Pending) {
-            w.state = WatchState::Synced;
+            w.synced();
         }
         self.saw_data(at);
     }
@@ -408,13 +427,32 @@ impl ClusterModel {
             }
             Connection::Connected { .. } => {}
         }
+        // Answering, but failing too many of its probes. An outage that lasted until it
+        // was called unreachable was told as such: the rate counts from its end.
+        let outage_ended = self.probes.last_streak.filter(|(from, to)| super::ago(*to, *from) >= t.unreachable_after);
+        let (failed, total, span) = self.probes.errors(now, outage_ended.map(|(_, to)| to));
+        if total >= ERROR_RATE_MIN_PROBES
+            && let Some((first, last)) = span
+            && failed as f64 / total as f64 > t.error_rate
+        {
+            let message = format!(
+                "{failed} of {total} probes failed in the last {} ({:.0}%, above {:.0}%)",
+                humantime::format_duration(self.probes.window()),
+                100.0 * failed as f64 / total as f64,
+                100.0 * t.error_rate
+            );
+            return State::Degraded { since: first, error: ErrorInfo::new(Failure::Other, message, last) };
+        }
         // A watch that keeps failing (other than an optional one being forbidden).
+        // Degraded since the first of the failures, however often they were retried.
         let failing = self.watches.iter().find_map(|(k, w)| match &w.state {
-            WatchState::Failed(e) if !(k.optional() && e.failure == Failure::Forbidden) => Some(e.clone()),
+            WatchState::Failed(e) if !(k.optional() && e.failure == Failure::Forbidden) => {
+                Some((w.failing_since.unwrap_or(e.at), e.clone()))
+            }
             _ => None,
         });
-        if let Some(error) = failing {
-            return State::Degraded { since: error.at, error };
+        if let Some((since, error)) = failing {
+            return State::Degraded { since, error };
         }
         let syncing = self.watches.iter().any(|(k, w)| {
             matches!(w.state, WatchState::Pending | WatchState::Syncing)
@@ -489,7 +527,11 @@ mod tests {
     }
 
     fn thresholds() -> Thresholds {
-        Thresholds { unreachable_after: Duration::from_secs(60), probe_interval: Duration::from_secs(5) }
+        Thresholds {
+            unreachable_after: Duration::from_secs(60),
+            probe_interval: Duration::from_secs(5),
+            error_rate: 0.05,
+        }
     }
 
     fn live_cluster() -> ClusterModel {
@@ -523,6 +565,71 @@ mod tests {
         c.watch_started(Kind::Node);
         assert_eq!(c.state(t(1), thresholds()), State::Syncing);
         assert_eq!(live_cluster().state(t(3), thresholds()), State::Live);
+    }
+
+    #[test]
+    fn an_answering_cluster_failing_a_third_of_its_probes_is_degraded_with_the_rate() {
+        let mut c = live_cluster();
+        for i in 0..30 {
+            let outcome = if i % 3 == 0 { Err(Failure::Server(500)) } else { Ok(Duration::from_millis(2)) };
+            c.probes.record(Sample::new(t(10 + 5 * i), outcome));
+        }
+        c.probes.record(Sample::new(t(165), Ok(Duration::from_millis(2))));
+        match c.state(t(166), thresholds()) {
+            State::Degraded { since, error } => {
+                assert_eq!(since, t(10), "since the first failure in the window");
+                assert_eq!(error.message, "10 of 32 probes failed in the last 5m (31%, above 5%)");
+            }
+            other => panic!("{other:?}"),
+        }
+        // One failure in twenty is within the rate.
+        let mut c = live_cluster();
+        for i in 0..25 {
+            let outcome = if i == 3 { Err(Failure::Timeout) } else { Ok(Duration::from_millis(2)) };
+            c.probes.record(Sample::new(t(10 + 5 * i), outcome));
+        }
+        assert_eq!(c.state(t(136), thresholds()), State::Live);
+        // An outage that ended is not an error rate: Live at its first good answer.
+        let mut c = live_cluster();
+        for i in 0..20 {
+            c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));
+        }
+        for i in 0..25 {
+            c.probes.record(Sample::new(t(110 + 5 * i), Ok(Duration::from_millis(2))));
+            assert_eq!(c.state(t(110 + 5 * i), thresholds()), State::Live, "{i}");
+        }
+    }
+
+    #[test]
+    fn a_watch_degraded_since_its_first_failure_however_often_retried() {
+        let mut c = live_cluster();
+        let refused = |at| ErrorInfo::new(Failure::Unreachable, "watch: connection refused", at);
+        c.watch_failed(Kind::Node, refused(t(10)));
+        c.watch_failed(Kind::Node, refused(t(20)));
+        c.watch_failed(Kind::Node, refused(t(40)));
+        assert!(matches!(c.state(t(41), thresholds()), State::Degraded { since, .. } if since == t(10)));
+        c.relist(Kind::Node, vec![], t(45));
+        assert_eq!(c.state(t(46), thresholds()), State::Live);
+        c.watch_failed(Kind::Node, refused(t(50)));
+        assert!(matches!(c.state(t(51), thresholds()), State::Degraded { since, .. } if since == t(50)), "a new run");
+    }
+
+    #[test]
+    fn never_one_valid_answer_is_unreachable_once_it_lasts_and_a_bad_kubeconfig_is_misconfigured() {
+        let mut c = ClusterModel::new(
+            "a",
+            "https://a",
+            false,
+            ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
+            t(0),
+        );
+        let garbage = ErrorInfo::new(Failure::Other, "not a Kubernetes API server (answered with \"<html>\")", t(1));
+        c.connection = Connection::Failed { error: garbage, attempts: 3, since: t(1) };
+        assert!(matches!(c.state(t(30), thresholds()), State::Degraded { .. }));
+        assert!(matches!(c.state(t(61), thresholds()), State::Unreachable { .. }));
+        let config = ErrorInfo::new(Failure::Config, "kubeconfig: context a names user \"ghost\"", t(1));
+        c.connection = Connection::Failed { error: config, attempts: 1, since: t(1) };
+        assert!(matches!(c.state(t(2), thresholds()), State::Misconfigured { .. }));
     }
 
     #[test]

@@ -71,6 +71,34 @@ struct Minute {
     total: u32,
 }
 
+/// What a probe asks: `/readyz`, or where a server has none, `/livez`, else `/version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endpoint {
+    #[default]
+    Readyz,
+    Livez,
+    Version,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Readyz => "/readyz",
+            Endpoint::Livez => "/livez",
+            Endpoint::Version => "/version",
+        }
+    }
+
+    /// Where to probe when this endpoint is not there.
+    pub fn fallback(self) -> Option<Endpoint> {
+        match self {
+            Endpoint::Readyz => Some(Endpoint::Livez),
+            Endpoint::Livez => Some(Endpoint::Version),
+            Endpoint::Version => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProbeLog {
     window: Duration,
@@ -80,6 +108,9 @@ pub struct ProbeLog {
     pub consecutive_failures: u32,
     /// When the current streak of failures began.
     pub failing_since: Option<Timestamp>,
+    /// The last run of failures that ended (its first failure, the success that ended
+    /// it): an outage, once over, is not an error rate.
+    pub last_streak: Option<(Timestamp, Timestamp)>,
     pub last_success: Option<Timestamp>,
 }
 
@@ -130,6 +161,7 @@ impl ProbeLog {
             minutes: VecDeque::new(),
             consecutive_failures: 0,
             failing_since: None,
+            last_streak: None,
             last_success: None,
         }
     }
@@ -149,7 +181,9 @@ impl ProbeLog {
         match sample.outcome {
             Ok(_) => {
                 self.consecutive_failures = 0;
-                self.failing_since = None;
+                if let Some(since) = self.failing_since.take() {
+                    self.last_streak = Some((since, sample.at));
+                }
                 self.last_success = Some(sample.at);
             }
             Err(_) if !counted => {}
@@ -221,6 +255,29 @@ impl ProbeLog {
     }
 
     /// How long the current failure streak has lasted.
+    /// Charged probes over the window after `after`: failed, all, and when the first and
+    /// the last failed ones were.
+    pub fn errors(&self, now: Timestamp, after: Option<Timestamp>) -> (usize, usize, Option<(Timestamp, Timestamp)>) {
+        let counted = self
+            .samples
+            .iter()
+            .filter(|s| s.charged() && ago(now, s.at) <= self.window && after.is_none_or(|a| s.at >= a));
+        let (mut failed, mut total, mut span) = (0, 0, None::<(Timestamp, Timestamp)>);
+        for s in counted {
+            total += 1;
+            if s.outcome.is_err() {
+                failed += 1;
+                span = Some(span.map_or((s.at, s.at), |(first, _)| (first, s.at)));
+            }
+        }
+        (failed, total, span)
+    }
+
+    /// The window latency and error rates are over.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     pub fn failing_for(&self, now: Timestamp) -> Option<Duration> {
         self.failing_since.map(|since| ago(now, since))
     }

@@ -51,6 +51,7 @@ impl Default for FleetSettings {
             thresholds: Thresholds {
                 unreachable_after: Duration::from_secs(60),
                 probe_interval: Duration::from_secs(5),
+                error_rate: 0.05,
             },
             propagation_target: Duration::from_secs(30),
             propagation_window: Duration::from_secs(3600),

@@ -34,6 +34,17 @@ pub struct FaultState {
     pub gone_storm: bool,
     /// Every credential is rejected with 401, as when tokens expire or are revoked.
     pub reject_credentials: bool,
+    /// `/readyz` (and `/livez` too when `Livez`) answers 404, as on older API servers
+    /// and behind some proxies.
+    pub no_health: Option<NoHealth>,
+}
+
+/// Which health endpoints a server lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoHealth {
+    Readyz,
+    ReadyzAndLivez,
 }
 
 impl FaultState {

@@ -22,6 +22,7 @@ use super::audit::{AuditEvent, Level};
 use super::auth::{Attributes, UserInfo};
 use super::cluster::Cluster;
 use super::discovery::{self, AGGREGATED_CONTENT_TYPE};
+use super::fault::NoHealth;
 use super::openapi;
 use super::protobuf;
 use super::request::{Output, Query, ResourceRequest, Route, negotiate, parse_route};
@@ -279,6 +280,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether the scenario's faults take this health endpoint away.
+    fn missing_health(&self, endpoint: &str) -> bool {
+        match self.cluster.faults.current().no_health {
+            Some(NoHealth::Readyz) => endpoint == "readyz",
+            Some(NoHealth::ReadyzAndLivez) => true,
+            None => false,
+        }
+    }
+
     fn accept(&self) -> Option<&str> {
         header(self.headers, "accept")
     }
@@ -291,6 +301,7 @@ impl Ctx<'_> {
         let discovery_output = negotiate(self.accept(), self.query, true);
         match parts.as_slice() {
             ["version"] => Ok(json_ok(version_info(info.git_version))),
+            ["livez" | "readyz"] if self.missing_health(parts[0]) => Err(ApiError::no_route()),
             ["healthz"] | ["livez"] | ["readyz"] => {
                 if self.query.get("verbose").is_some() {
                     let name = parts[0];

@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use cluster::{Cluster, ServeSettings};
 pub use controllers::velero::backup_from_schedule;
-pub use fault::{FaultState, OutageMode};
+pub use fault::{FaultState, NoHealth, OutageMode};
 pub use kubeconfig::Access;
 pub use resource::GroupResource;
 pub use scenario::Scenario;

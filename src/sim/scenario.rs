@@ -8,7 +8,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use rand::Rng;
 use serde::{Deserialize, Deserializer};
 
-use super::fault::{FaultState, OutageMode};
+use super::fault::{FaultState, NoHealth, OutageMode};
 pub use crate::glob::glob_match;
 
 /// A duration range "2s..8s" (or a single duration); a value is drawn uniformly.
@@ -297,6 +297,9 @@ pub struct ScheduledFault {
     pub gone_storm: bool,
     #[serde(default)]
     pub reject_credentials: bool,
+    /// `readyz` or `readyz-and-livez`: those endpoints answer 404.
+    #[serde(default)]
+    pub no_health: Option<NoHealth>,
     /// A CRD removed for the duration.
     #[serde(default)]
     pub remove_crd: Option<String>,
@@ -325,6 +328,9 @@ impl ScheduledFault {
         }
         base.gone_storm |= self.gone_storm;
         base.reject_credentials |= self.reject_credentials;
+        if self.no_health.is_some() {
+            base.no_health = self.no_health;
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::app::model::Model;
 use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
 use crate::fleet::cluster::{Connection, WatchState};
+use crate::fleet::probes::Endpoint;
 use crate::fleet::registry::ContextRole;
 use crate::fleet::summary::ConditionStatus;
 
@@ -112,9 +113,19 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
         lines.push(field(
             "",
             vec![Cell::muted(format!(
-                "{} probes not counted: fleetdeck's own runtime was busy while they ran",
+                "{} probes not counted: fleetdeck's own work (its runtime busy, its first lists of the cluster) delayed them",
                 stats.not_charged
             ))],
+        ));
+    }
+    if c.probe_endpoint != Endpoint::Readyz {
+        let missing = match c.probe_endpoint {
+            Endpoint::Version => "neither /readyz nor /livez",
+            _ => "no /readyz",
+        };
+        lines.push(field(
+            "Probes",
+            vec![Cell::plain(format!("GET {}: the server has {missing}", c.probe_endpoint.path()))],
         ));
     }
     if let Some(h) = c.handshake {

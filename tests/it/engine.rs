@@ -76,6 +76,30 @@ async fn every_context_goes_live_on_one_http2_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_readyz_is_probed_at_livez_then_version() {
+    use fleetdeck::fleet::probes::Endpoint;
+    use fleetdeck::sim::NoHealth;
+    let fleet = common::still_fleet(2).await;
+    fleet.require("staging-eu-1").unwrap().faults.update(|f| f.no_health = Some(NoHealth::Readyz));
+    fleet.require("production-eu-1").unwrap().faults.update(|f| f.no_health = Some(NoHealth::ReadyzAndLivez));
+    let specs = contexts_of(&fleet, Access::Admin).await;
+    let mut model = Model::new(&specs, settings(), Timestamp::now());
+    let (engine, mut rx) = Engine::start(specs, fast());
+    let probed =
+        |m: &Model| m.fleet.clusters().iter().all(|c| c.probes.samples().filter(|s| s.outcome.is_ok()).count() >= 3);
+    let live =
+        until(&mut model, &mut rx, Duration::from_secs(15), |m| states(m).iter().all(|s| *s == "Live") && probed(m))
+            .await;
+    assert!(live, "a missing /readyz does not make a cluster fail: {:?}", states(&model));
+    let endpoint = |n: &str| model.fleet.clusters()[model.fleet.by_name(n).unwrap()].probe_endpoint;
+    assert_eq!(endpoint("hub"), Endpoint::Readyz);
+    assert_eq!(endpoint("staging-eu-1"), Endpoint::Livez);
+    assert_eq!(endpoint("production-eu-1"), Endpoint::Version);
+    engine.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_seen_degraded_then_unreachable_then_live_again() {
     let fleet = common::still_fleet(1).await;
     let specs = contexts_of(&fleet, Access::Admin).await;
@@ -94,9 +118,21 @@ async fn an_outage_is_seen_degraded_then_unreachable_then_live_again() {
         State::Unreachable { error, .. } => assert!(error.failure.is_connectivity(), "{error:?}"),
         other => panic!("{other:?}"),
     }
+    let since = |m: &Model| match m.fleet.clusters()[idx].state(m.now, m.fleet.settings.thresholds) {
+        State::Unreachable { since, .. } | State::Degraded { since, .. } => Some(since),
+        _ => None,
+    };
+    let outage_began = since(&model);
+    // Still out: the watches retry and fail again, the outage's start does not move.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = until(&mut model, &mut rx, Duration::from_millis(100), |_| false).await;
+    assert_eq!(since(&model), outage_began, "the outage counts from its start");
     spoke.faults.update(|f| f.outage = None);
-    let back = until(&mut model, &mut rx, Duration::from_secs(30), |m| states(m)[idx] == "Live").await;
-    assert!(back, "recovered within the backoff: {:?}", states(&model));
+    // The watches were backing off (several seconds by now); the first good probe ends
+    // the wait, so the cluster is Live about a probe interval (200 ms here) after it
+    // answers again.
+    let back = until(&mut model, &mut rx, Duration::from_millis(2500), |m| states(m)[idx] == "Live").await;
+    assert!(back, "Live within a probe interval or so of answering again: {:?}", states(&model));
     engine.stop().await;
     fleet.stop().await;
 }

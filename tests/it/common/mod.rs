@@ -111,6 +111,7 @@ pub fn settings() -> ModelSettings {
             thresholds: Thresholds {
                 unreachable_after: Duration::from_secs(2),
                 probe_interval: Duration::from_millis(200),
+                error_rate: 0.05,
             },
             ..FleetSettings::default()
         },
