@@ -57,6 +57,9 @@ pub enum Action {
     Filter,
     /// The audit pane: follow the newest record, on and off.
     Follow,
+    /// The audit pane: show routine reads too (successful get, list and watch requests
+    /// of the audit logs, fleetdeck's own among them), hidden by default.
+    AllRequests,
     /// The audit pane: write what the filter shows to a file.
     Export,
     /// Copy the selected row's name to the clipboard (OSC 52).
@@ -96,6 +99,7 @@ impl Action {
             Action::Back => "back",
             Action::Filter => "filter",
             Action::Follow => "follow",
+            Action::AllRequests => "all_requests",
             Action::Export => "export",
             Action::Copy => "copy",
             Action::CopyCommand => "copy_command",
@@ -149,6 +153,7 @@ impl Action {
             Action::Back => "back",
             Action::Filter => "filter rows",
             Action::Follow => "follow newest",
+            Action::AllRequests => "show every request (reads too)",
             Action::Export => "export shown",
             Action::Copy => "copy name",
             Action::CopyCommand => "copy kubectl command",
@@ -161,7 +166,7 @@ impl Action {
         }
     }
 
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 29] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -181,6 +186,7 @@ impl Action {
         Action::Back,
         Action::Filter,
         Action::Follow,
+        Action::AllRequests,
         Action::Export,
         Action::Copy,
         Action::CopyCommand,

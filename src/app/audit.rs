@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::audit::feed::SourceStatus;
 use crate::audit::parse::kube_event;
-use crate::audit::{AuditRecord, Source};
+use crate::audit::{AuditRecord, Severity, Source};
 use crate::fleet::summary::Summary;
 use crate::glob::glob_match;
 
@@ -185,12 +185,28 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
-/// The records the query admits, newest first.
-pub fn matched<'a>(log: &'a AuditLog, query: &Query) -> Vec<&'a Line> {
-    if query.is_empty() {
-        return log.newest_first().collect();
-    }
-    log.newest_first().filter(|l| query.matches(&l.record)).collect()
+/// A successful read in an audit log (get, list, watch: fleetdeck's own probes and lists
+/// among them): hidden unless asked for, so changes, denials and warnings come first.
+pub fn routine(r: &AuditRecord) -> bool {
+    r.source == Source::Audit && r.severity == Severity::Ok && matches!(r.verb.as_str(), "get" | "list" | "watch")
+}
+
+/// What the pane shows: the records the query admits, newest first, and how many
+/// routine reads it admits but hides (none when `reads`, or when the query asks for a
+/// verb: `verb:list` shows lists).
+pub fn matched<'a>(log: &'a AuditLog, query: &Query, reads: bool) -> (Vec<&'a Line>, usize) {
+    let reads = reads || !query.verb.is_empty();
+    let mut hidden = 0;
+    let rows = log
+        .newest_first()
+        .filter(|l| query.is_empty() || query.matches(&l.record))
+        .filter(|l| {
+            let shown = reads || !routine(&l.record);
+            hidden += usize::from(!shown);
+            shown
+        })
+        .collect();
+    (rows, hidden)
 }
 
 /// The pane's cursor.
@@ -200,11 +216,13 @@ pub struct AuditCursor {
     pub follow: bool,
     /// The record chosen (by seq) when not following.
     pub selected: Option<u64>,
+    /// Routine reads shown too (`a`).
+    pub reads: bool,
 }
 
 impl Default for AuditCursor {
     fn default() -> Self {
-        Self { follow: true, selected: None }
+        Self { follow: true, selected: None, reads: false }
     }
 }
 
@@ -304,13 +322,13 @@ mod tests {
         let mut log = AuditLog::default();
         log.insert((0..5).map(|s| record(s, Source::Audit, "hub", "a", "get", None)).collect(), false);
         let mut c = AuditCursor::default();
-        let rows = matched(&log, &Query::default());
+        let rows = matched(&log, &Query::default(), true).0;
         assert_eq!(c.position(&rows), Some(0));
         c.step(&rows, 2);
         assert!(!c.follow);
         let chosen = c.selected.unwrap();
         log.insert(vec![record(9, Source::Audit, "hub", "a", "get", None)], false);
-        let rows = matched(&log, &Query::default());
+        let rows = matched(&log, &Query::default(), true).0;
         assert_eq!(rows[c.position(&rows).unwrap()].seq, chosen, "stays on the record chosen");
         c.toggle_follow();
         assert_eq!(c.position(&rows), Some(0));

@@ -64,7 +64,7 @@ pub fn clip(model: &mut Model, action: Action) -> Option<(String, &'static str)>
             }
         }
         Pane::Audit => {
-            let rows = matched(&model.audit, &Query::parse(model.ui.filter.text()));
+            let (rows, _) = matched(&model.audit, &Query::parse(model.ui.filter.text()), model.ui.audit.reads);
             let line = match key {
                 Some(RowKey::Audit(seq)) => model.audit.by_seq(seq)?,
                 _ => rows.get(model.ui.audit.position(&rows)?)?,

@@ -285,7 +285,7 @@ fn apply_event(model: &mut Model, event: EngineEvent) -> Vec<Effect> {
 /// The audit pane's own keys: its cursor, follow, export and opening a record.
 fn audit_action(model: &mut Model, action: Action, page: isize) -> Option<Vec<Effect>> {
     let query = Query::parse(model.ui.filter.text());
-    let rows = matched(&model.audit, &query);
+    let (rows, _) = matched(&model.audit, &query, model.ui.audit.reads);
     let cursor = &mut model.ui.audit;
     match action {
         Action::Up => cursor.step(&rows, -1),
@@ -295,6 +295,7 @@ fn audit_action(model: &mut Model, action: Action, page: isize) -> Option<Vec<Ef
         Action::Top => cursor.step(&rows, isize::MIN / 2),
         Action::Bottom => cursor.step(&rows, isize::MAX / 2),
         Action::Follow => cursor.toggle_follow(),
+        Action::AllRequests => cursor.reads = !cursor.reads,
         Action::Open => {
             if let Some(at) = cursor.position(&rows) {
                 model.ui.detail = Some(RowKey::Audit(rows[at].seq));
@@ -447,7 +448,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Filter => model.ui.filter.editing = true,
         // Audit pane keys elsewhere.
-        Action::Follow | Action::Export => {}
+        Action::Follow | Action::AllRequests | Action::Export => {}
         Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore => {}
     }
     Vec::new()

@@ -262,9 +262,31 @@ impl Writer {
 }
 
 /// The local account's name.
+/// Who runs fleetdeck: `USER` (or `USERNAME`, `LOGNAME`) as a shell sets it, else the
+/// system's login name of the process's user (a cron job, a systemd unit, `env -i`).
 fn local_user() -> String {
+    user_from(|v| std::env::var(v).ok(), || whoami::username().ok())
+}
+
+fn user_from(env: impl Fn(&str) -> Option<String>, system: impl FnOnce() -> Option<String>) -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .find_map(|v| env(v).filter(|u| !u.is_empty()))
+        .or_else(|| system().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_name_comes_from_the_system_when_the_environment_has_none() {
+        let none = |_: &str| None;
+        assert_eq!(user_from(|v| (v == "LOGNAME").then(|| "ann".to_owned()), || None), "ann");
+        assert_eq!(user_from(none, || Some("svc-fleet".to_owned())), "svc-fleet");
+        assert_eq!(user_from(|_| Some(String::new()), || Some("svc-fleet".to_owned())), "svc-fleet");
+        assert_eq!(user_from(none, || None), "unknown");
+        assert!(!whoami::username().unwrap_or_default().is_empty(), "this machine's login name is found");
+    }
 }

@@ -137,6 +137,19 @@ pub struct Derive {
     spent: std::time::Duration,
 }
 
+/// A cluster's state changed: the log says so at the default level, with the cause
+/// (state changes are few; a probe's figures are not logged).
+fn log_state_change(context: &str, before: Option<&State>, now: &State) {
+    let from = before.map_or("none", State::label);
+    if from == now.label() {
+        return;
+    }
+    match now.error() {
+        Some(e) => tracing::info!(context, from, to = now.label(), cause = %e.message, "cluster state"),
+        None => tracing::info!(context, from, to = now.label(), "cluster state"),
+    }
+}
+
 impl Derive {
     /// The fleet derived at `now`: the last one while it still holds.
     pub fn get(&mut self, fleet: &FleetState, now: Timestamp) -> Arc<Derived> {
@@ -181,7 +194,9 @@ impl Derive {
                 Some(v) if v.fresh(c, &shared, now) => v.clone(),
                 before => {
                     self.clusters_derived += 1;
-                    Arc::new(cluster::derive(fleet, &shared, id, before.map(|v| &**v), now, &mut self.timings))
+                    let view = cluster::derive(fleet, &shared, id, before.map(|v| &**v), now, &mut self.timings);
+                    log_state_change(&c.context, before.map(|v| &v.state), &view.state);
+                    Arc::new(view)
                 }
             })
             .collect();

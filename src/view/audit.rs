@@ -5,9 +5,11 @@
 
 use jiff::Timestamp;
 
+use super::chrome::KeyHints;
 use super::detail::{DetailVm, field, heading};
 use super::format::{truncate, wrap};
 use super::table::{Cell, ColumnSpec, Line, TableVm, Tone};
+use crate::action::Action;
 use crate::app::audit::{Query, matched};
 use crate::app::model::Model;
 use crate::audit::{AuditRecord, Severity, Source};
@@ -65,11 +67,18 @@ fn cells(r: &AuditRecord) -> Vec<Cell> {
 
 /// The lines above the table: counts, follow, the query's problems, and each source that
 /// is not well (or has malformed input).
-pub fn subtitle(model: &Model, shown: usize, query: &Query, width: u16) -> Vec<Line> {
+pub fn subtitle(model: &Model, hints: &KeyHints, shown: usize, hidden: usize, query: &Query, width: u16) -> Vec<Line> {
     let log = &model.audit;
     let mut first = vec![Cell::plain(format!("{} records", log.len()))];
     if !query.is_empty() {
         first.push(Cell::plain(format!(" · {shown} match")));
+    }
+    let key = hints.keys(Action::AllRequests);
+    if hidden > 0 {
+        let reads = if hidden == 1 { "read" } else { "reads" };
+        first.push(Cell::new(format!(" · {hidden} {reads} hidden ({key})"), Tone::Muted));
+    } else if model.ui.audit.reads {
+        first.push(Cell::muted(format!(" · reads shown ({key})")));
     }
     first.push(if model.ui.audit.follow {
         Cell::new(" · following newest", Tone::Ok)
@@ -106,10 +115,10 @@ pub fn subtitle(model: &Model, shown: usize, query: &Query, width: u16) -> Vec<L
 }
 
 /// The title, subtitle and table of the pane.
-pub fn pane(model: &Model, width: u16, height: u16) -> (String, Vec<Line>, TableVm) {
+pub fn pane(model: &Model, hints: &KeyHints, width: u16, height: u16) -> (String, Vec<Line>, TableVm) {
     let query = Query::parse(model.ui.filter.text());
-    let rows = matched(&model.audit, &query);
-    let subtitle = subtitle(model, rows.len(), &query, width);
+    let (rows, hidden) = matched(&model.audit, &query, model.ui.audit.reads);
+    let subtitle = subtitle(model, hints, rows.len(), hidden, &query, width);
     let room = super::table_rows(height, subtitle.len()).max(1);
     let selected = model.ui.audit.position(&rows);
     let mut table = TableVm::window(&specs(), width, room, rows.len(), selected, |visible| {

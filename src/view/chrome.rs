@@ -153,7 +153,11 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
     if !model.ui.filter.editing && !model.ui.help && !model.ui.operation_open {
         line.extend(operator.into_iter().map(|h| (0, h)));
         if model.ui.pane == Pane::Audit && model.ui.detail.is_none() {
-            line.extend([(1, hint(Action::Follow, "follow")), (1, hint(Action::Export, "export"))]);
+            line.extend([
+                (1, hint(Action::Follow, "follow")),
+                (2, hint(Action::AllRequests, "all requests")),
+                (1, hint(Action::Export, "export")),
+            ]);
         }
         line.extend([(1, hint(Action::Help, "help")), (0, hint(Action::Quit, "quit"))]);
     }
@@ -230,7 +234,7 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
         sections.push(section(&format!("{} pane (operator)", pane.title()), Action::operator(pane)));
     }
     if pane == Pane::Audit {
-        let (title, mut rows) = section("Audit pane", &[Action::Follow, Action::Export]);
+        let (title, mut rows) = section("Audit pane", &[Action::Follow, Action::AllRequests, Action::Export]);
         rows.push((hints.keys(Action::Filter), "cluster:GLOB source:journal|".to_owned()));
         rows.push((String::new(), "event|audit user: verb: resource:".to_owned()));
         rows.push((String::new(), "and words, all must match".to_owned()));

@@ -137,7 +137,7 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
             (title, subtitle, Body::Table(backups::table(model, derived, &keys, width, height)))
         }
         Pane::Audit => {
-            let (title, subtitle, table) = audit::pane(model, width, height);
+            let (title, subtitle, table) = audit::pane(model, hints, width, height);
             (title, subtitle, Body::Table(table))
         }
     };

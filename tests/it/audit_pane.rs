@@ -129,6 +129,13 @@ fn the_timeline_newest_first() {
     assert!(narrow.contains("3 malformed"), "{narrow}");
     insta::assert_snapshot!("audit_80x24", narrow);
     insta::assert_snapshot!("audit_160x40", render(&m, 160, 40));
+    // Changes, denials and warnings first: a successful watch is a routine read, hidden
+    // and counted until asked for.
+    assert!(narrow.contains("1 read hidden (a)") && !narrow.contains("watch "), "{narrow}");
+    let mut m = m;
+    update(&mut m, Msg::Action(Action::AllRequests));
+    let all = render(&m, 120, 24);
+    assert!(all.contains("reads shown (a)") && all.contains("watch"), "{all}");
 }
 
 #[test]
