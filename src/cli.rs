@@ -20,8 +20,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// The hub's context (overrides fleet.hub).
-    #[arg(long, global = true, value_name = "CONTEXT")]
+    /// The hub's context (overrides fleet.hub). With `journal verify`, also compare the
+    /// journal with the copy posted on the hub (the configured hub when no CONTEXT).
+    #[arg(long, global = true, value_name = "CONTEXT", num_args = 0..=1, default_missing_value = "")]
     pub hub: Option<String>,
 
     #[command(flatten)]

@@ -155,6 +155,17 @@ pub async fn run_tui(
         model.ui.wall = Some(Wall::new(config.wall.interval, model.now));
     }
     let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
+    // Writes an earlier session recorded the intent of but not the outcome: learn what
+    // came of them and record it (the audit pane shows the outcomes as they land).
+    let resolving = writer.clone().map(|writer| {
+        tokio::spawn(async move {
+            match writer.resolve_interrupted().await {
+                Ok(found) if !found.is_empty() => tracing::info!(writes = found.len(), "interrupted writes resolved"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "interrupted writes could not be resolved"),
+            }
+        })
+    });
     let (engine, events) = Engine::start(contexts, engine_settings(config));
     let (feed, records) = AuditFeed::start(feed_settings(config, audit_files));
     let runtime = Runtime {
@@ -168,6 +179,9 @@ pub async fn run_tui(
     let tui = Tui::enter()?;
     let result = runtime.run(tui, model, events, Some(records)).await;
     feed.stop();
+    if let Some(task) = resolving {
+        task.abort();
+    }
     engine.stop().await;
     result
 }

@@ -87,7 +87,7 @@ async fn run(cli: Cli, config: Config) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Sim(args)) => done(sim(args, &config).await),
         Some(Command::Demo(args)) => done(demo(args, &config, &tui.audit_file, session).await),
-        Some(Command::Journal(args)) => journal(args),
+        Some(Command::Journal(args)) => journal(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
@@ -112,8 +112,10 @@ fn session(tui: &TuiArgs) -> Session {
     }
 }
 
+/// `--hub` without a context means the configured one.
 fn selection(hub: Option<String>, config: &Config) -> Selection {
-    Selection { hub: hub.unwrap_or_else(|| config.fleet.hub.clone()), spokes: config.fleet.spokes.clone() }
+    let hub = hub.filter(|h| !h.is_empty()).unwrap_or_else(|| config.fleet.hub.clone());
+    Selection { hub, spokes: config.fleet.spokes.clone() }
 }
 
 /// The TUI on the user's kubeconfig.
@@ -237,15 +239,84 @@ fn print_all(bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// `fleetdeck journal verify|export`.
-fn journal(args: JournalArgs) -> Result<ExitCode> {
-    use fleetdeck::journal::{Journal, export};
-    let journal = Journal::at(args.journal.unwrap_or_else(fleetdeck::paths::journal));
+/// The journal entries the hub holds as Events (every operator's).
+async fn hub_entries(
+    kubeconfig: Option<&std::path::Path>,
+    context: &str,
+    config: &Config,
+) -> Result<Vec<fleetdeck::journal::Entry>> {
+    use fleetdeck::journal::event::JOURNAL_ANNOTATION;
+    use k8s_openapi::api::core::v1::Event;
+    let kc = contexts::load(kubeconfig)?;
+    let options = kube::config::KubeConfigOptions { context: Some(context.to_owned()), ..Default::default() };
+    let cfg =
+        kube::Config::from_custom_kubeconfig(kc, &options).await.wrap_err_with(|| format!("hub context {context}"))?;
+    let (client, _) = fleetdeck::cluster::exec::client(cfg, config.engine.connect_timeout, config.engine.exec_timeout)
+        .await
+        .map_err(|(_, message)| eyre!("hub {context}: {message}"))?;
+    let events: kube::Api<Event> = kube::Api::all(client);
+    let list = tokio::time::timeout(Duration::from_secs(30), events.list(&kube::api::ListParams::default()))
+        .await
+        .map_err(|_| eyre!("hub {context}: listing Events timed out after 30s"))?
+        .wrap_err_with(|| format!("hub {context}: listing Events"))?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|e| e.metadata.annotations.as_ref()?.get(JOURNAL_ANNOTATION))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
+}
+
+/// `fleetdeck journal verify|export`; `verify --hub` compares with the hub's copy too.
+async fn journal(
+    args: JournalArgs,
+    kubeconfig: Option<&std::path::Path>,
+    hub: Option<String>,
+    config: &Config,
+) -> Result<ExitCode> {
+    use fleetdeck::journal::{Journal, compare_with_hub, export};
+    let journal = Journal::at(args.journal.unwrap_or_else(|| config.journal_path()));
     let mut out = std::io::stdout().lock();
     match args.command {
         JournalCommand::Verify => {
             let verdict = journal.verify()?;
             let path = journal.path().display();
+            for (line, entry) in &verdict.unfinished {
+                let _ = writeln!(
+                    out,
+                    "{path}: line {line}: entry {} has no outcome: the write's result was not recorded (interrupted); the next operator session reads the object and records what came of it: {}",
+                    entry.seq,
+                    entry.summary()
+                );
+            }
+            let mut failed = false;
+            if let Some(hub) = hub {
+                let context = if hub.is_empty() { config.fleet.hub.clone() } else { hub };
+                let found = compare_with_hub(&journal.entries()?, &hub_entries(kubeconfig, &context, config).await?);
+                for e in &found.missing_locally {
+                    failed = true;
+                    let _ = writeln!(
+                        out,
+                        "{path}: entry {} (hash {}…) is on hub {context} but not in the file: removed from it: {}",
+                        e.seq,
+                        &e.hash[..12],
+                        e.summary()
+                    );
+                }
+                for e in &found.missing_on_hub {
+                    let _ = writeln!(
+                        out,
+                        "{path}: entry {} is not on hub {context}: never posted, or expired there (Events live for the hub's event TTL)",
+                        e.seq
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "hub {context}: {} of this journal's entries there, all in the file: {}",
+                    found.compared,
+                    if found.missing_locally.is_empty() { "yes" } else { "no" }
+                );
+            }
             for (line, bytes) in &verdict.healed {
                 let _ = writeln!(
                     out,
@@ -255,7 +326,7 @@ fn journal(args: JournalArgs) -> Result<ExitCode> {
             match verdict.problem {
                 None => {
                     let _ = writeln!(out, "{path}: intact, {} entries", verdict.intact);
-                    Ok(ExitCode::SUCCESS)
+                    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
                 }
                 Some((line, problem)) => {
                     let _ = writeln!(out, "{path}: line {line}: {problem}");

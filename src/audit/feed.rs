@@ -80,6 +80,33 @@ pub struct AuditFeed {
     pub store: Option<EventStore>,
 }
 
+/// The journal's chain checked once at start (as `fleetdeck journal verify` does): a
+/// damaged journal is said in the pane's source status, not found out later.
+async fn check_journal(path: PathBuf, tx: mpsc::Sender<Feed>) {
+    let journal = crate::journal::Journal::at(path.clone());
+    let verdict = tokio::task::spawn_blocking(move || journal.verify()).await;
+    let mut status = SourceStatus::new(format!("journal chain {}", path.display()));
+    match verdict {
+        Ok(Ok(v)) => match v.problem {
+            None if v.unfinished.is_empty() => status.set(&format!("intact, {} entries", v.intact), true),
+            None => status.set(
+                &format!(
+                    "intact, {} entries; {} writes without an outcome (interrupted; an operator session resolves them)",
+                    v.intact,
+                    v.unfinished.len()
+                ),
+                false,
+            ),
+            Some((line, problem)) => {
+                status.set(&format!("damaged at line {line}: {problem} (see fleetdeck journal verify)"), false)
+            }
+        },
+        Ok(Err(e)) => status.set(&format!("cannot be checked: {e:#}"), false),
+        Err(e) => status.set(&format!("cannot be checked: {e}"), false),
+    }
+    let _ = tx.send(Feed::Status(status)).await;
+}
+
 /// Capacity of the channel, in batches (followers wait when it is full).
 const CAPACITY: usize = 16;
 
@@ -101,6 +128,7 @@ impl AuditFeed {
             });
             store
         });
+        tokio::spawn(check_journal(settings.journal.clone(), tx.clone()));
         let journal = FollowSpec { cluster: Arc::from(""), path: settings.journal.clone(), format: Format::Journal };
         for spec in std::iter::once(journal).chain(settings.files.iter().cloned()) {
             let name = spec.name();

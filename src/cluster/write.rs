@@ -262,6 +262,100 @@ impl Writer {
 }
 
 /// The local account's name.
+/// What an interrupted write's object says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Applied(String),
+    NotApplied(String),
+    Unknown(String),
+}
+
+/// Whether the write an intent recorded shows in its object as read now (`None`: the
+/// object is not there). What counts per action: a created Backup or Restore exists; a
+/// suspend left `spec.suspend` true and a resume false; a reconcile's request time is at
+/// or after the intent (the request carries the time it was written).
+pub fn judge_interrupted(intent: &Entry, object: Option<&Value>) -> Found {
+    let Some(object) = object else {
+        return match intent.action.as_str() {
+            "backup" | "restore" => {
+                Found::NotApplied(format!("{} {} does not exist", intent.object.kind, intent.object.name))
+            }
+            _ => Found::Unknown(format!("{} {} is not there any more", intent.object.kind, intent.object.name)),
+        };
+    };
+    let suspended = object.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let requested = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(crate::workflow::plan::REQUESTED_AT))
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let requested_since = requested.is_some_and(|t| t >= intent.time);
+    match intent.action.as_str() {
+        "backup" | "restore" => Found::Applied(format!("{} {} exists", intent.object.kind, intent.object.name)),
+        "suspend" if suspended => Found::Applied("spec.suspend is true".into()),
+        "suspend" => Found::NotApplied("spec.suspend is false".into()),
+        "resume" if !suspended && requested_since => {
+            Found::Applied("spec.suspend is false, reconcile requested".into())
+        }
+        "resume" if !suspended => Found::Applied("spec.suspend is false".into()),
+        "resume" => Found::NotApplied("spec.suspend is still true".into()),
+        "reconcile" if requested_since => Found::Applied("a reconcile was requested after the intent".into()),
+        "reconcile" => Found::NotApplied("no reconcile request since the intent".into()),
+        other => Found::Unknown(format!("fleetdeck does not know how to check a {other:?} write")),
+    }
+}
+
+impl Writer {
+    /// Finds writes the journal has an intent but no outcome for (fleetdeck stopped
+    /// between the two), reads each object to learn whether the write landed, and
+    /// records what it found as the write's outcome: applied, not applied, or unknown
+    /// with why. The audit pane shows these as they are appended.
+    pub async fn resolve_interrupted(&self) -> Result<Vec<Entry>, String> {
+        let journal = self.journal.clone();
+        let intents = tokio::task::spawn_blocking(move || journal.interrupted())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
+        let mut recorded = Vec::new();
+        for intent in intents {
+            let found = match self.read_object(&intent).await {
+                Ok(object) => judge_interrupted(&intent, object.as_ref()),
+                Err(e) => Found::Unknown(format!("could not read the object: {e}")),
+            };
+            let (ok, what) = match &found {
+                Found::Applied(why) => (true, format!("applied ({why})")),
+                Found::NotApplied(why) => (false, format!("not applied ({why})")),
+                Found::Unknown(why) => (false, format!("unknown: {why}")),
+            };
+            let message = format!("interrupted: the outcome was not recorded; found at the next start: {what}");
+            tracing::info!(write_id = %intent.write_id, action = %intent.action, %message, "interrupted write");
+            let draft = Draft::outcome_of(&intent, ok, message, Timestamp::now());
+            let namespace = if intent.spoke.is_empty() { "default".to_owned() } else { intent.spoke.clone() };
+            recorded.push(self.record(draft, &namespace).await?);
+        }
+        Ok(recorded)
+    }
+
+    /// The object an entry names, as the cluster has it now (`None`: not found).
+    async fn read_object(&self, entry: &Entry) -> Result<Option<Value>, String> {
+        let (group, version) = match entry.object.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", entry.object.api_version.as_str()),
+        };
+        // fleetdeck writes Kustomizations, Backups and Restores: their plurals are the
+        // kind's lower case with an s.
+        let plural = format!("{}s", entry.object.kind.to_lowercase());
+        let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, &entry.object.kind), &plural);
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client(&entry.cluster).await?, &entry.object.namespace, &ar);
+        match tokio::time::timeout(self.timeout, api.get_opt(&entry.object.name)).await {
+            Err(_) => Err(format!("reading it timed out after {} s", self.timeout.as_secs())),
+            Ok(Err(e)) => Err(message(&e)),
+            Ok(Ok(object)) => Ok(object.map(|o| as_value(&o))),
+        }
+    }
+}
+
 /// Who runs fleetdeck: `USER` (or `USERNAME`, `LOGNAME`) as a shell sets it, else the
 /// system's login name of the process's user (a cron job, a systemd unit, `env -i`).
 fn local_user() -> String {

@@ -88,6 +88,24 @@ pub struct Draft {
     pub result: Option<Result>,
 }
 
+impl Draft {
+    /// The outcome of an intent, recorded later (an interrupted write, found at start).
+    pub fn outcome_of(intent: &Entry, ok: bool, message: String, time: Timestamp) -> Draft {
+        Draft {
+            time,
+            phase: Phase::Outcome,
+            write_id: intent.write_id.clone(),
+            action: intent.action.clone(),
+            cluster: intent.cluster.clone(),
+            spoke: intent.spoke.clone(),
+            object: intent.object.clone(),
+            operator: intent.operator.clone(),
+            confirmation: intent.confirmation.clone(),
+            result: Some(Result { ok, message }),
+        }
+    }
+}
+
 /// A journal line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -38,6 +38,10 @@ pub struct Verdict {
     /// Torn writes that a later append ended (line number, bytes): each a write that did
     /// not finish, recorded, with the chain going on past it.
     pub healed: Vec<(u64, usize)>,
+    /// Intents with no outcome (line number, the entry): fleetdeck stopped between
+    /// recording a write and recording what came of it; the next operator session reads
+    /// the object and records what it found.
+    pub unfinished: Vec<(u64, Entry)>,
     /// The first problem (line number, 1-based, and what is wrong with it).
     pub problem: Option<(u64, Problem)>,
 }
@@ -130,7 +134,7 @@ impl Journal {
     /// Checks the chain from the first line; stops at the first problem. An absent or
     /// empty journal is intact.
     pub fn verify(&self) -> Result<Verdict> {
-        let mut verdict = Verdict { intact: 0, lines: 0, healed: Vec::new(), problem: None };
+        let mut verdict = Verdict { intact: 0, lines: 0, healed: Vec::new(), unfinished: Vec::new(), problem: None };
         let Some(file) = self.open_existing()? else { return Ok(verdict) };
         let mut reader = BufReader::new(file);
         let mut prev = GENESIS.to_owned();
@@ -175,9 +179,26 @@ impl Journal {
                 verdict.problem = Some((number, problem));
                 return Ok(verdict);
             }
+            match entry.phase {
+                Phase::Intent => verdict.unfinished.push((number, entry.clone())),
+                Phase::Outcome => verdict.unfinished.retain(|(_, e)| e.write_id != entry.write_id),
+            }
             prev = entry.hash;
             verdict.intact += 1;
         }
+    }
+
+    /// Intents with no outcome: writes whose result was never recorded (the process was
+    /// killed between the two), oldest first.
+    pub fn interrupted(&self) -> Result<Vec<Entry>> {
+        let entries = self.entries()?;
+        let finished: std::collections::HashSet<&str> =
+            entries.iter().filter(|e| e.phase == Phase::Outcome).map(|e| e.write_id.as_str()).collect();
+        Ok(entries
+            .iter()
+            .filter(|e| e.phase == Phase::Intent && !finished.contains(e.write_id.as_str()))
+            .cloned()
+            .collect())
     }
 }
 
@@ -185,6 +206,40 @@ impl Journal {
 /// that did not finish leaves), rather than something else.
 fn is_cut_short(line: &[u8]) -> bool {
     line.first() == Some(&b'{') && serde_json::from_slice::<serde_json::Value>(line).is_err_and(|e| e.is_eof())
+}
+
+/// The local journal beside the copy the hub holds (each entry is posted there as an
+/// Event): entries of this journal's hosts that one side has and the other has not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HubComparison {
+    /// On the hub, not in the local file: removed locally (the file's tail cut, say),
+    /// which the chain alone cannot see when the last entries go.
+    pub missing_locally: Vec<Entry>,
+    /// In the file, not on the hub: never posted (the hub was unreachable) or expired
+    /// there (Events live for the hub's event TTL, an hour by default).
+    pub missing_on_hub: Vec<Entry>,
+    /// Hub entries that are this journal's (by host).
+    pub compared: usize,
+}
+
+/// Compares by hash the entries of the hosts that wrote `local` (other operators' entries
+/// on the hub are theirs); the hub's copies must be intact entries themselves.
+pub fn compare_with_hub(local: &[Entry], hub: &[Entry]) -> HubComparison {
+    use std::collections::HashSet;
+    let hosts: HashSet<&str> = local.iter().map(|e| e.operator.host.as_str()).collect();
+    let ours: Vec<&Entry> =
+        hub.iter().filter(|e| hosts.contains(e.operator.host.as_str()) && e.computed_hash() == e.hash).collect();
+    let local_hashes: HashSet<&str> = local.iter().map(|e| e.hash.as_str()).collect();
+    let hub_hashes: HashSet<&str> = ours.iter().map(|e| e.hash.as_str()).collect();
+    let mut missing_locally: Vec<Entry> =
+        ours.iter().filter(|e| !local_hashes.contains(e.hash.as_str())).map(|e| (*e).clone()).collect();
+    missing_locally.sort_by_key(|e| e.seq);
+    missing_locally.dedup_by(|a, b| a.hash == b.hash);
+    HubComparison {
+        missing_on_hub: local.iter().filter(|e| !hub_hashes.contains(e.hash.as_str())).cloned().collect(),
+        missing_locally,
+        compared: hub_hashes.len(),
+    }
 }
 
 /// Under the lock: finds the last whole entry, ends a torn last line, writes the entry
@@ -255,7 +310,10 @@ mod tests {
     #[test]
     fn an_absent_or_empty_journal_is_intact() {
         let (_dir, j) = journal();
-        assert_eq!(j.verify().unwrap(), Verdict { intact: 0, lines: 0, healed: vec![], problem: None });
+        assert_eq!(
+            j.verify().unwrap(),
+            Verdict { intact: 0, lines: 0, healed: vec![], unfinished: vec![], problem: None }
+        );
         assert!(j.entries().unwrap().is_empty());
         std::fs::create_dir_all(j.path().parent().unwrap()).unwrap();
         std::fs::write(j.path(), "").unwrap();
@@ -272,8 +330,14 @@ mod tests {
         assert_eq!(a.prev, GENESIS);
         assert_eq!(b.prev, a.hash);
         assert_eq!(c.prev, b.hash);
-        assert_eq!(j.verify().unwrap(), Verdict { intact: 3, lines: 3, healed: vec![], problem: None });
-        assert_eq!(j.entries().unwrap(), vec![a, b, c]);
+        let v = j.verify().unwrap();
+        assert_eq!((v.intact, v.lines, v.problem), (3, 3, None));
+        assert_eq!(v.unfinished, vec![(3, c.clone())], "the third is an intent with no outcome yet");
+        assert_eq!(j.interrupted().unwrap(), vec![c.clone()]);
+        assert_eq!(j.entries().unwrap(), vec![a, b, c.clone()]);
+        let done = j.append(Draft::outcome_of(&c, true, "recovered".into(), c.time)).unwrap();
+        assert_eq!((done.write_id.as_str(), done.phase), (c.write_id.as_str(), Phase::Outcome));
+        assert!(j.interrupted().unwrap().is_empty() && j.verify().unwrap().unfinished.is_empty());
     }
 
     fn lines(j: &Journal) -> Vec<String> {
@@ -367,6 +431,29 @@ mod tests {
         rewrite(&j, &l);
         j.append(draft(1)).unwrap();
         assert!(matches!(j.verify().unwrap().problem, Some((2, Problem::Malformed(_)))));
+    }
+
+    #[test]
+    fn the_hub_copy_finds_a_deleted_last_entry() {
+        let (_dir, j) = journal();
+        for n in 0..4 {
+            j.append(draft(n)).unwrap();
+        }
+        let all = j.entries().unwrap();
+        // The last whole entry deleted: the chain of what is left is intact.
+        let mut l = lines(&j);
+        l.pop();
+        rewrite(&j, &l);
+        assert_eq!(j.verify().unwrap().problem, None, "the chain alone cannot tell");
+        let local = j.entries().unwrap();
+        let mut other = all[0].clone();
+        other.operator.host = "someone-else".into();
+        other.hash = other.computed_hash();
+        let hub = vec![all[0].clone(), all[1].clone(), all[3].clone(), other];
+        let c = compare_with_hub(&local, &hub);
+        assert_eq!(c.missing_locally, vec![all[3].clone()], "on the hub, gone from the file");
+        assert_eq!(c.missing_on_hub, vec![all[2].clone()], "never posted or expired");
+        assert_eq!(c.compared, 3, "other hosts' entries are theirs");
     }
 
     #[test]

@@ -168,3 +168,151 @@ fn two_processes_append_to_one_chain() {
     let switches = entries.windows(2).filter(|w| w[0].operator.local_user != w[1].operator.local_user).count();
     eprintln!("the two processes' entries alternate {switches} times");
 }
+
+/// A write whose process was killed between its intent and its outcome (what kill -9
+/// leaves: an intent line only) is resolved at the next operator session's start: the
+/// object is read and what it shows is recorded as the write's outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_writes_are_resolved_from_their_objects() {
+    use fleetdeck::journal::ObjectRef;
+    use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+    let fleet = common::still_fleet(1).await;
+    let (_dir, journal) = common::temp_journal();
+    let hub = common::admin(&fleet, "hub").await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+        "kustomizations",
+    );
+    let spoke = "staging-eu-1";
+    let kustomizations: Api<DynamicObject> = Api::namespaced_with(hub.clone(), spoke, &ar);
+    let name = kustomizations.list(&ListParams::default()).await.unwrap().items[0].metadata.name.clone().unwrap();
+    let start = Timestamp::now();
+    let intent = |n: i64, action: &str, cluster: &str, object: ObjectRef| {
+        let mut d = common::draft("alice", start + jiff::SignedDuration::from_millis(n));
+        (d.action, d.cluster, d.spoke, d.object) = (action.into(), cluster.into(), spoke.into(), object);
+        journal.append(d).unwrap()
+    };
+    let ks = ObjectRef {
+        api_version: "kustomize.toolkit.fluxcd.io/v1".into(),
+        kind: "Kustomization".into(),
+        namespace: spoke.into(),
+        name: name.clone(),
+    };
+    // A suspend that landed before the process died.
+    let suspend = intent(1, "suspend", "hub", ks.clone());
+    kustomizations
+        .patch(&name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"suspend": true}})))
+        .await
+        .unwrap();
+    // A reconcile that never got sent.
+    let reconcile = intent(2, "reconcile", "hub", ks);
+    // A backup that was never created.
+    let backup = intent(
+        3,
+        "backup",
+        spoke,
+        ObjectRef {
+            api_version: "velero.io/v1".into(),
+            kind: "Backup".into(),
+            namespace: "velero".into(),
+            name: "daily-20991231000000".into(),
+        },
+    );
+    assert_eq!(journal.interrupted().unwrap().len(), 3);
+    assert_eq!(journal.verify().unwrap().unfinished.len(), 3, "verify says which writes have no outcome");
+
+    let specs = contexts_of(&fleet, Access::Admin).await;
+    let writer = Writer::new(WriteAccess::operator_session(), &specs, Duration::from_secs(5), journal.clone());
+    let found = writer.resolve_interrupted().await.unwrap();
+    let outcome = |intent: &fleetdeck::journal::Entry| {
+        let e = found.iter().find(|e| e.write_id == intent.write_id).expect("an outcome for every intent");
+        assert_eq!(e.phase, Phase::Outcome);
+        let r = e.result.clone().unwrap();
+        (r.ok, r.message)
+    };
+    let (ok, message) = outcome(&suspend);
+    assert!(ok && message.ends_with("applied (spec.suspend is true)"), "{message}");
+    let (ok, message) = outcome(&reconcile);
+    assert!(!ok && message.contains("not applied (no reconcile request since the intent)"), "{message}");
+    let (ok, message) = outcome(&backup);
+    assert!(!ok && message.contains("not applied (Backup daily-20991231000000 does not exist)"), "{message}");
+    assert!(message.starts_with("interrupted: the outcome was not recorded"), "{message}");
+    assert!(journal.interrupted().unwrap().is_empty(), "resolved once, not again");
+    let verdict = journal.verify().unwrap();
+    assert_eq!((verdict.problem, verdict.unfinished.len()), (None, 0));
+    assert!(writer.resolve_interrupted().await.unwrap().is_empty());
+    fleet.stop().await;
+}
+
+/// `journal verify --hub`: the last whole entry deleted from the file, which the chain
+/// cannot show, is found by its copy on the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_against_the_hub_finds_a_deleted_last_entry() {
+    use fleetdeck::journal::event::journal_event;
+    use kube::api::PostParams;
+    let fleet = common::still_fleet(1).await;
+    let (dir, journal) = common::temp_journal();
+    let events: Api<Event> = Api::namespaced(common::admin(&fleet, "hub").await, "default");
+    for n in 0..3 {
+        let entry =
+            journal.append(common::draft("alice", Timestamp::now() + jiff::SignedDuration::from_millis(n))).unwrap();
+        let event: Event = serde_json::from_value(journal_event(&entry, "default", "ops-laptop")).unwrap();
+        events.create(&PostParams::default(), &event).await.unwrap();
+    }
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let (path, kc, home) = (journal.path().to_owned(), kubeconfig.clone(), dir.path().to_owned());
+    let run = move || {
+        let args =
+            ["journal", "verify", "--hub", "--journal", path.to_str().unwrap(), "--kubeconfig", kc.to_str().unwrap()];
+        let out = common::cli(&args, &home).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, said) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("hub hub: 3 of this journal's entries there"), "{said}");
+    let text = std::fs::read_to_string(journal.path()).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(journal.path(), format!("{}\n", kept.join("\n"))).unwrap();
+    let (code, said) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("entry 3 (hash ") && said.contains("is on hub hub but not in the file"), "{said}");
+    assert!(said.contains("intact, 2 entries"), "the chain itself is intact: {said}");
+    fleet.stop().await;
+}
+
+/// A session starting on a damaged journal says so in the audit pane's source status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_journal_is_said_at_start() {
+    use fleetdeck::audit::feed::Feed;
+    let (dir, journal) = common::temp_journal();
+    for n in 0..3 {
+        let mut d = common::draft("alice", Timestamp::now() + jiff::SignedDuration::from_millis(n));
+        d.phase = if n == 1 { Phase::Outcome } else { Phase::Intent };
+        journal.append(d).unwrap();
+    }
+    let text = std::fs::read_to_string(journal.path()).unwrap().replace("pressed Enter", "typed staging-eu-1");
+    std::fs::write(journal.path(), text).unwrap();
+    let (feed, mut rx) = AuditFeed::start(FeedSettings {
+        journal: journal.path().to_owned(),
+        events: None,
+        events_kept: 10,
+        files: Vec::new(),
+        poll: Duration::from_millis(50),
+        webhook: None,
+    });
+    let status = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match rx.recv().await {
+                Some(Feed::Status(s)) if s.name.starts_with("journal chain") => return s,
+                Some(_) => {}
+                None => panic!("the feed ended"),
+            }
+        }
+    })
+    .await
+    .expect("the journal is checked at start");
+    assert!(!status.ok && status.state.starts_with("damaged at line 1: entry 1 was changed"), "{status:?}");
+    feed.stop();
+    drop(dir);
+}
