@@ -109,14 +109,31 @@ pub fn write_warning(model: &Model, derived: &Derived) -> Option<Cell> {
     (n > 0).then(|| Cell::new(format!("credentials could write on {n}"), Tone::Crit))
 }
 
+/// On the health and latency panes, the selected cluster's error when it has one:
+/// `production-us-1: watch: connection refused (10s ago)`.
+fn selected_cause(model: &Model, derived: &Derived) -> Option<Cell> {
+    if !matches!(model.ui.pane, Pane::Health | Pane::Latency) || model.ui.detail.is_some() {
+        return None;
+    }
+    let key =
+        derived.selected(&model.fleet, model.ui.pane, model.ui.filter.text(), model.ui.selected.get(&model.ui.pane))?;
+    let view = derived.cluster(key.cluster()?)?;
+    let error = view.state.error()?;
+    let context = &model.fleet.clusters()[view.id].context;
+    let ago = super::format::age(crate::fleet::ago(model.now, error.at));
+    Some(Cell::new(format!("{context}: {} ({ago} ago)", error.message), Tone::Crit))
+}
+
 pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) -> FooterVm {
     let now = model.now;
     // A running (or just finished) operator action, or a recent notice, comes first.
     let notice = model.ui.notice.as_ref().filter(|(_, at)| ago(now, *at) < Duration::from_secs(10));
-    let mut status = match (super::operation::status(model, now), notice) {
-        (Some(op), _) => vec![op],
-        (None, Some((text, _))) => vec![Cell::new(text.clone(), Tone::Warn)],
-        (None, None) => summary(model, derived, width),
+    let mut status = match (super::operation::status(model, now), notice, selected_cause(model, derived)) {
+        (Some(op), _, _) => vec![op],
+        (None, Some((text, _)), _) => vec![Cell::new(text.clone(), Tone::Warn)],
+        // The selected cluster's cause in full, where its row has room for a word only.
+        (None, None, Some(cause)) => vec![cause],
+        (None, None, None) => summary(model, derived, width),
     };
     let filter = model.ui.filter.text();
     if !filter.is_empty() && !model.ui.filter.editing {

@@ -299,6 +299,13 @@ fn health_pane() {
     let m = model();
     insta::assert_snapshot!("health_80x24", render(&m, 80, 24));
     insta::assert_snapshot!("health_160x48", render(&m, 160, 48));
+    // The selected cluster's cause in full in the footer, where its row has room for a
+    // word (at 120x40 the state cell carries it too).
+    let m = with(&model(), &[Action::Down, Action::Down, Action::Down]);
+    let screen = render(&m, 120, 40);
+    let status = screen.lines().rev().filter(|l| !l.trim().is_empty()).nth(1).unwrap_or_default();
+    assert_eq!(status.trim_end(), "production-us-1: watch: connection refused (10s ago)", "{screen}");
+    assert!(screen.contains("Degraded 20s · refused"), "{screen}");
 }
 
 #[test]
