@@ -185,10 +185,15 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
-/// A successful read in an audit log (get, list, watch: fleetdeck's own probes and lists
-/// among them): hidden unless asked for, so changes, denials and warnings come first.
+/// A successful read in an audit log (get, list, watch, and the access reviews a client
+/// asks about itself: fleetdeck's own probes, lists and reviews among them): hidden
+/// unless asked for, so changes, denials and warnings come first.
 pub fn routine(r: &AuditRecord) -> bool {
-    r.source == Source::Audit && r.severity == Severity::Ok && matches!(r.verb.as_str(), "get" | "list" | "watch")
+    let review =
+        r.verb == "create" && matches!(r.resource.as_str(), "selfsubjectaccessreviews" | "selfsubjectrulesreviews");
+    r.source == Source::Audit
+        && r.severity == Severity::Ok
+        && (review || matches!(r.verb.as_str(), "get" | "list" | "watch"))
 }
 
 /// What the pane shows: the records the query admits, newest first, and how many

@@ -427,10 +427,8 @@ impl ClusterModel {
             }
             Connection::Connected { .. } => {}
         }
-        // Answering, but failing too many of its probes. An outage that lasted until it
-        // was called unreachable was told as such: the rate counts from its end.
-        let outage_ended = self.probes.last_streak.filter(|(from, to)| super::ago(*to, *from) >= t.unreachable_after);
-        let (failed, total, span) = self.probes.errors(now, outage_ended.map(|(_, to)| to));
+        // Answering, but failing too many of its probes (an outage that ended is no rate).
+        let (failed, total, span) = self.probes.errors(now);
         if total >= ERROR_RATE_MIN_PROBES
             && let Some((first, last)) = span
             && failed as f64 / total as f64 > t.error_rate
@@ -589,7 +587,16 @@ mod tests {
             c.probes.record(Sample::new(t(10 + 5 * i), outcome));
         }
         assert_eq!(c.state(t(136), thresholds()), State::Live);
-        // An outage that ended is not an error rate: Live at its first good answer.
+        // An outage that ended is not an error rate, however short: Live at its first
+        // good answer.
+        let mut c = live_cluster();
+        for i in 0..4 {
+            c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));
+        }
+        for i in 0..25 {
+            c.probes.record(Sample::new(t(30 + 5 * i), Ok(Duration::from_millis(2))));
+            assert_eq!(c.state(t(30 + 5 * i), thresholds()), State::Live, "{i}");
+        }
         let mut c = live_cluster();
         for i in 0..20 {
             c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));

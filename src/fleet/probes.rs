@@ -99,6 +99,9 @@ impl Endpoint {
     }
 }
 
+/// Consecutive failed probes that make an outage rather than an error rate.
+const OUTAGE_PROBES: u32 = 3;
+
 #[derive(Debug, Clone)]
 pub struct ProbeLog {
     window: Duration,
@@ -108,9 +111,10 @@ pub struct ProbeLog {
     pub consecutive_failures: u32,
     /// When the current streak of failures began.
     pub failing_since: Option<Timestamp>,
-    /// The last run of failures that ended (its first failure, the success that ended
-    /// it): an outage, once over, is not an error rate.
-    pub last_streak: Option<(Timestamp, Timestamp)>,
+    /// Runs of failures that ended within the window (their first failure, the success
+    /// that ended them), of at least `OUTAGE_PROBES` probes: outages, told as such while
+    /// they lasted, and no part of an error rate once over.
+    outages: VecDeque<(Timestamp, Timestamp)>,
     pub last_success: Option<Timestamp>,
 }
 
@@ -161,7 +165,7 @@ impl ProbeLog {
             minutes: VecDeque::new(),
             consecutive_failures: 0,
             failing_since: None,
-            last_streak: None,
+            outages: VecDeque::new(),
             last_success: None,
         }
     }
@@ -180,10 +184,12 @@ impl ProbeLog {
         }
         match sample.outcome {
             Ok(_) => {
-                self.consecutive_failures = 0;
-                if let Some(since) = self.failing_since.take() {
-                    self.last_streak = Some((since, sample.at));
+                if let Some(since) = self.failing_since.take()
+                    && self.consecutive_failures >= OUTAGE_PROBES
+                {
+                    self.outages.push_back((since, sample.at));
                 }
+                self.consecutive_failures = 0;
                 self.last_success = Some(sample.at);
             }
             Err(_) if !counted => {}
@@ -196,6 +202,9 @@ impl ProbeLog {
         self.samples.push_back(sample);
         while self.samples.front().is_some_and(|s| ago(now, s.at) > self.window) {
             self.samples.pop_front();
+        }
+        while self.outages.front().is_some_and(|(_, to)| ago(now, *to) > self.window) {
+            self.outages.pop_front();
         }
         let horizon = now.as_second() - self.availability_window.as_secs() as i64;
         while self.minutes.front().is_some_and(|m| m.start + 60 <= horizon) {
@@ -255,13 +264,12 @@ impl ProbeLog {
     }
 
     /// How long the current failure streak has lasted.
-    /// Charged probes over the window after `after`: failed, all, and when the first and
-    /// the last failed ones were.
-    pub fn errors(&self, now: Timestamp, after: Option<Timestamp>) -> (usize, usize, Option<(Timestamp, Timestamp)>) {
-        let counted = self
-            .samples
-            .iter()
-            .filter(|s| s.charged() && ago(now, s.at) <= self.window && after.is_none_or(|a| s.at >= a));
+    /// Charged probes over the window outside ended outages: failed, all, and when the
+    /// first and the last failed ones were (the failures of an intermittent error rate).
+    pub fn errors(&self, now: Timestamp) -> (usize, usize, Option<(Timestamp, Timestamp)>) {
+        let in_outage = |at: Timestamp| self.outages.iter().any(|(from, to)| *from <= at && at < *to);
+        let counted =
+            self.samples.iter().filter(|s| s.charged() && ago(now, s.at) <= self.window && !in_outage(s.at));
         let (mut failed, mut total, mut span) = (0, 0, None::<(Timestamp, Timestamp)>);
         for s in counted {
             total += 1;
