@@ -268,8 +268,7 @@ impl ProbeLog {
     /// first and the last failed ones were (the failures of an intermittent error rate).
     pub fn errors(&self, now: Timestamp) -> (usize, usize, Option<(Timestamp, Timestamp)>) {
         let in_outage = |at: Timestamp| self.outages.iter().any(|(from, to)| *from <= at && at < *to);
-        let counted =
-            self.samples.iter().filter(|s| s.charged() && ago(now, s.at) <= self.window && !in_outage(s.at));
+        let counted = self.samples.iter().filter(|s| s.charged() && ago(now, s.at) <= self.window && !in_outage(s.at));
         let (mut failed, mut total, mut span) = (0, 0, None::<(Timestamp, Timestamp)>);
         for s in counted {
             total += 1;
