@@ -107,6 +107,9 @@ pub struct SloConfig {
     /// Percent of probes over `probe.window` that may fail before an answering cluster is
     /// Degraded.
     pub error_rate: f64,
+    /// Policy findings of this severity or worse make a cluster degraded: critical, high,
+    /// medium, low or info.
+    pub violation_severity: String,
     #[serde(with = "humantime_serde")]
     pub unreachable_after: Duration,
     #[serde(with = "humantime_serde")]
@@ -280,6 +283,12 @@ impl Config {
         }
         if !(s.error_rate >= 0.0 && s.error_rate < 100.0) {
             bad.push(format!("slo.error_rate = {} is out of range (a percentage, 0 to below 100)", s.error_rate));
+        }
+        if !["critical", "high", "medium", "low", "info"].contains(&s.violation_severity.as_str()) {
+            bad.push(format!(
+                "slo.violation_severity = {:?} is not one of critical, high, medium, low, info",
+                s.violation_severity
+            ));
         }
         if !["auto", "truecolor", "24bit", "256", "16", "none"].contains(&self.ui.colors.as_str()) {
             bad.push(format!("ui.colors = {:?} is not one of auto, truecolor, 24bit, 256, 16, none", self.ui.colors));

@@ -60,6 +60,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
             latency_window: config.probe.window,
             availability_window: config.probe.availability_window,
             mapping: config.fleet.mapping.clone(),
+            violation_severity: crate::fleet::summary::Severity::parse(&config.slo.violation_severity),
         },
         vantage: vantage(),
         writable,

@@ -13,6 +13,7 @@ use crate::fleet::ago;
 use crate::fleet::cluster::{ClusterModel, State};
 use crate::fleet::probes::LatencyStats;
 use crate::fleet::state::FleetSettings;
+use crate::fleet::summary::Severity;
 use crate::fleet::sync::SyncState;
 
 /// How a cluster (or the fleet) stands, worst last.
@@ -104,6 +105,12 @@ pub enum Problem {
         name: String,
     },
     Violations(i64),
+    /// Failed policy results below `slo.violation_severity`: told, but not a health
+    /// problem.
+    Findings {
+        count: i64,
+        below: Severity,
+    },
     /// A schedule behind its RPO, with the pane's word for how.
     BackupLate {
         schedule: String,
@@ -123,6 +130,12 @@ pub fn millis(d: Duration) -> f64 {
 }
 
 impl Problem {
+    /// Whether the problem makes a cluster degraded (findings below the severity
+    /// threshold are told but are not a health problem).
+    pub fn degrades(&self) -> bool {
+        !matches!(self, Problem::Findings { .. })
+    }
+
     /// The problem in words at `now` (how long something has been behind moves on).
     pub fn text(&self, now: Timestamp) -> String {
         match self {
@@ -154,6 +167,11 @@ impl Problem {
                 format!("{}Kustomization {name} is behind and its cluster unreachable", whose.prefix())
             }
             Problem::Violations(v) => format!("{v} policy violation{}", if *v == 1 { "" } else { "s" }),
+            Problem::Findings { count, below } => format!(
+                "{count} policy finding{} below {} (reported, not degrading)",
+                if *count == 1 { "" } else { "s" },
+                below.label()
+            ),
             Problem::BackupLate { schedule, word } => format!("backup schedule {schedule} behind its RPO ({word})"),
             Problem::BackupFinding(text) => text.clone(),
             Problem::NoSchedule => "Velero runs but no schedule backs this cluster up".to_owned(),
@@ -277,10 +295,12 @@ pub fn judge<'a>(
     }
     let whose = if c.is_hub { Whose::Hub } else { Whose::Spoke };
     let sync = count(cells, whose, now, settings.propagation_target, &mut problems);
-    if let Compliance::Counts { fail, .. } = f.compliance
-        && *fail > 0
-    {
-        problems.push(Problem::Violations(*fail));
+    let (violations, findings) = f.compliance.split(settings.violation_severity);
+    if violations > 0 {
+        problems.push(Problem::Violations(violations));
+    }
+    if findings > 0 {
+        problems.push(Problem::Findings { count: findings, below: settings.violation_severity });
     }
     for row in f.backups {
         match &row.kind {
@@ -299,7 +319,7 @@ pub fn judge<'a>(
     if f.stale && verdict == Verdict::Healthy {
         problems.push(Problem::Stale);
     }
-    if verdict == Verdict::Healthy && !problems.is_empty() {
+    if verdict == Verdict::Healthy && problems.iter().any(Problem::degrades) {
         verdict = Verdict::Degraded;
     }
     Judgment { verdict, problems, sync }

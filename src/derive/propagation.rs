@@ -2,13 +2,15 @@
 //! (grouped by source), per spoke the state of each of its Kustomizations, its
 //! propagation figures and its policy report counts, and the fleet's totals.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 
 use crate::fleet::cluster::ClusterModel;
 use crate::fleet::kind::Kind;
 use crate::fleet::propagation::PropagationStats;
 use crate::fleet::state::{ClusterId, FleetState};
-use crate::fleet::summary::{ObjectKey, ReportSummary, SourceRef, SourceSummary};
+use crate::fleet::summary::{ObjectKey, ReportSummary, Severity, SourceRef, SourceSummary};
 use crate::fleet::sync::{SyncState, sync_state};
 
 /// A column of the matrix: Kustomizations of one name that follow one source.
@@ -39,6 +41,9 @@ pub enum Compliance {
         error: i64,
         skip: i64,
         reports: usize,
+        /// Failed results by severity (a report's failures its results do not list are
+        /// `Unset`).
+        by_severity: BTreeMap<Severity, i64>,
     },
 }
 
@@ -51,13 +56,40 @@ impl Compliance {
             return Compliance::Unknown;
         }
         let sum = |f: fn(&ReportSummary) -> i64| c.reports.values().map(f).sum();
+        let mut by_severity: BTreeMap<Severity, i64> = BTreeMap::new();
+        for r in c.reports.values() {
+            let listed: i64 = r.fail_by_severity.values().sum();
+            for (s, n) in &r.fail_by_severity {
+                *by_severity.entry(*s).or_insert(0) += n;
+            }
+            if r.fail > listed {
+                *by_severity.entry(Severity::Unset).or_insert(0) += r.fail - listed;
+            }
+        }
         Compliance::Counts {
+            by_severity,
             pass: sum(|r| r.pass),
             fail: sum(|r| r.fail),
             warn: sum(|r| r.warn),
             error: sum(|r| r.error),
             skip: sum(|r| r.skip),
             reports: c.reports.len(),
+        }
+    }
+
+    /// Failures at `threshold` or worse (those that make a cluster degraded), and those
+    /// below it; zero each when not known.
+    pub fn split(&self, threshold: Severity) -> (i64, i64) {
+        match self {
+            Compliance::Counts { by_severity, .. } => {
+                by_severity.iter().fold(
+                    (0, 0),
+                    |(at, below), (s, n)| {
+                        if s.counts_at(threshold) { (at + n, below) } else { (at, below + n) }
+                    },
+                )
+            }
+            _ => (0, 0),
         }
     }
 
@@ -282,5 +314,32 @@ impl FleetSync {
         offenders.truncate(3);
         out.worst = offenders;
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_split_at_the_severity_threshold() {
+        let counts = |pairs: &[(Severity, i64)]| Compliance::Counts {
+            pass: 0,
+            fail: pairs.iter().map(|p| p.1).sum(),
+            warn: 0,
+            error: 0,
+            skip: 0,
+            reports: 1,
+            by_severity: pairs.iter().copied().collect(),
+        };
+        let c = counts(&[(Severity::High, 1), (Severity::Medium, 3), (Severity::Low, 2), (Severity::Unset, 1)]);
+        // (at the threshold or worse, below it); an unset severity always counts.
+        assert_eq!(c.split(Severity::Critical), (1, 6));
+        assert_eq!(c.split(Severity::High), (2, 5));
+        assert_eq!(c.split(Severity::Medium), (5, 2));
+        assert_eq!(c.split(Severity::Info), (7, 0));
+        assert_eq!(Compliance::Unknown.split(Severity::High), (0, 0));
+        assert!(!crate::derive::judge::Problem::Findings { count: 5, below: Severity::High }.degrades());
+        assert!(crate::derive::judge::Problem::Violations(1).degrades());
     }
 }

@@ -3,6 +3,7 @@
 //! latency, propagation, violations and backups, the problems found, and a verdict.
 //! Made from the derived state; nothing is judged here.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,6 +18,7 @@ use crate::fleet::cluster::State;
 use crate::fleet::kind::Kind;
 use crate::fleet::registry::Role;
 use crate::fleet::state::FleetState;
+use crate::fleet::summary::Severity;
 
 /// A cluster's state as the report names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -128,11 +130,23 @@ pub struct ClusterReport {
     pub propagation: Propagation,
     /// Failed policy results (target zero); null where the reports are not read.
     pub violations: Option<i64>,
+    /// `compliant` (no failed results) or `non-compliant`; null where not read.
+    pub compliance: Option<ComplianceWord>,
+    /// The failed results by severity (`critical`, `high`, `medium`, `low`, `info`,
+    /// `unset`); those at `slo.violation_severity` or worse make the cluster degraded.
+    pub violations_by_severity: Option<BTreeMap<Severity, i64>>,
     pub backups: Vec<BackupReport>,
     /// How old the freshest data from the cluster is, and whether that is stale.
     pub data_age_seconds: Option<u64>,
     pub stale: bool,
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComplianceWord {
+    Compliant,
+    NonCompliant,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -193,6 +207,15 @@ fn cluster_report(fleet: &FleetState, v: &ClusterView, now: Timestamp) -> Cluste
             Compliance::Counts { fail, .. } => Some(fail),
             _ => None,
         },
+        compliance: match v.rows.compliance {
+            Compliance::Counts { fail: 0, .. } => Some(ComplianceWord::Compliant),
+            Compliance::Counts { .. } => Some(ComplianceWord::NonCompliant),
+            _ => None,
+        },
+        violations_by_severity: match &v.rows.compliance {
+            Compliance::Counts { by_severity, .. } => Some(by_severity.clone()),
+            _ => None,
+        },
         backups,
         data_age_seconds: c.data_age(now).map(|d| d.as_secs()),
         stale: c.is_stale(now, fleet.settings.thresholds),
@@ -212,6 +235,8 @@ fn hub_only_report(row: &SpokeSync, judgment: &Judgment, now: Timestamp) -> Clus
         availability: None,
         propagation: Propagation::of(judgment.sync, Some(row)),
         violations: None,
+        compliance: None,
+        violations_by_severity: None,
         backups: Vec::new(),
         data_age_seconds: None,
         stale: false,

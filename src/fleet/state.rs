@@ -19,6 +19,7 @@ use super::kind::Kind;
 use super::probes::ProbeLog;
 use super::propagation::PropagationLog;
 use super::registry::{ContextFacts, ContextRole, Join, Registration, join, registrations};
+use super::summary::Severity;
 
 /// A cluster's index in the fleet: the order of the contexts given at the start (the
 /// hub's among them), the same the engine numbers them by.
@@ -41,6 +42,9 @@ pub struct FleetSettings {
     pub availability_window: Duration,
     /// Hub spoke name -> context name, for spokes whose names differ.
     pub mapping: BTreeMap<String, String>,
+    /// Policy findings of this severity or worse make a cluster degraded; lower ones
+    /// are counted and shown only.
+    pub violation_severity: Severity,
 }
 
 impl Default for FleetSettings {
@@ -59,6 +63,7 @@ impl Default for FleetSettings {
             latency_window: Duration::from_secs(300),
             availability_window: Duration::from_secs(3600),
             mapping: BTreeMap::new(),
+            violation_severity: Severity::High,
         }
     }
 }

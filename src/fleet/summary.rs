@@ -2,6 +2,8 @@
 //! an object is kept: no managedFields, no specs beyond what a pane shows, and never a
 //! Secret's data (only the server URL read out of a kubeconfig Secret).
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
@@ -301,6 +303,54 @@ impl SourceSummary {
     }
 }
 
+/// A policy finding's severity, as PolicyReport results carry it (`wgpolicyk8s.io`:
+/// critical, high, medium, low, info); `Unset` when a result has none. Ordered worst
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+    /// No severity given: counted as at any threshold (the cautious reading).
+    Unset,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] =
+        [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info, Severity::Unset];
+
+    pub fn parse(text: &str) -> Severity {
+        match text.to_ascii_lowercase().as_str() {
+            "critical" => Severity::Critical,
+            "high" => Severity::High,
+            "medium" => Severity::Medium,
+            "low" => Severity::Low,
+            "info" => Severity::Info,
+            _ => Severity::Unset,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+            Severity::Unset => "unset",
+        }
+    }
+
+    /// Whether a finding of this severity counts at `threshold` (its severity or worse;
+    /// an unset one always does).
+    pub fn counts_at(self, threshold: Severity) -> bool {
+        self == Severity::Unset || self <= threshold
+    }
+}
+
 /// One failing result of a policy report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyResult {
@@ -327,6 +377,8 @@ pub struct ReportSummary {
     pub skip: i64,
     /// Results that failed or errored (at most `MAX_FAILING` kept).
     pub failing: Vec<PolicyResult>,
+    /// Every failed result (not only those kept) by severity.
+    pub fail_by_severity: BTreeMap<Severity, i64>,
 }
 
 /// How many failing results a report summary keeps.
@@ -334,6 +386,12 @@ pub const MAX_FAILING: usize = 50;
 
 impl ReportSummary {
     pub fn fold(v: &Value) -> Self {
+        let mut fail_by_severity = BTreeMap::new();
+        for r in v.get("results").and_then(Value::as_array).into_iter().flatten() {
+            if r.get("result").and_then(Value::as_str) == Some("fail") {
+                *fail_by_severity.entry(Severity::parse(&text(r, "/severity"))).or_insert(0) += 1;
+            }
+        }
         let failing = v
             .get("results")
             .and_then(Value::as_array)
@@ -370,6 +428,7 @@ impl ReportSummary {
             error: int(v, "/summary/error"),
             skip: int(v, "/summary/skip"),
             failing,
+            fail_by_severity,
         }
     }
 }
@@ -451,6 +510,11 @@ mod tests {
         assert_eq!((r.pass, r.fail), (7, 1));
         assert_eq!(r.failing.len(), 1);
         assert_eq!(r.failing[0].resource, "Deployment payments/api");
+        assert_eq!(r.fail_by_severity, BTreeMap::from([(Severity::Medium, 1)]));
+        assert_eq!(Severity::parse("HIGH"), Severity::High);
+        assert_eq!(Severity::parse(""), Severity::Unset);
+        assert!(Severity::Critical.counts_at(Severity::High) && !Severity::Low.counts_at(Severity::High));
+        assert!(Severity::Unset.counts_at(Severity::Critical), "a finding without a severity always counts");
         let empty = ReportSummary::fold(&json!({"metadata": {"name": "x"}, "status": {"summary": {"fail": 9}}}));
         assert_eq!(empty.fail, 0, "the fields are top level; under status they are not read");
     }

@@ -11,7 +11,7 @@ use crate::app::model::Model;
 use crate::derive::propagation::Compliance;
 use crate::derive::{Derived, RowKey};
 use crate::fleet::ago;
-use crate::fleet::summary::ConditionStatus;
+use crate::fleet::summary::{ConditionStatus, Severity};
 
 /// A labelled line under a Kustomization's heading.
 fn sub_field(label: &str, value: Vec<Cell>) -> Line {
@@ -155,17 +155,26 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
     lines.push(Vec::new());
     let reports = row.whose.context().map(|i| &fleet.clusters()[i].reports);
     match (&row.compliance, reports) {
-        (Compliance::Counts { pass, fail, warn, error, skip, reports: n }, Some(reports)) => {
+        (Compliance::Counts { pass, fail, warn, error, skip, reports: n, by_severity }, Some(reports)) => {
             lines.push(heading(format!(
                 "Policy reports ({n}): {pass} pass · {fail} fail · {warn} warn · {error} error · {skip} skip"
             )));
+            if !by_severity.is_empty() {
+                let threshold = fleet.settings.violation_severity;
+                let counts: Vec<String> = by_severity.iter().map(|(s, n)| format!("{n} {}", s.label())).collect();
+                lines.push(vec![Cell::muted(format!(
+                    "  failed by severity: {} ({} and worse make the cluster degraded: slo.violation_severity)",
+                    counts.join(" · "),
+                    threshold.label()
+                ))]);
+            }
             let failing: Vec<_> = reports.values().flat_map(|r| r.failing.iter()).collect();
             if failing.is_empty() {
                 lines.push(vec![Cell::new("  no failing results", Tone::Ok)]);
             } else {
                 lines.push(vec![Cell::muted(format!(
-                    "  {:<30} {:<22} {:<32} {}",
-                    "POLICY", "RULE", "RESOURCE", "MESSAGE"
+                    "  {:<8} {:<21} {:<22} {:<32} {}",
+                    "SEVERITY", "POLICY", "RULE", "RESOURCE", "MESSAGE"
                 ))]);
             }
             // The message beside the columns when there is room, else below them.
@@ -174,8 +183,9 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
             for r in failing {
                 let tone = if r.result == "error" { Tone::Crit } else { Tone::Warn };
                 let head = format!(
-                    "  {:<30} {:<22} {:<32} ",
-                    truncate(&r.policy, 30),
+                    "  {:<8} {:<21} {:<22} {:<32} ",
+                    Severity::parse(&r.severity).label(),
+                    truncate(&r.policy, 21),
                     truncate(&r.rule, 22),
                     truncate(&r.resource, 32)
                 );

@@ -289,8 +289,25 @@ fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)
     }
 }
 
+/// A cluster's policy findings, apart from its health: the count of its worst
+/// severity (`⚑ 2 high`), none when it has none or they are not read.
+fn compliance_mark(m: &Member) -> Option<String> {
+    let Of::Cluster(v) = m.of else { return None };
+    let Compliance::Counts { by_severity, fail, .. } = &v.rows.compliance else { return None };
+    if *fail == 0 {
+        return None;
+    }
+    let (worst, n) = by_severity.iter().find(|(_, n)| **n > 0)?;
+    Some(format!("⚑ {n} {}", worst.label()))
+}
+
 fn tile(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)>, (w, h): (u16, u16)) -> TileVm {
     let word = m.word();
+    // Compliance is a mark of its own on the tile, never its colour.
+    let word = match compliance_mark(m) {
+        Some(mark) if h >= 2 => format!("{word} {mark}"),
+        _ => word.to_owned(),
+    };
     let (short, long, mut more) = figures(model, m, page, audit);
     let w = w as usize;
     let data = if m.stale { format!("stale {}", data_age(m)) } else { format!("data {}", data_age(m)) };
@@ -305,8 +322,9 @@ fn tile(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)>, 
         3 => vec![truncate(m.name, w), truncate(&format!("{word} · {long}"), w), truncate(&data, w)],
         _ => {
             if m.standing != Standing::Ok && page == Pane::Health {
-                // What is wrong says more than the version.
-                more = m.judgment().problems.first().map_or(more, |p| p.text(model.now));
+                // What is wrong says more than the version (a finding below the severity
+                // threshold is the mark's to tell, not the reason).
+                more = m.judgment().problems.iter().find(|p| p.degrades()).map_or(more, |p| p.text(model.now));
             }
             let long = format!("{word} · {long}");
             vec![truncate(m.name, w), truncate(&long, w), truncate(&more, w), truncate(&data, w)]
@@ -416,11 +434,27 @@ fn banner(model: &Model, derived: &Derived, clusters: &[Member], width: u16) -> 
     let synced: Vec<&&Member> = spokes.iter().filter(|c| c.judgment().sync.total() > 0).collect();
     let in_sync = synced.iter().filter(|c| c.judgment().sync.in_sync == c.judgment().sync.total()).count();
     pieces.push((1, vec![Cell::new(format!("policy sync {in_sync}/{}", synced.len()), ratio(in_sync, synced.len()))]));
+    // Health and compliance apart: how many clusters are healthy, and how many carry
+    // findings (those at the severity that degrades counted on their own).
+    let judged: Vec<&Member> = clusters.iter().filter(|c| matches!(c.of, Of::Cluster(_))).collect();
+    let healthy = judged.iter().filter(|c| c.standing == Standing::Ok).count();
+    pieces.push((0, vec![Cell::new(format!("{healthy}/{} healthy", judged.len()), ratio(healthy, judged.len()))]));
+    let threshold = model.fleet.settings.violation_severity;
+    let findings: Vec<(i64, i64)> = derived.clusters.iter().map(|v| v.rows.compliance.split(threshold)).collect();
+    let non_compliant = findings.iter().filter(|(at, below)| at + below > 0).count();
+    let severe = findings.iter().filter(|(at, _)| *at > 0).count();
     let violations: i64 = derived.clusters.iter().map(|v| v.rows.compliance.failures()).sum();
-    pieces.push((
-        1,
-        vec![Cell::new(format!("violations {violations}"), if violations == 0 { Tone::Ok } else { Tone::Crit })],
-    ));
+    let text = if non_compliant == 0 {
+        "compliant".to_owned()
+    } else {
+        format!("{non_compliant} non-compliant ({severe} {}+) · violations {violations}", threshold.label())
+    };
+    let tone = match (non_compliant, severe) {
+        (0, _) => Tone::Ok,
+        (_, 0) => Tone::Muted,
+        _ => Tone::Warn,
+    };
+    pieces.push((1, vec![Cell::new(text, tone)]));
     let backed: Vec<&ClusterView> =
         derived.clusters.iter().map(|v| &**v).filter(|v| v.rows.backups.iter().any(|r| r.health().is_some())).collect();
     let within =

@@ -103,3 +103,47 @@ async fn check_exits_by_the_worst_cluster() {
     assert_eq!(report["status"], "unreachable");
     assert!(report["error"].as_str().unwrap().contains("absent.yaml") && stderr.contains("absent.yaml"));
 }
+
+/// A policy finding below `slo.violation_severity` (high) is reported but leaves the
+/// fleet healthy; one at it makes the cluster degraded (exit 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_degrade_at_the_severity_threshold_only() {
+    use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+    let fleet = common::live_fleet(1, Scenario::load("healthy").unwrap()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let spoke = "staging-eu-1";
+    let ar = ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+        "policyreports",
+    );
+    let reports: Api<DynamicObject> = Api::namespaced_with(common::admin(&fleet, spoke).await, "default", &ar);
+    let report = |name: &str, severity: &str| {
+        serde_json::from_value::<DynamicObject>(serde_json::json!({
+            "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": {"name": name, "namespace": "default"},
+            "summary": {"pass": 3, "fail": 1, "warn": 0, "error": 0, "skip": 0},
+            "results": [{"policy": "require-probes", "rule": "readiness", "result": "fail", "severity": severity,
+                         "category": "Best Practices", "message": "a readiness probe is required",
+                         "resources": [{"kind": "Deployment", "namespace": "default", "name": "web"}]}]
+        }))
+        .unwrap()
+    };
+    reports.create(&PostParams::default(), &report("best-practices", "low")).await.unwrap();
+    let (code, json, stderr) = check(&kubeconfig, home.path()).await;
+    assert_shape(&json);
+    let c = cluster(&json, spoke);
+    assert_eq!(code, Some(0), "a low finding is reported, not degrading: {json:#} {stderr}");
+    assert_eq!((c["status"].as_str(), c["compliance"].as_str()), (Some("healthy"), Some("non-compliant")));
+    assert!(c["violations_by_severity"]["low"].as_i64().unwrap() >= 1, "{c}");
+    assert!(c["problems"].to_string().contains("below high (reported, not degrading)"), "{c}");
+
+    reports.create(&PostParams::default(), &report("registries", "high")).await.unwrap();
+    let (code, json, _) = check(&kubeconfig, home.path()).await;
+    let c = cluster(&json, spoke);
+    assert_eq!(code, Some(1), "a high finding degrades: {json:#}");
+    assert_eq!(c["status"], "degraded");
+    assert!(c["violations_by_severity"]["high"].as_i64().unwrap() >= 1, "{c}");
+    fleet.stop().await;
+}
