@@ -206,11 +206,15 @@ pub struct PolicyShape {
     /// Mean time between a result flipping (a workload fixed or broken); none: never.
     #[serde(deserialize_with = "opt_duration")]
     pub churn_every: Option<Duration>,
+    /// Clusters (globs) where the high-severity rule (images from an unknown registry)
+    /// fails; elsewhere it passes, and the findings are the medium and low ones (as a
+    /// fleet in Kyverno's audit mode carries them for weeks).
+    pub high_on: Vec<String>,
 }
 
 impl Default for PolicyShape {
     fn default() -> Self {
-        Self { violations: true, churn_every: Some(Duration::from_secs(240)) }
+        Self { violations: true, churn_every: Some(Duration::from_secs(240)), high_on: vec!["staging-us-1".into()] }
     }
 }
 

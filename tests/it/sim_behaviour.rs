@@ -192,3 +192,31 @@ async fn controllers_emit_events() {
     assert_eq!(found.source.unwrap().component.as_deref(), Some("kustomize-controller"));
     fleet.stop().await;
 }
+
+/// The simulator's policy reports carry severities, most findings medium or low, the
+/// high-severity one only where the scenario puts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_findings_carry_severities_and_the_high_one_stays_put() {
+    use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+    let fleet = common::still_fleet(3).await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &kube::core::GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+        "policyreports",
+    );
+    let mut high_fails = Vec::new();
+    for spoke in ["staging-eu-1", "production-eu-1", "staging-us-1"] {
+        let reports: Api<DynamicObject> = Api::all_with(common::admin(&fleet, spoke).await, &ar);
+        for report in reports.list(&ListParams::default()).await.unwrap() {
+            for r in report.data["results"].as_array().unwrap() {
+                let severity = r["severity"].as_str().unwrap_or_default();
+                assert!(["critical", "high", "medium", "low", "info"].contains(&severity), "{r}");
+                if severity == "high" && r["result"] == "fail" {
+                    high_fails.push(spoke);
+                }
+            }
+        }
+    }
+    high_fails.dedup();
+    assert_eq!(high_fails, ["staging-us-1"], "the high finding only where the scenario puts it");
+    fleet.stop().await;
+}

@@ -78,6 +78,7 @@ pub fn seed(st: &mut ClusterState, shape: &PolicyShape) -> Result<()> {
     let mut rng = rand::rng();
     // Staging drifts more than production.
     let drift = if st.info.environment == "production" { 0.04 } else { 0.15 };
+    let high = shape.high_on.iter().any(|g| crate::scenario::glob_match(g, &st.info.name));
     for ns in ["payments", "storefront"] {
         let deployments: Vec<Value> =
             st.store.list(&GroupResource::new("apps", "deployments"), Some(ns), None).map(|(_, o)| o.value()).collect();
@@ -92,6 +93,8 @@ pub fn seed(st: &mut ClusterState, shape: &PolicyShape) -> Result<()> {
                         // What the workload really is: one seeded Deployment has no team label.
                         "require-labels" => d.pointer("/metadata/labels/team").is_none(),
                         "disallow-latest-tag" => image.ends_with(":latest") || rng.random_bool(drift / 2.0),
+                        // The high one only where the scenario puts it, on one workload.
+                        "restrict-image-registries" => high && d == &deployments[0],
                         _ => rng.random_bool(drift),
                     };
                 results.push(result(check, fail, &reference(d)));
@@ -135,7 +138,8 @@ pub fn seed(st: &mut ClusterState, shape: &PolicyShape) -> Result<()> {
     Ok(())
 }
 
-/// Flips one result of one namespaced report (a workload fixed, or broken).
+/// Flips one result of one namespaced report (a workload fixed, or broken); the
+/// high-severity rule stays where the scenario put it.
 fn churn(st: &mut ClusterState) {
     let Some(rt) = st.registry.lookup("wgpolicyk8s.io", "v1alpha2", "policyreports").cloned() else { return };
     let reports: Vec<(String, String)> =
@@ -146,7 +150,7 @@ fn churn(st: &mut ClusterState) {
         let candidates: Vec<usize> = results
             .iter()
             .enumerate()
-            .filter(|(_, r)| r["policy"] != "disallow-privileged-containers")
+            .filter(|(_, r)| r["policy"] != "disallow-privileged-containers" && r["severity"] != "high")
             .map(|(i, _)| i)
             .collect();
         let Some(&i) = candidates.choose(&mut rand::rng()) else { return };
