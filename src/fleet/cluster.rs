@@ -589,21 +589,16 @@ mod tests {
         assert_eq!(c.state(t(136), thresholds()), State::Live);
         // An outage that ended is not an error rate, however short: Live at its first
         // good answer.
-        let mut c = live_cluster();
-        for i in 0..4 {
-            c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));
-        }
-        for i in 0..25 {
-            c.probes.record(Sample::new(t(30 + 5 * i), Ok(Duration::from_millis(2))));
-            assert_eq!(c.state(t(30 + 5 * i), thresholds()), State::Live, "{i}");
-        }
-        let mut c = live_cluster();
-        for i in 0..20 {
-            c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));
-        }
-        for i in 0..25 {
-            c.probes.record(Sample::new(t(110 + 5 * i), Ok(Duration::from_millis(2))));
-            assert_eq!(c.state(t(110 + 5 * i), thresholds()), State::Live, "{i}");
+        for failed in [4, 20] {
+            let mut c = live_cluster();
+            for i in 0..failed {
+                c.probes.record(Sample::new(t(10 + 5 * i), Err(Failure::Unreachable)));
+            }
+            let back = 10 + 5 * failed;
+            for i in 0..25 {
+                c.probes.record(Sample::new(t(back + 5 * i), Ok(Duration::from_millis(2))));
+                assert_eq!(c.state(t(back + 5 * i), thresholds()), State::Live, "{failed} failed, {i} back");
+            }
         }
     }
 
