@@ -156,7 +156,7 @@ fn frame_times(model: &Model, frames: usize) -> Vec<(String, Vec<f64>)> {
         std::hint::black_box(m.derived());
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    out.push(("the derived state after a second of probes".to_owned(), times));
+    out.push(("the derived state after a second of probes (derive only)".to_owned(), times));
     for view in panes.iter().map(|p| Some(*p)).chain([None]) {
         let mut m = model.clone();
         let keymap = match view {
@@ -169,7 +169,8 @@ fn frame_times(model: &Model, frames: usize) -> Vec<(String, Vec<f64>)> {
                 Keymap::wall(&config.keys).unwrap()
             }
         };
-        let name = view.map_or("the wall".to_owned(), |p| format!("{} pane", p.title().to_lowercase()));
+        let name = view.map_or("the wall".to_owned(), |p| format!("the {} pane", p.title().to_lowercase()));
+        let name = format!("a frame of {name} after one probe (update, derive, view, widgets)");
         let mut times = Vec::new();
         for i in 0..frames {
             let sample = Sample::new(Timestamp::now(), Ok(Duration::from_micros(900 + (i as u64 % 7) * 100)));
@@ -320,7 +321,7 @@ async fn main() {
     .unwrap();
     for (name, times) in frames {
         println!(
-            "a frame of {name} at 200x60 on {clusters} clusters after one probe (update, derive, view, widgets): p50 {:.2} ms, p99 {:.2} ms",
+            "{name}, 200x60, {clusters} clusters: p50 {:.2} ms, p99 {:.2} ms",
             quantile(times.clone(), 0.5),
             quantile(times, 0.99)
         );
