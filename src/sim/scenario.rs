@@ -210,11 +210,19 @@ pub struct PolicyShape {
     /// fails; elsewhere it passes, and the findings are the medium and low ones (as a
     /// fleet in Kyverno's audit mode carries them for weeks).
     pub high_on: Vec<String>,
+    /// Clusters (globs) whose workloads violate policies at all (medium and low
+    /// findings); empty: every cluster's.
+    pub findings_on: Vec<String>,
 }
 
 impl Default for PolicyShape {
     fn default() -> Self {
-        Self { violations: true, churn_every: Some(Duration::from_secs(240)), high_on: vec!["staging-us-1".into()] }
+        Self {
+            violations: true,
+            churn_every: Some(Duration::from_secs(240)),
+            high_on: vec!["staging-us-1".into()],
+            findings_on: vec!["staging-*".into()],
+        }
     }
 }
 

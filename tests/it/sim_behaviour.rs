@@ -193,8 +193,8 @@ async fn controllers_emit_events() {
     fleet.stop().await;
 }
 
-/// The simulator's policy reports carry severities, most findings medium or low, the
-/// high-severity one only where the scenario puts it.
+/// The simulator's policy reports carry severities; findings only on the clusters the
+/// scenario names (staging), most medium or low, the high one only on staging-us-1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_findings_carry_severities_and_the_high_one_stays_put() {
     use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -204,6 +204,7 @@ async fn policy_findings_carry_severities_and_the_high_one_stays_put() {
         "policyreports",
     );
     let mut high_fails = Vec::new();
+    let mut failing = std::collections::BTreeSet::new();
     for spoke in ["staging-eu-1", "production-eu-1", "staging-us-1"] {
         let reports: Api<DynamicObject> = Api::all_with(common::admin(&fleet, spoke).await, &ar);
         for report in reports.list(&ListParams::default()).await.unwrap() {
@@ -213,10 +214,15 @@ async fn policy_findings_carry_severities_and_the_high_one_stays_put() {
                 if severity == "high" && r["result"] == "fail" {
                     high_fails.push(spoke);
                 }
+                if r["result"] == "fail" {
+                    failing.insert(spoke);
+                }
             }
         }
     }
     high_fails.dedup();
     assert_eq!(high_fails, ["staging-us-1"], "the high finding only where the scenario puts it");
+    assert!(!failing.contains("production-eu-1"), "production carries no findings in the default scenario");
+    assert!(failing.contains("staging-eu-1"), "staging does: {failing:?}");
     fleet.stop().await;
 }
