@@ -359,6 +359,8 @@ pub struct PolicyResult {
     /// `fail` or `error`.
     pub result: String,
     pub severity: String,
+    /// The policy's category ("Pod Security Standards (Baseline)", "Best Practices").
+    pub category: String,
     pub message: String,
     /// "Kind namespace/name" of the first resource checked.
     pub resource: String,
@@ -412,6 +414,7 @@ impl ReportSummary {
                             rule: text(r, "/rule"),
                             result: text(r, "/result"),
                             severity: text(r, "/severity"),
+                            category: text(r, "/category"),
                             message: text(r, "/message"),
                             resource,
                         }
@@ -503,7 +506,7 @@ mod tests {
         assert_eq!(s.id.label(), "GitRepository/flux-system/fleet");
         let report = json!({"metadata": {"namespace": "payments", "name": "polr-ns-payments"},
             "summary": {"pass": 7, "fail": 1, "warn": 0, "error": 0, "skip": 0},
-            "results": [{"policy": "require-labels", "rule": "check-team", "result": "fail", "severity": "medium", "message": "label team is required",
+            "results": [{"policy": "require-labels", "rule": "check-team", "result": "fail", "severity": "medium", "category": "Best Practices", "message": "label team is required",
                 "resources": [{"kind": "Deployment", "namespace": "payments", "name": "api"}]},
                 {"policy": "disallow-privileged-containers", "rule": "privileged-containers", "result": "pass"}]});
         let r = ReportSummary::fold(&report);
@@ -511,6 +514,7 @@ mod tests {
         assert_eq!(r.failing.len(), 1);
         assert_eq!(r.failing[0].resource, "Deployment payments/api");
         assert_eq!(r.fail_by_severity, BTreeMap::from([(Severity::Medium, 1)]));
+        assert_eq!(r.failing[0].category, "Best Practices");
         assert_eq!(Severity::parse("HIGH"), Severity::High);
         assert_eq!(Severity::parse(""), Severity::Unset);
         assert!(Severity::Critical.counts_at(Severity::High) && !Severity::Low.counts_at(Severity::High));

@@ -182,6 +182,8 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
             let beside = (width as usize).saturating_sub(columns_width + 1) >= 40;
             for r in failing {
                 let tone = if r.result == "error" { Tone::Crit } else { Tone::Warn };
+                let message =
+                    if r.category.is_empty() { r.message.clone() } else { format!("{}: {}", r.category, r.message) };
                 let head = format!(
                     "  {:<8} {:<21} {:<22} {:<32} ",
                     Severity::parse(&r.severity).label(),
@@ -191,12 +193,12 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
                 );
                 if beside {
                     let room = width as usize - columns_width - 1;
-                    let mut message = wrap(&r.message, room).into_iter();
+                    let mut message = wrap(&message, room).into_iter();
                     lines.push(vec![Cell::new(head, tone), Cell::plain(message.next().unwrap_or_default())]);
                     lines.extend(message.map(|l| vec![Cell::plain(format!("{}{l}", " ".repeat(columns_width)))]));
                 } else {
                     lines.push(vec![Cell::new(head, tone)]);
-                    lines.extend(paragraph(&r.message, 4, width, Tone::Normal));
+                    lines.extend(paragraph(&message, 4, width, Tone::Normal));
                 }
             }
         }
