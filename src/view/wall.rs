@@ -24,6 +24,7 @@ use crate::derive::report::seconds;
 use crate::fleet::ago;
 use crate::fleet::cluster::State;
 use crate::fleet::registry::Role;
+use crate::fleet::summary::Severity as FindingSeverity;
 
 /// One tile: its lines, and the tone of its worst state. A tile with a problem is drawn
 /// as a block of that colour.
@@ -443,18 +444,31 @@ fn banner(model: &Model, derived: &Derived, clusters: &[Member], width: u16) -> 
     let findings: Vec<(i64, i64)> = derived.clusters.iter().map(|v| v.rows.compliance.split(threshold)).collect();
     let non_compliant = findings.iter().filter(|(at, below)| at + below > 0).count();
     let severe = findings.iter().filter(|(at, _)| *at > 0).count();
+    // The fleet's total against its target of zero, by severity.
+    let mut by_severity: BTreeMap<FindingSeverity, i64> = BTreeMap::new();
+    for v in &derived.clusters {
+        if let Compliance::Counts { by_severity: counts, .. } = &v.rows.compliance {
+            for (s, n) in counts {
+                *by_severity.entry(*s).or_insert(0) += n;
+            }
+        }
+    }
     let violations: i64 = derived.clusters.iter().map(|v| v.rows.compliance.failures()).sum();
-    let text = if non_compliant == 0 {
-        "compliant".to_owned()
-    } else {
-        format!("{non_compliant} non-compliant ({severe} {}+) · violations {violations}", threshold.label())
-    };
+    let split: Vec<String> =
+        by_severity.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{n} {}", s.label())).collect();
     let tone = match (non_compliant, severe) {
         (0, _) => Tone::Ok,
         (_, 0) => Tone::Muted,
         _ => Tone::Warn,
     };
-    pieces.push((1, vec![Cell::new(text, tone)]));
+    if non_compliant == 0 {
+        pieces.push((1, vec![Cell::new("compliant", tone)]));
+    } else {
+        let text = format!("{non_compliant} non-compliant ({severe} {}+)", threshold.label());
+        pieces.push((1, vec![Cell::new(text, tone)]));
+        // The fleet's total against its target of zero, by severity, where it fits.
+        pieces.push((2, vec![Cell::new(format!("violations {violations} ({})", split.join(", ")), tone)]));
+    }
     let backed: Vec<&ClusterView> =
         derived.clusters.iter().map(|v| &**v).filter(|v| v.rows.backups.iter().any(|r| r.health().is_some())).collect();
     let within =
