@@ -79,6 +79,7 @@ pub struct Counts {
     pub degraded: usize,
     pub unreachable: usize,
     pub unauthorized: usize,
+    pub misconfigured: usize,
     /// Connecting or syncing.
     pub syncing: usize,
     /// Clusters whose credentials could write (SelfSubjectAccessReview).
@@ -239,7 +240,8 @@ impl Derive {
                 State::Live => counts.live += 1,
                 State::Degraded { .. } => counts.degraded += 1,
                 State::Unreachable { .. } => counts.unreachable += 1,
-                State::Unauthorized { .. } | State::Misconfigured { .. } => counts.unauthorized += 1,
+                State::Unauthorized { .. } => counts.unauthorized += 1,
+                State::Misconfigured { .. } => counts.misconfigured += 1,
                 State::Syncing | State::Connecting => counts.syncing += 1,
             }
             counts.could_write += usize::from(!c.could_write().is_empty());

@@ -83,6 +83,7 @@ pub fn summary(model: &Model, derived: &Derived, width: u16) -> Vec<Cell> {
         (counts.degraded, "degraded", Tone::Warn, 1),
         (counts.unreachable, "unreachable", Tone::Crit, 0),
         (counts.unauthorized, "unauthorized", Tone::Crit, 0),
+        (counts.misconfigured, "misconfigured", Tone::Crit, 0),
         (counts.syncing, "syncing", Tone::Muted, 3),
         (model.fleet.hub_only().len(), "hub-only", Tone::Warn, 2),
         (fleet.alarms, "behind sync target", Tone::Crit, 1),

@@ -443,3 +443,21 @@ fn copy_keys_put_the_name_or_a_kubectl_command_on_the_clipboard() {
         "kubectl --context staging-eu-1 get backups.velero.io -n velero -l 'velero.io/schedule-name=daily-full'";
     assert_eq!(copied(&mut m, Action::CopyCommand), vec![Effect::Copy(command.into())]);
 }
+
+/// A context the kubeconfig cannot give a client for is counted as misconfigured in the
+/// footer, not as unauthorized.
+#[test]
+fn a_misconfigured_context_is_counted_as_such() {
+    let mut m = model();
+    let error = ErrorInfo::new(
+        Failure::Config,
+        "kubeconfig: context edge-eu-1 names user \"ghost\", which is not defined",
+        t(970),
+    );
+    update(&mut m, Msg::Engine(EngineEvent::ConnectFailed { cluster: 1, error }));
+    update(&mut m, Msg::Tick(t(1000)));
+    let screen = render(&m, 160, 48);
+    assert!(screen.contains("Misconfigured · kubeconfig"), "{screen}");
+    let footer = screen.lines().rev().filter(|l| !l.trim().is_empty()).nth(1).unwrap_or_default();
+    assert!(footer.contains("1 misconfigured") && !footer.contains("unauthorized"), "{footer}");
+}
