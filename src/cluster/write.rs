@@ -21,7 +21,7 @@ use super::exec;
 use crate::journal::event::journal_event;
 use crate::journal::{Draft, Entry, Journal, ObjectRef, Operator, Phase, entry};
 use crate::workflow::operation::{Confirmed, Executed};
-use crate::workflow::plan::{FIELD_MANAGER, FieldChange, ObjectPreview, Plan, Target, Write, diff};
+use crate::workflow::plan::{FIELD_MANAGER, FieldChange, ObjectPreview, Op, Plan, REQUESTED_AT, Target, Write, diff};
 
 /// The capability to write to clusters.
 #[derive(Debug)]
@@ -261,7 +261,6 @@ impl Writer {
     }
 }
 
-/// The local account's name.
 /// What an interrupted write's object says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
@@ -275,33 +274,32 @@ pub enum Found {
 /// suspend left `spec.suspend` true and a resume false; a reconcile's request time is at
 /// or after the intent (the request carries the time it was written).
 pub fn judge_interrupted(intent: &Entry, object: Option<&Value>) -> Found {
+    let Some(op) = Op::from_name(&intent.action) else {
+        return Found::Unknown(format!("fleetdeck does not know how to check a {:?} write", intent.action));
+    };
+    let what = format!("{} {}", intent.object.kind, intent.object.name);
     let Some(object) = object else {
-        return match intent.action.as_str() {
-            "backup" | "restore" => {
-                Found::NotApplied(format!("{} {} does not exist", intent.object.kind, intent.object.name))
-            }
-            _ => Found::Unknown(format!("{} {} is not there any more", intent.object.kind, intent.object.name)),
+        return if op.creates() {
+            Found::NotApplied(format!("{what} does not exist"))
+        } else {
+            Found::Unknown(format!("{what} is not there any more"))
         };
     };
     let suspended = object.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
     let requested = object
         .pointer("/metadata/annotations")
-        .and_then(|a| a.get(crate::workflow::plan::REQUESTED_AT))
+        .and_then(|a| a.get(REQUESTED_AT))
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok());
     let requested_since = requested.is_some_and(|t| t >= intent.time);
-    match intent.action.as_str() {
-        "backup" | "restore" => Found::Applied(format!("{} {} exists", intent.object.kind, intent.object.name)),
-        "suspend" if suspended => Found::Applied("spec.suspend is true".into()),
-        "suspend" => Found::NotApplied("spec.suspend is false".into()),
-        "resume" if !suspended && requested_since => {
-            Found::Applied("spec.suspend is false, reconcile requested".into())
-        }
-        "resume" if !suspended => Found::Applied("spec.suspend is false".into()),
-        "resume" => Found::NotApplied("spec.suspend is still true".into()),
-        "reconcile" if requested_since => Found::Applied("a reconcile was requested after the intent".into()),
-        "reconcile" => Found::NotApplied("no reconcile request since the intent".into()),
-        other => Found::Unknown(format!("fleetdeck does not know how to check a {other:?} write")),
+    match op {
+        Op::BackupNow | Op::Restore => Found::Applied(format!("{what} exists")),
+        Op::Suspend if suspended => Found::Applied("spec.suspend is true".into()),
+        Op::Suspend => Found::NotApplied("spec.suspend is false".into()),
+        Op::Resume if suspended => Found::NotApplied("spec.suspend is still true".into()),
+        Op::Resume => Found::Applied("spec.suspend is false".into()),
+        Op::Reconcile if requested_since => Found::Applied("a reconcile was requested after the intent".into()),
+        Op::Reconcile => Found::NotApplied("no reconcile request since the intent".into()),
     }
 }
 

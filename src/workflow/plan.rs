@@ -37,6 +37,13 @@ pub enum Op {
 }
 
 impl Op {
+    pub const ALL: [Op; 5] = [Op::Reconcile, Op::Suspend, Op::Resume, Op::BackupNow, Op::Restore];
+
+    /// The action a journal entry names (`name`'s inverse).
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
     /// The action's name in the journal and its Events: reconcile, suspend, resume,
     /// backup, restore.
     pub fn name(self) -> &'static str {
