@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::contexts::ContextSpec;
-use super::errors::{classify, not_an_api};
+use super::errors::{classify, not_an_api, one_line};
 use super::event::{ClusterId, EngineEvent};
 use super::lag;
 use super::watch::{self, Stopped};
@@ -75,18 +75,10 @@ async fn what_it_said(client: &kube::Client, timeout: Duration) -> String {
     let request = http::Request::get("/version").body(Vec::new());
     let Ok(request) = request else { return "something else".to_owned() };
     match tokio::time::timeout(timeout, client.request_text(request)).await {
-        Ok(Ok(body)) => {
-            let line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            if line.is_empty() {
-                "an empty body".to_owned()
-            } else {
-                let mut start: String = line.chars().take(60).collect();
-                if start.len() < line.len() {
-                    start.push('…');
-                }
-                format!("{start:?}")
-            }
-        }
+        Ok(Ok(body)) => match one_line(&body, 60) {
+            line if line.is_empty() => "an empty body".to_owned(),
+            line => format!("{line:?}"),
+        },
         _ => "something that is not the API's JSON".to_owned(),
     }
 }
@@ -94,10 +86,9 @@ async fn what_it_said(client: &kube::Client, timeout: Duration) -> String {
 /// Sleeps until `at`, or for ever.
 async fn sleep_until(at: Option<Timestamp>) {
     match at {
+        // A time already past is no wait (a negative duration does not convert).
         Some(at) => {
-            let wait = Timestamp::now().duration_until(at).unsigned_abs();
-            let wait = if at > Timestamp::now() { wait } else { Duration::ZERO };
-            tokio::time::sleep(wait).await
+            tokio::time::sleep(Duration::try_from(Timestamp::now().duration_until(at)).unwrap_or_default()).await
         }
         None => std::future::pending().await,
     }

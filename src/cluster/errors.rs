@@ -58,6 +58,18 @@ fn rustls_in<'a>(err: &'a (dyn std::error::Error + Send + Sync + 'static)) -> Op
     None
 }
 
+/// Foreign words (a plugin's stderr, what a server answered) as one line of at most
+/// `max` characters: lines joined with " / ", runs of spaces as one, cut with "…".
+pub fn one_line(text: &str, max: usize) -> String {
+    let lines: Vec<String> =
+        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
+    let joined = lines.join(" / ");
+    if joined.chars().count() <= max {
+        return joined;
+    }
+    joined.chars().take(max.saturating_sub(1)).chain(['…']).collect()
+}
+
 /// What a server that is no Kubernetes API server is said to be.
 pub fn not_an_api(answered: &str) -> String {
     format!("not a Kubernetes API server (answered with {answered})")
@@ -174,6 +186,8 @@ mod tests {
                 "TLS: the server's certificate is not signed by the CA in the kubeconfig".into()
             ))
         );
+        assert_eq!(one_line("error:  token\n\n  expired\n", 100), "error: token / expired");
+        assert_eq!(one_line("abcdef", 4), "abc…");
         let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
         assert!(cause(&plain).unwrap().1.starts_with("TLS: the server does not speak TLS"));
     }

@@ -73,13 +73,7 @@ fn name(exec: &ExecConfig) -> String {
 
 /// The first lines of what the plugin said, one line.
 fn said(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let mut joined = lines.iter().take(3).copied().collect::<Vec<_>>().join(" / ");
-    if joined.chars().count() > 300 {
-        joined = joined.chars().take(299).collect::<String>() + "…";
-    }
-    joined
+    super::errors::one_line(&String::from_utf8_lossy(bytes), 300)
 }
 
 /// The client of a context whose credential, if its user has an exec plugin, comes from
