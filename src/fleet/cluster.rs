@@ -532,14 +532,19 @@ mod tests {
         }
     }
 
-    fn live_cluster() -> ClusterModel {
-        let mut c = ClusterModel::new(
+    /// A spoke just added: connecting, nothing listed or probed.
+    fn new_cluster() -> ClusterModel {
+        ClusterModel::new(
             "a",
             "https://a",
             false,
             ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
             t(0),
-        );
+        )
+    }
+
+    fn live_cluster() -> ClusterModel {
+        let mut c = new_cluster();
         c.connection = Connection::Connected { at: t(0) };
         let kinds: Vec<Kind> = c.watches.keys().copied().collect();
         for kind in kinds {
@@ -551,13 +556,7 @@ mod tests {
 
     #[test]
     fn a_cluster_goes_connecting_syncing_live() {
-        let mut c = ClusterModel::new(
-            "a",
-            "https://a",
-            false,
-            ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
-            t(0),
-        );
+        let mut c = new_cluster();
         assert_eq!(c.state(t(1), thresholds()), State::Connecting);
         c.connection = Connection::Connected { at: t(1) };
         c.watch_started(Kind::Node);
@@ -618,13 +617,7 @@ mod tests {
 
     #[test]
     fn never_one_valid_answer_is_unreachable_once_it_lasts_and_a_bad_kubeconfig_is_misconfigured() {
-        let mut c = ClusterModel::new(
-            "a",
-            "https://a",
-            false,
-            ProbeLog::new(Duration::from_secs(300), Duration::from_secs(3600)),
-            t(0),
-        );
+        let mut c = new_cluster();
         let garbage = ErrorInfo::new(Failure::Other, "not a Kubernetes API server (answered with \"<html>\")", t(1));
         c.connection = Connection::Failed { error: garbage, attempts: 3, since: t(1) };
         assert!(matches!(c.state(t(30), thresholds()), State::Degraded { .. }));

@@ -63,30 +63,30 @@ fn problems(report: &Value) -> String {
         .join("\n")
 }
 
-#[test]
-fn a_hanging_plugin_is_stopped_and_check_reports_by_its_timeout() {
+/// `check` on a fleet whose user's credential comes from a plugin running `script`,
+/// with `settings` added to a short check: exit code, the problems, stderr, time taken.
+fn check_with_plugin(script: &str, settings: &str) -> (Option<i32>, String, String, Duration) {
     let home = tempfile::tempdir().unwrap();
-    let plugin = plugin(home.path(), "sleep 60");
-    let kc = kubeconfig(home.path(), &plugin);
-    let cfg = config(home.path(), "[engine]\nexec_timeout = \"1s\"\n[check]\ntimeout = \"4s\"\nsettle = \"2s\"\n");
+    let kc = kubeconfig(home.path(), &plugin(home.path(), script));
+    let cfg = config(home.path(), &format!("{settings}[check]\ntimeout = \"4s\"\nsettle = \"2s\"\n"));
     let (code, report, stderr, took) =
         check(home.path(), &["--kubeconfig", kc.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    (code, problems(&report), stderr, took)
+}
+
+#[test]
+fn a_hanging_plugin_is_stopped_and_check_reports_by_its_timeout() {
+    let (code, said, stderr, took) = check_with_plugin("sleep 60", "[engine]\nexec_timeout = \"1s\"\n");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(took < Duration::from_secs(10), "printed by check.timeout, not after the plugin: {took:?}");
-    let said = problems(&report);
     assert!(said.contains("exec plugin corp-login did not answer in 1s"), "{said}");
 }
 
 #[test]
 fn a_failing_plugin_is_reported_in_its_own_words() {
-    let home = tempfile::tempdir().unwrap();
-    let plugin = plugin(home.path(), "echo \"error: token expired, run 'corp-login --refresh'\" >&2\nexit 1");
-    let kc = kubeconfig(home.path(), &plugin);
-    let cfg = config(home.path(), "[check]\ntimeout = \"4s\"\nsettle = \"2s\"\n");
-    let (code, report, _, _) =
-        check(home.path(), &["--kubeconfig", kc.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    let (code, said, _, _) =
+        check_with_plugin("echo \"error: token expired, run 'corp-login --refresh'\" >&2\nexit 1", "");
     assert_eq!(code, Some(2));
-    let said = problems(&report);
     assert!(
         said.contains("exec plugin corp-login failed (exit 1): error: token expired, run 'corp-login --refresh'"),
         "{said}"
