@@ -59,9 +59,7 @@ impl Compliance {
         let mut by_severity: BTreeMap<Severity, i64> = BTreeMap::new();
         for r in c.reports.values() {
             let listed: i64 = r.fail_by_severity.values().sum();
-            for (s, n) in &r.fail_by_severity {
-                *by_severity.entry(*s).or_insert(0) += n;
-            }
+            add_severities(&mut by_severity, &r.fail_by_severity);
             if r.fail > listed {
                 *by_severity.entry(Severity::Unset).or_insert(0) += r.fail - listed;
             }
@@ -74,6 +72,14 @@ impl Compliance {
             error: sum(|r| r.error),
             skip: sum(|r| r.skip),
             reports: c.reports.len(),
+        }
+    }
+
+    /// Failed results by severity, when the reports are read.
+    pub fn by_severity(&self) -> Option<&BTreeMap<Severity, i64>> {
+        match self {
+            Compliance::Counts { by_severity, .. } => Some(by_severity),
+            _ => None,
         }
     }
 
@@ -99,6 +105,13 @@ impl Compliance {
             Compliance::Counts { fail, .. } => *fail,
             _ => 0,
         }
+    }
+}
+
+/// Adds counts by severity to a total (a cluster's reports, a fleet's clusters).
+pub fn add_severities(total: &mut BTreeMap<Severity, i64>, counts: &BTreeMap<Severity, i64>) {
+    for (s, n) in counts {
+        *total.entry(*s).or_insert(0) += n;
     }
 }
 

@@ -19,7 +19,7 @@ use crate::audit::record::Severity;
 use crate::derive::Derived;
 use crate::derive::cluster::ClusterView;
 use crate::derive::judge::{Judgment, Verdict};
-use crate::derive::propagation::{Compliance, SpokeSync};
+use crate::derive::propagation::{Compliance, SpokeSync, add_severities};
 use crate::derive::report::seconds;
 use crate::fleet::ago;
 use crate::fleet::cluster::State;
@@ -446,12 +446,8 @@ fn banner(model: &Model, derived: &Derived, clusters: &[Member], width: u16) -> 
     let severe = findings.iter().filter(|(at, _)| *at > 0).count();
     // The fleet's total against its target of zero, by severity.
     let mut by_severity: BTreeMap<FindingSeverity, i64> = BTreeMap::new();
-    for v in &derived.clusters {
-        if let Compliance::Counts { by_severity: counts, .. } = &v.rows.compliance {
-            for (s, n) in counts {
-                *by_severity.entry(*s).or_insert(0) += n;
-            }
-        }
+    for counts in derived.clusters.iter().filter_map(|v| v.rows.compliance.by_severity()) {
+        add_severities(&mut by_severity, counts);
     }
     let violations: i64 = derived.clusters.iter().map(|v| v.rows.compliance.failures()).sum();
     let split: Vec<String> =
