@@ -12,6 +12,7 @@ pub mod phase;
 pub mod probes;
 pub mod propagation;
 pub mod registry;
+pub mod run;
 pub mod state;
 pub mod summary;
 pub mod sync;

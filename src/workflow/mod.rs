@@ -4,3 +4,4 @@
 
 pub mod operation;
 pub mod plan;
+pub mod runbook;

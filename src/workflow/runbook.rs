@@ -1,0 +1,562 @@
+//! The runbook engine: a run's transitions as a pure function. `on(run, event)` moves the
+//! run on and returns the effects the runner carries out (check, plan, preview, prepare
+//! and send a write, re-read an interrupted one, watch a condition, save the record),
+//! each answered with another event. Nothing here reads a cluster or a clock: the
+//! caller passes `now` and who acts.
+//!
+//! A change set is planned when its step is reached (from what the checks found),
+//! previewed by server-side dry run, confirmed by typing, then written one write at a
+//! time: each is prepared (its object read, so what it replaces is recorded), saved as
+//! sent, sent, and saved with its outcome. A run resumed after an interruption re-reads
+//! every write saved as sent before going on, so nothing is written twice.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::fleet::run::{
+    Confirmation, Evidence, Gate, PlannedWrite, Run, RunState, Step, StepSpec, StepState, Verb, Verdict, WriteError,
+    WriteRecord, WriteState,
+};
+
+/// What happened, for the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Start the run (or go on from where a resumed run stands).
+    Begin,
+    Checked {
+        verdict: Verdict,
+        evidence: Vec<Evidence>,
+        facts: BTreeMap<String, String>,
+    },
+    Planned(Result<Vec<PlannedWrite>, String>),
+    /// The dry run's lines (one per field that would change).
+    Previewed(Result<Vec<String>, WriteError>),
+    /// The operator typed a confirmation.
+    Typed(String),
+    /// The operator attested a gate's item with a note.
+    Attested(String),
+    /// A write's object was read: what the write replaces, or that a create's object
+    /// already exists as this run's (written before an interruption).
+    Prepared {
+        write: usize,
+        result: Result<Prepared, WriteError>,
+    },
+    Written {
+        write: usize,
+        result: Result<(), WriteError>,
+    },
+    /// A write saved as sent was re-read at resume.
+    Resolved {
+        write: usize,
+        applied: bool,
+        evidence: String,
+    },
+    /// A wait's condition, read again.
+    Progress {
+        text: String,
+        held: bool,
+    },
+    TimedOut,
+    Abort,
+    /// Undo the run's applied writes, newest first.
+    Undo,
+}
+
+/// What a write's object was before it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    /// What the write replaces (see `WriteRecord::previous`).
+    Previous(Value),
+    /// The object exists and carries this run's label: it was written already.
+    AlreadyApplied,
+}
+
+/// What the runner is asked to do; each is answered with an `Event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Check {
+        step: usize,
+        check: String,
+    },
+    Plan {
+        step: usize,
+        plan: String,
+    },
+    Preview {
+        step: usize,
+    },
+    Prepare {
+        step: usize,
+        write: usize,
+    },
+    /// Journal the intent, send (with its fill), settle, journal the outcome.
+    Send {
+        step: usize,
+        write: usize,
+        write_id: String,
+    },
+    Resolve {
+        step: usize,
+        write: usize,
+    },
+    Watch {
+        step: usize,
+        condition: String,
+        deadline: Timestamp,
+    },
+    /// Store the record on the hub.
+    Save,
+    /// The run ended: stop driving it (the saved record has no lock).
+    Finish,
+}
+
+/// Why an event was not taken (the run is unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+/// Moves `run` on by `event` at `now`; `by` is who acts (for confirmations).
+pub fn on(run: &mut Run, event: Event, now: Timestamp, by: &str) -> Result<Vec<Effect>, Refused> {
+    run.updated_at = now;
+    let i = run.current;
+    let kind = run.steps.get(i).map(|s| s.spec.clone());
+    let state = run.steps.get(i).map(|s| s.state);
+    match (event, kind, state) {
+        (Event::Begin, _, _) if run.state.finished() => Err(Refused(format!("the run is {}", run.state.name()))),
+        (Event::Begin, _, _) => Ok(resume(run, now)),
+        (Event::Abort, _, _) => abort(run, now),
+        (Event::Undo, _, _) => undo(run, now),
+        (Event::Checked { verdict, evidence, facts }, Some(StepSpec::Check { .. }), Some(StepState::Running)) => {
+            run.facts.extend(facts);
+            let step = &mut run.steps[i];
+            step.evidence = evidence;
+            match verdict {
+                Verdict::Pass | Verdict::Warn => {
+                    step.state = if verdict == Verdict::Pass { StepState::Passed } else { StepState::Warned };
+                    Ok(advance(run, now))
+                }
+                Verdict::Fail => {
+                    let why = step.evidence.iter().find(|e| e.verdict == Verdict::Fail).map(|e| e.text.clone());
+                    Ok(fail(run, now, why.unwrap_or_else(|| "the check failed".into())))
+                }
+            }
+        }
+        (Event::Planned(result), Some(StepSpec::ChangeSet { .. }), Some(StepState::Running)) => match result {
+            Ok(planned) => {
+                let step = &mut run.steps[i];
+                step.writes = vec![WriteRecord::default(); planned.len()];
+                if let StepSpec::ChangeSet { writes, .. } = &mut step.spec {
+                    *writes = planned;
+                }
+                Ok(vec![Effect::Preview { step: i }])
+            }
+            Err(e) => Ok(fail(run, now, format!("planning failed: {e}"))),
+        },
+        (Event::Previewed(result), Some(StepSpec::ChangeSet { .. }), Some(StepState::Running)) => match result {
+            Ok(lines) => {
+                let step = &mut run.steps[i];
+                step.preview = lines;
+                step.state = StepState::Waiting;
+                run.state = RunState::Waiting;
+                Ok(vec![Effect::Save])
+            }
+            Err(e) => Ok(fail(run, now, format!("the dry run failed: {}", e.describe()))),
+        },
+        (Event::Typed(text), Some(StepSpec::ChangeSet { confirm, .. }), Some(StepState::Waiting)) => {
+            if text.trim() != confirm {
+                return Err(Refused(format!("type {confirm} to confirm")));
+            }
+            confirmed(run, now, by, text);
+            Ok(next_write(run, now))
+        }
+        (
+            Event::Typed(text),
+            Some(StepSpec::Gate { gate: Gate::Confirm { expected, .. } }),
+            Some(StepState::Waiting),
+        ) => {
+            if text.trim() != expected {
+                return Err(Refused(format!("type {expected} to go on")));
+            }
+            confirmed(run, now, by, text);
+            run.steps[i].state = StepState::Passed;
+            Ok(advance(run, now))
+        }
+        (Event::Attested(note), Some(StepSpec::Gate { gate: Gate::Attest { .. } }), Some(StepState::Waiting)) => {
+            if note.trim().is_empty() {
+                return Err(Refused("an attestation needs a note".into()));
+            }
+            confirmed(run, now, by, note.clone());
+            let step = &mut run.steps[i];
+            step.evidence.push(Evidence { verdict: Verdict::Pass, text: format!("attested by {by}: {note}") });
+            step.state = StepState::Passed;
+            Ok(advance(run, now))
+        }
+        (Event::Prepared { write, result }, Some(StepSpec::ChangeSet { .. }), Some(StepState::Running)) => {
+            let Some(record) = run.steps[i].writes.get_mut(write) else { return Err(stray()) };
+            match result {
+                Ok(Prepared::AlreadyApplied) => {
+                    record.state = WriteState::Applied;
+                    record.at = Some(now);
+                    Ok(next_write(run, now))
+                }
+                Ok(Prepared::Previous(previous)) => {
+                    record.previous = previous;
+                    record.state = WriteState::Sent;
+                    record.write_id = format!("{}-{i}-{write}{}", run.id, if record.retried { "-retry" } else { "" });
+                    let write_id = record.write_id.clone();
+                    Ok(vec![Effect::Save, Effect::Send { step: i, write, write_id }])
+                }
+                Err(e) => Ok(write_failed(run, now, write, e)),
+            }
+        }
+        (Event::Written { write, result }, Some(StepSpec::ChangeSet { .. }), Some(StepState::Running)) => {
+            let Some(record) = run.steps[i].writes.get_mut(write) else { return Err(stray()) };
+            match result {
+                Ok(()) => {
+                    record.state = WriteState::Applied;
+                    record.at = Some(now);
+                    let mut effects = vec![Effect::Save];
+                    effects.extend(next_write(run, now));
+                    Ok(effects)
+                }
+                Err(WriteError::Conflict { .. }) if !record.retried => {
+                    // Retried once, after a fresh read.
+                    record.retried = true;
+                    record.state = WriteState::Planned;
+                    Ok(vec![Effect::Prepare { step: i, write }])
+                }
+                Err(e) => Ok(write_failed(run, now, write, e)),
+            }
+        }
+        (Event::Resolved { write, applied, evidence }, Some(StepSpec::ChangeSet { .. }), Some(StepState::Running)) => {
+            let Some(record) = run.steps[i].writes.get_mut(write) else { return Err(stray()) };
+            record.state = if applied { WriteState::Applied } else { WriteState::Planned };
+            record.at = Some(now);
+            run.steps[i]
+                .evidence
+                .push(Evidence { verdict: Verdict::Pass, text: format!("after the interruption: {evidence}") });
+            Ok(next_write(run, now))
+        }
+        (Event::Progress { text, held }, Some(StepSpec::Wait { .. }), Some(StepState::Running)) => {
+            let step = &mut run.steps[i];
+            step.progress = text.clone();
+            if held {
+                step.evidence.push(Evidence { verdict: Verdict::Pass, text });
+                step.state = StepState::Passed;
+                return Ok(advance(run, now));
+            }
+            Ok(Vec::new())
+        }
+        (Event::TimedOut, Some(StepSpec::Wait { timeout_secs, .. }), Some(StepState::Running)) => {
+            let progress = run.steps[i].progress.clone();
+            let why = format!("timed out after {timeout_secs} s: {progress}");
+            run.steps[i].evidence.push(Evidence { verdict: Verdict::Fail, text: why.clone() });
+            Ok(fail(run, now, why))
+        }
+        (event, _, state) => Err(Refused(format!(
+            "{} does not apply to step {} ({})",
+            event_name(&event),
+            i + 1,
+            state.map_or("none", StepState::name)
+        ))),
+    }
+}
+
+fn stray() -> Refused {
+    Refused("no such write in this step".into())
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Begin => "begin",
+        Event::Checked { .. } => "a check's verdict",
+        Event::Planned(_) => "a plan",
+        Event::Previewed(_) => "a preview",
+        Event::Typed(_) => "a confirmation",
+        Event::Attested(_) => "an attestation",
+        Event::Prepared { .. } => "a prepared write",
+        Event::Written { .. } => "a write's outcome",
+        Event::Resolved { .. } => "a resolved write",
+        Event::Progress { .. } => "progress",
+        Event::TimedOut => "a timeout",
+        Event::Abort => "abort",
+        Event::Undo => "undo",
+    }
+}
+
+fn confirmed(run: &mut Run, now: Timestamp, by: &str, text: String) {
+    run.confirmations.push(Confirmation {
+        step: run.current,
+        text: text.trim().to_owned(),
+        by: by.to_owned(),
+        at: now,
+    });
+    run.steps[run.current].state = StepState::Running;
+    run.state = RunState::Running;
+}
+
+/// Enters the current step.
+fn enter(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    let i = run.current;
+    let Some(step) = run.steps.get_mut(i) else {
+        return succeed(run, now);
+    };
+    step.started_at.get_or_insert(now);
+    step.state = StepState::Running;
+    run.state = RunState::Running;
+    match step.spec.clone() {
+        StepSpec::Check { check } => vec![Effect::Save, Effect::Check { step: i, check }],
+        StepSpec::ChangeSet { plan, writes, .. } if writes.is_empty() && !plan.is_empty() => {
+            vec![Effect::Save, Effect::Plan { step: i, plan }]
+        }
+        StepSpec::ChangeSet { writes, .. } => {
+            step.writes.resize(writes.len(), WriteRecord::default());
+            vec![Effect::Save, Effect::Preview { step: i }]
+        }
+        StepSpec::Wait { condition, timeout_secs } => {
+            let deadline = crate::fleet::later(now, std::time::Duration::from_secs(timeout_secs));
+            vec![Effect::Save, Effect::Watch { step: i, condition, deadline }]
+        }
+        StepSpec::Gate { .. } => {
+            step.state = StepState::Waiting;
+            run.state = RunState::Waiting;
+            vec![Effect::Save]
+        }
+    }
+}
+
+/// Goes on from where the run stands: the current step is entered again, except a
+/// change set that was confirmed and has begun writing, which re-reads its writes saved
+/// as sent and carries on with the rest.
+fn resume(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    let i = run.current;
+    let confirmed = run.confirmations.iter().any(|c| c.step == i);
+    if let Some(step) = run.steps.get_mut(i)
+        && matches!(step.spec, StepSpec::ChangeSet { .. })
+        && confirmed
+        && !step.writes.is_empty()
+    {
+        step.state = StepState::Running;
+        run.state = RunState::Running;
+        return match step.writes.iter().position(|w| w.state == WriteState::Sent) {
+            Some(write) => vec![Effect::Save, Effect::Resolve { step: i, write }],
+            None => {
+                let mut effects = vec![Effect::Save];
+                effects.extend(next_write(run, now));
+                effects
+            }
+        };
+    }
+    enter(run, now)
+}
+
+/// The next write of the current change set, or the next step when all are applied.
+fn next_write(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    let i = run.current;
+    match run.steps[i].writes.iter().position(|w| w.state != WriteState::Applied) {
+        Some(write) => vec![Effect::Prepare { step: i, write }],
+        None => {
+            run.steps[i].state = StepState::Passed;
+            advance(run, now)
+        }
+    }
+}
+
+fn advance(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    let i = run.current;
+    if let Some(step) = run.steps.get_mut(i) {
+        step.finished_at = Some(now);
+    }
+    run.current = i + 1;
+    enter(run, now)
+}
+
+fn succeed(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    run.current = run.steps.len().saturating_sub(1);
+    run.state = if is_undo(run.steps.last()) { RunState::Undone } else { RunState::Succeeded };
+    end(run, now)
+}
+
+fn end(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    run.finished_at = Some(now);
+    run.lock = None;
+    for step in run.steps.iter_mut().skip(run.current + 1) {
+        if step.state == StepState::Pending {
+            step.state = StepState::Skipped;
+        }
+    }
+    vec![Effect::Save, Effect::Finish]
+}
+
+fn fail(run: &mut Run, now: Timestamp, why: String) -> Vec<Effect> {
+    let i = run.current;
+    if let Some(step) = run.steps.get_mut(i) {
+        step.state = StepState::Failed;
+        step.finished_at = Some(now);
+    }
+    run.state = RunState::Failed;
+    run.outcome = format!("step {} ({}) failed: {why}", i + 1, run.steps.get(i).map_or("", |s| s.name.as_str()));
+    end(run, now)
+}
+
+fn write_failed(run: &mut Run, now: Timestamp, write: usize, error: WriteError) -> Vec<Effect> {
+    let i = run.current;
+    let label = run.planned(i, write).map(PlannedWrite::label).unwrap_or_default();
+    if let Some(record) = run.steps[i].writes.get_mut(write) {
+        record.state = WriteState::Failed;
+        record.error = Some(error.clone());
+        record.at = Some(now);
+    }
+    let text = format!("{label}: {}", error.describe());
+    run.steps[i].evidence.push(Evidence { verdict: Verdict::Fail, text: text.clone() });
+    fail(run, now, format!("write {} of {} failed: {text}", write + 1, run.steps[i].writes.len()))
+}
+
+fn abort(run: &mut Run, now: Timestamp) -> Result<Vec<Effect>, Refused> {
+    if run.state.finished() {
+        return Err(Refused(format!("the run is {} already", run.state.name())));
+    }
+    let i = run.current;
+    let writing = run.steps.get(i).is_some_and(|s| {
+        matches!(s.spec, StepSpec::ChangeSet { .. })
+            && s.state == StepState::Running
+            && run.confirmations.iter().any(|c| c.step == i)
+    });
+    if writing {
+        return Err(Refused("the change set is writing: it stops at its first failure".into()));
+    }
+    if let Some(step) = run.steps.get_mut(i) {
+        step.state = StepState::Skipped;
+    }
+    run.state = RunState::Aborted;
+    run.outcome = format!("aborted at step {}", i + 1);
+    Ok(end(run, now))
+}
+
+/// The name of the step that undoes a run.
+pub const UNDO_STEP: &str = "undo this run's changes";
+
+fn is_undo(step: Option<&Step>) -> bool {
+    step.is_some_and(|s| s.name == UNDO_STEP)
+}
+
+/// Whether the run offers "undo this run's changes": it ended without succeeding, after
+/// writing, and was not undone.
+pub fn undoable(run: &Run) -> bool {
+    let ended = matches!(run.state, RunState::Failed | RunState::Aborted);
+    let undo_failed = run.state == RunState::Failed && is_undo(run.steps.last());
+    (ended && !run.applied().is_empty() && !is_undo(run.steps.last())) || undo_failed
+}
+
+fn undo(run: &mut Run, now: Timestamp) -> Result<Vec<Effect>, Refused> {
+    if !undoable(run) {
+        return Err(Refused(match run.state {
+            RunState::Failed | RunState::Aborted => "the run wrote nothing that needs undoing".into(),
+            s => format!("only a failed or aborted run can be undone (this one is {})", s.name()),
+        }));
+    }
+    if is_undo(run.steps.last()) {
+        // A failed undo is tried again from where it stopped.
+        run.current = run.steps.len() - 1;
+    } else {
+        let (writes, notes) = inverse(run);
+        let mut step =
+            Step::new(UNDO_STEP, StepSpec::ChangeSet { plan: String::new(), confirm: run.cluster.clone(), writes });
+        step.evidence = notes.into_iter().map(|text| Evidence { verdict: Verdict::Warn, text }).collect();
+        run.steps.push(step);
+        run.current = run.steps.len() - 1;
+    }
+    run.finished_at = None;
+    run.outcome.clear();
+    Ok(resume(run, now))
+}
+
+/// The inverse of every applied write, newest first, and what cannot be undone.
+pub fn inverse(run: &Run) -> (Vec<PlannedWrite>, Vec<String>) {
+    let mut writes = Vec::new();
+    let mut notes = Vec::new();
+    for (s, w) in run.applied().into_iter().rev() {
+        if is_undo(run.steps.get(s)) {
+            continue;
+        }
+        let (Some(planned), Some(record)) = (run.planned(s, w), run.steps[s].writes.get(w)) else { continue };
+        let mut undo = PlannedWrite { fill: None, settle: None, ..planned.clone() };
+        match planned.verb {
+            Verb::Create => {
+                undo.verb = Verb::Delete;
+                undo.body = Value::Null;
+            }
+            Verb::Patch => undo.body = record.previous.clone(),
+            Verb::Delete if record.previous.is_object() => {
+                undo.verb = Verb::Create;
+                undo.body = record.previous.clone();
+            }
+            Verb::Delete => {
+                notes.push(format!("{} cannot be recreated: {}", planned.object.label(), cannot_recreate(planned)));
+                continue;
+            }
+        }
+        writes.push(undo);
+    }
+    (writes, notes)
+}
+
+fn cannot_recreate(planned: &PlannedWrite) -> &'static str {
+    if planned.object.is_secret() { "a Secret's data is never kept" } else { "it was not read before its delete" }
+}
+
+/// The merge patch that restores what `patch` changes in `before`: each patched field's
+/// old value, or null where there was none.
+pub fn restoring_patch(patch: &Value, before: &Value) -> Value {
+    let Some(fields) = patch.as_object() else { return before.clone() };
+    let mut out = Map::new();
+    for (key, value) in fields {
+        let old = before.get(key);
+        let restore = match (value, old) {
+            (Value::Object(_), Some(old @ Value::Object(_))) => restoring_patch(value, old),
+            (_, Some(old)) => old.clone(),
+            (_, None) => Value::Null,
+        };
+        out.insert(key.clone(), restore);
+    }
+    Value::Object(out)
+}
+
+/// Whether `object` shows every field of a merge patch (nulls: absent).
+pub fn shows_patch(patch: &Value, object: &Value) -> bool {
+    match patch.as_object() {
+        Some(fields) => fields.iter().all(|(key, value)| match value {
+            Value::Null => object.get(key).is_none_or(Value::is_null),
+            Value::Object(_) => object.get(key).is_some_and(|o| shows_patch(value, o)),
+            v => object.get(key) == Some(v),
+        }),
+        None => patch == object,
+    }
+}
+
+/// An object as read, ready to be created again: server-set metadata and status dropped.
+pub fn recreatable(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "generation",
+            "deletionTimestamp",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+    }
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    o
+}
+
+#[cfg(test)]
+#[path = "runbook_tests.rs"]
+mod tests;
