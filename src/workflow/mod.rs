@@ -4,4 +4,5 @@
 
 pub mod operation;
 pub mod plan;
+pub mod register;
 pub mod runbook;
