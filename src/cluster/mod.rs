@@ -13,6 +13,7 @@ pub mod exec;
 pub mod lag;
 pub mod probe;
 pub mod resources;
+pub mod runbook;
 pub mod watch;
 pub mod write;
 

@@ -43,6 +43,8 @@ pub struct Writer {
     configs: HashMap<String, Result<kube::Config, String>>,
     /// Each context's kubeconfig user, for the journal.
     users: HashMap<String, String>,
+    /// Each context's server URL.
+    servers: HashMap<String, String>,
     hub: Option<String>,
     journal: Journal,
     local_user: String,
@@ -76,6 +78,7 @@ impl Writer {
             _access: access,
             configs: contexts.iter().map(|c| (c.name.clone(), c.config.clone())).collect(),
             users: contexts.iter().map(|c| (c.name.clone(), c.user.clone())).collect(),
+            servers: contexts.iter().map(|c| (c.name.clone(), c.server.clone())).collect(),
             hub: contexts.iter().find(|c| c.is_hub).map(|c| c.name.clone()),
             journal,
             local_user: local_user(),
@@ -93,7 +96,7 @@ impl Writer {
         self
     }
 
-    async fn client(&self, context: &str) -> Result<kube::Client, String> {
+    pub(super) async fn client(&self, context: &str) -> Result<kube::Client, String> {
         let mut clients = self.clients.lock().await;
         // A client whose exec credential is due for renewal is built afresh.
         if let Some((c, renew)) = clients.get(context)
@@ -207,7 +210,7 @@ impl Writer {
     }
 
     /// Appends to the journal (synced to disk) and posts the entry on the hub.
-    async fn record(&self, draft: Draft, hub_namespace: &str) -> Result<Entry, String> {
+    pub(super) async fn record(&self, draft: Draft, hub_namespace: &str) -> Result<Entry, String> {
         let journal = self.journal.clone();
         let entry = tokio::task::spawn_blocking(move || journal.append(draft))
             .await
@@ -218,6 +221,48 @@ impl Writer {
             tracing::warn!(error = %e, seq = entry.seq, "the journal entry could not be posted as an Event on the hub");
         }
         Ok(entry)
+    }
+
+    /// The kubeconfig user of a context, for the journal.
+    pub(super) fn user_of(&self, context: &str) -> String {
+        self.users.get(context).cloned().unwrap_or_default()
+    }
+
+    /// The server URL of a context.
+    pub(super) fn server_of(&self, context: &str) -> String {
+        self.servers.get(context).cloned().unwrap_or_default()
+    }
+
+    /// The CA certificates (DER) a context's kubeconfig trusts, when it names any.
+    pub(super) fn ca_of(&self, context: &str) -> Option<Vec<Vec<u8>>> {
+        self.configs.get(context)?.as_ref().ok()?.root_cert.clone()
+    }
+
+    /// The contexts of the kubeconfig.
+    pub fn contexts(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.configs.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The hub's context.
+    pub fn hub(&self) -> Option<&str> {
+        self.hub.as_deref()
+    }
+
+    /// Records the outcome of an open intent found again (a run's write re-read at
+    /// resume); nothing when the journal has no open intent of that id.
+    pub(super) async fn close_intent(&self, write_id: &str, ok: bool, found: &str, hub_namespace: &str) {
+        let journal = self.journal.clone();
+        let open = tokio::task::spawn_blocking(move || journal.interrupted()).await;
+        let Some(intent) = open.ok().and_then(Result::ok).and_then(|v| v.into_iter().find(|e| e.write_id == write_id))
+        else {
+            return;
+        };
+        let message = format!("interrupted: the outcome was not recorded; found when the run resumed: {found}");
+        if let Err(e) = self.record(Draft::outcome_of(&intent, ok, message, Timestamp::now()), hub_namespace).await {
+            tracing::warn!(error = %e, write_id, "the outcome of an interrupted run write could not be journaled");
+        }
     }
 
     async fn post_event(&self, entry: &Entry, namespace: &str) -> Result<(), String> {
@@ -315,7 +360,8 @@ impl Writer {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("{e:#}"))?;
         let mut recorded = Vec::new();
-        for intent in intents {
+        // A run's writes are re-read by the run when it resumes, knowing what each sent.
+        for intent in intents.into_iter().filter(|i| !is_run_write(&i.action)) {
             let found = match self.read_object(&intent).await {
                 Ok(object) => judge_interrupted(&intent, object.as_ref()),
                 Err(e) => Found::Unknown(format!("could not read the object: {e}")),
@@ -354,9 +400,14 @@ impl Writer {
     }
 }
 
+/// Whether a journal action is a workflow run's write ("register: create").
+pub fn is_run_write(action: &str) -> bool {
+    action.split_once(':').is_some_and(|(w, _)| crate::fleet::run::Workflow::from_name(w).is_some())
+}
+
 /// Who runs fleetdeck: `USER` (or `USERNAME`, `LOGNAME`) as a shell sets it, else the
 /// system's login name of the process's user (a cron job, a systemd unit, `env -i`).
-fn local_user() -> String {
+pub(super) fn local_user() -> String {
     user_from(|v| std::env::var(v).ok(), || whoami::username().ok())
 }
 
