@@ -16,6 +16,7 @@ mod journal;
 mod layering;
 mod propagation;
 mod read_only;
+mod runbook;
 mod sim_api;
 mod sim_audit;
 mod sim_behaviour;

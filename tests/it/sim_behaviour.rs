@@ -226,3 +226,66 @@ async fn policy_findings_carry_severities_and_the_high_one_stays_put() {
     assert!(failing.contains("staging-eu-1"), "staging does: {failing:?}");
     fleet.stop().await;
 }
+
+/// The hub's kubeconfig Secret for the candidate, holding `token`.
+fn kubeconfig_secret(fleet: &Fleet, token: &str) -> Value {
+    let doc = fleet.kubeconfig(fleetdeck::sim::Access::Admin);
+    let cluster = doc["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "edge-eu-1").unwrap();
+    let kubeconfig = json!({"apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "edge-eu-1", "cluster": cluster["cluster"]}],
+        "users": [{"name": "hub", "user": {"token": token}}],
+        "contexts": [{"name": "edge-eu-1", "context": {"cluster": "edge-eu-1", "user": "hub"}}], "current-context": "edge-eu-1"});
+    use base64::Engine;
+    let value = base64::engine::general_purpose::STANDARD.encode(kubeconfig.to_string());
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cluster-kubeconfig", "namespace": "edge-eu-1"}, "data": {"value": value}})
+}
+
+fn token_of(fleet: &Fleet, user: &str) -> String {
+    let doc = fleet.kubeconfig(fleetdeck::sim::Access::Admin);
+    let u =
+        doc["users"].as_array().unwrap().iter().find(|u| u["name"] == user).unwrap_or_else(|| panic!("no user {user}"));
+    u["user"]["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_applies_with_the_kubeconfig_token_and_reports_why_it_cannot() {
+    let mut scenario = quick();
+    scenario.fleet.candidates = 1;
+    let fleet = live_fleet(1, scenario).await;
+    let hub = admin(&fleet, "hub").await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(hub.clone());
+    let ns = serde_json::from_value(json!({"metadata": {"name": "edge-eu-1"}})).unwrap();
+    namespaces.create(&PostParams::default(), &ns).await.unwrap();
+    let secrets: Api<DynamicObject> =
+        Api::namespaced_with(hub.clone(), "edge-eu-1", &ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()));
+    let view_only = kubeconfig_secret(&fleet, &token_of(&fleet, "edge-eu-1-readonly"));
+    secrets.create(&PostParams::default(), &serde_json::from_value(view_only).unwrap()).await.unwrap();
+    let kustomizations: Api<DynamicObject> = Api::namespaced_with(hub.clone(), "edge-eu-1", &ks());
+    let k = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "policies", "namespace": "edge-eu-1"},
+        "spec": {"interval": "10m", "path": "./policies/edge", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "fleet-policies", "namespace": "flux-system"},
+            "kubeConfig": {"secretRef": {"name": "cluster-kubeconfig"}}}});
+    kustomizations.create(&PostParams::default(), &serde_json::from_value(k).unwrap()).await.unwrap();
+    let failed_with = |needle: &'static str| {
+        let kustomizations = kustomizations.clone();
+        async move {
+            eventually(Duration::from_secs(15), || {
+                let kustomizations = kustomizations.clone();
+                async move {
+                    let k = kustomizations.get("policies").await.ok()?;
+                    let c = k.data["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")?.clone();
+                    let message = c["message"].as_str().unwrap_or_default().to_owned();
+                    (c["status"] == "False" && message.contains(needle)).then_some(message)
+                }
+            })
+            .await
+        }
+    };
+    let forbidden = failed_with("(Forbidden)").await.expect("a view-only token is refused on the first apply");
+    assert!(forbidden.contains("cannot patch resource \"configmaps\""), "{forbidden}");
+    let unknown = kubeconfig_secret(&fleet, "not-a-token");
+    secrets
+        .replace("cluster-kubeconfig", &PostParams::default(), &serde_json::from_value(unknown).unwrap())
+        .await
+        .unwrap();
+    failed_with("provide credentials").await.expect("an unknown token is Unauthorized");
+}

@@ -84,6 +84,32 @@ fn unreachable_reason(spoke: &Cluster) -> Option<(String, Duration)> {
     }
 }
 
+/// Why the spoke's API server refuses the kubeconfig's token, as kustomize-controller
+/// reports it: unknown (Unauthorized), or not allowed to apply what the Kustomization
+/// holds (Forbidden on the first object).
+fn credentials_refused(spoke: &Cluster, token: &str, ks_name: &str) -> Option<String> {
+    let mut st = spoke.lock();
+    let header = format!("Bearer {token}");
+    let Ok(user) = st.authn.authenticate(Some(&header), None, std::time::SystemTime::now()) else {
+        return Some(
+            "failed to get server groups: the server has asked for the client to provide credentials".to_owned(),
+        );
+    };
+    let (kind, ns, name) = if ks_name == "policies" {
+        ("ConfigMap", crate::api::strategy::POLICY_CONFIGMAP.0, crate::api::strategy::POLICY_CONFIGMAP.1)
+    } else {
+        ("ConfigMap", "fleet-system", "platform-config")
+    };
+    let attrs = crate::auth::Attributes::resource("patch", "", "configmaps", ns, name);
+    if st.authorize(&user, &attrs).allowed {
+        return None;
+    }
+    Some(format!(
+        "{kind}/{ns}/{name} dry-run failed (Forbidden): configmaps \"{name}\" is forbidden: User \"{}\" cannot patch resource \"configmaps\" in API group \"\" in the namespace \"{ns}\"",
+        user.username
+    ))
+}
+
 fn failure_message(reason: &str) -> String {
     match reason {
         "HealthCheckFailed" => "Health check failed after 3m0s: timeout waiting for: [Deployment/payments/api status: 'InProgress']".to_owned(),
@@ -204,7 +230,7 @@ impl Controller {
                 k if k.is_empty() => "value".to_owned(),
                 k => k,
             };
-            let server = st
+            let kubeconfig = st
                 .store
                 .get(&GroupResource::new("", "secrets"), ns, &secret_name)
                 .map(|o| o.value())
@@ -215,13 +241,16 @@ impl Controller {
                         .and_then(Value::as_str)
                         .and_then(|v| STANDARD.decode(v).ok())
                         .and_then(|raw| serde_saphyr::from_slice::<Value>(&raw).ok())
-                        .and_then(|kc| kc.pointer("/clusters/0/cluster/server").and_then(Value::as_str).map(str::to_owned))
+                        .filter(|kc| kc.pointer("/clusters/0/cluster/server").is_some())
                         .ok_or_else(|| ("ReconciliationFailed".to_owned(), format!("KubeConfig secret '{ns}/{secret_name}' does not contain a '{key_name}' key with a kubeconfig")))
                 });
-            server.and_then(|server| {
-                self.spokes.get(&server).cloned().map(Some).ok_or_else(|| {
+            kubeconfig.and_then(|kc| {
+                let server = text(&kc, "/clusters/0/cluster/server");
+                let spoke = self.spokes.get(&server).cloned().ok_or_else(|| {
                     ("ReconciliationFailed".to_owned(), format!("failed to get server groups: Get \"{server}/api?timeout=32s\": dial tcp: connect: connection refused"))
-                })
+                })?;
+                credentials_refused(&spoke, &text(&kc, "/users/0/user/token"), name)
+                    .map_or(Ok(Some(spoke)), |m| Err(("ReconciliationFailed".to_owned(), m)))
             })
         };
         let failure = match &outcome {

@@ -1,0 +1,159 @@
+//! Registration and unregistration carried out by the runner against the simulated fleet:
+//! the preflight, the change set with its confirmation, the waits, the record on the hub,
+//! and resume after an interruption without writing twice.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetdeck::cluster::runbook::{Blocked, RunSettings, Runner, Update, list_runs};
+use fleetdeck::cluster::write::{WriteAccess, Writer};
+use fleetdeck::fleet::run::{Run, RunState, StepSpec, StepState, Workflow};
+use fleetdeck::sim::{Access, Fleet, Scenario};
+use fleetdeck::workflow::runbook::Event;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use tokio::sync::mpsc;
+
+async fn fleet_with_candidate() -> Fleet {
+    let mut scenario = Scenario::builtin("healthy");
+    scenario.fleet.candidates = 1;
+    common::live_fleet(2, scenario).await
+}
+
+/// A runner on the fleet's contexts: admin on all, except `view_only` ones.
+async fn runner(fleet: &Fleet, view_only: &[&str], journal: fleetdeck::journal::Journal) -> Arc<Runner> {
+    let read_only = common::contexts_of(fleet, Access::ReadOnly).await;
+    let contexts: Vec<_> = common::contexts_of(fleet, Access::Admin)
+        .await
+        .into_iter()
+        .map(|c| match read_only.iter().find(|r| r.name == c.name && view_only.contains(&c.name.as_str())) {
+            Some(r) => r.clone(),
+            None => c,
+        })
+        .collect();
+    let writer = Writer::new(WriteAccess::operator_session(), &contexts, Duration::from_secs(5), journal);
+    let settings = RunSettings { poll: Duration::from_millis(200), ..RunSettings::default() };
+    Arc::new(Runner::new(Arc::new(writer), settings))
+}
+
+/// Drives a run, typing `confirm` at every change set, until it ends; every state seen.
+async fn drive_to_end(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) -> (Run, Vec<Run>) {
+    let (tx, rx) = mpsc::channel(8);
+    let (out, mut updates) = mpsc::channel(64);
+    tokio::spawn(runner.drive(run, rv, rx, out));
+    let mut seen = Vec::new();
+    let mut typed = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let update =
+            tokio::time::timeout_at(deadline, updates.recv()).await.expect("the run ends in time").expect("updates");
+        match update {
+            Update::Run(r) => {
+                let at = r.step().map(|s| (&s.spec, s.state));
+                let waiting = matches!(at, Some((StepSpec::ChangeSet { .. }, StepState::Waiting)));
+                if r.state == RunState::Waiting && waiting && typed.insert(r.current) {
+                    tx.send(Event::Typed(confirm.to_owned())).await.unwrap();
+                }
+                seen.push(*r);
+            }
+            Update::Ended(r) => return (*r, seen),
+            Update::Refused(why) => panic!("refused: {why}"),
+            Update::Lost(why) => panic!("lost: {why}"),
+        }
+    }
+}
+
+fn ks_api(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+        "kustomizations",
+    );
+    Api::namespaced_with(client, ns, &ar)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_is_registered_verified_and_recorded_on_the_hub() {
+    let fleet = fleet_with_candidate().await;
+    let (_dir, journal) = common::temp_journal();
+    let runner = runner(&fleet, &[], journal.clone()).await;
+    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, seen) = drive_to_end(runner.clone(), run, rv, "edge-eu-1").await;
+    assert_eq!(run.state, RunState::Succeeded, "{}\n{:#?}", run.outcome, run.steps);
+    assert!(run.lock.is_none());
+    // The preview was shown before anything was written, with the Secret redacted.
+    let previewed = seen.iter().find(|r| r.state == RunState::Waiting).expect("a preview");
+    let preview = &previewed.step().unwrap().preview;
+    assert!(preview.iter().any(|l| l.contains("create Secret edge-eu-1/cluster-kubeconfig")), "{preview:#?}");
+    assert!(
+        previewed.steps.iter().all(|s| s.writes.iter().all(|w| w.write_id.is_empty())),
+        "nothing sent before confirming"
+    );
+    // The hub's Kustomizations for the spoke are Ready; the join is by the cluster UID.
+    let hub = common::admin(&fleet, "hub").await;
+    let list = ks_api(hub.clone(), "edge-eu-1").list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 2);
+    let joined = &run.steps.last().unwrap().evidence[0].text;
+    assert!(joined.contains("joins it as the spoke edge-eu-1"), "{joined}");
+    let ready = &run.steps[6].evidence[0].text;
+    assert!(ready.contains("the first revision took"), "{ready}");
+    // The record on the hub says the same, and holds no Secret value.
+    let runs = list_runs(hub.clone(), Duration::from_secs(5)).await.unwrap();
+    let (stored, _) = runs.iter().find(|(r, _)| r.id == run.id).expect("stored");
+    assert_eq!(stored.state, RunState::Succeeded);
+    let cm: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(hub.clone(), "fleetdeck-system");
+    let raw = serde_json::to_string(&cm.get(&run.object_name()).await.unwrap()).unwrap();
+    assert!(!raw.contains("\"token\""), "no token in the run record");
+    // Every write is journaled, intent and outcome.
+    let entries = journal.entries().unwrap();
+    assert_eq!(entries.len(), 14, "7 writes, an intent and an outcome each");
+    assert!(entries.iter().all(|e| e.action.starts_with("register: ")));
+    // The admission policy arrived with the policies Kustomization: a privileged
+    // Deployment is denied now.
+    let denied = privileged(&fleet).await.expect_err("denied once the policies are applied");
+    assert!(denied.to_string().contains("disallow-privileged-containers"), "{denied}");
+
+    // A second registration of the same cluster under another name fails its identity
+    // check; the first is now a spoke, its name taken.
+    let (again, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (again, _) = drive_to_end(runner.clone(), again, rv, "edge-eu-1").await;
+    assert_eq!(again.state, RunState::Failed);
+    assert!(
+        again.outcome.contains("the name is taken") || again.outcome.contains("namespace edge-eu-1"),
+        "{}",
+        again.outcome
+    );
+}
+
+/// Creates a privileged Deployment on the candidate (dry run).
+async fn privileged(fleet: &Fleet) -> Result<(), kube::Error> {
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(common::admin(fleet, "edge-eu-1").await, "default");
+    let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]}}}}))
+    .unwrap();
+    api.create(&kube::api::PostParams { dry_run: true, ..Default::default() }, &d).await.map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_only_credentials_stop_in_preflight_with_nothing_written() {
+    let fleet = fleet_with_candidate().await;
+    privileged(&fleet).await.expect("a candidate has no admission policy yet");
+    let (_dir, journal) = common::temp_journal();
+    let runner = runner(&fleet, &["edge-eu-1"], journal.clone()).await;
+    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, _) = drive_to_end(runner.clone(), run, rv, "edge-eu-1").await;
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(run.current, 4, "the access check fails: {}", run.outcome);
+    assert!(run.outcome.contains("edge-eu-1: may not create serviceaccounts in kube-system"), "{}", run.outcome);
+    assert!(run.steps[5..].iter().all(|s| s.state == StepState::Skipped));
+    assert!(journal.entries().unwrap().is_empty(), "nothing journaled, nothing written");
+
+    // A view-only hub cannot even store the run.
+    let runner = self::runner(&fleet, &["hub"], journal.clone()).await;
+    let blocked = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.unwrap_err();
+    assert!(matches!(&blocked, Blocked::Failed(e) if e.contains("cannot store the run")), "{blocked:?}");
+}
