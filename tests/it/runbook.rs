@@ -40,9 +40,21 @@ async fn runner(fleet: &Fleet, view_only: &[&str], journal: fleetdeck::journal::
 
 /// Drives a run, typing `confirm` at every change set, until it ends; every state seen.
 async fn drive_to_end(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) -> (Run, Vec<Run>) {
+    drive_until(runner, run, rv, confirm, |_| false).await
+}
+
+/// Drives a run until it ends, or until `kill` says so of a state: then the driving task
+/// is dropped where it stands, as a killed process leaves it.
+async fn drive_until(
+    runner: Arc<Runner>,
+    run: Run,
+    rv: String,
+    confirm: &str,
+    kill: impl Fn(&Run) -> bool,
+) -> (Run, Vec<Run>) {
     let (tx, rx) = mpsc::channel(8);
     let (out, mut updates) = mpsc::channel(64);
-    tokio::spawn(runner.drive(run, rv, rx, out));
+    let task = tokio::spawn(runner.drive(run, rv, rx, out));
     let mut seen = Vec::new();
     let mut typed = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -56,6 +68,10 @@ async fn drive_to_end(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) 
                 if r.state == RunState::Waiting && waiting && typed.insert(r.current) {
                     tx.send(Event::Typed(confirm.to_owned())).await.unwrap();
                 }
+                if kill(&r) {
+                    task.abort();
+                    return (*r, seen);
+                }
                 seen.push(*r);
             }
             Update::Ended(r) => return (*r, seen),
@@ -63,6 +79,86 @@ async fn drive_to_end(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) 
             Update::Lost(why) => panic!("lost: {why}"),
         }
     }
+}
+
+/// The requests an audit log holds that created an object for real (not dry runs).
+fn creates(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["verb"] == "create" && e["responseStatus"]["code"] == 201)
+        .filter(|e| !e["requestURI"].as_str().unwrap_or_default().contains("dryRun"))
+        .filter(|e| {
+            !["events", "selfsubjectaccessreviews"].contains(&e["objectRef"]["resource"].as_str().unwrap_or_default())
+        })
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["objectRef"]["resource"].as_str().unwrap_or_default(),
+                e["objectRef"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_in_its_change_set_resumes_without_writing_anything_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = Scenario::builtin("healthy");
+    scenario.fleet.candidates = 1;
+    let fleet = Fleet::start(fleetdeck::sim::SimOptions {
+        spokes: Some(1),
+        scenario,
+        audit_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_journal_dir, journal) = common::temp_journal();
+    let contexts = common::contexts_of(&fleet, Access::Admin).await;
+    let writer =
+        Arc::new(Writer::new(WriteAccess::operator_session(), &contexts, Duration::from_secs(5), journal.clone()));
+    let settings =
+        RunSettings { poll: Duration::from_millis(200), lock_ttl: Duration::from_secs(1), ..RunSettings::default() };
+    let first = Arc::new(Runner::new(writer.clone(), settings.clone()));
+    let (run, rv) = first.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let id = run.id.clone();
+    // Killed once the spoke's three objects are written, in the middle of the change set.
+    let in_the_middle = |r: &Run| {
+        r.current == 5
+            && r.steps[5].writes.iter().filter(|w| w.state == fleetdeck::fleet::run::WriteState::Applied).count() >= 3
+    };
+    let (at_kill, _) = drive_until(first.clone(), run, rv, "edge-eu-1", in_the_middle).await;
+    assert_eq!(at_kill.current, 5);
+
+    // Another session sees it interrupted once the lock is stale, and takes it over.
+    let second = Arc::new(Runner::new(writer, settings));
+    let blocked = second.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let blocked = match blocked {
+        Err(Blocked::Busy(_)) => second.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.unwrap_err(),
+        other => other.unwrap_err(),
+    };
+    assert!(matches!(&blocked, Blocked::Interrupted(r) if r.id == id), "{blocked:?}");
+    assert!(blocked.describe().contains("interrupted register run"), "{}", blocked.describe());
+    let (run, rv) = second.take(&id).await.expect("taken over");
+    assert_eq!(run.lock.as_ref().unwrap().holder.id, second.session().id);
+    let (run, _) = drive_to_end(second, run, rv, "edge-eu-1").await;
+    assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
+
+    let mut created = creates(&dir.path().join("edge-eu-1.log"));
+    created.extend(creates(&dir.path().join("hub.log")));
+    created.sort();
+    let mut unique = created.clone();
+    unique.dedup();
+    assert_eq!(created, unique, "every object is created once");
+    for object in
+        ["serviceaccounts/fleetdeck-hub", "secrets/cluster-kubeconfig", "kustomizations/config", "namespaces/edge-eu-1"]
+    {
+        assert!(created.iter().any(|c| c == object), "{object} in {created:?}");
+    }
+    assert!(journal.interrupted().unwrap().is_empty(), "every intent has its outcome");
 }
 
 fn ks_api(client: kube::Client, ns: &str) -> Api<DynamicObject> {

@@ -289,3 +289,42 @@ async fn flux_applies_with_the_kubeconfig_token_and_reports_why_it_cannot() {
         .unwrap();
     failed_with("provide credentials").await.expect("an unknown token is Unauthorized");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_kustomization_prunes_what_it_applied_unless_pruning_is_off() {
+    let fleet = live_fleet(2, quick()).await;
+    let hub = admin(&fleet, "hub").await;
+    let config_of = |spoke: &'static str| {
+        let fleet = &fleet;
+        async move { Api::<ConfigMap>::namespaced(admin(fleet, spoke).await, "fleet-system") }
+    };
+    for (spoke, prune) in [("staging-eu-1", true), ("production-eu-1", false)] {
+        let ks: Api<DynamicObject> = Api::namespaced_with(hub.clone(), spoke, &ks());
+        ks.patch("config", &PatchParams::default(), &Patch::Merge(json!({"spec": {"prune": prune}}))).await.unwrap();
+        // Flux applied it once after the fleet started (so it knows where it applies).
+        ks.patch(
+            "config",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}})),
+        )
+        .await
+        .unwrap();
+        let handled = eventually(Duration::from_secs(10), || {
+            let ks = ks.clone();
+            async move { ks.get("config").await.ok().filter(|k| k.data["status"]["lastHandledReconcileAt"] == "now") }
+        });
+        handled.await.expect("reconciled");
+        ks.delete("config", &Default::default()).await.unwrap();
+        let cms = config_of(spoke).await;
+        let gone = eventually(Duration::from_secs(5), || {
+            let cms = cms.clone();
+            async move { cms.get_opt("platform-config").await.ok().filter(Option::is_none).map(|_| ()) }
+        });
+        if prune {
+            gone.await.expect("pruned with the Kustomization");
+        } else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(cms.get_opt("platform-config").await.unwrap().is_some(), "prune: false leaves it");
+        }
+    }
+}

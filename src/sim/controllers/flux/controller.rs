@@ -51,6 +51,8 @@ struct Controller {
     started: HashMap<(String, String), Instant>,
     /// The artifact revision each source was last seen at.
     source_revisions: HashMap<(String, String), String>,
+    /// The spoke each Kustomization last applied onto (for pruning when it is deleted).
+    applied_to: HashMap<(String, String), Arc<Cluster>>,
 }
 
 fn ks_gr() -> GroupResource {
@@ -297,7 +299,10 @@ impl Controller {
             }
             None => {
                 let inventory = match &outcome {
-                    Ok(Some(spoke)) => apply_on_spoke(&mut spoke.lock(), name, ns, &revision),
+                    Ok(Some(spoke)) => {
+                        self.applied_to.insert((ns.to_owned(), name.to_owned()), spoke.clone());
+                        apply_on_spoke(&mut spoke.lock(), name, ns, &revision)
+                    }
                     _ => vec![],
                 };
                 let _ = write::modify_internal(&mut st, &caller, &rt, ns, name, "status", |k| {
@@ -361,6 +366,25 @@ impl Controller {
         }
     }
 
+    /// A deleted Kustomization with `spec.prune: true` garbage-collects what it applied
+    /// (Flux's finalizer); with `prune: false` its objects stay on the spoke.
+    fn on_deleted(&mut self, ns: &str, name: &str, last: &Value) {
+        let Some(spoke) = self.applied_to.remove(&(ns.to_owned(), name.to_owned())) else { return };
+        if last.pointer("/spec/prune") != Some(&json!(true)) {
+            return;
+        }
+        let mut st = spoke.lock();
+        let environment = st.info.environment.clone();
+        let caller = Caller::system("kustomize-controller");
+        for (_, object) in super::spoke_objects(name, ns, "", &environment) {
+            let (kind, ons, oname) =
+                (text(&object, "/kind"), text(&object, "/metadata/namespace"), text(&object, "/metadata/name"));
+            let plural = format!("{}s", kind.to_lowercase());
+            let Some(rt) = st.registry.lookup("", "v1", &plural).cloned() else { continue };
+            let _ = write::delete(&mut st, &caller, &rt, &ons, &oname, &write::DeleteOptions::default());
+        }
+    }
+
     /// Reacts to Kustomizations that were created, edited, resumed or asked to
     /// reconcile by a client.
     fn on_kustomization(&mut self, ns: &str, name: &str, ks: Option<&Value>) {
@@ -369,6 +393,9 @@ impl Controller {
             self.seen.remove(&key);
             return;
         };
+        if ks.pointer("/metadata/deletionTimestamp").is_some() {
+            return;
+        }
         let generation = ks.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         let requested = ks
             .pointer(&format!("/metadata/annotations/{}", REQUESTED_AT.replace('/', "~1")))
@@ -406,6 +433,7 @@ impl Flux {
             seen: HashMap::new(),
             started: HashMap::new(),
             source_revisions: HashMap::new(),
+            applied_to: HashMap::new(),
         };
         let st = hub.lock();
         let existing: Vec<(String, String, Value)> =
@@ -460,6 +488,10 @@ impl Flux {
                     for change in changes {
                         let value = (change.kind != crate::store::ChangeKind::Deleted).then(|| change.object.value());
                         match (change.gr.group.as_str(), value.as_ref()) {
+                            (KUSTOMIZE_GROUP, None) => {
+                                c.on_kustomization(&change.namespace, &change.name, None);
+                                c.on_deleted(&change.namespace, &change.name, &change.object.value());
+                            }
                             (KUSTOMIZE_GROUP, value) => c.on_kustomization(&change.namespace, &change.name, value),
                             (_, Some(source)) => {
                                 let kind = text(source, "/kind");
