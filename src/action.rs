@@ -2,7 +2,7 @@
 //! configuration checks `[keys]` against these names, the model's update acts on them,
 //! and the keymap and help describe them.
 
-/// The panes, in key order (1..5).
+/// The panes, in key order (1..6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pane {
     Health,
@@ -10,10 +10,12 @@ pub enum Pane {
     Propagation,
     Backups,
     Audit,
+    /// The workflow runs on the hub.
+    Runs,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Health, Pane::Latency, Pane::Propagation, Pane::Backups, Pane::Audit];
+    pub const ALL: [Pane; 6] = [Pane::Health, Pane::Latency, Pane::Propagation, Pane::Backups, Pane::Audit, Pane::Runs];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -22,6 +24,7 @@ impl Pane {
             Pane::Propagation => "Propagation",
             Pane::Backups => "Backups",
             Pane::Audit => "Audit",
+            Pane::Runs => "Runs",
         }
     }
 
@@ -74,6 +77,16 @@ pub enum Action {
     Resume,
     BackupNow,
     Restore,
+    /// Open the command line (`:register <context>`, `:unregister <spoke>`).
+    Command,
+    /// The health pane: register the selected candidate; unregister the selected spoke.
+    Register,
+    Unregister,
+    /// The runs pane: take an interrupted run over and go on; undo a failed or aborted
+    /// run's changes; abort the run this session drives.
+    ContinueRun,
+    UndoRun,
+    AbortRun,
 }
 
 impl Action {
@@ -89,6 +102,7 @@ impl Action {
             Action::Pane(Pane::Propagation) => "pane_propagation",
             Action::Pane(Pane::Backups) => "pane_backups",
             Action::Pane(Pane::Audit) => "pane_audit",
+            Action::Pane(Pane::Runs) => "pane_runs",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page_up",
@@ -109,13 +123,32 @@ impl Action {
             Action::Resume => "resume",
             Action::BackupNow => "backup_now",
             Action::Restore => "restore",
+            Action::Command => "command",
+            Action::Register => "register",
+            Action::Unregister => "unregister",
+            Action::ContinueRun => "continue_run",
+            Action::UndoRun => "undo_run",
+            Action::AbortRun => "abort_run",
         }
     }
 
     /// Whether the action writes to a cluster: such actions exist only in an operator
     /// session.
     pub fn mutates(self) -> bool {
-        matches!(self, Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore)
+        matches!(
+            self,
+            Action::Reconcile
+                | Action::Suspend
+                | Action::Resume
+                | Action::BackupNow
+                | Action::Restore
+                | Action::Command
+                | Action::Register
+                | Action::Unregister
+                | Action::ContinueRun
+                | Action::UndoRun
+                | Action::AbortRun
+        )
     }
 
     /// The footer's word for an operator action (`b back up`), where the help screen's
@@ -127,6 +160,11 @@ impl Action {
             Action::Resume => "resume",
             Action::BackupNow => "back up",
             Action::Restore => "restore",
+            Action::Register => "register",
+            Action::Unregister => "unregister",
+            Action::ContinueRun => "continue",
+            Action::UndoRun => "undo",
+            Action::AbortRun => "abort",
             other => other.description(),
         }
     }
@@ -143,6 +181,7 @@ impl Action {
             Action::Pane(Pane::Propagation) => "propagation pane",
             Action::Pane(Pane::Backups) => "backups pane",
             Action::Pane(Pane::Audit) => "audit pane",
+            Action::Pane(Pane::Runs) => "runs pane",
             Action::Up => "up",
             Action::Down => "down",
             Action::PageUp => "page up",
@@ -163,10 +202,16 @@ impl Action {
             Action::Resume => "resume spoke",
             Action::BackupNow => "back up now",
             Action::Restore => "restore a backup",
+            Action::Command => "command line (:register, :unregister)",
+            Action::Register => "register the candidate as a spoke",
+            Action::Unregister => "unregister the spoke",
+            Action::ContinueRun => "take an interrupted run over, go on",
+            Action::UndoRun => "undo a failed run's changes",
+            Action::AbortRun => "abort the run",
         }
     }
 
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 36] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -176,6 +221,7 @@ impl Action {
         Action::Pane(Pane::Propagation),
         Action::Pane(Pane::Backups),
         Action::Pane(Pane::Audit),
+        Action::Pane(Pane::Runs),
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -196,6 +242,12 @@ impl Action {
         Action::Resume,
         Action::BackupNow,
         Action::Restore,
+        Action::Command,
+        Action::Register,
+        Action::Unregister,
+        Action::ContinueRun,
+        Action::UndoRun,
+        Action::AbortRun,
     ];
 
     /// The operator actions of a pane.
@@ -203,7 +255,9 @@ impl Action {
         match pane {
             Pane::Propagation => &[Action::Reconcile, Action::Suspend, Action::Resume],
             Pane::Backups => &[Action::BackupNow, Action::Restore],
-            Pane::Health | Pane::Latency | Pane::Audit => &[],
+            Pane::Health => &[Action::Register, Action::Unregister],
+            Pane::Runs => &[Action::ContinueRun, Action::UndoRun, Action::AbortRun],
+            Pane::Latency | Pane::Audit => &[],
         }
     }
 

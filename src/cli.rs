@@ -89,6 +89,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Check or export the journal of fleetdeck's own writes.
     Journal(JournalArgs),
+    /// List the workflow runs recorded on the hub (register, unregister, ...), newest
+    /// first; exit 0, or 2 when the hub cannot be read.
+    Runs(RunsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -101,6 +104,13 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Print the report as JSON (the shape the README documents) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Print `{"runs": [...]}` (the shape the README documents) instead of a table.
     #[arg(long)]
     pub json: bool,
 }

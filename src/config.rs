@@ -25,6 +25,29 @@ pub struct Config {
     pub audit: AuditConfig,
     pub check: CheckConfig,
     pub wall: WallConfig,
+    pub runbook: RunbookConfig,
+    pub registration: RegistrationConfig,
+}
+
+/// Guided workflows: the lock of a run and how waits read their conditions.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunbookConfig {
+    #[serde(with = "humantime_serde")]
+    pub lock_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub poll: Duration,
+}
+
+/// What registration creates on a spoke and how long its waits may take.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrationConfig {
+    pub service_account: String,
+    pub namespace: String,
+    pub role: String,
+    #[serde(with = "humantime_serde")]
+    pub token_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub verify_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +280,10 @@ impl Config {
             Span("check.timeout", c.timeout, secs(1), hour),
             Span("check.probe_interval", c.probe_interval, ms(10), secs(60)),
             Span("check.settle", c.settle, Duration::ZERO, c.timeout),
+            Span("runbook.lock_ttl", self.runbook.lock_ttl, secs(10), 24 * hour),
+            Span("runbook.poll", self.runbook.poll, ms(100), secs(60)),
+            Span("registration.token_timeout", self.registration.token_timeout, secs(1), secs(600)),
+            Span("registration.verify_timeout", self.registration.verify_timeout, secs(5), 24 * hour),
         ];
         let show = |d: Duration| humantime::format_duration(d).to_string();
         let mut bad: Vec<String> = spans

@@ -1,8 +1,9 @@
 //! Starting a session: the config turned into engine and model settings, the engine
 //! started on the fleet's contexts, and the TUI run until it quits.
 
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, WrapErr};
 use jiff::Timestamp;
+use std::time::Duration;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use crate::audit::webhook::WebhookSettings;
 use crate::runtime::Runtime;
 use std::sync::Arc;
 
+use crate::cluster::runbook::{RunSettings, Runner};
 use crate::cluster::write::{WriteAccess, Writer};
 use crate::cluster::{ContextSpec, Engine, Settings};
 use crate::config::Config;
@@ -61,6 +63,8 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
             availability_window: config.probe.availability_window,
             mapping: config.fleet.mapping.clone(),
             violation_severity: crate::fleet::summary::Severity::parse(&config.slo.violation_severity),
+            lock_ttl: config.runbook.lock_ttl,
+            host: hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default(),
         },
         vantage: vantage(),
         writable,
@@ -135,6 +139,52 @@ fn operator_writer(contexts: &[ContextSpec], config: &Config) -> Writer {
         .with_exec_timeout(config.engine.exec_timeout)
 }
 
+/// The registration templates: the embedded ones, each replaced by a file of the same
+/// name in the config directory's `templates/registration/` (and new files added).
+pub fn registration_templates() -> Result<Vec<(String, String)>> {
+    let mut templates: Vec<(String, String)> =
+        crate::workflow::register::TEMPLATES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+    let Some(dir) = crate::paths::project_dirs().map(|d| d.config_dir().join("templates").join("registration")) else {
+        return Ok(templates);
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(templates) };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
+        match templates.iter_mut().find(|(n, _)| *n == name) {
+            Some(t) => t.1 = text,
+            None => templates.push((name, text)),
+        }
+    }
+    // A template that does not render is refused now, with its file, not at a run's plan.
+    crate::workflow::register::render(&templates, "spoke", "environment")
+        .map_err(|e| color_eyre::eyre::eyre!("{e} (in {})", dir.display()))?;
+    Ok(templates)
+}
+
+/// How runs are carried out, from the config.
+pub fn run_settings(config: &Config) -> Result<RunSettings> {
+    let r = &config.registration;
+    Ok(RunSettings {
+        register: crate::workflow::register::Settings {
+            service_account: r.service_account.clone(),
+            namespace: r.namespace.clone(),
+            role: r.role.clone(),
+            token_timeout: r.token_timeout,
+            verify_timeout: r.verify_timeout,
+            templates: registration_templates()?,
+        },
+        lock_ttl: config.runbook.lock_ttl,
+        poll: config.runbook.poll,
+        ..RunSettings::default()
+    })
+}
+
 /// Runs the TUI on the given contexts until the user quits or a signal ends it. Only an
 /// operator session is given the capability to write. `audit_files` are followed
 /// besides the config's.
@@ -156,6 +206,10 @@ pub async fn run_tui(
         model.ui.wall = Some(Wall::new(config.wall.interval, model.now));
     }
     let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
+    let runner = match &writer {
+        Some(w) => Some(Arc::new(Runner::new(w.clone(), run_settings(config)?))),
+        None => None,
+    };
     // Writes an earlier session recorded the intent of but not the outcome: learn what
     // came of them and record it (the audit pane shows the outcomes as they land).
     let resolving = writer.clone().map(|writer| {
@@ -176,9 +230,12 @@ pub async fn run_tui(
         writer,
         store: feed.store.clone(),
         exports: crate::paths::data_dir().join("exports"),
+        runner,
+        driving: Default::default(),
     };
     let tui = Tui::enter()?;
     let result = runtime.run(tui, model, events, Some(records)).await;
+    runtime.finish(Duration::from_secs(2)).await;
     feed.stop();
     if let Some(task) = resolving {
         task.abort();

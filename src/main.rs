@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => Some(args.json),
         _ => None,
     };
+    let runs = matches!(cli.command, Some(Command::Runs(_)));
     match start(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -40,6 +41,11 @@ fn main() -> ExitCode {
                         let _ = print_all(format!("{report:#}\n").as_bytes());
                     }
                     eprintln!("fleetdeck check: {message}");
+                    ExitCode::from(2)
+                }
+                // runs promises exit 2 when the hub cannot be read.
+                None if runs => {
+                    eprintln!("fleetdeck runs: {message}");
                     ExitCode::from(2)
                 }
                 None => {
@@ -89,6 +95,7 @@ async fn run(cli: Cli, config: Config) -> Result<ExitCode> {
         Some(Command::Demo(args)) => done(demo(args, &config, &tui.audit_file, session).await),
         Some(Command::Journal(args)) => journal(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
+        Some(Command::Runs(args)) => runs(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();
@@ -239,6 +246,44 @@ fn print_all(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// A client of a context of the kubeconfig (exec plugins run as the engine runs them).
+async fn context_client(kubeconfig: Option<&std::path::Path>, context: &str, config: &Config) -> Result<kube::Client> {
+    let kc = contexts::load(kubeconfig)?;
+    let options = kube::config::KubeConfigOptions { context: Some(context.to_owned()), ..Default::default() };
+    let cfg =
+        kube::Config::from_custom_kubeconfig(kc, &options).await.wrap_err_with(|| format!("hub context {context}"))?;
+    let (client, _) = fleetdeck::cluster::exec::client(cfg, config.engine.connect_timeout, config.engine.exec_timeout)
+        .await
+        .map_err(|(_, message)| eyre!("hub {context}: {message}"))?;
+    Ok(client)
+}
+
+/// `fleetdeck runs [--json]`: the hub's runs, newest first.
+async fn runs(
+    args: fleetdeck::cli::RunsArgs,
+    kubeconfig: Option<&std::path::Path>,
+    hub: Option<String>,
+    config: &Config,
+) -> Result<ExitCode> {
+    let hub = selection(hub, config).hub;
+    let client = context_client(kubeconfig, &hub, config).await?;
+    let timeout = config.check.timeout;
+    let runs = fleetdeck::cluster::runbook::list_runs(client, timeout).await.map_err(|e| eyre!("hub {hub}: {e}"))?;
+    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    let rows: Vec<_> =
+        runs.iter().map(|(r, _)| fleetdeck::derive::runs::RunRow::of(r, now, config.runbook.lock_ttl, &host)).collect();
+    let mut out = Vec::new();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &fleetdeck::derive::runs::json(&rows))?;
+        out.push(b'\n');
+    } else {
+        fleetdeck::derive::runs::write_text(&rows, &mut out)?;
+    }
+    print_all(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The journal entries the hub holds as Events (every operator's).
 async fn hub_entries(
     kubeconfig: Option<&std::path::Path>,
@@ -247,13 +292,7 @@ async fn hub_entries(
 ) -> Result<Vec<fleetdeck::journal::Entry>> {
     use fleetdeck::journal::event::JOURNAL_ANNOTATION;
     use k8s_openapi::api::core::v1::Event;
-    let kc = contexts::load(kubeconfig)?;
-    let options = kube::config::KubeConfigOptions { context: Some(context.to_owned()), ..Default::default() };
-    let cfg =
-        kube::Config::from_custom_kubeconfig(kc, &options).await.wrap_err_with(|| format!("hub context {context}"))?;
-    let (client, _) = fleetdeck::cluster::exec::client(cfg, config.engine.connect_timeout, config.engine.exec_timeout)
-        .await
-        .map_err(|(_, message)| eyre!("hub {context}: {message}"))?;
+    let client = context_client(kubeconfig, context, config).await?;
     let events: kube::Api<Event> = kube::Api::all(client);
     let list = tokio::time::timeout(Duration::from_secs(30), events.list(&kube::api::ListParams::default()))
         .await

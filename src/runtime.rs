@@ -15,14 +15,18 @@ use tokio::time::Instant;
 
 use crate::app::model::Model;
 use crate::app::msg::{Effect, Msg};
+use crate::app::runs::RunReport;
 use crate::app::update::update;
 use crate::audit::feed::Feed;
 use crate::audit::store::EventStore;
 use crate::cluster::EngineEvent;
+use crate::cluster::runbook::{Runner, Update};
 use crate::cluster::write::Writer;
+use crate::fleet::run::Run;
 use crate::input::{Keymap, Mode, messages};
 use crate::term::Tui;
 use crate::ui::{Theme, draw};
+use crate::workflow::runbook::Event as RunEvent;
 use std::path::PathBuf;
 
 /// Engine events applied per wake-up before keys get another look.
@@ -38,6 +42,43 @@ pub struct Runtime {
     pub store: Option<EventStore>,
     /// Where audit exports are written.
     pub exports: PathBuf,
+    /// The runner of guided workflows: present in an operator session only.
+    pub runner: Option<Arc<Runner>>,
+    /// The run this session drives: where the operator's answers go, and the task that
+    /// reports it.
+    pub driving: Arc<std::sync::Mutex<Option<Driving>>>,
+}
+
+/// The run a session drives.
+pub struct Driving {
+    input: mpsc::Sender<RunEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type Slot = Arc<std::sync::Mutex<Option<Driving>>>;
+
+/// Drives a run on the runner and passes its reports to the model.
+fn drive(runner: Arc<Runner>, slot: Slot, run: Run, rv: String, first: RunEvent, results: mpsc::Sender<Msg>) {
+    let (input, rx) = mpsc::channel(8);
+    let (out, mut updates) = mpsc::channel(32);
+    let driver = tokio::spawn(runner.drive(run, rv, first, rx, out));
+    let task = tokio::spawn(async move {
+        while let Some(update) = updates.recv().await {
+            let report = match update {
+                Update::Run(r) => RunReport::Run(r),
+                Update::Refused(why) => RunReport::Refused(why),
+                Update::Lost(why) => RunReport::Lost(why),
+                Update::Ended(r) => RunReport::Ended(r),
+            };
+            if results.send(Msg::Run(report)).await.is_err() {
+                break;
+            }
+        }
+        let _ = driver.await;
+    });
+    if let Ok(mut slot) = slot.lock() {
+        *slot = Some(Driving { input, task });
+    }
 }
 
 /// Carries out an effect that needs I/O, off the loop; an answer comes back as a
@@ -78,6 +119,36 @@ fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
                 };
                 let _ = results.send(Msg::Previewed { id, result }).await;
             });
+        }
+        Effect::StartRun { workflow, cluster, context } => {
+            let (Some(runner), slot) = (runtime.runner.clone(), runtime.driving.clone()) else {
+                let _ = results.try_send(Msg::Run(RunReport::Blocked(READ_ONLY.to_owned())));
+                return;
+            };
+            tokio::spawn(async move {
+                match runner.start(workflow, &cluster, &context).await {
+                    Ok((run, rv)) => drive(runner, slot, run, rv, RunEvent::Begin, results),
+                    Err(blocked) => _ = results.send(Msg::Run(RunReport::Blocked(blocked.describe()))).await,
+                }
+            });
+        }
+        Effect::TakeRun { id, first } => {
+            let (Some(runner), slot) = (runtime.runner.clone(), runtime.driving.clone()) else {
+                let _ = results.try_send(Msg::Run(RunReport::Blocked(READ_ONLY.to_owned())));
+                return;
+            };
+            tokio::spawn(async move {
+                match runner.take(&id).await {
+                    Ok((run, rv)) => drive(runner, slot, run, rv, first, results),
+                    Err(blocked) => _ = results.send(Msg::Run(RunReport::Blocked(blocked.describe()))).await,
+                }
+            });
+        }
+        Effect::RunInput(event) => {
+            let sent = runtime.driving.lock().ok().and_then(|d| d.as_ref().map(|d| d.input.try_send(event).is_ok()));
+            if sent != Some(true) {
+                let _ = results.try_send(Msg::Notice("this session drives no run".to_owned()));
+            }
         }
         Effect::Execute { id, confirmed } => {
             tokio::spawn(async move {
@@ -151,6 +222,16 @@ fn audit_shown(model: &Model) -> bool {
 }
 
 impl Runtime {
+    /// Stops driving the session's run, if any: the runner releases its lock (so the run
+    /// reads as interrupted at once elsewhere) within `limit`.
+    pub async fn finish(&self, limit: Duration) {
+        let driving = self.driving.lock().ok().and_then(|mut d| d.take());
+        if let Some(Driving { input, task }) = driving {
+            drop(input);
+            let _ = tokio::time::timeout(limit, task).await;
+        }
+    }
+
     pub async fn run(
         &self,
         mut tui: Tui,

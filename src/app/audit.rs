@@ -63,6 +63,17 @@ impl AuditLog {
         self.lines.iter().rev()
     }
 
+    /// The journal's entries about a run's writes (their write ids start with its id),
+    /// oldest first.
+    pub fn journal_entries_of(&self, run: &str) -> Vec<&crate::audit::AuditRecord> {
+        let needle = format!("\"write_id\":\"{run}-");
+        self.lines
+            .iter()
+            .map(|l| &l.record)
+            .filter(|r| r.source == crate::audit::Source::Journal && r.raw.contains(&needle))
+            .collect()
+    }
+
     pub fn by_seq(&self, seq: u64) -> Option<&Line> {
         self.lines.iter().rev().find(|l| l.seq == seq)
     }

@@ -63,6 +63,16 @@ pub fn clip(model: &mut Model, action: Action) -> Option<(String, &'static str)>
                 None => (context.clone(), kubectl(context, &["get", "schedules.velero.io", "-A"])),
             }
         }
+        Pane::Runs => {
+            let Some(RowKey::Run(id)) = key else { return None };
+            let run = super::runs::run_by_id(model, &id)?;
+            let name = format!("run-{id}");
+            let path = "jsonpath={.data.run\\.json}".to_owned();
+            (
+                id.clone(),
+                kubectl(&run.hub, &["get", "configmap", "-n", crate::fleet::run::RUN_NAMESPACE, &name, "-o", &path]),
+            )
+        }
         Pane::Audit => {
             let (rows, _) = matched(&model.audit, &Query::parse(model.ui.filter.text()), model.ui.audit.reads);
             let line = match key {

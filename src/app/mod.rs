@@ -6,4 +6,5 @@ pub mod copy;
 pub mod model;
 pub mod msg;
 pub mod operate;
+pub mod runs;
 pub mod update;

@@ -87,6 +87,10 @@ pub struct Ui {
     pub audit: AuditCursor,
     /// A wall session's page rotation (`--wall`).
     pub wall: Option<Wall>,
+    /// The command line (`:`), while it is open.
+    pub command: Option<Input>,
+    /// A runs-pane prompt that is not the driven run's own (a take-over).
+    pub run_prompt: Option<super::runs::RunPrompt>,
 }
 
 /// The wall's pages, shown in turn.
@@ -145,6 +149,8 @@ impl Default for Ui {
             notice: None,
             audit: AuditCursor::default(),
             wall: None,
+            command: None,
+            run_prompt: None,
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct Model {
     /// The operator action under way, or the last one.
     pub operation: Option<Operation>,
     pub operations_started: u64,
+    /// The id of the run this session drives (its record is among the hub's runs).
+    pub driving: Option<String>,
     pub settings: ModelSettings,
     pub ui: Ui,
     /// Bumped by every message that changed something.
@@ -181,6 +189,7 @@ impl Model {
             audit: AuditLog::new(settings.audit_cap),
             operation: None,
             operations_started: 0,
+            driving: None,
             settings,
             ui: Ui::default(),
             version: 0,

@@ -46,6 +46,16 @@ pub enum Msg {
     Audit(Feed),
     /// A line for the footer (an export's result).
     Notice(String),
+    /// A key typed while the command line is open.
+    CommandEdit(FilterEdit),
+    /// Enter on the command line: run it.
+    CommandSubmit,
+    /// Esc on the command line: close it.
+    CommandCancel,
+    /// Tab on the command line: complete the word.
+    CommandComplete,
+    /// The runner's report of the run this session drives (or why it could not start).
+    Run(super::runs::RunReport),
 }
 
 /// What `update` asks of the runtime.
@@ -69,4 +79,17 @@ pub enum Effect {
     Export(Vec<AuditRecord>),
     /// Put this text on the terminal's clipboard (OSC 52).
     Copy(String),
+    /// Start a run (the runner checks the cluster's lock); answer with `Msg::Run`.
+    StartRun {
+        workflow: crate::fleet::run::Workflow,
+        cluster: String,
+        context: String,
+    },
+    /// Take an interrupted (or failed, to undo it) run over and drive it from `first`.
+    TakeRun {
+        id: String,
+        first: crate::workflow::runbook::Event,
+    },
+    /// The operator's answer to the run this session drives.
+    RunInput(crate::workflow::runbook::Event),
 }

@@ -6,6 +6,7 @@ use super::audit::{Query, event_records, matched};
 use super::model::Model;
 use super::msg::{Effect, Msg};
 use super::operate;
+use super::runs;
 use crate::action::{Action, Pane};
 use crate::audit::feed::Feed;
 use crate::cluster::EngineEvent;
@@ -73,11 +74,44 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::PromptSubmit => {
             model.version += 1;
-            operate::submit(model)
+            if runs::prompting(model) { runs::submit(model) } else { operate::submit(model) }
         }
         Msg::PromptCancel => {
             model.version += 1;
+            if runs::prompting(model) {
+                return runs::cancel(model);
+            }
             operate::cancel(model);
+            Vec::new()
+        }
+        Msg::CommandEdit(edit) => {
+            if let Some(line) = model.ui.command.as_mut() {
+                line.handle(edit);
+            }
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::CommandComplete => {
+            let line = model.ui.command.as_ref().map(|l| l.value().to_owned()).unwrap_or_default();
+            if let Some(done) = runs::complete(model, &line) {
+                model.ui.command = Some(tui_input::Input::new(done));
+            }
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::CommandCancel => {
+            model.ui.command = None;
+            model.version += 1;
+            Vec::new()
+        }
+        Msg::CommandSubmit => {
+            let line = model.ui.command.take().map(|l| l.value().to_owned()).unwrap_or_default();
+            model.version += 1;
+            runs::command(model, &line)
+        }
+        Msg::Run(report) => {
+            runs::report(model, report);
+            model.version += 1;
             Vec::new()
         }
         Msg::Previewed { id, result } => {
@@ -369,7 +403,15 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     if action.mutates() {
-        return operate::start(model, action);
+        return match action {
+            Action::Command if model.settings.writable => {
+                model.ui.command = Some(tui_input::Input::default());
+                Vec::new()
+            }
+            Action::Register | Action::Unregister => runs::key(model, action),
+            Action::ContinueRun | Action::UndoRun | Action::AbortRun => runs::run_key(model, action),
+            _ => operate::start(model, action),
+        };
     }
     if model.ui.operation_open {
         // The panel is modal: Esc or Enter closes it (Esc while the dry run runs cancels).
@@ -431,7 +473,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
             let pane = model.ui.pane;
             let opens = match pane {
                 // Spokes, and registrations no context reaches (the hub's view of them).
-                Pane::Health | Pane::Latency | Pane::Propagation | Pane::Backups => selected(model, pane),
+                Pane::Health | Pane::Latency | Pane::Propagation | Pane::Backups | Pane::Runs => selected(model, pane),
                 Pane::Audit => None,
             };
             // A registration no context reaches has no cluster detail.
@@ -449,7 +491,18 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         Action::Filter => model.ui.filter.editing = true,
         // Audit pane keys elsewhere.
         Action::Follow | Action::AllRequests | Action::Export => {}
-        Action::Quit | Action::Reconcile | Action::Suspend | Action::Resume | Action::BackupNow | Action::Restore => {}
+        Action::Quit
+        | Action::Reconcile
+        | Action::Suspend
+        | Action::Resume
+        | Action::BackupNow
+        | Action::Restore
+        | Action::Command
+        | Action::Register
+        | Action::Unregister
+        | Action::ContinueRun
+        | Action::UndoRun
+        | Action::AbortRun => {}
     }
     Vec::new()
 }

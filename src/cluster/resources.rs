@@ -19,6 +19,7 @@ pub struct Resource {
     /// Watch this namespace only (all namespaces when `None`, or cluster-scoped).
     pub namespace: Option<&'static str>,
     pub field_selector: Option<&'static str>,
+    pub label_selector: Option<&'static str>,
 }
 
 pub fn resource(kind: Kind) -> Resource {
@@ -27,6 +28,7 @@ pub fn resource(kind: Kind) -> Resource {
         api: ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(g, v, k), plural),
         namespace: None,
         field_selector: None,
+        label_selector: None,
     };
     let deployments =
         |namespace| Resource { namespace: Some(namespace), ..all("apps", "v1", "Deployment", "deployments") };
@@ -47,6 +49,11 @@ pub fn resource(kind: Kind) -> Resource {
         Kind::Restore => all("velero.io", "v1", "Restore", "restores"),
         Kind::BackupStorageLocation => all("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations"),
         Kind::Event => all("", "v1", "Event", "events"),
+        Kind::Run => Resource {
+            namespace: Some(crate::fleet::run::RUN_NAMESPACE),
+            label_selector: Some("app.kubernetes.io/managed-by=fleetdeck,fleetdeck.io/run"),
+            ..all("", "v1", "ConfigMap", "configmaps")
+        },
     }
 }
 
@@ -83,6 +90,13 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
             let event = EventSummary::fold(&v, JOURNAL_ANNOTATION);
             Summary::Event(event.admitted(EVENT_REASON_PREFIX).then(|| Box::new(event)))
         }
+        Kind::Run => match crate::fleet::run::Run::from_configmap(&v) {
+            Ok(run) => Summary::Run(Some(std::sync::Arc::new(run))),
+            Err(e) => {
+                tracing::warn!(error = %e, "a run record that does not parse");
+                Summary::Run(None)
+            }
+        },
     };
     (key, summary)
 }

@@ -51,6 +51,9 @@ pub async fn run(
     if let Some(fs) = r.field_selector {
         config = config.fields(fs);
     }
+    if let Some(ls) = r.label_selector {
+        config = config.labels(ls);
+    }
     let mut backoff = Backoff::default();
     loop {
         if tx.send(EngineEvent::WatchStarted { cluster, kind }).await.is_err() {

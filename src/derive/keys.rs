@@ -22,6 +22,8 @@ pub enum RowKey {
     Backup { cluster: ClusterId, schedule: Option<ObjectKey> },
     /// An audit record, by its place in the timeline.
     Audit(u64),
+    /// A workflow run, by its id.
+    Run(String),
 }
 
 impl RowKey {
@@ -33,6 +35,7 @@ impl RowKey {
     pub fn cluster(&self) -> Option<ClusterId> {
         match self {
             RowKey::Cluster(id) | RowKey::Backup { cluster: id, .. } => Some(*id),
+            RowKey::Run(_) => None,
             RowKey::HubOnly(_) | RowKey::Audit(_) => None,
         }
     }
@@ -90,6 +93,10 @@ impl Derived {
                 .map(RowKey::of_backup)
                 .collect(),
             Pane::Audit => Vec::new(),
+            Pane::Runs => super::runs::rows(fleet, self.now)
+                .filter(|r| needle.admits(&r.search()))
+                .map(|r| RowKey::Run(r.run.id.clone()))
+                .collect(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod judge;
 pub mod keys;
 pub mod propagation;
 pub mod report;
+pub mod runs;
 
 use std::sync::Arc;
 

@@ -174,6 +174,8 @@ pub struct ClusterModel {
     pub workloads: BTreeMap<ObjectKey, WorkloadSummary>,
     pub kustomizations: BTreeMap<ObjectKey, KustomizationSummary>,
     pub spoke_secrets: BTreeMap<ObjectKey, SpokeSecret>,
+    /// The hub: workflow runs, by their ConfigMap (names sort by start time).
+    pub runs: BTreeMap<ObjectKey, std::sync::Arc<super::run::Run>>,
     /// Flux sources (hub only).
     pub sources: BTreeMap<SourceRef, SourceSummary>,
     /// Policy reports; cluster reports have an empty namespace.
@@ -217,6 +219,7 @@ impl ClusterModel {
             workloads: BTreeMap::new(),
             kustomizations: BTreeMap::new(),
             spoke_secrets: BTreeMap::new(),
+            runs: BTreeMap::new(),
             sources: BTreeMap::new(),
             reports: BTreeMap::new(),
             backups: BTreeMap::new(),
@@ -288,6 +291,7 @@ impl ClusterModel {
             Kind::Restore => self.restores.clear(),
             Kind::BackupStorageLocation => self.storage.clear(),
             Kind::Event => {}
+            Kind::Run => self.runs.clear(),
         }
     }
 
@@ -303,7 +307,8 @@ impl ClusterModel {
             Summary::Schedule(s) => _ = self.schedules.insert(key, s),
             Summary::Restore(r) => _ = self.restores.insert(key, r),
             Summary::Storage(s) => _ = self.storage.insert(key, s),
-            Summary::Event(_) => {}
+            Summary::Run(Some(r)) => self.put_run(key, r),
+            Summary::Event(_) | Summary::Run(None) => {}
         }
     }
 
@@ -324,6 +329,15 @@ impl ClusterModel {
             Kind::Restore => _ = self.restores.remove(key),
             Kind::Event => {}
             Kind::BackupStorageLocation => _ = self.storage.remove(key),
+            Kind::Run => _ = self.runs.remove(key),
+        }
+    }
+
+    /// A run's record, unless an equally new one is held (this session's own runs arrive
+    /// from its runner before the watch brings them back).
+    pub fn put_run(&mut self, key: ObjectKey, run: std::sync::Arc<super::run::Run>) {
+        if self.runs.get(&key).is_none_or(|held| held.updated_at <= run.updated_at) {
+            self.runs.insert(key, run);
         }
     }
 

@@ -26,10 +26,12 @@ pub enum Kind {
     BackupStorageLocation,
     /// core/v1 Events, every namespace: for the audit timeline (kept beyond their TTL).
     Event,
+    /// Hub only: the workflow runs, ConfigMaps in `fleetdeck-system`.
+    Run,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Node,
         Kind::FluxWorkload,
         Kind::VeleroWorkload,
@@ -44,6 +46,7 @@ impl Kind {
         Kind::Restore,
         Kind::BackupStorageLocation,
         Kind::Event,
+        Kind::Run,
     ];
 
     /// How the kind is named on screen.
@@ -63,12 +66,13 @@ impl Kind {
             Kind::Restore => "restores.velero.io",
             Kind::BackupStorageLocation => "backupstoragelocations.velero.io",
             Kind::Event => "events",
+            Kind::Run => "configmaps (fleetdeck-system runs)",
         }
     }
 
     /// Watched on the hub only.
     pub fn hub_only(self) -> bool {
-        matches!(self, Kind::Kustomization | Kind::SpokeSecret | Kind::GitRepository | Kind::OciRepository)
+        matches!(self, Kind::Kustomization | Kind::SpokeSecret | Kind::GitRepository | Kind::OciRepository | Kind::Run)
     }
 
     /// The API group that must be served for the kind to exist (a CRD's group).
@@ -85,6 +89,6 @@ impl Kind {
     /// Whether the cluster can be Live without this kind being readable (optional data:
     /// a read-only user may not read Secrets; Events only feed the audit timeline).
     pub fn optional(self) -> bool {
-        matches!(self, Kind::SpokeSecret | Kind::Event)
+        matches!(self, Kind::SpokeSecret | Kind::Event | Kind::Run)
     }
 }

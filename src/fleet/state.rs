@@ -45,6 +45,10 @@ pub struct FleetSettings {
     /// Policy findings of this severity or worse make a cluster degraded; lower ones
     /// are counted and shown only.
     pub violation_severity: Severity,
+    /// A run's lock not renewed for this long makes it interrupted (`runbook.lock_ttl`).
+    pub lock_ttl: Duration,
+    /// This machine's name: a run locked by a process of it that is gone is interrupted.
+    pub host: String,
 }
 
 impl Default for FleetSettings {
@@ -64,6 +68,8 @@ impl Default for FleetSettings {
             availability_window: Duration::from_secs(3600),
             mapping: BTreeMap::new(),
             violation_severity: Severity::High,
+            lock_ttl: Duration::from_secs(120),
+            host: String::new(),
         }
     }
 }

@@ -452,6 +452,8 @@ pub enum Summary {
     /// A core/v1 Event, when the audit timeline admits it; passed on to the timeline,
     /// not kept in the cluster's model.
     Event(Option<Box<super::event::EventSummary>>),
+    /// A workflow run's record (`None`: a record that does not parse).
+    Run(Option<std::sync::Arc<super::run::Run>>),
 }
 
 #[cfg(test)]

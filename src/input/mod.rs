@@ -143,15 +143,19 @@ pub enum Mode {
     Normal,
     /// Into the filter line.
     Filter,
-    /// Into the confirmation prompt of an operator action.
+    /// Into the confirmation prompt of an operator action or a run.
     Prompt,
+    /// Into the command line (`:`).
+    Command,
 }
 
 impl Mode {
     pub fn of(model: &crate::app::model::Model) -> Mode {
         if model.ui.filter.editing {
             Mode::Filter
-        } else if crate::app::operate::prompting(model) {
+        } else if model.ui.command.is_some() {
+            Mode::Command
+        } else if crate::app::operate::prompting(model) || crate::app::runs::prompting(model) {
             Mode::Prompt
         } else {
             Mode::Normal
@@ -181,6 +185,14 @@ pub fn messages(event: &Event, keymap: &Keymap, mode: Mode) -> Vec<Msg> {
                 KeyCode::Enter => vec![Msg::PromptSubmit],
                 KeyCode::Esc => vec![Msg::PromptCancel],
                 _ => edit().map(Msg::PromptEdit).into_iter().collect(),
+            };
+        }
+        Mode::Command => {
+            return match key.code {
+                KeyCode::Enter => vec![Msg::CommandSubmit],
+                KeyCode::Esc => vec![Msg::CommandCancel],
+                KeyCode::Tab => vec![Msg::CommandComplete],
+                _ => edit().map(Msg::CommandEdit).into_iter().collect(),
             };
         }
         Mode::Normal => {}

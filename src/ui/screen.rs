@@ -264,8 +264,8 @@ fn render_revisions(c: &RevisionChartVm, theme: &Theme, area: Rect, buf: &mut Bu
 fn render_footer(f: &FooterVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let [status, keys] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     Line::from(spans(&f.status, theme)).render(status, buf);
-    if let Some((text, _cursor)) = &f.editing {
-        Line::from(vec![Span::styled("/", theme.focus()), Span::raw(text.as_str())]).render(keys, buf);
+    if let Some(e) = &f.editing {
+        Line::from(vec![Span::styled(e.lead.as_str(), theme.focus()), Span::raw(e.text.as_str())]).render(keys, buf);
         return;
     }
     let mut line = Vec::new();
@@ -286,8 +286,9 @@ pub fn cursor(vm: &ScreenVm, area: Rect) -> Option<(u16, u16)> {
         let x = panel.x + 1 + (p.label.chars().count() + p.cursor) as u16;
         return Some((x.min(panel.right().saturating_sub(2)), panel.bottom().saturating_sub(3)));
     }
-    let (_, cursor) = vm.footer.editing.as_ref()?;
-    Some((area.x + 1 + *cursor as u16, area.y + area.height.saturating_sub(1)))
+    let e = vm.footer.editing.as_ref()?;
+    let x = area.x + (e.lead.chars().count() + e.cursor) as u16;
+    Some((x, area.y + area.height.saturating_sub(1)))
 }
 
 /// Where the operator action's panel goes: centred, as tall as its lines.

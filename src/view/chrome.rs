@@ -40,8 +40,16 @@ pub struct HeaderVm {
 pub struct FooterVm {
     pub status: Vec<Cell>,
     pub hints: Vec<(String, String)>,
-    /// The filter line while it is edited: its text and the cursor column.
-    pub editing: Option<(String, usize)>,
+    /// The line being edited (the filter, the command line, a run's prompt).
+    pub editing: Option<Editing>,
+}
+
+/// A line being edited in the footer: what leads it, its text, the cursor column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Editing {
+    pub lead: String,
+    pub text: String,
+    pub cursor: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +137,15 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
     let now = model.now;
     // A running (or just finished) operator action, or a recent notice, comes first.
     let notice = model.ui.notice.as_ref().filter(|(_, at)| ago(now, *at) < Duration::from_secs(10));
+    let take_over = |p: &crate::app::runs::RunPrompt| match p {
+        crate::app::runs::RunPrompt::TakeOver { cluster, .. } => {
+            format!("type {cluster} to take the run over and go on from where it stopped (Esc: no)")
+        }
+    };
+    let question =
+        crate::app::runs::asks(model).map(|(_, q)| q).or_else(|| model.ui.run_prompt.as_ref().map(take_over));
     let mut status = match (super::operation::status(model, now), notice, selected_cause(model, derived)) {
+        _ if question.is_some() => vec![Cell::new(question.unwrap_or_default(), Tone::Warn)],
         (Some(op), _, _) => vec![op],
         (None, Some((text, _)), _) => vec![Cell::new(text.clone(), Tone::Warn)],
         // The selected cluster's cause in full, where its row has room for a word only.
@@ -148,7 +164,7 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
             "{}/{}-{}",
             hints.first(Action::NextPane),
             hints.first(Action::Pane(Pane::Health)),
-            hints.first(Action::Pane(Pane::Audit))
+            hints.first(Action::Pane(Pane::Runs))
         ),
         "panes".to_owned(),
     );
@@ -158,6 +174,12 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
         vec![(0, ("enter".to_owned(), "keep filter".to_owned())), (0, ("esc".to_owned(), "clear".to_owned()))]
     } else if model.ui.help {
         vec![(0, hint(Action::Back, "close help")), (0, hint(Action::Quit, "quit"))]
+    } else if model.ui.command.is_some() {
+        let s = |k: &str, w: &str| (0, (k.to_owned(), w.to_owned()));
+        vec![s("enter", "run"), s("tab", "complete"), s("esc", "close")]
+    } else if crate::app::runs::prompting(model) {
+        let cancel = if model.ui.run_prompt.is_some() { "cancel" } else { "abort the run" };
+        vec![(0, ("enter".to_owned(), "confirm".to_owned())), (0, ("esc".to_owned(), cancel.to_owned()))]
     } else if crate::app::operate::prompting(model) {
         vec![(0, ("enter".to_owned(), "confirm".to_owned())), (0, ("esc".to_owned(), "cancel".to_owned()))]
     } else if model.ui.operation_open {
@@ -168,7 +190,8 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
     } else {
         vec![(1, moves), (1, hint(Action::Open, "open")), (2, hint(Action::Filter, "filter")), (2, panes)]
     };
-    if !model.ui.filter.editing && !model.ui.help && !model.ui.operation_open {
+    let typing = model.ui.command.is_some() || crate::app::runs::prompting(model);
+    if !model.ui.filter.editing && !model.ui.help && !model.ui.operation_open && !typing {
         line.extend(operator.into_iter().map(|h| (0, h)));
         if model.ui.pane == Pane::Audit && model.ui.detail.is_none() {
             line.extend([
@@ -180,8 +203,20 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
         line.extend([(1, hint(Action::Help, "help")), (0, hint(Action::Quit, "quit"))]);
     }
     let hints_line = fit_hints(line, width);
-    let editing =
-        model.ui.filter.editing.then(|| (model.ui.filter.text().to_owned(), model.ui.filter.input.visual_cursor()));
+    let edited = |lead: &str, input: &tui_input::Input| Editing {
+        lead: lead.to_owned(),
+        text: input.value().to_owned(),
+        cursor: input.visual_cursor(),
+    };
+    let editing = if model.ui.filter.editing {
+        Some(edited("/", &model.ui.filter.input))
+    } else if let Some(line) = &model.ui.command {
+        Some(edited(":", line))
+    } else if crate::app::runs::prompting(model) {
+        Some(edited("› ", &model.ui.prompt))
+    } else {
+        None
+    };
     FooterVm { status, hints: hints_line, editing }
 }
 
@@ -228,6 +263,7 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
                 Action::Pane(Pane::Propagation),
                 Action::Pane(Pane::Backups),
                 Action::Pane(Pane::Audit),
+                Action::Pane(Pane::Runs),
             ],
         ),
         section(
@@ -248,6 +284,9 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
         ),
     ];
     // Only a session that can write has operator actions (and so names them).
+    if !hints.keys(Action::Command).is_empty() {
+        sections[0].1.push(row(Action::Command));
+    }
     if !operator_hints(hints, pane).is_empty() {
         sections.push(section(&format!("{} pane (operator)", pane.title()), Action::operator(pane)));
     }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod latency;
 pub mod operation;
 pub mod propagation;
+pub mod runs;
 pub mod spoke;
 pub mod table;
 pub mod wall;
@@ -78,6 +79,7 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
         Pane::Propagation => spoke::detail(model, derived, key, width),
         Pane::Backups => backups::detail(model, derived, key, width, height),
         Pane::Audit => audit::detail(model, key, width),
+        Pane::Runs => runs::detail(model, key, width),
         _ => detail::detail(model, derived, key, width),
     });
     if let Some(d) = opened {
@@ -139,6 +141,11 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
         Pane::Audit => {
             let (title, subtitle, table) = audit::pane(model, hints, width, height);
             (title, subtitle, Body::Table(table))
+        }
+        Pane::Runs => {
+            let keys = derived.keys(&model.fleet, Pane::Runs, model.ui.filter.text());
+            let (title, table) = runs::pane(model, &keys, width, table_rows(height, 0));
+            (title, Vec::new(), Body::Table(table))
         }
     };
     ScreenVm { header, title, subtitle, body, chart, footer, operation: panel, help, too_small }

@@ -281,6 +281,17 @@ fn figures(model: &Model, m: &Member, page: Pane, audit: Option<&(usize, String)
             };
             (rpo.clone(), format!("RPO ok {rpo}"), last)
         }
+        Pane::Runs => {
+            let runs = crate::derive::runs::rows(&model.fleet, now);
+            match runs.into_iter().find(|r| r.run.cluster == m.name || r.run.context == m.name) {
+                Some(r) => (
+                    r.state.name().to_owned(),
+                    format!("{} {} {}/{}", r.run.workflow.name(), r.state.name(), r.step, r.steps),
+                    format!("{} ago · {}", age(ago(now, r.run.started_at)), r.run.by.label()),
+                ),
+                None => ("—".to_owned(), "no run".to_owned(), String::new()),
+            }
+        }
         Pane::Audit => match audit {
             Some((n, last)) => {
                 (format!("{n} warn"), format!("{n} warning{} 1h", if *n == 1 { "" } else { "s" }), last.clone())
@@ -485,6 +496,33 @@ fn legend(width: u16) -> Vec<Cell> {
     fit_pieces(pieces, width)
 }
 
+/// A line per run going on the hub (three at most, then how many more):
+/// "registering edge-eu-1 · step 4/8 · alice@laptop".
+fn runs_banner(model: &Model, width: u16) -> Vec<Vec<Cell>> {
+    let going = crate::derive::runs::going(&model.fleet, model.now);
+    let mut lines: Vec<Vec<Cell>> = going
+        .iter()
+        .take(3)
+        .map(|r| {
+            let waits =
+                if r.state == crate::fleet::run::RunState::Waiting { " · waiting for the operator" } else { "" };
+            let text = format!(
+                "{} {} · step {}/{} · {}{waits}",
+                r.run.workflow.gerund(),
+                r.run.cluster,
+                r.step,
+                r.steps,
+                r.run.by.user
+            );
+            vec![Cell::new(super::format::truncate(&text, width as usize), Tone::Accent)]
+        })
+        .collect();
+    if going.len() > 3 {
+        lines.push(vec![Cell::muted(format!("and {} more runs going (runs pane)", going.len() - 3))]);
+    }
+    lines
+}
+
 fn page_line(wall: &Wall, now: Timestamp) -> String {
     let n = wall.page.index() + 1;
     let total = Pane::ALL.len();
@@ -503,7 +541,9 @@ pub fn screen(model: &Model, derived: &Derived, wall: &Wall, hints: &KeyHints, w
         right: now.strftime("%H:%M:%S UTC").to_string(),
         badge: Some("WALL · READ-ONLY".to_owned()),
     };
-    let subtitle = vec![banner(model, derived, &clusters, width), legend(width)];
+    let mut subtitle = vec![banner(model, derived, &clusters, width)];
+    subtitle.extend(runs_banner(model, width));
+    subtitle.push(legend(width));
     let body_height = super::table_rows(height, subtitle.len()) as u16 + 1;
     let body = tiles(model, &clusters, wall.page, width, body_height);
     let hint = |a: Action, what: &str| (hints.keys(a), what.to_owned());

@@ -21,7 +21,7 @@ use crate::fleet::run::{
 };
 
 /// What happened, for the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Start the run (or go on from where a resumed run stands).
     Begin,
@@ -65,7 +65,7 @@ pub enum Event {
 }
 
 /// What a write's object was before it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
     /// What the write replaces (see `WriteRecord::previous`).
     Previous(Value),

@@ -54,7 +54,7 @@ async fn drive_until(
 ) -> (Run, Vec<Run>) {
     let (tx, rx) = mpsc::channel(8);
     let (out, mut updates) = mpsc::channel(64);
-    let task = tokio::spawn(runner.drive(run, rv, rx, out));
+    let task = tokio::spawn(runner.drive(run, rv, Event::Begin, rx, out));
     let mut seen = Vec::new();
     let mut typed = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);

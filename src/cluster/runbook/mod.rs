@@ -379,13 +379,15 @@ impl Runner {
         })
     }
 
-    /// Drives `run` (stored at `rv`, locked by this session) until it ends, this
-    /// session loses its lock, or `input` closes (the session quits: the lock is
-    /// released, so the run reads as interrupted at once).
+    /// Drives `run` (stored at `rv`, locked by this session) from `first` (`Begin`, or
+    /// `Undo` for a finished run) until it ends, this session loses its lock, or `input`
+    /// closes (the session quits: the lock is released, so the run reads as interrupted
+    /// at once).
     pub async fn drive(
         self: Arc<Self>,
         mut run: Run,
         mut rv: String,
+        first: Event,
         mut input: mpsc::Receiver<Event>,
         out: mpsc::Sender<Update>,
     ) {
@@ -402,7 +404,7 @@ impl Runner {
                 Err(Refused(why)) => Some(why),
             }
         };
-        if let Some(why) = apply(&mut run, &mut queue, Event::Begin) {
+        if let Some(why) = apply(&mut run, &mut queue, first) {
             let _ = out.send(Update::Refused(why)).await;
             let _ = out.send(Update::Ended(Box::new(run))).await;
             return;

@@ -192,6 +192,9 @@ pub async fn drive(
                     let result = writer.execute(confirmed).await;
                     update(model, Msg::Executed { id, result });
                 }
+                Effect::StartRun { .. } | Effect::TakeRun { .. } | Effect::RunInput(_) => {
+                    panic!("an operator action asked for a workflow run: {effect:?}")
+                }
                 Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) | Effect::Copy(_) => {}
             }
         }

@@ -1,0 +1,176 @@
+use super::*;
+use crate::app::model::ModelSettings;
+use crate::app::msg::Msg;
+use crate::app::update::update;
+use crate::cluster::{ContextSpec, EngineEvent};
+use crate::fleet::kind::Kind;
+use crate::fleet::run::{Lock, Session, Step, StepSpec};
+use crate::fleet::summary::{KustomizationSummary, Summary};
+use jiff::Timestamp;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + s).unwrap()
+}
+
+fn spec(name: &str, hub: bool) -> ContextSpec {
+    ContextSpec {
+        name: name.into(),
+        server: format!("https://{name}"),
+        is_hub: hub,
+        user: "admin".into(),
+        config: Err("test".into()),
+    }
+}
+
+/// A hub, a registered spoke (prod-a) and a candidate (edge-eu-1), in an operator session.
+fn model() -> Model {
+    let settings = ModelSettings { writable: true, ..ModelSettings::default() };
+    let mut m = Model::new(&[spec("hub", true), spec("prod-a", false), spec("edge-eu-1", false)], settings, t(0));
+    let ks = KustomizationSummary {
+        namespace: "prod-a".into(),
+        name: "policies".into(),
+        remote: true,
+        kubeconfig_secret: Some("cluster-kubeconfig".into()),
+        ..Default::default()
+    };
+    let items = vec![(("prod-a".into(), "policies".into()), Summary::Kustomization(ks))];
+    update(&mut m, Msg::Engine(EngineEvent::Relist { cluster: 0, kind: Kind::Kustomization, items, at: t(1) }));
+    let secrets = vec![(
+        ("prod-a".into(), "cluster-kubeconfig".into()),
+        Summary::SpokeSecret(crate::fleet::summary::SpokeSecret {
+            namespace: "prod-a".into(),
+            name: "cluster-kubeconfig".into(),
+            ..Default::default()
+        }),
+    )];
+    update(&mut m, Msg::Engine(EngineEvent::Relist { cluster: 0, kind: Kind::SpokeSecret, items: secrets, at: t(1) }));
+    m
+}
+
+fn notice(m: &Model) -> String {
+    m.ui.notice.as_ref().map(|(t, _)| t.clone()).unwrap_or_default()
+}
+
+#[test]
+fn the_command_line_starts_registration_of_a_candidate_only() {
+    let mut m = model();
+    let effects = command(&mut m, "register edge-eu-1");
+    assert_eq!(
+        effects,
+        vec![Effect::StartRun {
+            workflow: Workflow::Register,
+            cluster: "edge-eu-1".into(),
+            context: "edge-eu-1".into()
+        }]
+    );
+    assert!(command(&mut m, "register prod-a").is_empty());
+    assert!(notice(&m).contains("prod-a is not a candidate context (these are: edge-eu-1)"), "{}", notice(&m));
+    assert!(command(&mut m, "register").is_empty());
+    assert_eq!(notice(&m), "usage: :register <context>");
+    assert!(command(&mut m, "frobnicate x").is_empty());
+    assert!(notice(&m).contains("unknown command :frobnicate"));
+    assert_eq!(
+        command(&mut m, "unregister prod-a"),
+        vec![Effect::StartRun { workflow: Workflow::Unregister, cluster: "prod-a".into(), context: "prod-a".into() }]
+    );
+}
+
+#[test]
+fn tab_completes_commands_then_their_targets() {
+    let m = model();
+    assert_eq!(complete(&m, "reg").as_deref(), Some("register "));
+    assert_eq!(complete(&m, "un").as_deref(), Some("unregister "));
+    assert_eq!(complete(&m, "register ").as_deref(), Some("register edge-eu-1 "));
+    assert_eq!(complete(&m, "register ed").as_deref(), Some("register edge-eu-1 "));
+    assert_eq!(complete(&m, "unregister p").as_deref(), Some("unregister prod-a "));
+    assert_eq!(complete(&m, "register zz"), None);
+    assert_eq!(complete(&m, "").as_deref(), Some(""), "two commands: their common prefix (none)");
+}
+
+#[test]
+fn a_read_only_session_starts_nothing() {
+    let mut m = model();
+    m.settings.writable = false;
+    assert!(command(&mut m, "register edge-eu-1").is_empty());
+    update(&mut m, Msg::Action(Action::Command));
+    assert!(m.ui.command.is_none(), "no command line without writes");
+}
+
+fn waiting_run() -> Run {
+    let by = Session { user: "alice".into(), host: "elsewhere".into(), pid: 1, id: "s".into() };
+    let mut step =
+        Step::new("plan", StepSpec::ChangeSet { plan: String::new(), confirm: "edge-eu-1".into(), writes: vec![] });
+    step.state = StepState::Waiting;
+    Run {
+        id: "20261201-100000-abc123".into(),
+        workflow: Workflow::Register,
+        cluster: "edge-eu-1".into(),
+        context: "edge-eu-1".into(),
+        hub: "hub".into(),
+        state: RunState::Waiting,
+        current: 0,
+        steps: vec![step],
+        by: by.clone(),
+        started_at: t(0),
+        updated_at: t(1),
+        finished_at: None,
+        lock: Some(Lock { holder: by, since: t(0), renewed_at: t(1) }),
+        confirmations: vec![],
+        facts: Default::default(),
+        outcome: String::new(),
+    }
+}
+
+#[test]
+fn the_driven_runs_confirmation_takes_the_typed_name_and_esc_aborts() {
+    let mut m = model();
+    update(&mut m, Msg::Run(RunReport::Run(Box::new(waiting_run()))));
+    assert_eq!(m.ui.pane, Pane::Runs, "the run's panel opens");
+    assert!(prompting(&m));
+    for c in "edge-eu-2".chars() {
+        update(&mut m, Msg::PromptEdit(tui_input::InputRequest::InsertChar(c)));
+    }
+    assert!(update(&mut m, Msg::PromptSubmit).is_empty(), "the wrong name writes nothing");
+    assert!(notice(&m).contains("type edge-eu-1"));
+    m.ui.prompt = Input::new("edge-eu-1".into());
+    assert_eq!(update(&mut m, Msg::PromptSubmit), vec![Effect::RunInput(Event::Typed("edge-eu-1".into()))]);
+    assert_eq!(update(&mut m, Msg::PromptCancel), vec![Effect::RunInput(Event::Abort)]);
+    // Elsewhere, the keys are the panes' again.
+    update(&mut m, Msg::Action(Action::Pane(Pane::Health)));
+    assert!(!prompting(&m));
+}
+
+#[test]
+fn an_interrupted_run_is_taken_over_by_typing_its_cluster() {
+    let mut m = model();
+    let mut run = waiting_run();
+    run.lock = None;
+    let key = (RUN_NAMESPACE.to_owned(), run.object_name());
+    let hub = m.fleet.hub_id().unwrap();
+    m.fleet.data_mut(hub).unwrap().put_run(key, std::sync::Arc::new(run));
+    update(&mut m, Msg::Action(Action::Pane(Pane::Runs)));
+    assert!(update(&mut m, Msg::Action(Action::ContinueRun)).is_empty());
+    assert!(matches!(m.ui.run_prompt, Some(RunPrompt::TakeOver { .. })));
+    m.ui.prompt = Input::new("edge-eu-1".into());
+    assert_eq!(
+        update(&mut m, Msg::PromptSubmit),
+        vec![Effect::TakeRun { id: "20261201-100000-abc123".into(), first: Event::Begin }]
+    );
+    assert!(m.ui.run_prompt.is_none());
+}
+
+#[test]
+fn a_report_of_the_end_clears_the_driven_run() {
+    let mut m = model();
+    update(&mut m, Msg::Run(RunReport::Run(Box::new(waiting_run()))));
+    assert!(driven(&m).is_some());
+    let mut done = waiting_run();
+    done.state = RunState::Succeeded;
+    done.updated_at = t(5);
+    done.lock = None;
+    update(&mut m, Msg::Run(RunReport::Ended(Box::new(done))));
+    assert!(m.driving.is_none());
+    assert_eq!(notice(&m), "register edge-eu-1: succeeded");
+    let run = run_by_id(&m, "20261201-100000-abc123").unwrap();
+    assert_eq!(run.state, RunState::Succeeded, "the newest record is kept");
+}

@@ -1,0 +1,225 @@
+//! The runs pane: every workflow run on the hub, newest first, and a run opened: its
+//! steps with their state and evidence, the objects it wrote (with their clusters), its
+//! confirmations and its journal entries. The run this session drives is shown live,
+//! with the prompt of a confirmation it waits for.
+
+use super::detail::{DetailVm, field, heading};
+use super::format::{age, wrap};
+use super::table::{Cell, ColumnSpec, Line, TableVm, Tone};
+use crate::app::model::Model;
+use crate::derive::RowKey;
+use crate::derive::runs::{RunRow, rows};
+use crate::fleet::run::{RunState, StepSpec, StepState, Verdict, WriteState};
+
+fn specs() -> [ColumnSpec; 8] {
+    [
+        ColumnSpec::new("WORKFLOW", 10, 0),
+        ColumnSpec::new("CLUSTER", 16, 0),
+        ColumnSpec::new("STEP", 5, 0),
+        ColumnSpec::new("STEP NAME", 24, 2).flex(),
+        ColumnSpec::new("STATE", 11, 0),
+        ColumnSpec::new("BY", 16, 1),
+        ColumnSpec::new("STARTED", 14, 1),
+        ColumnSpec::new("DURATION", 8, 1).right(),
+    ]
+}
+
+pub fn state_tone(state: RunState) -> Tone {
+    match state {
+        RunState::Running => Tone::Accent,
+        RunState::Waiting | RunState::Interrupted => Tone::Warn,
+        RunState::Failed => Tone::Crit,
+        RunState::Succeeded | RunState::Undone => Tone::Ok,
+        RunState::Aborted => Tone::Muted,
+    }
+}
+
+fn step_tone(state: StepState) -> Tone {
+    match state {
+        StepState::Passed => Tone::Ok,
+        StepState::Warned | StepState::Waiting => Tone::Warn,
+        StepState::Failed => Tone::Crit,
+        StepState::Running => Tone::Accent,
+        StepState::Pending | StepState::Skipped => Tone::Muted,
+    }
+}
+
+fn verdict_tone(v: Verdict) -> Tone {
+    match v {
+        Verdict::Pass => Tone::Normal,
+        Verdict::Warn => Tone::Warn,
+        Verdict::Fail => Tone::Crit,
+    }
+}
+
+fn cells(r: &RunRow) -> Vec<Cell> {
+    let run = r.run;
+    vec![
+        Cell::plain(run.workflow.name()),
+        Cell::plain(run.cluster.clone()),
+        Cell::plain(format!("{}/{}", r.step, r.steps)),
+        Cell::plain(r.step_name.to_owned()),
+        Cell::new(r.state.name(), state_tone(r.state)),
+        Cell::plain(run.by.label()),
+        Cell::muted(run.started_at.strftime("%m-%d %H:%M:%S").to_string()),
+        Cell::plain(age(r.duration)),
+    ]
+}
+
+/// The pane's title and table.
+pub fn pane(model: &Model, keys: &[RowKey], width: u16, height: usize) -> (String, TableVm) {
+    let selected = super::selection(model, crate::action::Pane::Runs, keys);
+    let going = crate::derive::runs::going(&model.fleet, model.now).len();
+    let title = format!("Runs · {} on the hub · {going} going", keys.len());
+    let mut table = TableVm::window(&specs(), width, height, keys.len(), selected, |visible| {
+        let wanted = &keys[visible];
+        // Rows are made for the visible keys only, in their order.
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut rows = rows(&model.fleet, model.now).filter(|r| wanted.contains(&RowKey::Run(r.run.id.clone())));
+        for key in wanted {
+            if let Some(r) = rows.by_ref().find(|r| RowKey::Run(r.run.id.clone()) == *key) {
+                out.push(cells(&r));
+            }
+        }
+        out
+    });
+    if keys.is_empty() {
+        table.empty = Some(if model.fleet.hub().is_none() {
+            "no hub: runs live on the hub (fleet.hub, --hub)".to_owned()
+        } else if model.settings.writable {
+            "no runs on the hub yet: register a candidate (n on the health pane, or :register <context>)".to_owned()
+        } else {
+            "no runs on the hub yet".to_owned()
+        });
+    }
+    (title, table)
+}
+
+/// A run opened.
+pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
+    let RowKey::Run(id) = key else { return None };
+    let run = crate::app::runs::run_by_id(model, id)?;
+    let row = RunRow::of(run, model.now, model.fleet.settings.lock_ttl, &model.fleet.settings.host);
+    let room = (width as usize).saturating_sub(8).max(20);
+    let mut lines: Vec<Line> = vec![
+        field("State", vec![Cell::new(row.state.name(), state_tone(row.state))]),
+        field("Step", vec![Cell::plain(format!("{}/{} {}", row.step, row.steps, row.step_name))]),
+        field("By", vec![Cell::plain(run.by.label())]),
+        field(
+            "Started",
+            vec![Cell::plain(format!("{} · {}", run.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"), age(row.duration)))],
+        ),
+    ];
+    if let Some(lock) = &run.lock {
+        let text = format!(
+            "{} since {} · renewed {} ago",
+            lock.holder.label(),
+            lock.since.strftime("%H:%M:%S"),
+            age(crate::fleet::ago(model.now, lock.renewed_at))
+        );
+        lines.push(field("Lock", vec![Cell::plain(text)]));
+    }
+    if !run.outcome.is_empty() {
+        for (i, l) in wrap(&run.outcome, room.saturating_sub(12)).into_iter().enumerate() {
+            lines.push(field(if i == 0 { "Outcome" } else { "" }, vec![Cell::new(l, Tone::Crit)]));
+        }
+    }
+    let mine = model.driving.as_deref() == Some(id.as_str());
+    let hint = match row.state {
+        RunState::Interrupted if model.settings.writable => {
+            Some(format!("interrupted at step {}: c takes it over and goes on", row.step))
+        }
+        RunState::Failed | RunState::Aborted if model.settings.writable && crate::workflow::runbook::undoable(run) => {
+            Some("U undoes this run's changes (previewed and confirmed first)".to_owned())
+        }
+        RunState::Running | RunState::Waiting if mine => Some("this session drives the run · x aborts it".to_owned()),
+        _ => None,
+    };
+    if let Some(h) = hint {
+        lines.push(vec![Cell::new(h, Tone::Accent)]);
+    }
+    if let Some((_, question)) = crate::app::runs::asks(model) {
+        lines.push(vec![Cell::new(question, Tone::Warn)]);
+    }
+    lines.push(Vec::new());
+    lines.push(heading("Steps".to_owned()));
+    for (i, step) in run.steps.iter().enumerate() {
+        let marker = if i == run.current && !run.state.finished() { "▸" } else { " " };
+        lines.push(vec![
+            Cell::plain(format!("{marker}{:>2} ", i + 1)),
+            Cell::new(format!("{:<8}", step.state.name()), step_tone(step.state)),
+            Cell::muted(format!(" {:<10} ", step.spec.kind())),
+            Cell::plain(step.name.clone()),
+        ]);
+        for e in &step.evidence {
+            for l in wrap(&e.text, room.saturating_sub(6)) {
+                lines.push(vec![Cell::plain("      "), Cell::new(l, verdict_tone(e.verdict))]);
+            }
+        }
+        if step.state == StepState::Running && !step.progress.is_empty() {
+            lines.push(vec![Cell::plain("      "), Cell::new(format!("… {}", step.progress), Tone::Accent)]);
+        }
+        let StepSpec::ChangeSet { writes, .. } = &step.spec else { continue };
+        if step.state == StepState::Waiting {
+            for l in &step.preview {
+                lines.push(vec![Cell::plain("      "), Cell::plain(format!("dry run: {l}"))]);
+            }
+        }
+        for (w, planned) in writes.iter().enumerate() {
+            let record = step.writes.get(w);
+            let state = record.map_or(WriteState::Planned, |r| r.state);
+            let tone = match state {
+                WriteState::Applied => Tone::Ok,
+                WriteState::Failed => Tone::Crit,
+                WriteState::Sent => Tone::Warn,
+                WriteState::Planned => Tone::Muted,
+            };
+            let word = match state {
+                WriteState::Planned => "planned",
+                WriteState::Sent => "sent",
+                WriteState::Applied => "written",
+                WriteState::Failed => "failed",
+            };
+            lines.push(vec![
+                Cell::plain("      "),
+                Cell::new(format!("{word:<8}"), tone),
+                Cell::plain(format!(" {}", planned.label())),
+            ]);
+            if let Some(e) = record.and_then(|r| r.error.as_ref()) {
+                for l in wrap(&e.describe(), room.saturating_sub(15)) {
+                    lines.push(vec![Cell::plain("               "), Cell::new(l, Tone::Crit)]);
+                }
+            }
+        }
+    }
+    if !run.confirmations.is_empty() {
+        lines.push(Vec::new());
+        lines.push(heading("Confirmations".to_owned()));
+        for c in &run.confirmations {
+            lines.push(vec![Cell::plain(format!(
+                "step {} · {} · {} typed {:?}",
+                c.step + 1,
+                c.at.strftime("%H:%M:%S"),
+                c.by,
+                c.text
+            ))]);
+        }
+    }
+    let entries: Vec<_> = model
+        .audit
+        .journal_entries_of(&run.id)
+        .into_iter()
+        .map(|r| format!("{} {} {} · {}", r.time.strftime("%H:%M:%S"), r.verb, r.object(), r.outcome))
+        .collect();
+    if !entries.is_empty() {
+        lines.push(Vec::new());
+        lines.push(heading(format!("Journal ({} entries)", entries.len())));
+        lines.extend(entries.into_iter().map(|e| vec![Cell::plain(e)]));
+    }
+    Some(DetailVm {
+        title: format!("Run {} · {} {}", run.id, run.workflow.name(), run.cluster),
+        lines,
+        scroll: model.ui.detail_scroll,
+        chart: None,
+    })
+}
