@@ -144,13 +144,16 @@ fn render_wall(w: &WallVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
 /// The header: brand, pane tabs and clock, dropping the brand and then the clock when
 /// the terminal is too narrow for all three.
 fn render_header(h: &HeaderVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let tabs_width: usize = h.tabs.iter().map(|(label, _)| label.chars().count() + 3).sum();
+    let labels: usize = h.tabs.iter().map(|(label, _)| label.chars().count()).sum();
     let brand = " fleetdeck ";
     // The badge is never dropped: the brand and then the clock give way to it.
     let badge = h.badge.as_ref().map(|b| format!(" {b} "));
     let badge_width = badge.as_ref().map_or(0, |b| b.chars().count() + 1);
     let clock = h.right.chars().count() + 1;
     let width = (area.width as usize).saturating_sub(badge_width);
+    // Tabs padded on both sides when that leaves room for the clock, else tighter.
+    let roomy = labels + 3 * h.tabs.len() + clock <= width;
+    let tabs_width = labels + if roomy { 3 } else { 1 } * h.tabs.len();
     let show_brand = brand.len() + tabs_width + clock <= width;
     let show_clock = tabs_width + clock <= width;
     let area = match &badge {
@@ -177,7 +180,7 @@ fn render_header(h: &HeaderVm, theme: &Theme, area: Rect, buf: &mut Buffer) {
         } else {
             theme.tone(crate::view::table::Tone::Muted)
         };
-        line.push(Span::styled(format!(" {label} "), style));
+        line.push(Span::styled(if roomy { format!(" {label} ") } else { label.clone() }, style));
     }
     Line::from(line).render(area, buf);
     if show_clock {

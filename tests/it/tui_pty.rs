@@ -135,7 +135,7 @@ fn over_ssh_at_80x24_with_no_color_and_ascii() {
     wall.wait_for("WALL", LIVE);
     wall.wait_for("data ", LIVE);
     wall.key("\t");
-    wall.wait_for("Latency . page 2/5", Duration::from_secs(5));
+    wall.wait_for("Latency . page 2/6", Duration::from_secs(5));
     wall.key("q");
     assert!(wall.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()));
     let raw = wall.raw();

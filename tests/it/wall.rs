@@ -200,13 +200,13 @@ fn pages_rotate_and_only_wall_keys_act() {
     update(&mut m, Msg::Action(Action::PrevPane));
     assert_eq!(m.ui.wall.as_ref().unwrap().page, Pane::Health);
     update(&mut m, Msg::Action(Action::PrevPane));
-    assert_eq!(m.ui.wall.as_ref().unwrap().page, Pane::Audit, "wraps around");
+    assert_eq!(m.ui.wall.as_ref().unwrap().page, Pane::Runs, "wraps around");
     // Keys of the ordinary TUI do nothing on a wall.
     for action in [Action::Help, Action::Filter, Action::Open, Action::Pane(Pane::Backups), Action::Down] {
         update(&mut m, Msg::Action(action));
     }
     assert!(!m.ui.help && !m.ui.filter.editing && m.ui.detail.is_none());
-    assert_eq!(m.ui.wall.as_ref().unwrap().page, Pane::Audit);
+    assert_eq!(m.ui.wall.as_ref().unwrap().page, Pane::Runs);
     assert_ne!(m.ui.wall, Some(start));
     // The wall keymap has nothing but pause, pages and quit.
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
