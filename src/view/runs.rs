@@ -151,10 +151,17 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
             Cell::muted(format!(" {:<10} ", step.spec.kind())),
             Cell::plain(step.name.clone()),
         ]);
-        for e in &step.evidence {
+        // The step at hand, and those that warned or failed, in full; a passed one by its
+        // first line (the run record and `fleetdeck runs --json` hold all of it).
+        let full = i == run.current || matches!(step.state, StepState::Warned | StepState::Failed);
+        let shown = if full { step.evidence.len() } else { step.evidence.len().min(1) };
+        for e in &step.evidence[..shown] {
             for l in wrap(&e.text, room.saturating_sub(6)) {
                 lines.push(vec![Cell::plain("      "), Cell::new(l, verdict_tone(e.verdict))]);
             }
+        }
+        if shown < step.evidence.len() {
+            lines.push(vec![Cell::plain("      "), Cell::muted(format!("and {} more", step.evidence.len() - shown))]);
         }
         if step.state == StepState::Running && !step.progress.is_empty() {
             lines.push(vec![Cell::plain("      "), Cell::new(format!("… {}", step.progress), Tone::Accent)]);
@@ -164,6 +171,7 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
             for l in &step.preview {
                 lines.push(vec![Cell::plain("      "), Cell::plain(format!("dry run: {l}"))]);
             }
+            continue;
         }
         for (w, planned) in writes.iter().enumerate() {
             let record = step.writes.get(w);

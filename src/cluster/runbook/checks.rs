@@ -327,7 +327,7 @@ impl Runner {
         let list = tokio::time::timeout(self.settings.request_timeout, api.list_metadata(&ListParams::default()))
             .await
             .map_err(|_| format!("listing {context}'s Deployments timed out"))?
-            .map_err(|e| crate::cluster::errors::classify(&e).1)?;
+            .map_err(|e| format!("cannot list {context}'s Deployments: {}", crate::cluster::errors::classify(&e).1))?;
         let mut out: Vec<(String, String)> = list
             .items
             .into_iter()
