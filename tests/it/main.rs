@@ -17,6 +17,7 @@ mod layering;
 mod propagation;
 mod read_only;
 mod runbook;
+mod runs_pty;
 mod sim_api;
 mod sim_audit;
 mod sim_behaviour;

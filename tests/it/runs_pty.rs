@@ -1,0 +1,188 @@
+//! Registration through the real binary in a pseudo-terminal, on a simulated fleet served
+//! by `fleetdeck sim` in its own process: by keys and the command line, watched live from a
+//! second (read-only) session, killed with SIGKILL in its change set and taken over by a
+//! new process, with the simulator's audit log proving no object was written twice.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::pty::Pty;
+
+const LIVE: Duration = Duration::from_secs(60);
+
+/// `fleetdeck sim` with a candidate, writing its kubeconfigs and audit logs in a
+/// temporary directory; stopped when dropped.
+struct Sim {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Sim {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = dir.path().join("register.toml");
+        std::fs::write(
+            &scenario,
+            "name = \"register\"\n[fleet]\nspokes = 2\ncandidates = 1\nevents_every = \"1h\"\n[flux]\nrevision_every = \"1h\"\nreconcile_delay = \"1s..2s\"\n",
+        )
+        .unwrap();
+        let kubeconfig = dir.path().join("kc.yaml");
+        let child = common::cli(
+            &[
+                "sim",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--audit-dir",
+                dir.path().join("audit").to_str().unwrap(),
+                "--scenario",
+                scenario.to_str().unwrap(),
+            ],
+            dir.path(),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !dir.path().join("kc.readonly.yaml").exists() {
+            assert!(Instant::now() < deadline, "the simulator wrote no kubeconfig");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, dir }
+    }
+
+    fn kubeconfig(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    fn log(&self, context: &str) -> PathBuf {
+        self.dir.path().join("audit").join(format!("{context}.log"))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Objects created for real (not dry runs) in an audit log, as resource/name.
+fn creates(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["verb"] == "create" && e["responseStatus"]["code"] == 201)
+        .filter(|e| !e["requestURI"].as_str().unwrap_or_default().contains("dryRun"))
+        .filter(|e| {
+            !["events", "selfsubjectaccessreviews"].contains(&e["objectRef"]["resource"].as_str().unwrap_or_default())
+        })
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["objectRef"]["resource"].as_str().unwrap_or_default(),
+                e["objectRef"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Waits for either text; true for the first.
+fn either(pty: &Pty, first: &str, second: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let screen = pty.screen();
+        if screen.contains(first) {
+            return true;
+        }
+        if screen.contains(second) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("waited {limit:?} for {first:?} or {second:?}; the screen:\n{}", pty.screen());
+}
+
+#[test]
+fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_second_write() {
+    let sim = Sim::start();
+    let data = sim.dir.path().join("operator-data");
+    let data = data.to_str().unwrap();
+    let kc = sim.kubeconfig("kc.yaml");
+    let mut first = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data)], 120, 40);
+    first.wait_for("candidate", LIVE);
+    let watcher = Pty::spawn(&["--read-only", "--kubeconfig", &sim.kubeconfig("kc.readonly.yaml")], &[], 120, 40);
+    watcher.wait_for("edge-eu-1", LIVE);
+    watcher.key("6");
+    watcher.wait_for("Runs · 0 on the hub", Duration::from_secs(10));
+
+    // The command line, with Tab completing the candidate's name.
+    first.key(":");
+    first.send("register ed");
+    first.key("\t");
+    first.wait_for(":register edge-eu-1", Duration::from_secs(5));
+    first.key("\r");
+    first.wait_for("type edge-eu-1 to write these 7 objects", Duration::from_secs(30));
+    assert!(first.screen().contains("dry run: edge-eu-1 · create ServiceAccount kube-system/fleetdeck-hub"));
+    // The other session sees the run waiting for its operator.
+    watcher.wait_for("waiting", Duration::from_secs(10));
+    assert!(watcher.screen().contains("register   edge-eu-1"), "{}", watcher.screen());
+
+    // Confirmed, then killed in the middle of its writes.
+    first.send("edge-eu-1");
+    first.send("\r");
+    let _ = either(&first, "written", "succeeded", Duration::from_secs(10));
+    let killed = std::process::Command::new("kill").arg("-KILL").arg(first.pid().to_string()).status().unwrap();
+    assert!(killed.success());
+    first.wait_exit(Duration::from_secs(10)).expect("killed");
+    watcher.wait_for("interrupted", Duration::from_secs(10));
+
+    // A new process takes it over: the runs pane, c, the cluster's name typed.
+    let second = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data)], 120, 40);
+    second.wait_for("edge-eu-1", LIVE);
+    second.key("6");
+    second.wait_for("interrupted", Duration::from_secs(10));
+    second.key("c");
+    second.wait_for("type edge-eu-1 to take the run over", Duration::from_secs(5));
+    second.send("edge-eu-1");
+    second.key("\r");
+    // Killed before the confirmation took: the change set is previewed and confirmed again.
+    if either(&second, "type edge-eu-1 to write", "State       succeeded", Duration::from_secs(60)) {
+        second.send("edge-eu-1");
+        second.key("\r");
+    }
+    second.wait_for("State       succeeded", Duration::from_secs(60));
+    watcher.wait_for("succeeded", Duration::from_secs(10));
+    second.key("\x1b");
+    second.key("1");
+    second.wait_for("Health ·", Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let screen = second.screen();
+        let row = screen.lines().find(|l| l.starts_with("edge-eu-1")).unwrap_or_default().to_owned();
+        if row.contains("spoke") && row.contains("in sync") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "edge-eu-1 is a spoke in sync:\n{screen}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut created = creates(&sim.log("edge-eu-1"));
+    created.extend(creates(&sim.log("hub")));
+    let mut unique = created.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(created.len(), unique.len(), "an object was created twice: {created:?}");
+    for object in [
+        "serviceaccounts/fleetdeck-hub",
+        "secrets/fleetdeck-hub-token",
+        "secrets/cluster-kubeconfig",
+        "kustomizations/policies",
+    ] {
+        assert!(created.iter().any(|c| c == object), "{object} in {created:?}");
+    }
+    second.key("q");
+}
