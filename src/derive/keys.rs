@@ -94,7 +94,7 @@ impl Derived {
                 .collect(),
             Pane::Audit => Vec::new(),
             Pane::Runs => super::runs::rows(fleet, self.now)
-                .filter(|r| needle.admits(&r.search()))
+                .filter(|r| needle.is_empty() || needle.admits(&r.search()))
                 .map(|r| RowKey::Run(r.run.id.clone()))
                 .collect(),
         }

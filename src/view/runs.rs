@@ -72,13 +72,19 @@ pub fn pane(model: &Model, keys: &[RowKey], width: u16, height: usize) -> (Strin
     let going = crate::derive::runs::going(&model.fleet, model.now).len();
     let title = format!("Runs · {} on the hub · {going} going", keys.len());
     let mut table = TableVm::window(&specs(), width, height, keys.len(), selected, |visible| {
-        let wanted = &keys[visible];
+        let wanted: std::collections::HashMap<&str, usize> = keys[visible]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| match k {
+                RowKey::Run(id) => Some((id.as_str(), i)),
+                _ => None,
+            })
+            .collect();
         // Rows are made for the visible keys only, in their order.
-        let mut out = Vec::with_capacity(wanted.len());
-        let mut rows = rows(&model.fleet, model.now).filter(|r| wanted.contains(&RowKey::Run(r.run.id.clone())));
-        for key in wanted {
-            if let Some(r) = rows.by_ref().find(|r| RowKey::Run(r.run.id.clone()) == *key) {
-                out.push(cells(&r));
+        let mut out = vec![Vec::new(); wanted.len()];
+        for r in rows(&model.fleet, model.now) {
+            if let Some(&i) = wanted.get(r.run.id.as_str()) {
+                out[i] = cells(&r);
             }
         }
         out
@@ -93,6 +99,57 @@ pub fn pane(model: &Model, keys: &[RowKey], width: u16, height: usize) -> (Strin
         });
     }
     (title, table)
+}
+
+/// A step: its line, then (`full`) its evidence, progress, and a change set's dry run or
+/// writes; otherwise its first line of evidence.
+fn step_lines(run: &crate::fleet::run::Run, i: usize, full: bool, room: usize) -> Vec<Line> {
+    let step = &run.steps[i];
+    let marker = if i == run.current && !run.state.finished() { "▸" } else { " " };
+    let mut lines = vec![vec![
+        Cell::plain(format!("{marker}{:>2} ", i + 1)),
+        Cell::new(format!("{:<8}", step.state.name()), step_tone(step.state)),
+        Cell::muted(format!(" {:<10} ", step.spec.kind())),
+        Cell::plain(step.name.clone()),
+    ]];
+    let indent = || Cell::plain("      ");
+    let shown = if full { step.evidence.len() } else { step.evidence.len().min(1) };
+    for e in &step.evidence[..shown] {
+        for l in wrap(&e.text, room.saturating_sub(6)) {
+            lines.push(vec![indent(), Cell::new(l, verdict_tone(e.verdict))]);
+        }
+    }
+    if !full {
+        return lines;
+    }
+    if step.state == StepState::Running && !step.progress.is_empty() {
+        lines.push(vec![indent(), Cell::new(format!("… {}", step.progress), Tone::Accent)]);
+    }
+    let StepSpec::ChangeSet { writes, .. } = &step.spec else { return lines };
+    if step.state == StepState::Waiting {
+        for l in &step.preview {
+            for (n, part) in wrap(&format!("dry run: {l}"), room.saturating_sub(6)).into_iter().enumerate() {
+                lines.push(vec![Cell::plain(if n == 0 { "      " } else { "        " }), Cell::plain(part)]);
+            }
+        }
+        return lines;
+    }
+    for (w, planned) in writes.iter().enumerate() {
+        let record = step.writes.get(w);
+        let (word, tone) = match record.map_or(WriteState::Planned, |r| r.state) {
+            WriteState::Planned => ("planned", Tone::Muted),
+            WriteState::Sent => ("sent", Tone::Warn),
+            WriteState::Applied => ("written", Tone::Ok),
+            WriteState::Failed => ("failed", Tone::Crit),
+        };
+        lines.push(vec![indent(), Cell::new(format!("{word:<8}"), tone), Cell::plain(format!(" {}", planned.label()))]);
+        if let Some(e) = record.and_then(|r| r.error.as_ref()) {
+            for l in wrap(&e.describe(), room.saturating_sub(15)) {
+                lines.push(vec![Cell::plain("               "), Cell::new(l, Tone::Crit)]);
+            }
+        }
+    }
+    lines
 }
 
 /// A run opened.
@@ -141,64 +198,24 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
     if let Some((_, question)) = crate::app::runs::asks(model) {
         lines.push(vec![Cell::new(question, Tone::Warn)]);
     }
+    // The step at hand first, in full, so its preview or progress shows on a small
+    // terminal; then every step, a passed one by its first line of evidence (the run
+    // record and `fleetdeck runs --json` hold all of it).
+    let at_hand = (!run.state.finished() || run.state == RunState::Failed).then_some(run.current);
+    if let Some(step) = at_hand.and_then(|i| run.steps.get(i)) {
+        lines.push(Vec::new());
+        lines.push(heading(format!("Step {} · {}", run.current + 1, step.spec.kind())));
+        lines.extend(step_lines(run, run.current, true, room));
+    }
     lines.push(Vec::new());
     lines.push(heading("Steps".to_owned()));
-    for (i, step) in run.steps.iter().enumerate() {
-        let marker = if i == run.current && !run.state.finished() { "▸" } else { " " };
-        lines.push(vec![
-            Cell::plain(format!("{marker}{:>2} ", i + 1)),
-            Cell::new(format!("{:<8}", step.state.name()), step_tone(step.state)),
-            Cell::muted(format!(" {:<10} ", step.spec.kind())),
-            Cell::plain(step.name.clone()),
-        ]);
-        // The step at hand, and those that warned or failed, in full; a passed one by its
-        // first line (the run record and `fleetdeck runs --json` hold all of it).
-        let full = i == run.current || matches!(step.state, StepState::Warned | StepState::Failed);
-        let shown = if full { step.evidence.len() } else { step.evidence.len().min(1) };
-        for e in &step.evidence[..shown] {
-            for l in wrap(&e.text, room.saturating_sub(6)) {
-                lines.push(vec![Cell::plain("      "), Cell::new(l, verdict_tone(e.verdict))]);
-            }
+    for i in 0..run.steps.len() {
+        let full = Some(i) != at_hand && matches!(run.steps[i].state, StepState::Warned | StepState::Failed);
+        let mut step = step_lines(run, i, full, room);
+        if Some(i) == at_hand {
+            step.truncate(1);
         }
-        if shown < step.evidence.len() {
-            lines.push(vec![Cell::plain("      "), Cell::muted(format!("and {} more", step.evidence.len() - shown))]);
-        }
-        if step.state == StepState::Running && !step.progress.is_empty() {
-            lines.push(vec![Cell::plain("      "), Cell::new(format!("… {}", step.progress), Tone::Accent)]);
-        }
-        let StepSpec::ChangeSet { writes, .. } = &step.spec else { continue };
-        if step.state == StepState::Waiting {
-            for l in &step.preview {
-                lines.push(vec![Cell::plain("      "), Cell::plain(format!("dry run: {l}"))]);
-            }
-            continue;
-        }
-        for (w, planned) in writes.iter().enumerate() {
-            let record = step.writes.get(w);
-            let state = record.map_or(WriteState::Planned, |r| r.state);
-            let tone = match state {
-                WriteState::Applied => Tone::Ok,
-                WriteState::Failed => Tone::Crit,
-                WriteState::Sent => Tone::Warn,
-                WriteState::Planned => Tone::Muted,
-            };
-            let word = match state {
-                WriteState::Planned => "planned",
-                WriteState::Sent => "sent",
-                WriteState::Applied => "written",
-                WriteState::Failed => "failed",
-            };
-            lines.push(vec![
-                Cell::plain("      "),
-                Cell::new(format!("{word:<8}"), tone),
-                Cell::plain(format!(" {}", planned.label())),
-            ]);
-            if let Some(e) = record.and_then(|r| r.error.as_ref()) {
-                for l in wrap(&e.describe(), room.saturating_sub(15)) {
-                    lines.push(vec![Cell::plain("               "), Cell::new(l, Tone::Crit)]);
-                }
-            }
-        }
+        lines.extend(step);
     }
     if !run.confirmations.is_empty() {
         lines.push(Vec::new());

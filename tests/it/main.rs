@@ -18,6 +18,7 @@ mod propagation;
 mod read_only;
 mod runbook;
 mod runs_pty;
+mod runs_view;
 mod sim_api;
 mod sim_audit;
 mod sim_behaviour;
