@@ -4,6 +4,7 @@
 //! One cluster's failure, slowness or missing CRD never blocks another.
 
 pub mod access;
+pub mod chain;
 pub mod client;
 pub mod conn;
 pub mod contexts;

@@ -361,10 +361,16 @@ pub fn plan_unregister(run: &Run) -> Result<Vec<PlannedWrite>, String> {
 
 /// The kubeconfig a spoke's Secret holds: its server, CA and the hub's token.
 pub fn kubeconfig(cluster: &str, server: &str, ca_data: &str, token: &str) -> String {
+    // No CA data: the server's certificate is signed by a CA the system trusts.
+    let cluster_entry = if ca_data.is_empty() {
+        json!({"server": server})
+    } else {
+        json!({"server": server, "certificate-authority-data": ca_data})
+    };
     let doc = json!({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
         "users": [{"name": "fleetdeck-hub", "user": {"token": token}}],
         "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "fleetdeck-hub"}}],
         "current-context": cluster,

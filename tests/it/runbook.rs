@@ -253,3 +253,36 @@ async fn view_only_credentials_stop_in_preflight_with_nothing_written() {
     let blocked = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.unwrap_err();
     assert!(matches!(&blocked, Blocked::Failed(e) if e.contains("cannot store the run")), "{blocked:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_chain_is_read_for_a_kubeconfig_that_names_no_ca() {
+    let fleet = common::still_fleet(1).await;
+    let server =
+        common::contexts_of(&fleet, Access::Admin).await.into_iter().find(|c| c.name == "staging-eu-1").unwrap().server;
+    let chain = fleetdeck::cluster::chain::of(&server, Duration::from_secs(5)).await.expect("the chain");
+    assert!(!chain.is_empty());
+    let err = fleetdeck::cluster::chain::of("https://127.0.0.1:1", Duration::from_secs(5)).await.unwrap_err();
+    assert!(err.contains("TLS handshake with 127.0.0.1:1"), "{err}");
+    // A kubeconfig for a server under a CA the system trusts names none.
+    let kc: serde_json::Value =
+        serde_json::from_str(&fleetdeck::workflow::register::kubeconfig("c", "https://x", "", "t")).unwrap();
+    assert!(kc["clusters"][0]["cluster"].get("certificate-authority-data").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_session_is_told_who_holds_the_cluster_and_since_when() {
+    let fleet = fleet_with_candidate().await;
+    let (_dir, journal) = common::temp_journal();
+    let first = runner(&fleet, &[], journal.clone()).await;
+    let (run, _) = first.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let second = runner(&fleet, &[], journal).await;
+    let blocked = second.start(Workflow::Unregister, "edge-eu-1", "edge-eu-1").await.unwrap_err();
+    let Blocked::Busy(held) = &blocked else { panic!("{blocked:?}") };
+    assert_eq!(held.id, run.id);
+    let text = blocked.describe();
+    let holder = first.session().label();
+    assert!(text.contains(&format!("register run held by {holder} since")), "{text}");
+    assert!(text.contains("one run per cluster at a time"), "{text}");
+    // Another cluster is free.
+    assert!(second.start(Workflow::Unregister, "staging-eu-1", "staging-eu-1").await.is_ok());
+}

@@ -182,10 +182,27 @@ impl Runner {
                         facts.insert("ca_sha256".into(), sha);
                         facts.insert("ca_data".into(), STANDARD.encode(pem(&ders)));
                     }
-                    _ => lines.push(evidence(
-                        Verdict::Fail,
-                        format!("the kubeconfig of {context} names no CA (certificate-authority-data): the hub's kubeconfig Secret needs the CA that signed the spoke's server"),
-                    )),
+                    _ => match crate::cluster::chain::of(&self.writer.server_of(context), self.settings.request_timeout)
+                        .await
+                    {
+                        // A server whose certificate a CA the system trusts signed: the
+                        // hub's kubeconfig trusts the system's CAs too.
+                        Ok(chain) => {
+                            let sha = hex(&Sha256::digest(chain.last().map(Vec::as_slice).unwrap_or_default()));
+                            lines.push(evidence(
+                                Verdict::Warn,
+                                format!("the kubeconfig of {context} names no CA: recorded the server's chain (its last certificate sha256:{sha}); the hub's kubeconfig trusts the system's CAs"),
+                            ));
+                            facts.insert("ca_sha256".into(), sha);
+                            facts.insert("ca_data".into(), String::new());
+                        }
+                        Err(e) => lines.push(evidence(
+                            Verdict::Fail,
+                            format!(
+                                "the kubeconfig of {context} names no CA, and the server's chain cannot be read: {e}"
+                            ),
+                        )),
+                    },
                 }
                 judged(lines, facts)
             }
