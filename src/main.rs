@@ -321,9 +321,14 @@ async fn journal(
             let verdict = journal.verify()?;
             let path = journal.path().display();
             for (line, entry) in &verdict.unfinished {
+                let who = if fleetdeck::cluster::write::is_run_write(&entry.action) {
+                    "resuming its run (the runs pane, c) reads the object and records what came of it"
+                } else {
+                    "the next operator session reads the object and records what came of it"
+                };
                 let _ = writeln!(
                     out,
-                    "{path}: line {line}: entry {} has no outcome: the write's result was not recorded (interrupted); the next operator session reads the object and records what came of it: {}",
+                    "{path}: line {line}: entry {} has no outcome: the write's result was not recorded (interrupted); {who}: {}",
                     entry.seq,
                     entry.summary()
                 );

@@ -113,20 +113,8 @@ impl AuditRecord {
     }
 }
 
-/// A kind's resource name as the API server derives it by default ("Kustomization" ->
-/// "kustomizations", "GitRepository" -> "gitrepositories").
-pub fn plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower.is_empty() {
-        lower
-    } else if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
-        format!("{stem}ies")
-    } else if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
-        format!("{lower}es")
-    } else {
-        format!("{lower}s")
-    }
-}
+/// A kind's resource name as the API server derives it by default.
+pub use crate::fleet::run::plural_of as plural;
 
 /// Keeps at most RAW_LIMIT bytes of an entry (on a character boundary).
 pub fn cut(mut raw: String) -> Box<str> {

@@ -190,14 +190,18 @@ impl ObjectRef {
     }
 }
 
-/// The plural of a kind fleetdeck writes.
+/// A kind's resource name as the API server derives it by default ("Kustomization" ->
+/// "kustomizations", "GitRepository" -> "gitrepositories", "Ingress" -> "ingresses").
 pub fn plural_of(kind: &str) -> String {
     let lower = kind.to_lowercase();
-    match lower.as_str() {
-        "policy" => "policies".to_owned(),
-        k if k.ends_with("ss") || k.ends_with('x') => format!("{k}es"),
-        k if k.ends_with('y') => format!("{}ies", &k[..k.len() - 1]),
-        _ => format!("{lower}s"),
+    if lower.is_empty() {
+        lower
+    } else if let Some(stem) = lower.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+        format!("{stem}ies")
+    } else if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
     }
 }
 
