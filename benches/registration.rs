@@ -136,24 +136,13 @@ fn runs_pane_frames() {
     let mut model = Model::new(&contexts, ModelSettings { writable: true, ..ModelSettings::default() }, now);
     let template: Run = {
         let by = fleetdeck::fleet::run::Session { user: "alice".into(), host: "ops".into(), pid: 1, id: "s".into() };
-        Run {
-            id: String::new(),
-            workflow: Workflow::Register,
-            cluster: "edge-eu-1".into(),
-            context: "edge-eu-1".into(),
-            hub: "hub".into(),
-            state: RunState::Succeeded,
-            current: 7,
-            steps: fleetdeck::workflow::register::register_steps("edge-eu-1", &Default::default()),
-            by,
-            started_at: now,
-            updated_at: now,
-            finished_at: Some(now),
-            lock: None,
-            confirmations: vec![],
-            facts: Default::default(),
-            outcome: String::new(),
-        }
+        let steps = fleetdeck::workflow::register::register_steps("edge-eu-1", &Default::default());
+        let mut run = Run::new("", Workflow::Register, ("edge-eu-1", "edge-eu-1", "hub"), steps, by, now);
+        run.state = RunState::Succeeded;
+        run.current = 7;
+        run.finished_at = Some(now);
+        run.lock = None;
+        run
     };
     let hub = model.fleet.hub_id().unwrap();
     for i in 0..1000u32 {

@@ -4,7 +4,7 @@ use crate::app::msg::Msg;
 use crate::app::update::update;
 use crate::cluster::{ContextSpec, EngineEvent};
 use crate::fleet::kind::Kind;
-use crate::fleet::run::{Lock, Session, Step, StepSpec};
+use crate::fleet::run::{Session, Step, StepSpec};
 use crate::fleet::summary::{KustomizationSummary, Summary};
 use jiff::Timestamp;
 
@@ -101,24 +101,11 @@ fn waiting_run() -> Run {
     let mut step =
         Step::new("plan", StepSpec::ChangeSet { plan: String::new(), confirm: "edge-eu-1".into(), writes: vec![] });
     step.state = StepState::Waiting;
-    Run {
-        id: "20261201-100000-abc123".into(),
-        workflow: Workflow::Register,
-        cluster: "edge-eu-1".into(),
-        context: "edge-eu-1".into(),
-        hub: "hub".into(),
-        state: RunState::Waiting,
-        current: 0,
-        steps: vec![step],
-        by: by.clone(),
-        started_at: t(0),
-        updated_at: t(1),
-        finished_at: None,
-        lock: Some(Lock { holder: by, since: t(0), renewed_at: t(1) }),
-        confirmations: vec![],
-        facts: Default::default(),
-        outcome: String::new(),
-    }
+    let mut run =
+        Run::new("20261201-100000-abc123", Workflow::Register, ("edge-eu-1", "edge-eu-1", "hub"), vec![step], by, t(0));
+    run.state = RunState::Waiting;
+    run.updated_at = t(1);
+    run
 }
 
 #[test]

@@ -525,6 +525,36 @@ pub fn session_gone(session: &Session, this_host: &str) -> Option<bool> {
 }
 
 impl Run {
+    /// A run of `steps` on `cluster` (reached through `context`, recorded on `hub`),
+    /// started at `now` by `by`, who holds its lock.
+    pub fn new(
+        id: &str,
+        workflow: Workflow,
+        (cluster, context, hub): (&str, &str, &str),
+        steps: Vec<Step>,
+        by: Session,
+        now: Timestamp,
+    ) -> Run {
+        Run {
+            id: id.to_owned(),
+            workflow,
+            cluster: cluster.to_owned(),
+            context: context.to_owned(),
+            hub: hub.to_owned(),
+            state: RunState::Running,
+            current: 0,
+            steps,
+            lock: Some(Lock { holder: by.clone(), since: now, renewed_at: now }),
+            by,
+            started_at: now,
+            updated_at: now,
+            finished_at: None,
+            confirmations: Vec::new(),
+            facts: BTreeMap::new(),
+            outcome: String::new(),
+        }
+    }
+
     /// The ConfigMap's name: `run-<id>`.
     pub fn object_name(&self) -> String {
         format!("run-{}", self.id)
@@ -666,24 +696,8 @@ mod tests {
     fn run() -> Run {
         let t: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
         let by = Session { user: "alice".into(), host: "elsewhere".into(), pid: 1, id: "s1".into() };
-        Run {
-            id: "r1".into(),
-            workflow: Workflow::Register,
-            cluster: "edge-eu-1".into(),
-            context: "edge-eu-1".into(),
-            hub: "hub".into(),
-            state: RunState::Running,
-            current: 0,
-            steps: vec![Step::new("check", StepSpec::Check { check: "reachable".into() })],
-            by: by.clone(),
-            started_at: t,
-            updated_at: t,
-            finished_at: None,
-            lock: Some(Lock { holder: by, since: t, renewed_at: t }),
-            confirmations: vec![],
-            facts: BTreeMap::new(),
-            outcome: String::new(),
-        }
+        let steps = vec![Step::new("check", StepSpec::Check { check: "reachable".into() })];
+        Run::new("r1", Workflow::Register, ("edge-eu-1", "edge-eu-1", "hub"), steps, by, t)
     }
 
     #[test]

@@ -1,28 +1,13 @@
 use super::*;
-use crate::fleet::run::{Lock, RunState, Session, Workflow};
+use crate::fleet::run::{Session, Workflow};
 use jiff::Timestamp;
 
 fn run(workflow: Workflow, facts: &[(&str, &str)]) -> Run {
     let t: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
     let by = Session { user: "alice".into(), host: "laptop".into(), pid: 7, id: "s".into() };
-    Run {
-        id: "r1".into(),
-        workflow,
-        cluster: "edge-eu-1".into(),
-        context: "edge-eu-1".into(),
-        hub: "hub".into(),
-        state: RunState::Running,
-        current: 0,
-        steps: vec![],
-        by: by.clone(),
-        started_at: t,
-        updated_at: t,
-        finished_at: None,
-        lock: Some(Lock { holder: by, since: t, renewed_at: t }),
-        confirmations: vec![],
-        facts: facts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        outcome: String::new(),
-    }
+    let mut run = Run::new("r1", workflow, ("edge-eu-1", "edge-eu-1", "hub"), vec![], by, t);
+    run.facts = facts.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    run
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Tables of step kind × event → the step's next state and the effects asked for.
 
 use super::*;
-use crate::fleet::run::{Lock, ObjectRef, Session, Workflow};
+use crate::fleet::run::{ObjectRef, Session, Workflow};
 use serde_json::json;
 
 fn t(secs: i64) -> Timestamp {
@@ -26,24 +26,7 @@ fn write(verb: Verb, kind: &str, name: &str) -> PlannedWrite {
 
 fn run_of(steps: Vec<Step>) -> Run {
     let by = Session { user: "alice".into(), host: "laptop".into(), pid: 7, id: "s".into() };
-    Run {
-        id: "r1".into(),
-        workflow: Workflow::Register,
-        cluster: "edge-eu-1".into(),
-        context: "edge-eu-1".into(),
-        hub: "hub".into(),
-        state: RunState::Running,
-        current: 0,
-        steps,
-        by: by.clone(),
-        started_at: t(0),
-        updated_at: t(0),
-        finished_at: None,
-        lock: Some(Lock { holder: by, since: t(0), renewed_at: t(0) }),
-        confirmations: vec![],
-        facts: BTreeMap::new(),
-        outcome: String::new(),
-    }
+    Run::new("r1", Workflow::Register, ("edge-eu-1", "edge-eu-1", "hub"), steps, by, t(0))
 }
 
 fn check(name: &str) -> Step {

@@ -81,27 +81,6 @@ async fn drive_until(
     }
 }
 
-/// The requests an audit log holds that created an object for real (not dry runs).
-fn creates(log: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["verb"] == "create" && e["responseStatus"]["code"] == 201)
-        .filter(|e| !e["requestURI"].as_str().unwrap_or_default().contains("dryRun"))
-        .filter(|e| {
-            !["events", "selfsubjectaccessreviews"].contains(&e["objectRef"]["resource"].as_str().unwrap_or_default())
-        })
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["objectRef"]["resource"].as_str().unwrap_or_default(),
-                e["objectRef"]["name"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_in_its_change_set_resumes_without_writing_anything_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,8 +126,8 @@ async fn a_run_killed_in_its_change_set_resumes_without_writing_anything_twice()
     let (run, _) = drive_to_end(second, run, rv, "edge-eu-1").await;
     assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
 
-    let mut created = creates(&dir.path().join("edge-eu-1.log"));
-    created.extend(creates(&dir.path().join("hub.log")));
+    let mut created = common::creates(&dir.path().join("edge-eu-1.log"));
+    created.extend(common::creates(&dir.path().join("hub.log")));
     created.sort();
     let mut unique = created.clone();
     unique.dedup();

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::pty::Pty;
@@ -67,27 +67,6 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Objects created for real (not dry runs) in an audit log, as resource/name.
-fn creates(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["verb"] == "create" && e["responseStatus"]["code"] == 201)
-        .filter(|e| !e["requestURI"].as_str().unwrap_or_default().contains("dryRun"))
-        .filter(|e| {
-            !["events", "selfsubjectaccessreviews"].contains(&e["objectRef"]["resource"].as_str().unwrap_or_default())
-        })
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["objectRef"]["resource"].as_str().unwrap_or_default(),
-                e["objectRef"]["name"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
 }
 
 /// Waits for either text; true for the first.
@@ -170,8 +149,8 @@ fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_sec
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let mut created = creates(&sim.log("edge-eu-1"));
-    created.extend(creates(&sim.log("hub")));
+    let mut created = common::creates(&sim.log("edge-eu-1"));
+    created.extend(common::creates(&sim.log("hub")));
     let mut unique = created.clone();
     unique.sort();
     unique.dedup();

@@ -4,7 +4,6 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::fixture::t;
@@ -13,7 +12,7 @@ use fleetdeck::app::model::{Model, ModelSettings};
 use fleetdeck::app::msg::Msg;
 use fleetdeck::app::runs::RunReport;
 use fleetdeck::app::update::update;
-use fleetdeck::fleet::run::{Evidence, Lock, RUN_NAMESPACE, Run, RunState, Session, Verdict, Workflow, WriteError};
+use fleetdeck::fleet::run::{Evidence, RUN_NAMESPACE, Run, Session, Verdict, Workflow, WriteError};
 use fleetdeck::workflow::register::{self, Settings};
 use fleetdeck::workflow::runbook::{Event, Prepared, on};
 use serde_json::Value;
@@ -30,25 +29,8 @@ fn alice() -> Session {
 
 /// A registration of edge-eu-1 begun at `start`, moved on by `events` a second apart.
 fn registration(id: &str, start: i64, events: Vec<Event>) -> Run {
-    let by = alice();
-    let mut run = Run {
-        id: id.into(),
-        workflow: Workflow::Register,
-        cluster: "edge-eu-1".into(),
-        context: "edge-eu-1".into(),
-        hub: "hub".into(),
-        state: RunState::Running,
-        current: 0,
-        steps: register::register_steps("edge-eu-1", &Settings::default()),
-        by: by.clone(),
-        started_at: t(start),
-        updated_at: t(start),
-        finished_at: None,
-        lock: Some(Lock { holder: by, since: t(start), renewed_at: t(start) }),
-        confirmations: vec![],
-        facts: BTreeMap::new(),
-        outcome: String::new(),
-    };
+    let steps = register::register_steps("edge-eu-1", &Settings::default());
+    let mut run = Run::new(id, Workflow::Register, ("edge-eu-1", "edge-eu-1", "hub"), steps, alice(), t(start));
     let mut at = start;
     for event in std::iter::once(Event::Begin).chain(events) {
         at += 1;

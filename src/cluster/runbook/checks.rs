@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -70,26 +69,10 @@ impl Runner {
 
     /// Whether the context's credentials may `verb` a resource (`kubectl auth can-i`).
     async fn can(&self, context: &str, (verb, group, resource, namespace, name): Need<'_>) -> Result<bool, String> {
-        let api: Api<SelfSubjectAccessReview> = Api::all(self.client(context).await?);
-        let ask = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(verb.to_owned()),
-                    group: Some(group.to_owned()),
-                    resource: Some(resource.to_owned()),
-                    namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
-                    name: (!name.is_empty()).then(|| name.to_owned()),
-                    ..ResourceAttributes::default()
-                }),
-                ..SelfSubjectAccessReviewSpec::default()
-            },
-            ..SelfSubjectAccessReview::default()
-        };
-        let answer = tokio::time::timeout(self.settings.request_timeout, api.create(&PostParams::default(), &ask))
+        let client = self.client(context).await?;
+        crate::cluster::access::can(&client, (verb, group, resource), namespace, name, self.settings.request_timeout)
             .await
-            .map_err(|_| "the SelfSubjectAccessReview timed out".to_owned())?
-            .map_err(|e| crate::cluster::errors::classify(&e).1)?;
-        Ok(answer.status.is_some_and(|s| s.allowed))
+            .map_err(|e| e.message)
     }
 
     /// One evidence line per need: may or may not.

@@ -192,24 +192,7 @@ impl Runner {
             other => return Err(Blocked::Failed(format!("the {} workflow is not built yet", other.name()))),
         };
         let id = format!("{}-{}", now.strftime("%Y%m%d-%H%M%S"), &uuid::Uuid::new_v4().simple().to_string()[..6]);
-        let mut run = Run {
-            id,
-            workflow,
-            cluster: cluster.to_owned(),
-            context: context.to_owned(),
-            hub,
-            state: RunState::Running,
-            current: 0,
-            steps,
-            by: self.session.clone(),
-            started_at: now,
-            updated_at: now,
-            finished_at: None,
-            lock: Some(self.lock(now)),
-            confirmations: Vec::new(),
-            facts: Default::default(),
-            outcome: String::new(),
-        };
+        let mut run = Run::new(&id, workflow, (cluster, context, &hub), steps, self.session.clone(), now);
         let mut rv = String::new();
         self.save(&mut run, &mut rv).await.map_err(Blocked::Failed)?;
         // Two sessions that started at once: the earlier run keeps the cluster.

@@ -292,3 +292,22 @@ pub fn source_files() -> Vec<std::path::PathBuf> {
     walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
     out
 }
+
+/// The objects an audit log of the simulator says were created for real (not dry runs,
+/// Events and access reviews left out), as resource/name, in the order they were.
+pub fn creates(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["verb"] == "create" && e["responseStatus"]["code"] == 201)
+        .filter(|e| !e["requestURI"].as_str().unwrap_or_default().contains("dryRun"))
+        .filter(|e| {
+            !["events", "selfsubjectaccessreviews"].contains(&e["objectRef"]["resource"].as_str().unwrap_or_default())
+        })
+        .map(|e| {
+            let field = |f: &str| e["objectRef"][f].as_str().unwrap_or_default().to_owned();
+            format!("{}/{}", field("resource"), field("name"))
+        })
+        .collect()
+}
