@@ -59,6 +59,12 @@ pub enum Event {
         held: bool,
     },
     TimedOut,
+    /// A wait's condition can no longer hold (a backup that ended PartiallyFailed).
+    Broke(String),
+    /// Try a failed step that holds again.
+    Retry,
+    /// Go past a failed step that may be overridden, with the operator's reason.
+    Override(String),
     Abort,
     /// Undo the run's applied writes, newest first.
     Undo,
@@ -127,6 +133,10 @@ pub fn on(run: &mut Run, event: Event, now: Timestamp, by: &str) -> Result<Vec<E
         (Event::Begin, _, _) => Ok(resume(run, now)),
         (Event::Abort, _, _) => abort(run, now),
         (Event::Undo, _, _) => undo(run, now),
+        (Event::Retry, Some(_), Some(StepState::Failed)) if run.held() => Ok(retry(run, now)),
+        (Event::Override(reason), Some(_), Some(StepState::Failed)) if run.held() => {
+            override_failure(run, now, by, reason)
+        }
         (Event::Checked { verdict, evidence, facts }, Some(StepSpec::Check { .. }), Some(StepState::Running)) => {
             run.facts.extend(facts);
             let step = &mut run.steps[i];
@@ -248,6 +258,11 @@ pub fn on(run: &mut Run, event: Event, now: Timestamp, by: &str) -> Result<Vec<E
             }
             Ok(Vec::new())
         }
+        (Event::Broke(why), Some(StepSpec::Wait { .. }), Some(StepState::Running)) => {
+            run.steps[i].progress = why.clone();
+            run.steps[i].evidence.push(Evidence { verdict: Verdict::Fail, text: why.clone() });
+            Ok(fail(run, now, why))
+        }
         (Event::TimedOut, Some(StepSpec::Wait { timeout_secs, .. }), Some(StepState::Running)) => {
             let progress = run.steps[i].progress.clone();
             let why = format!("timed out after {timeout_secs} s: {progress}");
@@ -280,6 +295,9 @@ fn event_name(event: &Event) -> &'static str {
         Event::Resolved { .. } => "a resolved write",
         Event::Progress { .. } => "progress",
         Event::TimedOut => "a timeout",
+        Event::Broke(_) => "a broken condition",
+        Event::Retry => "retry",
+        Event::Override(_) => "an override",
         Event::Abort => "abort",
         Event::Undo => "undo",
     }
@@ -389,15 +407,75 @@ fn end(run: &mut Run, now: Timestamp) -> Vec<Effect> {
     vec![Effect::Save, Effect::Finish]
 }
 
+/// The current step failed: the run ends, or waits for the operator when the step holds.
 fn fail(run: &mut Run, now: Timestamp, why: String) -> Vec<Effect> {
     let i = run.current;
+    let mut hold = false;
     if let Some(step) = run.steps.get_mut(i) {
         step.state = StepState::Failed;
         step.finished_at = Some(now);
+        hold = step.hold;
+    }
+    run.outcome = format!("step {} ({}) failed: {why}", i + 1, run.steps.get(i).map_or("", |s| s.name.as_str()));
+    if hold {
+        run.state = RunState::Waiting;
+        return vec![Effect::Save];
     }
     run.state = RunState::Failed;
-    run.outcome = format!("step {} ({}) failed: {why}", i + 1, run.steps.get(i).map_or("", |s| s.name.as_str()));
     end(run, now)
+}
+
+/// A held failure tried again: the step is entered afresh (a change set keeps the
+/// writes it applied and sends the failed one again).
+fn retry(run: &mut Run, now: Timestamp) -> Vec<Effect> {
+    let i = run.current;
+    run.outcome.clear();
+    let confirmed = run.confirmations.iter().any(|c| c.step == i);
+    let step = &mut run.steps[i];
+    step.evidence.retain(|e| e.verdict != Verdict::Fail);
+    step.progress.clear();
+    step.finished_at = None;
+    for record in step.writes.iter_mut().filter(|w| w.state == WriteState::Failed) {
+        record.state = WriteState::Planned;
+        record.error = None;
+        record.retried = false;
+    }
+    if matches!(step.spec, StepSpec::ChangeSet { .. }) && confirmed && !step.writes.is_empty() {
+        step.state = StepState::Running;
+        run.state = RunState::Running;
+        let mut effects = vec![Effect::Save];
+        effects.extend(next_write(run, now));
+        return effects;
+    }
+    if !matches!(step.spec, StepSpec::ChangeSet { .. }) {
+        step.evidence.clear();
+    }
+    enter(run, now)
+}
+
+/// Goes past a held failure with the operator's reason, recorded in the run.
+fn override_failure(run: &mut Run, now: Timestamp, by: &str, reason: String) -> Result<Vec<Effect>, Refused> {
+    let i = run.current;
+    if !run.steps[i].overridable {
+        return Err(Refused(format!("step {} may not be overridden: retry it or abort the run", i + 1)));
+    }
+    let reason = reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(Refused("an override needs a reason".into()));
+    }
+    let failure = std::mem::take(&mut run.outcome);
+    run.overrides.push(crate::fleet::run::Override {
+        step: i,
+        failure,
+        reason: reason.clone(),
+        by: by.to_owned(),
+        at: now,
+    });
+    let step = &mut run.steps[i];
+    step.evidence.push(Evidence { verdict: Verdict::Warn, text: format!("overridden by {by}: {reason}") });
+    step.state = StepState::Warned;
+    run.state = RunState::Running;
+    Ok(advance(run, now))
 }
 
 fn write_failed(run: &mut Run, now: Timestamp, write: usize, error: WriteError) -> Vec<Effect> {
@@ -426,7 +504,7 @@ fn abort(run: &mut Run, now: Timestamp) -> Result<Vec<Effect>, Refused> {
     if writing {
         return Err(Refused("the change set is writing: it stops at its first failure".into()));
     }
-    if let Some(step) = run.steps.get_mut(i) {
+    if let Some(step) = run.steps.get_mut(i).filter(|s| s.state != StepState::Failed) {
         step.state = StepState::Skipped;
     }
     run.state = RunState::Aborted;
@@ -441,25 +519,31 @@ fn is_undo(step: Option<&Step>) -> bool {
     step.is_some_and(|s| s.name == UNDO_STEP)
 }
 
-/// Whether the run offers "undo this run's changes": it ended without succeeding, after
-/// writing, and was not undone.
+/// Whether the run offers "undo this run's changes": it ended without succeeding (or
+/// holds at a failed step), after writing, and was not undone.
 pub fn undoable(run: &Run) -> bool {
-    let ended = matches!(run.state, RunState::Failed | RunState::Aborted);
+    let ended = matches!(run.state, RunState::Failed | RunState::Aborted) || run.held();
     let undo_failed = run.state == RunState::Failed && is_undo(run.steps.last());
     (ended && !run.applied().is_empty() && !is_undo(run.steps.last())) || undo_failed
 }
 
 fn undo(run: &mut Run, now: Timestamp) -> Result<Vec<Effect>, Refused> {
     if !undoable(run) {
-        return Err(Refused(match run.state {
-            RunState::Failed | RunState::Aborted => "the run wrote nothing that needs undoing".into(),
-            s => format!("only a failed or aborted run can be undone (this one is {})", s.name()),
+        let ended = run.held() || matches!(run.state, RunState::Failed | RunState::Aborted);
+        return Err(Refused(if ended {
+            "the run wrote nothing that needs undoing".into()
+        } else {
+            format!("only a failed or aborted run can be undone (this one is {})", run.state.name())
         }));
     }
     if is_undo(run.steps.last()) {
         // A failed undo is tried again from where it stopped.
         run.current = run.steps.len() - 1;
     } else {
+        // A run held at a failed step gives up the steps after it.
+        for step in run.steps.iter_mut().filter(|s| s.state == StepState::Pending) {
+            step.state = StepState::Skipped;
+        }
         let (writes, notes) = inverse(run);
         let mut step =
             Step::new(UNDO_STEP, StepSpec::ChangeSet { plan: String::new(), confirm: run.cluster.clone(), writes });

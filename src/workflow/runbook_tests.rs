@@ -389,3 +389,101 @@ fn a_recreated_object_carries_no_server_fields() {
         json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "labels": {"a": "b"}}})
     );
 }
+
+fn holding(mut step: Step, overridable: bool) -> Step {
+    step.hold = true;
+    step.overridable = overridable;
+    step
+}
+
+fn fail_check() -> Event {
+    Event::Checked {
+        verdict: Verdict::Fail,
+        evidence: vec![Evidence { verdict: Verdict::Fail, text: "no staging run succeeded".into() }],
+        facts: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn a_step_that_holds_waits_on_failure_for_retry_override_or_abort() {
+    let mut run = run_of(vec![holding(check("staging-first"), true), check("next")]);
+    go(&mut run, Event::Begin);
+    assert_eq!(go(&mut run, fail_check()), vec![Effect::Save]);
+    assert_eq!((run.state, run.steps[0].state), (RunState::Waiting, StepState::Failed));
+    assert!(run.held() && run.outcome.contains("no staging run succeeded"));
+    // Retry: the check runs again, its old evidence gone.
+    assert_eq!(
+        go(&mut run, Event::Retry),
+        vec![Effect::Save, Effect::Check { step: 0, check: "staging-first".into() }]
+    );
+    assert!(run.steps[0].evidence.is_empty() && run.outcome.is_empty());
+    go(&mut run, fail_check());
+    // An override needs a reason, and is recorded with the failure it went past.
+    assert!(on(&mut run, Event::Override("  ".into()), t(2), "bob@desk").is_err());
+    let effects = on(&mut run, Event::Override("change ticket CHG-42".into()), t(2), "bob@desk").unwrap();
+    assert_eq!(effects, vec![Effect::Save, Effect::Check { step: 1, check: "next".into() }]);
+    assert_eq!(run.steps[0].state, StepState::Warned);
+    let o = &run.overrides[0];
+    assert_eq!((o.step, o.reason.as_str(), o.by.as_str()), (0, "change ticket CHG-42", "bob@desk"));
+    assert!(o.failure.contains("no staging run succeeded"));
+    assert!(run.steps[0].evidence.iter().any(|e| e.text == "overridden by bob@desk: change ticket CHG-42"));
+}
+
+#[test]
+fn a_held_failure_that_may_not_be_overridden_is_retried_or_aborted_and_keeps_its_state() {
+    let mut run = run_of(vec![holding(check("workloads"), false), check("next")]);
+    go(&mut run, Event::Begin);
+    go(&mut run, fail_check());
+    let refused = on(&mut run, Event::Override("it is fine".into()), t(2), "bob").unwrap_err();
+    assert!(refused.0.contains("may not be overridden"), "{refused:?}");
+    assert_eq!(go(&mut run, Event::Abort), vec![Effect::Save, Effect::Finish]);
+    assert_eq!(
+        (run.state, run.steps[0].state, run.steps[1].state),
+        (RunState::Aborted, StepState::Failed, StepState::Skipped)
+    );
+    // Without a hold the same failure ends the run, and retry no longer applies.
+    let mut plain = run_of(vec![check("workloads")]);
+    go(&mut plain, Event::Begin);
+    assert_eq!(go(&mut plain, fail_check()), vec![Effect::Save, Effect::Finish]);
+    assert!(on(&mut plain, Event::Retry, t(2), "bob").is_err());
+}
+
+#[test]
+fn a_wait_that_breaks_fails_at_once_and_a_held_one_is_watched_again_on_retry() {
+    let mut run = run_of(vec![holding(wait(), true)]);
+    go(&mut run, Event::Begin);
+    assert_eq!(go(&mut run, Event::Broke("PartiallyFailed: 2 errors, 1 warning".into())), vec![Effect::Save]);
+    assert!(run.held() && run.outcome.contains("PartiallyFailed"));
+    let effects = on(&mut run, Event::Retry, t(30), "alice").unwrap();
+    assert_eq!(effects, vec![Effect::Save, Effect::Watch { step: 0, condition: "ready".into(), deadline: t(90) }]);
+}
+
+#[test]
+fn a_held_change_set_retries_its_failed_write_only_and_a_held_run_may_be_undone() {
+    let a = write(Verb::Create, "Namespace", "a");
+    let b = write(Verb::Create, "Namespace", "b");
+    let mut run = writing(vec![a, b]);
+    run.steps[0].hold = true;
+    go(&mut run, Event::Prepared { write: 0, result: Ok(Prepared::Previous(Value::Null)) });
+    go(&mut run, Event::Written { write: 0, result: Ok(()) });
+    go(&mut run, Event::Prepared { write: 1, result: Ok(Prepared::Previous(Value::Null)) });
+    let denied = WriteError::Invalid { message: "denied".into() };
+    assert_eq!(go(&mut run, Event::Written { write: 1, result: Err(denied) }), vec![Effect::Save]);
+    assert!(run.held() && undoable(&run));
+    assert_eq!(go(&mut run, Event::Retry), vec![Effect::Save, Effect::Prepare { step: 0, write: 1 }]);
+    assert_eq!(run.steps[0].writes[0].state, WriteState::Applied);
+    go(&mut run, Event::Prepared { write: 1, result: Ok(Prepared::Previous(Value::Null)) });
+    go(&mut run, Event::Written { write: 1, result: Err(WriteError::Invalid { message: "denied".into() }) });
+    go(&mut run, Event::Undo);
+    let undo = run.steps.last().unwrap();
+    assert_eq!(undo.name, UNDO_STEP);
+    match &undo.spec {
+        StepSpec::ChangeSet { writes, .. } => {
+            assert_eq!(
+                writes.iter().map(|w| (w.verb, w.object.name.as_str())).collect::<Vec<_>>(),
+                vec![(Verb::Delete, "a")]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

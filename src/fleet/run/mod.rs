@@ -218,11 +218,29 @@ pub struct Step {
     pub started_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
+    /// Where the step belongs in its runbook ("pre-migration"), for the screen and the
+    /// report.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    /// On failure the run waits for the operator (retry, override, abort) instead of
+    /// ending.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
+    /// A failure of this step may be overridden with a typed reason.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overridable: bool,
+    /// The step's thresholds, from its runbook (`probes = "20"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 impl Step {
     pub fn new(name: &str, spec: StepSpec) -> Self {
         Self {
+            phase: String::new(),
+            hold: false,
+            overridable: false,
+            params: BTreeMap::new(),
             name: name.to_owned(),
             spec,
             state: StepState::Pending,
@@ -271,6 +289,17 @@ pub struct Confirmation {
     pub at: Timestamp,
 }
 
+/// A failure the operator chose to go past, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    pub step: usize,
+    /// The failure overridden.
+    pub failure: String,
+    pub reason: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
 /// A run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
@@ -296,6 +325,9 @@ pub struct Run {
     pub lock: Option<Lock>,
     #[serde(default)]
     pub confirmations: Vec<Confirmation>,
+    /// Failures gone past with a typed reason: nothing is skipped silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Override>,
     /// What the checks found that later steps use (the cluster UID, the CA's fingerprint,
     /// the server): never a credential.
     #[serde(default)]
@@ -340,6 +372,7 @@ impl Run {
             updated_at: now,
             finished_at: None,
             confirmations: Vec::new(),
+            overrides: Vec::new(),
             facts: BTreeMap::new(),
             outcome: String::new(),
         }
@@ -373,6 +406,11 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// Whether the run waits on a failed step that holds (retry, override or abort).
+    pub fn held(&self) -> bool {
+        !self.state.finished() && self.steps.get(self.current).is_some_and(|s| s.hold && s.state == StepState::Failed)
     }
 
     /// The writes applied so far, oldest first: (step, write index).
