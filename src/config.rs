@@ -27,6 +27,18 @@ pub struct Config {
     pub wall: WallConfig,
     pub runbook: RunbookConfig,
     pub registration: RegistrationConfig,
+    pub migration: MigrationConfig,
+}
+
+/// The migration runbook's fleet-wide settings (its steps are in the runbook file).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MigrationConfig {
+    /// Clusters that may not pass "test in staging first" before a staging run succeeded.
+    pub production: Vec<String>,
+    /// Clusters whose succeeded migration lets production ones through.
+    pub staging: Vec<String>,
+    /// API probes "validate connectivity" takes for its p95.
+    pub probes: usize,
 }
 
 /// Guided workflows: the lock of a run and how waits read their conditions.

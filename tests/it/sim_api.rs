@@ -423,6 +423,37 @@ async fn admission_denies_privileged_pods_on_spokes_with_policies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_denies_host_path_volumes_and_images_without_digest_in_a_dry_run_too() {
+    let fleet = still_fleet(1).await;
+    let spoke = Api::<Pod>::namespaced(admin(&fleet, "staging-eu-1").await, "default");
+    let dry = PostParams { dry_run: true, ..PostParams::default() };
+    let digest = "busybox@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32def253c7";
+    let host_path: Pod = serde_json::from_value(json!({"metadata": {"name": "host"}, "spec": {
+        "containers": [{"name": "c", "image": digest}],
+        "volumes": [{"name": "root", "hostPath": {"path": "/"}}]}}))
+    .unwrap();
+    let tagged: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "tagged"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}),
+    )
+    .unwrap();
+    for (pod, policy, what) in
+        [(&host_path, "disallow-host-path", "volumes: root"), (&tagged, "require-image-digest", "image: busybox:1.36")]
+    {
+        let err = spoke.create(&dry, pod).await.unwrap_err();
+        assert_eq!(status_code(&err), Some(400));
+        if let kube::Error::Api(s) = &err {
+            assert!(s.message.contains(policy) && s.message.contains(what), "{}", s.message);
+        }
+    }
+    let fine: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "fine"}, "spec": {"containers": [{"name": "c", "image": digest}]}}),
+    )
+    .unwrap();
+    spoke.create(&dry, &fine).await.expect("a pod by digest without host paths is admitted");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_tokens_authenticate_with_their_bindings() {
     let fleet = still_fleet(1).await;
     let client = admin(&fleet, "staging-eu-1").await;

@@ -191,6 +191,8 @@ fn privileged_containers(pod_spec: &Value) -> Vec<String> {
 /// spoke's admission controller enforces.
 pub const POLICY_CONFIGMAP: (&str, &str) = ("kyverno", "fleet-policies");
 pub const PRIVILEGED_POLICY: &str = "disallow-privileged-containers";
+pub const HOST_PATH_POLICY: &str = "disallow-host-path";
+pub const DIGEST_POLICY: &str = "require-image-digest";
 
 /// Admission: namespace lifecycle, then the fleet's policies on spokes.
 pub fn admit(st: &ClusterState, rt: &ResourceType, obj: &Value, creating: bool) -> ApiResult<()> {
@@ -219,7 +221,8 @@ pub fn admit(st: &ClusterState, rt: &ResourceType, obj: &Value, creating: bool) 
     if st.info.role == ClusterRole::Hub {
         return Ok(());
     }
-    let pod_spec = if is(rt, "", "pods") {
+    let pod = is(rt, "", "pods");
+    let pod_spec = if pod {
         obj.get("spec")
     } else if is(rt, "apps", "deployments") {
         obj.pointer("/spec/template/spec")
@@ -227,25 +230,69 @@ pub fn admit(st: &ClusterState, rt: &ResourceType, obj: &Value, creating: bool) 
         None
     };
     let Some(pod_spec) = pod_spec else { return Ok(()) };
-    let privileged = privileged_containers(pod_spec);
-    if privileged.is_empty() {
-        return Ok(());
-    }
-    let enforced = st
+    let enforced: Vec<String> = st
         .store
         .get(&GroupResource::new("", "configmaps"), POLICY_CONFIGMAP.0, POLICY_CONFIGMAP.1)
         .map(|cm| cm.value())
         .and_then(|cm| cm.pointer("/data/enforce").and_then(Value::as_str).map(str::to_owned))
-        .is_some_and(|list| list.split(',').any(|p| p.trim() == PRIVILEGED_POLICY));
-    if !enforced {
-        return Ok(());
-    }
+        .map(|list| list.split(',').map(|p| p.trim().to_owned()).collect())
+        .unwrap_or_default();
     let name = str_at(obj, "/metadata/name").unwrap_or_default();
-    Err(ApiError::bad_request(format!(
-        "admission webhook \"validate.kyverno.svc-fail\" denied the request: \n\nresource {}/{ns}/{name} was blocked due to the following policies \n\n{PRIVILEGED_POLICY}:\n  privileged-containers: 'validation error: Privileged mode is disallowed. The fields spec.containers[*].securityContext.privileged must be unset or set to `false`. rule privileged-containers failed at path /spec/containers/0/securityContext/privileged/ (containers: {})'",
-        rt.kind,
-        privileged.join(", ")
-    )))
+    // (policy, rule, message, what breaks it); the host-path and digest rules validate
+    // new Pods, as their Kyverno policies match Pods.
+    let rules: [(&str, &str, &str, Vec<String>); 3] = [
+        (
+            PRIVILEGED_POLICY,
+            "privileged-containers",
+            "Privileged mode is disallowed. The fields spec.containers[*].securityContext.privileged must be unset or set to `false`.",
+            privileged_containers(pod_spec),
+        ),
+        (
+            HOST_PATH_POLICY,
+            "host-path",
+            "HostPath volumes are forbidden. The field spec.volumes[*].hostPath must be unset.",
+            if pod && creating { host_path_volumes(pod_spec) } else { Vec::new() },
+        ),
+        (
+            DIGEST_POLICY,
+            "require-image-digest",
+            "Images must be referenced by digest.",
+            if pod && creating { images_without_digest(pod_spec) } else { Vec::new() },
+        ),
+    ];
+    for (policy, rule, message, broken) in rules {
+        if broken.is_empty() || !enforced.iter().any(|p| p == policy) {
+            continue;
+        }
+        return Err(ApiError::bad_request(format!(
+            "admission webhook \"validate.kyverno.svc-fail\" denied the request: \n\nresource {}/{ns}/{name} was blocked due to the following policies \n\n{policy}:\n  {rule}: 'validation error: {message} rule {rule} failed ({})'",
+            rt.kind,
+            broken.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn host_path_volumes(pod_spec: &Value) -> Vec<String> {
+    pod_spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("hostPath").is_some())
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(|n| format!("volumes: {n}")))
+        .collect()
+}
+
+fn images_without_digest(pod_spec: &Value) -> Vec<String> {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|f| pod_spec.get(*f).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.get("image").and_then(Value::as_str))
+        .filter(|image| !image.contains("@sha256:"))
+        .map(|image| format!("image: {image}"))
+        .collect()
 }
 
 /// What just happened to an object, for the hooks below.

@@ -22,7 +22,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::events::{Note, record_about};
-use crate::api::strategy::{POLICY_CONFIGMAP, PRIVILEGED_POLICY};
+use crate::api::strategy::{DIGEST_POLICY, HOST_PATH_POLICY, POLICY_CONFIGMAP, PRIVILEGED_POLICY};
 use crate::api::{Caller, write};
 use crate::clock::rfc3339;
 use crate::cluster::Cluster;
@@ -177,7 +177,7 @@ fn spoke_objects(ks_name: &str, spoke_ns: &str, revision: &str, environment: &st
             format!("{}_{}__ConfigMap", POLICY_CONFIGMAP.0, POLICY_CONFIGMAP.1),
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": POLICY_CONFIGMAP.1, "namespace": POLICY_CONFIGMAP.0, "labels": labels},
-                "data": {"revision": revision, "enforce": format!("{PRIVILEGED_POLICY},disallow-host-namespaces"), "audit": "require-labels,restrict-image-registries", "environment": environment}}),
+                "data": {"revision": revision, "enforce": format!("{PRIVILEGED_POLICY},{HOST_PATH_POLICY},{DIGEST_POLICY},disallow-host-namespaces"), "audit": "require-labels,restrict-image-registries", "environment": environment}}),
         )],
         _ => vec![(
             "fleet-system_platform-config__ConfigMap".to_owned(),
