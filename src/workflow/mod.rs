@@ -2,6 +2,7 @@
 //! plan, preview (server-side dry run), confirm, execute, verify. The runtime carries
 //! out the reads and writes they ask for; nothing here does I/O or draws.
 
+pub mod migrate;
 pub mod operation;
 pub mod plan;
 pub mod register;

@@ -197,6 +197,17 @@ pub enum WriteState {
     Failed,
 }
 
+impl WriteState {
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteState::Planned => "planned",
+            WriteState::Sent => "sent",
+            WriteState::Applied => "applied",
+            WriteState::Failed => "failed",
+        }
+    }
+}
+
 /// A write as it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct WriteRecord {
