@@ -79,14 +79,20 @@ pub enum Action {
     Restore,
     /// Open the command line (`:register <context>`, `:unregister <spoke>`).
     Command,
-    /// The health pane: register the selected candidate; unregister the selected spoke.
+    /// The health pane: register the selected candidate; unregister the selected spoke;
+    /// walk the selected candidate through the migration runbook.
     Register,
     Unregister,
+    Migrate,
     /// The runs pane: take an interrupted run over and go on; undo a failed or aborted
     /// run's changes; abort the run this session drives.
     ContinueRun,
     UndoRun,
     AbortRun,
+    /// The runs pane: try the failed step of the run this session drives again; go past
+    /// it with a typed reason (where the runbook allows).
+    RetryStep,
+    OverrideStep,
 }
 
 impl Action {
@@ -129,6 +135,9 @@ impl Action {
             Action::ContinueRun => "continue_run",
             Action::UndoRun => "undo_run",
             Action::AbortRun => "abort_run",
+            Action::Migrate => "migrate",
+            Action::RetryStep => "retry_step",
+            Action::OverrideStep => "override_step",
         }
     }
 
@@ -148,6 +157,9 @@ impl Action {
                 | Action::ContinueRun
                 | Action::UndoRun
                 | Action::AbortRun
+                | Action::Migrate
+                | Action::RetryStep
+                | Action::OverrideStep
         )
     }
 
@@ -165,6 +177,9 @@ impl Action {
             Action::ContinueRun => "continue",
             Action::UndoRun => "undo",
             Action::AbortRun => "abort",
+            Action::Migrate => "migrate",
+            Action::RetryStep => "retry",
+            Action::OverrideStep => "override",
             other => other.description(),
         }
     }
@@ -202,16 +217,19 @@ impl Action {
             Action::Resume => "resume spoke",
             Action::BackupNow => "back up now",
             Action::Restore => "restore a backup",
-            Action::Command => "command line (:register, :unregister)",
+            Action::Command => "command line (:register, :unregister, :migrate)",
             Action::Register => "register the candidate as a spoke",
             Action::Unregister => "unregister the spoke",
             Action::ContinueRun => "take an interrupted run over, go on",
             Action::UndoRun => "undo a failed run's changes",
             Action::AbortRun => "abort the run",
+            Action::Migrate => "migrate the candidate (the runbook)",
+            Action::RetryStep => "retry the failed step",
+            Action::OverrideStep => "override the failed step (a reason)",
         }
     }
 
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 39] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -248,6 +266,9 @@ impl Action {
         Action::ContinueRun,
         Action::UndoRun,
         Action::AbortRun,
+        Action::Migrate,
+        Action::RetryStep,
+        Action::OverrideStep,
     ];
 
     /// The operator actions of a pane.
@@ -255,8 +276,10 @@ impl Action {
         match pane {
             Pane::Propagation => &[Action::Reconcile, Action::Suspend, Action::Resume],
             Pane::Backups => &[Action::BackupNow, Action::Restore],
-            Pane::Health => &[Action::Register, Action::Unregister],
-            Pane::Runs => &[Action::ContinueRun, Action::UndoRun, Action::AbortRun],
+            Pane::Health => &[Action::Register, Action::Unregister, Action::Migrate],
+            Pane::Runs => {
+                &[Action::ContinueRun, Action::UndoRun, Action::AbortRun, Action::RetryStep, Action::OverrideStep]
+            }
             Pane::Latency | Pane::Audit => &[],
         }
     }

@@ -5,7 +5,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use jiff::Timestamp;
 use std::time::Duration;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::app::model::{Model, ModelSettings, Wall};
 use crate::audit::feed::{AuditFeed, FeedSettings};
@@ -167,10 +167,99 @@ pub fn registration_templates() -> Result<Vec<(String, String)>> {
     Ok(templates)
 }
 
+/// The migration runbook: the embedded one, or `runbooks/migration.toml` in the config
+/// directory, refused now (with its file, step and key) when invalid.
+pub fn migration_runbook() -> Result<crate::workflow::migrate::Runbook> {
+    use crate::workflow::migrate::{RUNBOOK_FILE, Runbook};
+    let path = crate::paths::project_dirs().map(|d| d.config_dir().join("runbooks").join(RUNBOOK_FILE));
+    match path.filter(|p| p.exists()) {
+        None => Ok(Runbook::shipped()),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
+            Runbook::parse(&text, &path.display().to_string()).map_err(|e| color_eyre::eyre::eyre!(e))
+        }
+    }
+}
+
+/// The policy probes: the embedded ones, each replaced by (or added to with) a file of
+/// the config directory's `runbooks/policy-probes/`.
+pub fn policy_probes() -> Result<Vec<(String, String)>> {
+    let mut probes: Vec<(String, String)> =
+        crate::workflow::migrate::PROBES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+    let Some(dir) = crate::paths::project_dirs().map(|d| d.config_dir().join("runbooks").join("policy-probes")) else {
+        return Ok(probes);
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(probes) };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
+        let object: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|e| color_eyre::eyre::eyre!("{}: not a manifest: {e}", path.display()))?;
+        if object.pointer("/kind").is_none() || object.pointer("/metadata/name").is_none() {
+            return Err(color_eyre::eyre::eyre!("{}: a policy probe needs a kind and metadata.name", path.display()));
+        }
+        match probes.iter_mut().find(|(n, _)| *n == name) {
+            Some(p) => p.1 = text,
+            None => probes.push((name, text)),
+        }
+    }
+    Ok(probes)
+}
+
+/// How "verify all systems operational" gets `fleetdeck check`'s verdict of a cluster:
+/// a check of the hub and that cluster alone.
+fn operational_check(contexts: &[ContextSpec], config: &Config) -> crate::cluster::runbook::Operational {
+    let contexts: Arc<Vec<ContextSpec>> = Arc::new(contexts.to_vec());
+    let config = Arc::new(config.clone());
+    crate::cluster::runbook::Operational(Arc::new(move |hub: String, spoke: String| {
+        let (contexts, config) = (contexts.clone(), config.clone());
+        Box::pin(async move {
+            let chosen: Vec<ContextSpec> =
+                contexts.iter().filter(|c| c.name == hub || c.name == spoke).cloned().collect();
+            if !chosen.iter().any(|c| c.name == spoke) {
+                return Err(format!("no context {spoke}"));
+            }
+            let report = crate::check::run(chosen, &config).await;
+            let cluster = report.clusters.iter().find(|c| c.name == spoke).ok_or("the check did not judge it")?;
+            let healthy = cluster.status == crate::derive::judge::Verdict::Healthy;
+            Ok((healthy, cluster.status.label().to_owned(), cluster.problems.clone()))
+        })
+    }))
+}
+
 /// How runs are carried out, from the config.
-pub fn run_settings(config: &Config) -> Result<RunSettings> {
+pub fn run_settings(
+    config: &Config,
+    contexts: &[ContextSpec],
+    audit_files: &[(String, PathBuf)],
+) -> Result<RunSettings> {
     let r = &config.registration;
+    let m = &config.migration;
+    let audit_files = config
+        .audit
+        .files
+        .iter()
+        .flat_map(|(context, paths)| paths.iter().map(move |p| (context.clone(), p.clone())))
+        .chain(audit_files.iter().cloned())
+        .collect();
     Ok(RunSettings {
+        migration: crate::cluster::runbook::MigrationSettings {
+            runbook: migration_runbook()?,
+            production: m.production.clone(),
+            staging: m.staging.clone(),
+            probes: m.probes,
+            latency: config.slo.latency,
+            propagation: config.slo.propagation,
+            policy_probes: policy_probes()?,
+            data_dir: config.journal_path().parent().map(Path::to_path_buf).unwrap_or_else(crate::paths::data_dir),
+            audit_files,
+            operational: Some(operational_check(contexts, config)),
+        },
         register: crate::workflow::register::Settings {
             service_account: r.service_account.clone(),
             namespace: r.namespace.clone(),
@@ -207,7 +296,7 @@ pub async fn run_tui(
     }
     let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
     let runner = match &writer {
-        Some(w) => Some(Arc::new(Runner::new(w.clone(), run_settings(config)?))),
+        Some(w) => Some(Arc::new(Runner::new(w.clone(), run_settings(config, &contexts, audit_files)?))),
         None => None,
     };
     // Writes an earlier session recorded the intent of but not the outcome: learn what

@@ -30,10 +30,12 @@ pub enum RunReport {
 pub enum RunPrompt {
     /// Type the cluster's name to take an interrupted run over and go on.
     TakeOver { id: String, cluster: String },
+    /// Type why the driven run goes past its failed step.
+    Override { step: String },
 }
 
 /// The commands of the command line.
-pub const COMMANDS: [&str; 2] = ["register", "unregister"];
+pub const COMMANDS: [&str; 3] = ["migrate", "register", "unregister"];
 
 fn notice(model: &mut Model, text: impl Into<String>) {
     model.ui.notice = Some((text.into(), model.now));
@@ -83,13 +85,16 @@ fn start(model: &mut Model, workflow: Workflow, cluster: String, context: String
     vec![Effect::StartRun { workflow, cluster, context }]
 }
 
-/// The candidates' contexts (for `register`) or the spokes' names (for `unregister`).
+/// The candidates' contexts (for `register` and `migrate`) or the spokes' names (for
+/// `unregister`).
 fn targets(model: &Model, workflow: Workflow) -> Vec<(String, String)> {
     let fleet = &model.fleet;
     let mut out = Vec::new();
     for (id, c) in fleet.clusters().iter().enumerate() {
         match (workflow, fleet.role(id)) {
-            (Workflow::Register, ContextRole::Candidate) => out.push((c.context.clone(), c.context.clone())),
+            (Workflow::Register | Workflow::Migrate, ContextRole::Candidate) => {
+                out.push((c.context.clone(), c.context.clone()))
+            }
             (Workflow::Unregister, ContextRole::Spoke { .. }) => {
                 if let Some(r) = fleet.registration_of(id) {
                     out.push((r.name.clone(), c.context.clone()));
@@ -108,9 +113,13 @@ fn targets(model: &Model, workflow: Workflow) -> Vec<(String, String)> {
     out
 }
 
-/// `n` and `N` on the health pane's selected row.
+/// `n`, `N` and `m` on the health pane's selected row.
 pub fn key(model: &mut Model, action: Action) -> Vec<Effect> {
-    let workflow = if action == Action::Register { Workflow::Register } else { Workflow::Unregister };
+    let workflow = match action {
+        Action::Register => Workflow::Register,
+        Action::Migrate => Workflow::Migrate,
+        _ => Workflow::Unregister,
+    };
     if model.ui.pane != Pane::Health {
         notice(model, format!("{} acts on the health pane's selected row (1)", workflow.name()));
         return Vec::new();
@@ -130,9 +139,10 @@ pub fn key(model: &mut Model, action: Action) -> Vec<Effect> {
         Some((cluster, context)) => start(model, workflow, cluster, context),
         None => {
             let why = match workflow {
-                Workflow::Register => {
-                    format!("{name} is not a candidate: only a context the hub does not know can be registered")
-                }
+                Workflow::Register | Workflow::Migrate => format!(
+                    "{name} is not a candidate: only a context the hub does not know can be {}",
+                    if workflow == Workflow::Register { "registered" } else { "migrated" }
+                ),
                 _ => format!("{name} is not a registered spoke"),
             };
             notice(model, why);
@@ -149,9 +159,9 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
         None => return Vec::new(),
     };
     let workflow = match Workflow::from_name(verb) {
-        Some(w @ (Workflow::Register | Workflow::Unregister)) => w,
+        Some(w @ (Workflow::Register | Workflow::Unregister | Workflow::Migrate)) => w,
         Some(w) => {
-            notice(model, format!(":{} is not built yet: fleetdeck runs register and unregister", w.name()));
+            notice(model, format!(":{} is not built yet: fleetdeck runs register, unregister and migrate", w.name()));
             return Vec::new();
         }
         None => {
@@ -160,7 +170,7 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
         }
     };
     let [name] = rest else {
-        let what = if workflow == Workflow::Register { "<context>" } else { "<spoke>" };
+        let what = if workflow == Workflow::Unregister { "<spoke>" } else { "<context>" };
         notice(model, format!("usage: :{} {what}", workflow.name()));
         return Vec::new();
     };
@@ -168,7 +178,7 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
         Some((cluster, context)) => start(model, workflow, cluster, context),
         None => {
             let options: Vec<String> = targets(model, workflow).into_iter().map(|(n, _)| n).collect();
-            let kind = if workflow == Workflow::Register { "candidate context" } else { "registered spoke" };
+            let kind = if workflow == Workflow::Unregister { "registered spoke" } else { "candidate context" };
             let list = if options.is_empty() { "none".to_owned() } else { options.join(", ") };
             notice(model, format!("{name} is not a {kind} (these are: {list})"));
             Vec::new()
@@ -243,6 +253,21 @@ pub fn run_key(model: &mut Model, action: Action) -> Vec<Effect> {
             notice(model, format!("the run is {}: only an interrupted run is taken over", state.name()));
             Vec::new()
         }
+        Action::RetryStep if mine && run.held() => vec![Effect::RunInput(Event::Retry)],
+        Action::OverrideStep if mine && run.held() => {
+            let (name, overridable) = run.step().map(|s| (s.name.clone(), s.overridable)).unwrap_or_default();
+            if !overridable {
+                notice(model, format!("the runbook does not let \"{name}\" be overridden: retry it or abort the run"));
+                return Vec::new();
+            }
+            model.ui.run_prompt = Some(RunPrompt::Override { step: name });
+            open_run(model, &id);
+            Vec::new()
+        }
+        Action::RetryStep | Action::OverrideStep => {
+            notice(model, "only the failed step of the run this session drives is retried or overridden");
+            Vec::new()
+        }
         Action::UndoRun if mine => vec![Effect::RunInput(Event::Undo)],
         Action::UndoRun if undoable(&run) && state.finished() => {
             if model.driving.is_some() {
@@ -308,6 +333,15 @@ pub fn submit(model: &mut Model) -> Vec<Effect> {
         model.ui.run_prompt = None;
         model.ui.prompt = Input::default();
         return vec![Effect::TakeRun { id, first: Event::Begin }];
+    }
+    if let Some(RunPrompt::Override { .. }) = model.ui.run_prompt {
+        if typed.is_empty() {
+            notice(model, "an override needs a reason");
+            return Vec::new();
+        }
+        model.ui.run_prompt = None;
+        model.ui.prompt = Input::default();
+        return vec![Effect::RunInput(Event::Override(typed))];
     }
     let Some((expected, _)) = asks(model) else { return Vec::new() };
     let attest = expected.is_empty();

@@ -408,8 +408,10 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 model.ui.command = Some(tui_input::Input::default());
                 Vec::new()
             }
-            Action::Register | Action::Unregister => runs::key(model, action),
-            Action::ContinueRun | Action::UndoRun | Action::AbortRun => runs::run_key(model, action),
+            Action::Register | Action::Unregister | Action::Migrate => runs::key(model, action),
+            Action::ContinueRun | Action::UndoRun | Action::AbortRun | Action::RetryStep | Action::OverrideStep => {
+                runs::run_key(model, action)
+            }
             _ => operate::start(model, action),
         };
     }
@@ -502,7 +504,10 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::Unregister
         | Action::ContinueRun
         | Action::UndoRun
-        | Action::AbortRun => {}
+        | Action::AbortRun
+        | Action::Migrate
+        | Action::RetryStep
+        | Action::OverrideStep => {}
     }
     Vec::new()
 }

@@ -223,6 +223,11 @@ impl Writer {
         Ok(entry)
     }
 
+    /// The journal this writer records in.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
     /// The kubeconfig user of a context, for the journal.
     pub(super) fn user_of(&self, context: &str) -> String {
         self.users.get(context).cloned().unwrap_or_default()

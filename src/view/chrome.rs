@@ -141,6 +141,9 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
         crate::app::runs::RunPrompt::TakeOver { cluster, .. } => {
             format!("type {cluster} to take the run over and go on from where it stopped (Esc: no)")
         }
+        crate::app::runs::RunPrompt::Override { step } => {
+            format!("why go past \"{step}\"? the reason is recorded in the run and its report (Esc: no)")
+        }
     };
     let question =
         crate::app::runs::asks(model).map(|(_, q)| q).or_else(|| model.ui.run_prompt.as_ref().map(take_over));

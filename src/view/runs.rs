@@ -183,6 +183,20 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
     }
     let mine = model.driving.as_deref() == Some(id.as_str());
     let hint = match row.state {
+        _ if mine && run.held() => {
+            let mut can = vec!["t retries it"];
+            if run.step().is_some_and(|s| s.overridable) {
+                can.push("o goes past it with a reason");
+            }
+            if crate::workflow::runbook::undoable(run) {
+                can.push("U undoes this run's changes");
+            }
+            can.push("x aborts the run");
+            Some(format!("step {} failed: {}", run.current + 1, can.join(" · ")))
+        }
+        RunState::Waiting if run.held() => {
+            Some(format!("step {} failed: its session decides what next", run.current + 1))
+        }
         RunState::Interrupted if model.settings.writable => {
             Some(format!("interrupted at step {}: c takes it over and goes on", row.step))
         }
@@ -210,12 +224,26 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
     lines.push(Vec::new());
     lines.push(heading("Steps".to_owned()));
     for i in 0..run.steps.len() {
+        let phase = &run.steps[i].phase;
+        if !phase.is_empty() && (i == 0 || run.steps[i - 1].phase != *phase) {
+            lines.push(vec![Cell::muted(format!("  {phase}"))]);
+        }
         let full = Some(i) != at_hand && matches!(run.steps[i].state, StepState::Warned | StepState::Failed);
         let mut step = step_lines(run, i, full, room);
         if Some(i) == at_hand {
             step.truncate(1);
         }
         lines.extend(step);
+    }
+    if !run.overrides.is_empty() {
+        lines.push(Vec::new());
+        lines.push(heading("Overrides".to_owned()));
+        for o in &run.overrides {
+            let text = format!("step {} · {} · {}: {}", o.step + 1, o.at.strftime("%H:%M:%S"), o.by, o.reason);
+            for l in wrap(&text, room) {
+                lines.push(vec![Cell::new(l, Tone::Warn)]);
+            }
+        }
     }
     if !run.confirmations.is_empty() {
         lines.push(Vec::new());

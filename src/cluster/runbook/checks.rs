@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::Runner;
 use crate::fields::text;
 use crate::fleet::run::{Evidence, MANAGED_BY, MANAGER, ObjectRef, RUN_NAMESPACE, Run, StepSpec, Verdict};
+use crate::workflow::migrate::Reading;
 use crate::workflow::register::{
     self, KUBECONFIG_SECRET, UID_ANNOTATION, dns_label, evidence, identity, list_fact, render, server_reach,
     sources_of, spoke_facts, verdict_of, version_skew,
@@ -313,7 +314,7 @@ impl Runner {
                     Err(e) => failed(e),
                 }
             }
-            other => failed(format!("fleetdeck has no check named {other:?}")),
+            other => self.migration_check(run, other).await,
         }
     }
 
@@ -433,67 +434,90 @@ impl Runner {
         judged(lines, facts)
     }
 
+    /// The Kustomizations the run created on the hub: (name, Ready, last applied
+    /// revision, the source's revision, seconds from creation to Ready).
+    pub(super) async fn kustomization_states(&self, run: &Run) -> Result<Vec<KustomizationState>, String> {
+        let hub = run.hub.as_str();
+        let created: Vec<ObjectRef> = run
+            .steps
+            .iter()
+            .filter_map(|s| match &s.spec {
+                StepSpec::ChangeSet { writes, .. } => Some(writes),
+                _ => None,
+            })
+            .flatten()
+            .filter(|w| w.object.kind == "Kustomization" && w.verb == crate::fleet::run::Verb::Create)
+            .map(|w| w.object.clone())
+            .collect();
+        let mut states = Vec::new();
+        for k in &created {
+            let object = match self.get(hub, k).await {
+                Ok(Some(o)) => o,
+                Ok(None) => return Err(format!("{} is gone from the hub", k.label())),
+                Err(e) => return Err(format!("cannot read {}: {e}", k.label())),
+            };
+            let kind = text(&object, "/spec/sourceRef/kind");
+            let ns = match text(&object, "/spec/sourceRef/namespace") {
+                n if n.is_empty() => k.namespace.clone(),
+                n => n,
+            };
+            let source = ObjectRef::new(
+                "source.toolkit.fluxcd.io/v1",
+                &kind,
+                &crate::fleet::run::plural_of(&kind),
+                &ns,
+                &text(&object, "/spec/sourceRef/name"),
+            );
+            let source_revision = self
+                .get(hub, &source)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| text(&s, "/status/artifact/revision"))
+                .unwrap_or_default();
+            let ready = object
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|c| c.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready")).cloned());
+            let is_ready = ready.as_ref().is_some_and(|c| text(c, "/status") == "True");
+            let took = ready.as_ref().and_then(|c| {
+                let at = crate::fields::time(c, "/lastTransitionTime")?;
+                let created = crate::fields::time(&object, "/metadata/creationTimestamp")?;
+                Some(at.duration_since(created).as_secs_f64().max(0.0))
+            });
+            states.push((
+                k.name.clone(),
+                is_ready,
+                text(&object, "/status/lastAppliedRevision"),
+                source_revision,
+                took,
+            ));
+        }
+        Ok(states)
+    }
+
     /// Reads a wait's condition once: what it shows, and whether it holds.
-    pub(super) async fn condition(&self, run: &Run, condition: &str) -> (String, bool) {
+    pub(super) async fn condition(&self, run: &Run, condition: &str) -> Reading {
+        match condition {
+            "kustomizations-ready" => match self.kustomization_states(run).await {
+                Ok(states) => match register::kustomizations_ready(&states) {
+                    (text, true) => Reading::Held(text),
+                    (text, false) => Reading::Pending(text),
+                },
+                Err(e) => Reading::Pending(e),
+            },
+            "backup-completed" => self.backup_completed(run).await,
+            other => match self.joining(run, other).await {
+                (text, true) => Reading::Held(text),
+                (text, false) => Reading::Pending(text),
+            },
+        }
+    }
+
+    /// Whether the hub joins the spoke (`joined`) or holds nothing of it (`unjoined`).
+    async fn joining(&self, run: &Run, condition: &str) -> (String, bool) {
         let (spoke, context, hub) = (run.cluster.as_str(), run.context.as_str(), run.hub.as_str());
         match condition {
-            "kustomizations-ready" => {
-                let created: Vec<ObjectRef> = run
-                    .steps
-                    .iter()
-                    .filter_map(|s| match &s.spec {
-                        StepSpec::ChangeSet { writes, .. } => Some(writes),
-                        _ => None,
-                    })
-                    .flatten()
-                    .filter(|w| w.object.kind == "Kustomization" && w.verb == crate::fleet::run::Verb::Create)
-                    .map(|w| w.object.clone())
-                    .collect();
-                let mut states = Vec::new();
-                for k in &created {
-                    let object = match self.get(hub, k).await {
-                        Ok(Some(o)) => o,
-                        Ok(None) => return (format!("{} is gone from the hub", k.label()), false),
-                        Err(e) => return (format!("cannot read {}: {e}", k.label()), false),
-                    };
-                    let kind = text(&object, "/spec/sourceRef/kind");
-                    let ns = match text(&object, "/spec/sourceRef/namespace") {
-                        n if n.is_empty() => k.namespace.clone(),
-                        n => n,
-                    };
-                    let source = ObjectRef::new(
-                        "source.toolkit.fluxcd.io/v1",
-                        &kind,
-                        &crate::fleet::run::plural_of(&kind),
-                        &ns,
-                        &text(&object, "/spec/sourceRef/name"),
-                    );
-                    let source_revision = self
-                        .get(hub, &source)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(|s| text(&s, "/status/artifact/revision"))
-                        .unwrap_or_default();
-                    let ready = object.pointer("/status/conditions").and_then(Value::as_array).and_then(|c| {
-                        c.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready")).cloned()
-                    });
-                    let is_ready = ready.as_ref().is_some_and(|c| text(c, "/status") == "True");
-                    let took = ready.as_ref().and_then(|c| {
-                        let at = crate::fields::time(c, "/lastTransitionTime")?;
-                        let created = crate::fields::time(&object, "/metadata/creationTimestamp")?;
-                        Some(at.duration_since(created).as_secs_f64().max(0.0))
-                    });
-                    states.push((
-                        k.name.clone(),
-                        is_ready,
-                        text(&object, "/status/lastAppliedRevision"),
-                        source_revision,
-                        took,
-                    ));
-                }
-                register::kustomizations_ready(&states)
-            }
             "joined" => {
                 let uid = run.facts.get("uid").cloned().unwrap_or_default();
                 let secret = ObjectRef::new("v1", "Secret", "secrets", spoke, KUBECONFIG_SECRET);
@@ -527,6 +551,10 @@ impl Runner {
         }
     }
 }
+
+/// A Kustomization the run created, as a wait and the connectivity check read it:
+/// (name, Ready, last applied revision, its source's revision, seconds to Ready).
+pub type KustomizationState = (String, bool, String, String, Option<f64>);
 
 /// What a check asks the API: (verb, group, resource, namespace, name).
 pub type Need<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);

@@ -7,6 +7,9 @@
 
 mod act;
 mod checks;
+mod migrate;
+
+pub use migrate::{MigrationSettings, Operational, Verdicts};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use super::write::Writer;
 use crate::fleet::run::{
     Lock, MANAGED_BY, MANAGER, RUN_LABEL, RUN_NAMESPACE, Run, RunState, Session, StepSpec, Workflow,
 };
+use crate::workflow::migrate::Reading;
 use crate::workflow::register;
 use crate::workflow::runbook::{Effect, Event, Refused, on};
 
@@ -28,6 +32,7 @@ use crate::workflow::runbook::{Effect, Event, Refused, on};
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub register: register::Settings,
+    pub migration: MigrationSettings,
     /// A lock not renewed for this long may be taken over (`runbook.lock_ttl`).
     pub lock_ttl: Duration,
     /// How often a wait reads its condition again.
@@ -40,6 +45,7 @@ impl Default for RunSettings {
     fn default() -> Self {
         Self {
             register: register::Settings::default(),
+            migration: MigrationSettings::default(),
             lock_ttl: Duration::from_secs(120),
             poll: Duration::from_secs(1),
             request_timeout: Duration::from_secs(15),
@@ -189,6 +195,7 @@ impl Runner {
         let steps = match workflow {
             Workflow::Register => register::register_steps(cluster, &self.settings.register),
             Workflow::Unregister => register::unregister_steps(cluster, &self.settings.register),
+            Workflow::Migrate => self.settings.migration.runbook.steps(cluster, &self.settings.register),
             other => return Err(Blocked::Failed(format!("the {} workflow is not built yet", other.name()))),
         };
         let id = format!("{}-{}", now.strftime("%Y%m%d-%H%M%S"), &uuid::Uuid::new_v4().simple().to_string()[..6]);
@@ -321,6 +328,11 @@ impl Runner {
             Effect::Plan { plan, .. } => Event::Planned(match plan.as_str() {
                 "register" => register::plan_register(run, &self.settings.register),
                 "unregister" => register::plan_unregister(run),
+                "premigration-backup" => {
+                    let ttl =
+                        run.steps.get(run.current).and_then(|s| s.params.get("ttl")).map_or("720h", String::as_str);
+                    crate::workflow::migrate::plan_backup(run, ttl)
+                }
                 other => Err(format!("fleetdeck has no plan named {other:?}")),
             }),
             Effect::Preview { step } => {
@@ -406,12 +418,18 @@ impl Runner {
                     let _ = out.send(Update::Ended(Box::new(run))).await;
                     return;
                 }
-                Some(Effect::Watch { step, condition, deadline }) => loop {
-                    let (text, held) = self.condition(&run, &condition).await;
-                    let event = if !held && Timestamp::now() >= deadline {
-                        Event::TimedOut
-                    } else {
-                        Event::Progress { text, held }
+                Some(Effect::Watch { step, condition, mut deadline }) => loop {
+                    let event = match self.condition(&run, &condition).await {
+                        Reading::Held(text) => Event::Progress { text, held: true },
+                        Reading::Broke(why) => Event::Broke(why),
+                        // A cluster that does not answer pauses the wait: the time it
+                        // is away does not count against the step's timeout.
+                        Reading::Paused(why) => {
+                            deadline = crate::fleet::later(deadline, self.settings.poll);
+                            Event::Progress { text: format!("paused: {why}"), held: false }
+                        }
+                        Reading::Pending(_) if Timestamp::now() >= deadline => Event::TimedOut,
+                        Reading::Pending(text) => Event::Progress { text, held: false },
                     };
                     apply(&mut run, &mut queue, event);
                     let _ = out.send(Update::Run(Box::new(run.clone()))).await;

@@ -1,0 +1,707 @@
+//! What the migration runbook's checks and waits read, judged by `workflow::migrate`:
+//! the inventory (written to the data directory as JSON and Markdown, its sha256 in the
+//! run), Velero and the pre-migration backup, the rollback point, staging first, the
+//! connectivity probes, the policy probes (server-side dry-run creates admission must
+//! deny), the workloads against the inventory, the fleet check's verdict, the security
+//! audit and the report (in the data directory and on the hub, next to the run).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+use kube::core::GroupVersionKind;
+use serde_json::{Value, json};
+
+use super::Runner;
+use super::act::api_of;
+use super::checks::Checked;
+use crate::fields::{int, text};
+use crate::fleet::run::{
+    Evidence, MANAGED_BY, MANAGER, ObjectRef, RUN_NAMESPACE, Run, SPOKE_LABEL, Verdict, WORKFLOW_LABEL, plural_of,
+};
+use crate::workflow::migrate::{
+    self, Inventory, Node, PolicyTotals, Reading, Runbook, VELERO_NAMESPACE, Workload, backup_name, latency_verdict,
+    policy_verdict, probe_verdict, propagation_verdict, recorded_inventory, staging_first, workloads_verdict,
+};
+use crate::workflow::register::{evidence, verdict_of};
+
+/// The fleet check's verdict of one cluster: (healthy, its status word, its problems).
+pub type Verdicts = Result<(bool, String, Vec<String>), String>;
+
+/// How "verify all systems operational" asks for the verdict `fleetdeck check` gives a
+/// cluster: given the hub's and the spoke's contexts. Built by the launcher, which owns
+/// the check.
+#[derive(Clone)]
+pub struct Operational(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<dyn Fn(String, String) -> Pin<Box<dyn Future<Output = Verdicts> + Send>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Operational {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Operational(the fleet check)")
+    }
+}
+
+/// How migrations are carried out (`[migration]`, `[slo]`, the runbook file).
+#[derive(Debug, Clone)]
+pub struct MigrationSettings {
+    pub runbook: Runbook,
+    pub production: Vec<String>,
+    pub staging: Vec<String>,
+    /// API probes "validate connectivity" takes (a step's `probes` replaces it).
+    pub probes: usize,
+    pub latency: Duration,
+    pub propagation: Duration,
+    /// Known-bad objects (file name, manifest) admission must deny.
+    pub policy_probes: Vec<(String, String)>,
+    /// Where inventories and reports are written (`runs/<id>/`).
+    pub data_dir: PathBuf,
+    /// Audit logs per cluster, for the security audit.
+    pub audit_files: Vec<(String, PathBuf)>,
+    pub operational: Option<Operational>,
+}
+
+impl Default for MigrationSettings {
+    fn default() -> Self {
+        Self {
+            runbook: Runbook::shipped(),
+            production: vec!["production-*".into()],
+            staging: vec!["staging-*".into()],
+            probes: 20,
+            latency: Duration::from_millis(100),
+            propagation: Duration::from_secs(30),
+            policy_probes: migrate::PROBES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect(),
+            data_dir: crate::paths::data_dir(),
+            audit_files: Vec::new(),
+            operational: None,
+        }
+    }
+}
+
+fn failed(text: String) -> Checked {
+    (Verdict::Fail, vec![evidence(Verdict::Fail, text)], BTreeMap::new())
+}
+
+fn judged(lines: Vec<Evidence>, facts: BTreeMap<String, String>) -> Checked {
+    (verdict_of(&lines), lines, facts)
+}
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// Whether an error says the API serves no such resource.
+fn not_served(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+impl Runner {
+    fn migration(&self) -> &MigrationSettings {
+        &self.settings.migration
+    }
+
+    /// Every object of a resource, cluster-wide; `Ok(None)` when it is not served.
+    async fn list_all(&self, context: &str, ar: &ApiResource) -> Result<Option<Vec<Value>>, String> {
+        let client = self.writer.client(context).await?;
+        let api: Api<DynamicObject> = Api::all_with(client, ar);
+        match tokio::time::timeout(self.settings.request_timeout, api.list(&ListParams::default())).await {
+            Err(_) => Err(format!("listing {} on {context} timed out", ar.plural)),
+            Ok(Err(e)) if not_served(&e) => Ok(None),
+            Ok(Err(e)) => {
+                Err(format!("cannot list {} on {context}: {}", ar.plural, crate::cluster::errors::classify(&e).1))
+            }
+            Ok(Ok(list)) => {
+                Ok(Some(list.items.iter().map(|o| serde_json::to_value(o).unwrap_or(Value::Null)).collect()))
+            }
+        }
+    }
+
+    /// The cluster's state, as the inventory documents it.
+    pub(super) async fn inventory(&self, run: &Run) -> Result<Inventory, String> {
+        let context = run.context.as_str();
+        if context.is_empty() {
+            return Err("no local context reaches the cluster: it cannot be documented".into());
+        }
+        let mut gaps = Vec::new();
+        let names = |items: &[Value]| -> Vec<String> {
+            let mut n: Vec<String> = items.iter().map(|o| text(o, "/metadata/name")).collect();
+            n.sort();
+            n
+        };
+        let namespaces = self
+            .list_all(context, &resource("", "v1", "Namespace", "namespaces"))
+            .await?
+            .map(|l| names(&l))
+            .unwrap_or_default();
+        let mut workloads = Vec::new();
+        for (kind, plural, desired, ready) in [
+            ("Deployment", "deployments", "/spec/replicas", "/status/readyReplicas"),
+            ("StatefulSet", "statefulsets", "/spec/replicas", "/status/readyReplicas"),
+            ("DaemonSet", "daemonsets", "/status/desiredNumberScheduled", "/status/numberReady"),
+        ] {
+            match self.list_all(context, &resource("apps", "v1", kind, plural)).await? {
+                None => gaps.push(format!("{kind}s: not served by the API")),
+                Some(items) => workloads.extend(items.iter().map(|o| {
+                    Workload {
+                        kind: kind.into(),
+                        namespace: text(o, "/metadata/namespace"),
+                        name: text(o, "/metadata/name"),
+                        replicas: int(o, desired),
+                        ready: int(o, ready),
+                        images: o
+                            .pointer("/spec/template/spec/containers")
+                            .and_then(Value::as_array)
+                            .map(|c| c.iter().map(|c| text(c, "/image")).collect())
+                            .unwrap_or_default(),
+                    }
+                })),
+            }
+        }
+        workloads.sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
+        let crd = resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions");
+        let crds = match self.list_all(context, &crd).await {
+            Ok(Some(l)) => names(&l),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                gaps.push(format!("CRDs: {e}"));
+                Vec::new()
+            }
+        };
+        let nodes = self
+            .list_all(context, &resource("", "v1", "Node", "nodes"))
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .map(|n| Node {
+                name: text(n, "/metadata/name"),
+                version: text(n, "/status/nodeInfo/kubeletVersion"),
+                ready: n
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| c.iter().any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True")),
+            })
+            .collect();
+        let flux = workloads
+            .iter()
+            .filter(|w| w.namespace == "flux-system" && w.name.ends_with("-controller"))
+            .map(|w| format!("{}/{}", w.namespace, w.name))
+            .collect();
+        let velero = crds.iter().any(|c| c == "backups.velero.io") && namespaces.iter().any(|n| n == VELERO_NAMESPACE);
+        let policy = self.policy_totals(context).await.unwrap_or_else(|e| {
+            gaps.push(format!("policy reports: {e}"));
+            None
+        });
+        Ok(Inventory {
+            cluster: run.cluster.clone(),
+            taken_at: jiff::Timestamp::now(),
+            namespaces,
+            workloads,
+            crds,
+            nodes,
+            flux,
+            velero,
+            policy,
+            gaps,
+        })
+    }
+
+    /// The policy reports' result totals; `None` when PolicyReports are not served.
+    async fn policy_totals(&self, context: &str) -> Result<Option<PolicyTotals>, String> {
+        let mut totals: Option<PolicyTotals> = None;
+        for (kind, plural) in [("PolicyReport", "policyreports"), ("ClusterPolicyReport", "clusterpolicyreports")] {
+            let Some(items) = self.list_all(context, &resource("wgpolicyk8s.io", "v1alpha2", kind, plural)).await?
+            else {
+                continue;
+            };
+            let t = totals.get_or_insert_with(PolicyTotals::default);
+            for r in &items {
+                t.pass += int(r, "/summary/pass");
+                t.fail += int(r, "/summary/fail");
+                t.warn += int(r, "/summary/warn");
+                t.error += int(r, "/summary/error");
+                t.skip += int(r, "/summary/skip");
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Writes `name.json` and `name.md` into the run's directory of the data directory.
+    fn keep(&self, run: &Run, name: &str, json: &Value, md: &str) -> Result<PathBuf, String> {
+        let dir = self.migration().data_dir.join("runs").join(&run.id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let body = serde_json::to_string_pretty(json).unwrap_or_default();
+        for (file, text) in [(format!("{name}.json"), body.as_str()), (format!("{name}.md"), md)] {
+            let path = dir.join(&file);
+            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(dir.join(format!("{name}.md")))
+    }
+
+    /// The migration's checks.
+    pub(super) async fn migration_check(&self, run: &Run, check: &str) -> Checked {
+        let (context, hub) = (run.context.as_str(), run.hub.as_str());
+        let params = run.steps.get(run.current).map(|s| s.params.clone()).unwrap_or_default();
+        match check {
+            "inventory" => match self.inventory(run).await {
+                Ok(inv) => {
+                    let sha = inv.sha256();
+                    let json = serde_json::to_value(&inv).unwrap_or(Value::Null);
+                    let mut lines = vec![evidence(Verdict::Pass, inv.summary())];
+                    match self.keep(run, "inventory", &json, &inv.markdown()) {
+                        Ok(path) => {
+                            lines.push(evidence(Verdict::Pass, format!("written to {} (sha256 {sha})", path.display())))
+                        }
+                        Err(e) => lines
+                            .push(evidence(Verdict::Warn, format!("{e}; the run on the hub holds it (sha256 {sha})"))),
+                    }
+                    for gap in &inv.gaps {
+                        lines.push(evidence(Verdict::Warn, format!("not documented: {gap}")));
+                    }
+                    let facts = BTreeMap::from([
+                        ("inventory".to_owned(), serde_json::to_string(&inv).unwrap_or_default()),
+                        ("inventory_sha256".to_owned(), sha),
+                    ]);
+                    judged(lines, facts)
+                }
+                Err(e) => failed(e),
+            },
+            "velero" => self.velero(context).await,
+            "rollback-point" => self.rollback_point(run).await,
+            "staging-first" => match self.list().await {
+                Ok(runs) => {
+                    let runs: Vec<Run> = runs.into_iter().map(|(r, _)| r).collect();
+                    let m = self.migration();
+                    judged(vec![staging_first(&run.cluster, &m.production, &m.staging, &runs)], BTreeMap::new())
+                }
+                Err(e) => failed(format!("cannot read the hub's runs: {e}")),
+            },
+            "connectivity" => {
+                let probes = params.get("probes").and_then(|p| p.parse().ok()).unwrap_or(self.migration().probes);
+                let mut lines = match self.kustomization_states(run).await {
+                    Ok(states) => propagation_verdict(&states, self.migration().propagation),
+                    Err(e) => vec![evidence(Verdict::Fail, e)],
+                };
+                lines.extend(latency_verdict(&self.probe_latency(context, probes).await, self.migration().latency));
+                judged(lines, BTreeMap::new())
+            }
+            "policy-enforcement" => {
+                let mut lines = Vec::new();
+                for (name, manifest) in &self.migration().policy_probes {
+                    lines.push(match self.dry_run_create(context, manifest).await {
+                        Ok(answer) => probe_verdict(name, &answer),
+                        Err(e) => evidence(Verdict::Fail, format!("{name}: {e}")),
+                    });
+                }
+                let before = recorded_inventory(run).and_then(|i| i.policy);
+                match self.policy_totals(context).await {
+                    Ok(now) => lines.push(policy_verdict(before, now)),
+                    Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot read the policy reports: {e}"))),
+                }
+                judged(lines, BTreeMap::new())
+            }
+            "workloads" => {
+                let Some(before) = recorded_inventory(run) else {
+                    return failed("the run holds no inventory to compare with".into());
+                };
+                match self.inventory(run).await {
+                    Ok(now) => judged(workloads_verdict(&before, &now), BTreeMap::new()),
+                    Err(e) => failed(e),
+                }
+            }
+            "operational" => match &self.migration().operational {
+                None => failed("this session cannot run the fleet check".into()),
+                Some(check) => match (check.0)(hub.to_owned(), context.to_owned()).await {
+                    Ok((true, word, _)) => judged(
+                        vec![evidence(Verdict::Pass, format!("fleetdeck check judges {}: {word}", run.cluster))],
+                        BTreeMap::new(),
+                    ),
+                    Ok((false, word, problems)) => {
+                        let mut lines =
+                            vec![evidence(Verdict::Fail, format!("fleetdeck check judges {}: {word}", run.cluster))];
+                        lines.extend(problems.into_iter().map(|p| evidence(Verdict::Fail, p)));
+                        judged(lines, BTreeMap::new())
+                    }
+                    Err(e) => failed(format!("the fleet check could not run: {e}")),
+                },
+            },
+            "security-audit" => self.security_audit(run).await,
+            "report" => self.report(run).await,
+            other => failed(format!("fleetdeck has no check named {other:?}")),
+        }
+    }
+
+    async fn velero(&self, context: &str) -> Checked {
+        let backups = resource("velero.io", "v1", "Backup", "backups");
+        let client = match self.writer.client(context).await {
+            Ok(c) => c,
+            Err(e) => return failed(e),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), VELERO_NAMESPACE, &backups);
+        match tokio::time::timeout(self.settings.request_timeout, api.list_metadata(&ListParams::default().limit(1)))
+            .await
+        {
+            Err(_) => return failed(format!("listing {context}'s Velero backups timed out")),
+            Ok(Err(e)) if not_served(&e) => {
+                return failed(format!(
+                    "Velero is not installed on {context} (the API serves no backups.velero.io): the migration needs a backup to roll back to"
+                ));
+            }
+            Ok(Err(e)) => {
+                return failed(format!("cannot read {context}'s Velero: {}", crate::cluster::errors::classify(&e).1));
+            }
+            Ok(Ok(_)) => {}
+        }
+        let bsl = resource("velero.io", "v1", "BackupStorageLocation", "backupstoragelocations");
+        let api: Api<DynamicObject> = Api::namespaced_with(client, VELERO_NAMESPACE, &bsl);
+        let locations =
+            match tokio::time::timeout(self.settings.request_timeout, api.list(&ListParams::default())).await {
+                Ok(Ok(l)) => l.items,
+                Ok(Err(e)) => {
+                    return failed(format!(
+                        "cannot read {context}'s storage locations: {}",
+                        crate::cluster::errors::classify(&e).1
+                    ));
+                }
+                Err(_) => return failed(format!("listing {context}'s storage locations timed out")),
+            };
+        let mut lines = vec![evidence(Verdict::Pass, format!("Velero answers on {context}"))];
+        let default = locations.iter().find(|l| l.metadata.name.as_deref() == Some("default"));
+        match default.map(|l| text(&l.data, "/status/phase")) {
+            Some(phase) if phase == "Available" => {
+                lines.push(evidence(Verdict::Pass, "the storage location default is Available"))
+            }
+            Some(phase) => lines.push(evidence(
+                Verdict::Fail,
+                format!(
+                    "the storage location default is {}: a backup cannot be written",
+                    if phase.is_empty() { "unvalidated" } else { &phase }
+                ),
+            )),
+            None => {
+                lines.push(evidence(Verdict::Fail, format!("{context} has no BackupStorageLocation named default")))
+            }
+        }
+        judged(lines, BTreeMap::new())
+    }
+
+    /// The pre-migration backup's phase.
+    pub(super) async fn backup_completed(&self, run: &Run) -> Reading {
+        let name = backup_name(run);
+        let object = ObjectRef::new("velero.io/v1", "Backup", "backups", VELERO_NAMESPACE, &name);
+        match self.read(&run.context, &object).await {
+            Ok(Some(b)) => migrate::backup_reading(&name, &b),
+            Ok(None) => Reading::Broke(format!("Backup {name} is gone from {}", run.context)),
+            Err(
+                e @ (crate::fleet::run::WriteError::Unreachable { .. } | crate::fleet::run::WriteError::Timeout { .. }),
+            ) => Reading::Paused(format!("{} does not answer: {}", run.context, e.describe())),
+            Err(e) => Reading::Pending(format!("cannot read Backup {name}: {}", e.describe())),
+        }
+    }
+
+    /// The rollback point: the backup, the hub's source revisions, the inventory's hash
+    /// and everything the registration will write.
+    async fn rollback_point(&self, run: &Run) -> Checked {
+        let mut lines = Vec::new();
+        let mut facts = BTreeMap::new();
+        let name = backup_name(run);
+        lines
+            .push(evidence(Verdict::Pass, format!("restore from Backup {VELERO_NAMESPACE}/{name} on {}", run.context)));
+        facts.insert("rollback_backup".to_owned(), name);
+        let mut revisions = BTreeMap::new();
+        for (kind, plural) in [("GitRepository", "gitrepositories"), ("OCIRepository", "ocirepositories")] {
+            match self.list_all(&run.hub, &resource("source.toolkit.fluxcd.io", "v1", kind, plural)).await {
+                Ok(Some(items)) => {
+                    for s in items {
+                        let key = format!("{kind}/{}/{}", text(&s, "/metadata/namespace"), text(&s, "/metadata/name"));
+                        revisions.insert(key, text(&s, "/status/artifact/revision"));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => return failed(format!("cannot read the hub's sources: {e}")),
+            }
+        }
+        lines.push(evidence(
+            Verdict::Pass,
+            format!(
+                "the hub's sources: {}",
+                revisions.iter().map(|(k, v)| format!("{k} at {v}")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        facts.insert("rollback_revisions".to_owned(), serde_json::to_string(&revisions).unwrap_or_default());
+        match run.facts.get("inventory_sha256") {
+            Some(sha) => lines.push(evidence(Verdict::Pass, format!("the inventory, sha256 {sha}"))),
+            None => lines.push(evidence(Verdict::Fail, "the run holds no inventory")),
+        }
+        // What the registration will write, planned now with its identity facts still
+        // to be read: the objects are known before the checks fill their contents.
+        let mut trial = run.clone();
+        for key in ["environment", "uid", "ca_sha256", "server", "ca_data"] {
+            trial.facts.entry(key.to_owned()).or_insert_with(|| "(read at registration)".into());
+        }
+        match crate::workflow::register::plan_register(&trial, &self.settings.register) {
+            Ok(writes) => {
+                let labels: Vec<String> =
+                    writes.iter().map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label())).collect();
+                lines.push(evidence(
+                    Verdict::Pass,
+                    format!("the migration will write {} objects: {}", labels.len(), labels.join("; ")),
+                ));
+                facts.insert("rollback_writes".to_owned(), serde_json::to_string(&labels).unwrap_or_default());
+            }
+            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot plan the registration: {e}"))),
+        }
+        judged(lines, facts)
+    }
+
+    /// `probes` API round trips to `context`, after one that opens the connection.
+    async fn probe_latency(&self, context: &str, probes: usize) -> Vec<Result<Duration, String>> {
+        let client = match self.writer.client(context).await {
+            Ok(c) => c,
+            Err(e) => return vec![Err(e)],
+        };
+        let once = || async {
+            let start = Instant::now();
+            match tokio::time::timeout(self.settings.request_timeout, client.apiserver_version()).await {
+                Ok(Ok(_)) => Ok(start.elapsed()),
+                Ok(Err(e)) => Err(crate::cluster::errors::classify(&e).1),
+                Err(_) => Err(format!("no answer within {} s", self.settings.request_timeout.as_secs())),
+            }
+        };
+        let _ = once().await;
+        let mut out = Vec::with_capacity(probes);
+        for _ in 0..probes {
+            out.push(once().await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        out
+    }
+
+    /// A server-side dry-run create of a manifest: `Ok(Ok)` admitted, `Ok(Err)` refused
+    /// with its code and message.
+    async fn dry_run_create(&self, context: &str, manifest: &str) -> Result<Result<(), (u16, String)>, String> {
+        let object: Value = serde_saphyr::from_str(manifest).map_err(|e| format!("not a manifest: {e}"))?;
+        let kind = text(&object, "/kind");
+        let target = ObjectRef::new(
+            &text(&object, "/apiVersion"),
+            &kind,
+            &plural_of(&kind),
+            &text(&object, "/metadata/namespace"),
+            &text(&object, "/metadata/name"),
+        );
+        let api = api_of(self.writer.client(context).await?, &target);
+        let body: DynamicObject = serde_json::from_value(object).map_err(|e| e.to_string())?;
+        let params = PostParams { dry_run: true, field_manager: Some(crate::workflow::plan::FIELD_MANAGER.into()) };
+        match tokio::time::timeout(self.settings.request_timeout, api.create(&params, &body)).await {
+            Err(_) => Err(format!("no answer within {} s", self.settings.request_timeout.as_secs())),
+            Ok(Ok(_)) => Ok(Ok(())),
+            Ok(Err(kube::Error::Api(s))) => Ok(Err((s.code, s.message))),
+            Ok(Err(e)) => Err(crate::cluster::errors::classify(&e).1),
+        }
+    }
+
+    /// The spoke's credentials' access review, the hub identity's binding on the spoke,
+    /// the journal chain for the run's entries, and the writes during the run by anyone
+    /// but fleetdeck and Flux (from the cluster's audit log when one is configured).
+    async fn security_audit(&self, run: &Run) -> Checked {
+        let context = run.context.as_str();
+        let mut lines = Vec::new();
+        match self.writer.client(context).await {
+            Ok(client) => match crate::cluster::access::review(&client, self.settings.request_timeout).await {
+                Ok(allowed) if allowed.is_empty() => lines.push(evidence(
+                    Verdict::Pass,
+                    format!("{context}'s credentials may write none of the reviewed resources"),
+                )),
+                Ok(allowed) => {
+                    lines.push(evidence(Verdict::Pass, format!("{context}'s credentials may: {}", allowed.join(", "))))
+                }
+                Err(e) => {
+                    lines.push(evidence(Verdict::Fail, format!("{context}'s access review failed: {}", e.message)))
+                }
+            },
+            Err(e) => lines.push(evidence(Verdict::Fail, e)),
+        }
+        let reg = &self.settings.register;
+        let binding = ObjectRef::new(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            "",
+            &format!("{}-{}", reg.service_account, reg.role),
+        );
+        match self.read(context, &binding).await {
+            Ok(Some(b)) => {
+                let subjects: Vec<String> = b
+                    .pointer("/subjects")
+                    .and_then(Value::as_array)
+                    .map(|s| {
+                        s.iter()
+                            .map(|s| format!("{} {}/{}", text(s, "/kind"), text(s, "/namespace"), text(s, "/name")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                lines.push(evidence(
+                    Verdict::Pass,
+                    format!(
+                        "the hub's identity on {context}: ClusterRoleBinding {} binds {} to the ClusterRole {}",
+                        binding.name,
+                        subjects.join(", "),
+                        text(&b, "/roleRef/name")
+                    ),
+                ));
+            }
+            Ok(None) => {
+                lines.push(evidence(Verdict::Fail, format!("{context} has no ClusterRoleBinding {}", binding.name)))
+            }
+            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot read {}: {}", binding.label(), e.describe()))),
+        }
+        let journal = self.writer.journal().clone();
+        let run_id = run.id.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            let verdict = journal.verify()?;
+            let ours = journal.entries()?.iter().filter(|e| e.write_id.starts_with(&run_id)).count();
+            Ok::<_, color_eyre::Report>((verdict, ours))
+        })
+        .await;
+        match verified {
+            Ok(Ok((verdict, ours))) => match &verdict.problem {
+                None => lines.push(evidence(
+                    Verdict::Pass,
+                    format!("the journal's chain is intact ({} entries, {ours} of this run)", verdict.intact),
+                )),
+                Some((line, problem)) => lines.push(evidence(
+                    Verdict::Fail,
+                    format!("the journal's chain breaks at line {line}: {problem:?} ({ours} entries of this run)"),
+                )),
+            },
+            Ok(Err(e)) => lines.push(evidence(Verdict::Fail, format!("cannot verify the journal: {e}"))),
+            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot verify the journal: {e}"))),
+        }
+        lines.extend(self.foreign_writes(run));
+        judged(lines, BTreeMap::new())
+    }
+
+    /// The writes on the cluster since the run started that were neither the run's own
+    /// (its objects and records) nor Flux's nor the control plane's.
+    fn foreign_writes(&self, run: &Run) -> Vec<Evidence> {
+        let files: Vec<&PathBuf> = self
+            .migration()
+            .audit_files
+            .iter()
+            .filter(|(c, _)| *c == run.cluster || *c == run.context)
+            .map(|(_, p)| p)
+            .collect();
+        if files.is_empty() {
+            return vec![evidence(
+                Verdict::Warn,
+                format!(
+                    "no audit log is configured for {} ([audit.files]): writes by others during the run cannot be listed",
+                    run.cluster
+                ),
+            )];
+        }
+        let cluster: Arc<str> = run.cluster.as_str().into();
+        let flux = format!(
+            "system:serviceaccount:{}:{}",
+            self.settings.register.namespace, self.settings.register.service_account
+        );
+        let ours: Vec<(String, String, String)> = run
+            .steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| (0..s.writes.len()).filter_map(move |w| run.planned(i, w)))
+            .map(|p| (p.object.plural.clone(), p.object.namespace.clone(), p.object.name.clone()))
+            .collect();
+        let mut found = Vec::new();
+        for path in files {
+            let Ok(body) = std::fs::read_to_string(path) else {
+                return vec![evidence(Verdict::Warn, format!("cannot read the audit log {}", path.display()))];
+            };
+            for line in body.lines() {
+                let Ok(crate::audit::parse::Parsed::Record(r)) = crate::audit::parse::audit_line(&cluster, line) else {
+                    continue;
+                };
+                let write = matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
+                let system = r.user.starts_with("system:node:")
+                    || r.user.starts_with("system:kube-")
+                    || r.user.starts_with("system:serviceaccount:kube-system:")
+                    || r.user == "system:apiserver";
+                let own = ours.iter().any(|(p, ns, n)| *p == r.resource && *ns == r.namespace && *n == r.name);
+                if r.time < run.started_at || !write || system || own || r.user == flux || r.resource == "events" {
+                    continue;
+                }
+                found.push(format!(
+                    "{} {} {} {}",
+                    r.user,
+                    r.verb,
+                    r.resource,
+                    [r.namespace.as_str(), r.name.as_str()].join("/")
+                ));
+            }
+        }
+        if found.is_empty() {
+            return vec![evidence(
+                Verdict::Pass,
+                "no writes by anyone but fleetdeck, Flux and the control plane during the run",
+            )];
+        }
+        let shown: Vec<&str> = found.iter().take(20).map(String::as_str).collect();
+        vec![evidence(
+            Verdict::Warn,
+            format!(
+                "{} writes by others during the run: {}{}",
+                found.len(),
+                shown.join("; "),
+                if found.len() > 20 { "; …" } else { "" }
+            ),
+        )]
+    }
+
+    /// The report: Markdown and JSON in the data directory, and on the hub next to the
+    /// run (`run-<id>-report`).
+    async fn report(&self, run: &Run) -> Checked {
+        let after = self.inventory(run).await.ok();
+        let (md, json) = migrate::report(run, after.as_ref());
+        let mut lines = Vec::new();
+        match self.keep(run, "report", &json, &md) {
+            Ok(path) => lines.push(evidence(Verdict::Pass, format!("written to {}", path.display()))),
+            Err(e) => lines.push(evidence(Verdict::Fail, e)),
+        }
+        if let Some(inv) = &after {
+            let _ =
+                self.keep(run, "inventory-after", &serde_json::to_value(inv).unwrap_or(Value::Null), &inv.markdown());
+        }
+        let cm = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{}-report", run.object_name()), "namespace": RUN_NAMESPACE,
+                "labels": {MANAGED_BY: MANAGER, WORKFLOW_LABEL: run.workflow.name(), SPOKE_LABEL: run.cluster,
+                           "fleetdeck.io/report-of": run.id}},
+            "data": {"report.md": md, "report.json": serde_json::to_string_pretty(&json).unwrap_or_default()},
+        });
+        match self.attach(cm).await {
+            Ok(name) => lines.push(evidence(
+                Verdict::Pass,
+                format!("attached to the run on the hub: ConfigMap {RUN_NAMESPACE}/{name}"),
+            )),
+            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot attach the report on the hub: {e}"))),
+        }
+        judged(lines, BTreeMap::new())
+    }
+
+    async fn attach(&self, cm: Value) -> Result<String, String> {
+        let api: Api<ConfigMap> = self.runs_api().await?;
+        let cm: ConfigMap = serde_json::from_value(cm).map_err(|e| e.to_string())?;
+        let name = cm.metadata.name.clone().unwrap_or_default();
+        let params = kube::api::PatchParams::apply(crate::workflow::plan::FIELD_MANAGER).force();
+        tokio::time::timeout(self.settings.request_timeout, api.patch(&name, &params, &kube::api::Patch::Apply(&cm)))
+            .await
+            .map_err(|_| "timed out".to_owned())?
+            .map_err(|e| crate::cluster::errors::classify(&e).1)?;
+        Ok(name)
+    }
+}
