@@ -213,7 +213,7 @@ pub fn policy_probes() -> Result<Vec<(String, String)>> {
 
 /// How "verify all systems operational" gets `fleetdeck check`'s verdict of a cluster:
 /// a check of the hub and that cluster alone.
-fn operational_check(contexts: &[ContextSpec], config: &Config) -> crate::cluster::runbook::Operational {
+pub fn operational_check(contexts: &[ContextSpec], config: &Config) -> crate::cluster::runbook::Operational {
     let contexts: Arc<Vec<ContextSpec>> = Arc::new(contexts.to_vec());
     let config = Arc::new(config.clone());
     crate::cluster::runbook::Operational(Arc::new(move |hub: String, spoke: String| {

@@ -149,13 +149,16 @@ impl Fleet {
             let region = parts.next().unwrap_or_default().to_owned();
             plan.push(Planned { name, role: ClusterRole::Spoke, environment, region, index: i + 1, listener: bind()? });
         }
-        for i in 0..options.scenario.fleet.candidates {
-            let name = candidate_name(i);
-            let region = name.split('-').nth(1).unwrap_or_default().to_owned();
+        let named = &options.scenario.fleet.candidate_names;
+        for i in 0..options.scenario.fleet.candidates.max(named.len()) {
+            let name = named.get(i).cloned().unwrap_or_else(|| candidate_name(i));
+            let mut parts = name.split('-');
+            let environment = parts.next().unwrap_or_default().to_owned();
+            let region = parts.next().unwrap_or_default().to_owned();
             plan.push(Planned {
                 name,
                 role: ClusterRole::Candidate,
-                environment: "edge".into(),
+                environment,
                 region,
                 index: spokes + 1 + i,
                 listener: bind()?,

@@ -96,6 +96,9 @@ pub struct FleetShape {
     pub spokes: usize,
     /// Clusters in the kubeconfig that the hub does not know (registration candidates).
     pub candidates: usize,
+    /// The candidates' names, in order (their first word is their environment); those
+    /// beyond the list are `edge-<region>-<n>`.
+    pub candidate_names: Vec<String>,
     /// Mean time between a node of a cluster going NotReady (for a while).
     #[serde(deserialize_with = "opt_duration")]
     pub node_flap_every: Option<Duration>,
@@ -114,6 +117,7 @@ impl Default for FleetShape {
         Self {
             spokes: 4,
             candidates: 0,
+            candidate_names: Vec::new(),
             node_flap_every: Some(Duration::from_secs(600)),
             node_flap_for: Span::secs(30, 90),
             events_every: Some(Duration::from_secs(45)),
@@ -357,6 +361,25 @@ pub struct Scenario {
     pub policy: PolicyShape,
     #[serde(rename = "fault")]
     pub faults: Vec<ScheduledFault>,
+    #[serde(rename = "degrade")]
+    pub degradations: Vec<Degradation>,
+}
+
+/// A workload that loses ready replicas a while after its cluster becomes a spoke (the
+/// fleet's configuration reached it): what "verify workload operation" must catch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Degradation {
+    /// A cluster name (glob).
+    pub cluster: String,
+    /// The Deployment, as namespace/name.
+    pub workload: String,
+    /// How long after the fleet's policies reach the cluster.
+    #[serde(deserialize_with = "duration")]
+    pub after: Duration,
+    /// The ready replicas it falls to.
+    #[serde(default)]
+    pub ready: i64,
 }
 
 /// The scenarios shipped in `assets/scenarios/`, by name.
@@ -366,6 +389,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("healthy", include_str!("../../assets/scenarios/healthy.toml")),
     ("outage", include_str!("../../assets/scenarios/outage.toml")),
     ("chaos", include_str!("../../assets/scenarios/chaos.toml")),
+    ("migration", include_str!("../../assets/scenarios/migration.toml")),
 ];
 
 impl Scenario {

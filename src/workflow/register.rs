@@ -97,7 +97,7 @@ pub fn unregister_steps(spoke: &str, settings: &Settings) -> Vec<Step> {
     vec![
         check("the spoke is registered on the hub", "registered"),
         check("the credentials may remove what registration created", "access-unregister"),
-        check("the spoke's workloads, as they are now", "inventory"),
+        check("the spoke's workloads, as they are now", "deployments"),
         Step::new(
             "stop pruning, then remove the spoke from the hub and the hub's access",
             StepSpec::ChangeSet { plan: "unregister".into(), confirm: spoke.into(), writes: vec![] },

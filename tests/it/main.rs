@@ -14,6 +14,7 @@ mod engine;
 mod failures;
 mod journal;
 mod layering;
+mod migration;
 mod propagation;
 mod read_only;
 mod runbook;

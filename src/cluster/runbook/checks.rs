@@ -277,7 +277,7 @@ impl Runner {
                 }
                 judged(self.access(&needs).await, BTreeMap::new())
             }
-            "inventory" => match self.workloads(context).await {
+            "deployments" => match self.workloads(context).await {
                 Ok(list) => {
                     let namespaces: BTreeSet<&str> =
                         list.iter().map(|(k, _)| k.split('/').next().unwrap_or_default()).collect();

@@ -9,6 +9,7 @@ pub mod namespaces;
 pub mod nodes;
 pub mod reports;
 pub mod velero;
+pub mod workloads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,6 +176,7 @@ pub fn spawn(clusters: &[Arc<Cluster>], scenario: Arc<Scenario>, shutdown: Cance
             tasks.push(tokio::spawn(flux.run(shutdown.clone())));
         } else {
             tasks.push(tokio::spawn(reports::run(cluster.clone(), scenario.clone(), shutdown.clone())));
+            tasks.push(tokio::spawn(workloads::run(cluster.clone(), scenario.clone(), shutdown.clone())));
         }
     }
     tasks.push(tokio::spawn(faults::run(clusters.to_vec(), scenario, shutdown)));
