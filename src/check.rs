@@ -2,6 +2,7 @@
 //! context, wait until each cluster has settled (listed and probed, or clearly failing)
 //! or the time is up, then judge the model at one instant (`app::report`) and print it.
 
+use std::sync::Arc;
 use std::io::Write;
 use std::time::Duration;
 
@@ -102,6 +103,27 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config) -> FleetReport {
     let report = report(&model.fleet, &derived, now);
     engine.stop().await;
     report
+}
+
+/// How "verify all systems operational" gets `fleetdeck check`'s verdict of a cluster:
+/// a check of the hub and that cluster alone.
+pub fn operational(contexts: &[ContextSpec], config: &Config) -> crate::cluster::runbook::Operational {
+    let contexts: Arc<Vec<ContextSpec>> = Arc::new(contexts.to_vec());
+    let config = Arc::new(config.clone());
+    crate::cluster::runbook::Operational(Arc::new(move |hub: String, spoke: String| {
+        let (contexts, config) = (contexts.clone(), config.clone());
+        Box::pin(async move {
+            let chosen: Vec<ContextSpec> =
+                contexts.iter().filter(|c| c.name == hub || c.name == spoke).cloned().collect();
+            if !chosen.iter().any(|c| c.name == spoke) {
+                return Err(format!("no context {spoke}"));
+            }
+            let report = run(chosen, &config).await;
+            let cluster = report.clusters.iter().find(|c| c.name == spoke).ok_or("the check did not judge it")?;
+            let healthy = cluster.status == Verdict::Healthy;
+            Ok((healthy, cluster.status.label().to_owned(), cluster.problems.clone()))
+        })
+    }))
 }
 
 /// The report of a check that could not run at all (no kubeconfig, no hub context).

@@ -211,32 +211,11 @@ pub fn policy_probes() -> Result<Vec<(String, String)>> {
     Ok(probes)
 }
 
-/// How "verify all systems operational" gets `fleetdeck check`'s verdict of a cluster:
-/// a check of the hub and that cluster alone.
-pub fn operational_check(contexts: &[ContextSpec], config: &Config) -> crate::cluster::runbook::Operational {
-    let contexts: Arc<Vec<ContextSpec>> = Arc::new(contexts.to_vec());
-    let config = Arc::new(config.clone());
-    crate::cluster::runbook::Operational(Arc::new(move |hub: String, spoke: String| {
-        let (contexts, config) = (contexts.clone(), config.clone());
-        Box::pin(async move {
-            let chosen: Vec<ContextSpec> =
-                contexts.iter().filter(|c| c.name == hub || c.name == spoke).cloned().collect();
-            if !chosen.iter().any(|c| c.name == spoke) {
-                return Err(format!("no context {spoke}"));
-            }
-            let report = crate::check::run(chosen, &config).await;
-            let cluster = report.clusters.iter().find(|c| c.name == spoke).ok_or("the check did not judge it")?;
-            let healthy = cluster.status == crate::derive::judge::Verdict::Healthy;
-            Ok((healthy, cluster.status.label().to_owned(), cluster.problems.clone()))
-        })
-    }))
-}
-
 /// How runs are carried out, from the config.
 pub fn run_settings(
     config: &Config,
-    contexts: &[ContextSpec],
     audit_files: &[(String, PathBuf)],
+    operational: Option<crate::cluster::runbook::Operational>,
 ) -> Result<RunSettings> {
     let r = &config.registration;
     let m = &config.migration;
@@ -258,7 +237,7 @@ pub fn run_settings(
             policy_probes: policy_probes()?,
             data_dir: config.journal_path().parent().map(Path::to_path_buf).unwrap_or_else(crate::paths::data_dir),
             audit_files,
-            operational: Some(operational_check(contexts, config)),
+            operational,
         },
         register: crate::workflow::register::Settings {
             service_account: r.service_account.clone(),
@@ -276,12 +255,14 @@ pub fn run_settings(
 
 /// Runs the TUI on the given contexts until the user quits or a signal ends it. Only an
 /// operator session is given the capability to write. `audit_files` are followed
-/// besides the config's.
+/// besides the config's; `operational` is how a migration asks for the fleet check's
+/// verdict of a cluster (`check::operational`).
 pub async fn run_tui(
     contexts: Vec<ContextSpec>,
     config: &Config,
     audit_files: &[(String, PathBuf)],
     session: Session,
+    operational: Option<crate::cluster::runbook::Operational>,
 ) -> Result<()> {
     let writes = session == Session::Operator;
     // Check everything that can fail before the terminal is taken over.
@@ -296,7 +277,7 @@ pub async fn run_tui(
     }
     let writer = writes.then(|| Arc::new(operator_writer(&contexts, config)));
     let runner = match &writer {
-        Some(w) => Some(Arc::new(Runner::new(w.clone(), run_settings(config, &contexts, audit_files)?))),
+        Some(w) => Some(Arc::new(Runner::new(w.clone(), run_settings(config, audit_files, operational)?))),
         None => None,
     };
     // Writes an earlier session recorded the intent of but not the outcome: learn what

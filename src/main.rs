@@ -135,7 +135,8 @@ async fn operator(
 ) -> Result<()> {
     let kc = contexts::load(kubeconfig)?;
     let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
-    fleetdeck::launch::run_tui(specs, config, audit_files, session).await
+    let operational = Some(fleetdeck::check::operational(&specs, config));
+    fleetdeck::launch::run_tui(specs, config, audit_files, session, operational).await
 }
 
 /// The simulated fleet in-process, and the TUI on it. The simulated API servers write
@@ -161,7 +162,8 @@ async fn demo(args: DemoArgs, config: &Config, audit_files: &[(String, PathBuf)]
     let mut files: Vec<(String, PathBuf)> =
         specs.iter().map(|s| (s.name.clone(), audit_dir.join(format!("{}.log", s.name)))).collect();
     files.extend(audit_files.iter().cloned());
-    let result = fleetdeck::launch::run_tui(specs, config, &files, session).await;
+    let operational = Some(fleetdeck::check::operational(&specs, config));
+    let result = fleetdeck::launch::run_tui(specs, config, &files, session, operational).await;
     fleet.stop().await;
     result
 }

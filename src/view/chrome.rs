@@ -171,7 +171,10 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
         ),
         "panes".to_owned(),
     );
-    let operator = operator_hints(hints, model.ui.pane);
+    // Retry and override are offered while the run this session drives holds at a
+    // failed step, and only then.
+    let held = crate::app::runs::driven(model).is_some_and(crate::fleet::run::Run::held);
+    let operator = operator_hints(hints, model.ui.pane, held);
     // (priority, hint): what fits the width is kept, most important first.
     let mut line: Vec<(u8, (String, String))> = if model.ui.filter.editing {
         vec![(0, ("enter".to_owned(), "keep filter".to_owned())), (0, ("esc".to_owned(), "clear".to_owned()))]
@@ -241,10 +244,11 @@ fn fit_hints(hints: Vec<(u8, (String, String))>, width: u16) -> Vec<(String, Str
 }
 
 /// The operator actions' keys of a pane, when the session has them.
-fn operator_hints(hints: &KeyHints, pane: Pane) -> Vec<(String, String)> {
+fn operator_hints(hints: &KeyHints, pane: Pane, held: bool) -> Vec<(String, String)> {
     Action::operator(pane)
         .iter()
         .copied()
+        .filter(|a| held || !matches!(a, Action::RetryStep | Action::OverrideStep))
         .filter(|a| !hints.keys(*a).is_empty())
         .map(|a| (hints.keys(a), a.hint().to_owned()))
         .collect()
@@ -290,7 +294,7 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
     if !hints.keys(Action::Command).is_empty() {
         sections[0].1.push(row(Action::Command));
     }
-    if !operator_hints(hints, pane).is_empty() {
+    if !operator_hints(hints, pane, true).is_empty() {
         sections.push(section(&format!("{} pane (operator)", pane.title()), Action::operator(pane)));
     }
     if pane == Pane::Audit {

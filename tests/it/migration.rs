@@ -40,7 +40,7 @@ async fn setup(tune: impl FnOnce(&mut Scenario)) -> Setup {
     let config = fleetdeck::config::Config::load_from(None, None).unwrap();
     let migration = MigrationSettings {
         data_dir: data.path().to_owned(),
-        operational: Some(fleetdeck::launch::operational_check(&contexts, &config)),
+        operational: Some(fleetdeck::check::operational(&contexts, &config)),
         ..MigrationSettings::default()
     };
     let settings = RunSettings { poll: Duration::from_millis(200), migration, ..RunSettings::default() };
