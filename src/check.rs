@@ -2,8 +2,8 @@
 //! context, wait until each cluster has settled (listed and probed, or clearly failing)
 //! or the time is up, then judge the model at one instant (`app::report`) and print it.
 
-use std::sync::Arc;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;

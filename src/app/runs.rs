@@ -299,13 +299,8 @@ pub fn asks(model: &Model) -> Option<(String, String)> {
     Some(match &step.spec {
         StepSpec::ChangeSet { confirm, writes, .. } => {
             let n = writes.len();
-            (
-                confirm.clone(),
-                format!(
-                    "type {confirm} to write these {n} object{} (Esc aborts: nothing is written)",
-                    if n == 1 { "" } else { "s" }
-                ),
-            )
+            let what = if n == 1 { "this object".to_owned() } else { format!("these {n} objects") };
+            (confirm.clone(), format!("type {confirm} to write {what} (Esc aborts: nothing is written)"))
         }
         StepSpec::Gate { gate: Gate::Confirm { expected, prompt } } => {
             (expected.clone(), format!("{prompt}: type {expected} (Esc aborts)"))

@@ -617,7 +617,8 @@ impl Runner {
             .flat_map(|(i, s)| (0..s.writes.len()).filter_map(move |w| run.planned(i, w)))
             .map(|p| (p.object.plural.clone(), p.object.namespace.clone(), p.object.name.clone()))
             .collect();
-        let mut found = Vec::new();
+        // Each distinct write (who, verb, object) with how often it was made.
+        let mut found: BTreeMap<String, usize> = BTreeMap::new();
         for path in files {
             let Ok(body) = std::fs::read_to_string(path) else {
                 return vec![evidence(Verdict::Warn, format!("cannot read the audit log {}", path.display()))];
@@ -627,35 +628,40 @@ impl Runner {
                     continue;
                 };
                 let write = matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
+                // Reviews are creates that change nothing; dry runs and refused
+                // requests wrote nothing.
+                let review = r.resource.ends_with("reviews");
+                let applied = r.outcome.split(' ').next().and_then(|c| c.parse::<u16>().ok()).is_some_and(|c| c < 300);
+                let dry = r.message.contains("dryRun=");
                 let system = r.user.starts_with("system:node:")
                     || r.user.starts_with("system:kube-")
                     || r.user.starts_with("system:serviceaccount:kube-system:")
                     || r.user == "system:apiserver";
                 let own = ours.iter().any(|(p, ns, n)| *p == r.resource && *ns == r.namespace && *n == r.name);
-                if r.time < run.started_at || !write || system || own || r.user == flux || r.resource == "events" {
+                if r.time < run.started_at || !write || review || !applied || dry || system || own || r.user == flux {
                     continue;
                 }
-                found.push(format!(
-                    "{} {} {} {}",
-                    r.user,
-                    r.verb,
-                    r.resource,
-                    [r.namespace.as_str(), r.name.as_str()].join("/")
-                ));
+                if r.resource == "events" {
+                    continue;
+                }
+                let object =
+                    if r.namespace.is_empty() { r.name.clone() } else { format!("{}/{}", r.namespace, r.name) };
+                *found.entry(format!("{} {} {} {object}", r.user, r.verb, r.resource)).or_default() += 1;
             }
         }
         if found.is_empty() {
             return vec![evidence(
                 Verdict::Pass,
-                "no writes by anyone but fleetdeck, Flux and the control plane during the run",
+                "the audit log shows no writes by anyone but fleetdeck, Flux and the control plane during the run",
             )];
         }
-        let shown: Vec<&str> = found.iter().take(20).map(String::as_str).collect();
+        let total: usize = found.values().sum();
+        let shown: Vec<String> =
+            found.iter().take(20).map(|(w, n)| if *n > 1 { format!("{w} ({n}×)") } else { w.clone() }).collect();
         vec![evidence(
             Verdict::Warn,
             format!(
-                "{} writes by others during the run: {}{}",
-                found.len(),
+                "{total} writes by others during the run: {}{}",
                 shown.join("; "),
                 if found.len() > 20 { "; …" } else { "" }
             ),
