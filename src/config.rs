@@ -313,6 +313,7 @@ impl Config {
         count("audit.events_kept", self.audit.events_kept as u64, 1, 10_000_000);
         count("audit.max_entries", self.audit.max_entries as u64, 1, 10_000_000);
         count("check.probes", c.probes as u64, 1, 1000);
+        count("migration.probes", self.migration.probes as u64, 1, 1000);
         count("sim.audit_max_bytes", self.sim.audit_max_bytes, 4096, u64::MAX);
         if !(s.availability > 0.0 && s.availability <= 100.0) {
             bad.push(format!(
@@ -404,6 +405,7 @@ mod tests {
             ("[probe]\ninterval = \"10m\"\nwindow = \"5m\"\n", "probe.window"),
             ("[slo]\navailability = 120.0\n", "slo.availability"),
             ("[check]\nprobes = 0\n", "check.probes"),
+            ("[migration]\nprobes = 0\n", "migration.probes"),
             ("[ui]\ncolors = \"sepia\"\n", "ui.colors"),
         ] {
             std::fs::write(&explicit, text).unwrap();

@@ -75,6 +75,10 @@ pub fn json(rows: &[RunRow]) -> serde_json::Value {
                 "by": r.run.by.label(),
                 "started_at": r.run.started_at.to_string(),
                 "finished_at": r.run.finished_at.map(|t| t.to_string()),
+                "outcome": r.run.outcome,
+                "overrides": r.run.overrides.iter().map(|o| serde_json::json!({
+                    "step": o.step + 1, "reason": o.reason, "by": o.by, "at": o.at.to_string(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
