@@ -150,7 +150,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N")]
     pub spokes: Option<usize>,
 
-    /// A scenario: a shipped one (default, demo, healthy, outage, chaos) or a TOML file.
+    /// A scenario: a shipped one (default, demo, healthy, outage, chaos, migration) or a TOML file.
     /// Default: demo, where a production spoke goes down a minute in and comes back.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<String>,
@@ -169,7 +169,7 @@ pub struct SimArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// A scenario: a shipped one (default, demo, healthy, outage, chaos) or a TOML file.
+    /// A scenario: a shipped one (default, demo, healthy, outage, chaos, migration) or a TOML file.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<String>,
 

@@ -49,6 +49,8 @@ pub enum BuiltinPrinter {
     ServiceAccount,
     Pod,
     Deployment,
+    StatefulSet,
+    DaemonSet,
     ClusterRole,
     ClusterRoleBinding,
     CustomResourceDefinition,
@@ -268,6 +270,30 @@ pub static BUILTINS: LazyLock<Vec<Arc<ResourceType>>> = LazyLock::new(|| {
         P::Deployment,
         "io.k8s.api.apps.v1.Deployment",
     );
+    let stateful_sets = builtin(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        true,
+        &["sts"],
+        &["all"],
+        true,
+        P::StatefulSet,
+        "io.k8s.api.apps.v1.StatefulSet",
+    );
+    let daemon_sets = builtin(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        true,
+        &["ds"],
+        &["all"],
+        true,
+        P::DaemonSet,
+        "io.k8s.api.apps.v1.DaemonSet",
+    );
     let types = vec![
         builtin(
             "",
@@ -299,6 +325,8 @@ pub static BUILTINS: LazyLock<Vec<Arc<ResourceType>>> = LazyLock::new(|| {
         builtin("", "v1", "Secret", "secrets", true, &[], &[], false, P::Secret, "io.k8s.api.core.v1.Secret"),
         service_accounts,
         deployments,
+        stateful_sets,
+        daemon_sets,
         builtin(
             "rbac.authorization.k8s.io",
             "v1",

@@ -96,7 +96,7 @@ fn rbac(st: &mut ClusterState) -> Result<()> {
             "view",
             json!([
                 {"apiGroups": [""], "resources": ["configmaps", "events", "namespaces", "nodes", "pods", "pods/status", "serviceaccounts", "namespaces/status", "nodes/status"], "verbs": read},
-                {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status"], "verbs": read},
+                {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status", "statefulsets", "statefulsets/status", "daemonsets", "daemonsets/status"], "verbs": read},
                 {"apiGroups": ["source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "velero.io", "wgpolicyk8s.io"], "resources": ["*"], "verbs": read},
                 {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": read},
             ]),
@@ -219,24 +219,36 @@ pub fn node_conditions(ready: bool, now: &str) -> Value {
 
 /// A Deployment with `replicas` ready pods of `image`.
 pub fn deployment(ns: &str, name: &str, image: &str, replicas: i64, labels: Value) -> Value {
+    workload("Deployment", ns, name, image, Some(replicas), labels)
+}
+
+/// A Deployment, StatefulSet (`replicas`) or DaemonSet (`None`: a pod per node) of
+/// `image`; the workload controllers settle it ready.
+pub fn workload(kind: &str, ns: &str, name: &str, image: &str, replicas: Option<i64>, labels: Value) -> Value {
     let mut selector = json!({"app.kubernetes.io/name": name});
     if let Some(extra) = labels.as_object() {
         for (k, v) in extra {
             selector[k] = v.clone();
         }
     }
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
+    let mut object = json!({
+        "apiVersion": "apps/v1", "kind": kind,
         "metadata": {"name": name, "namespace": ns, "labels": selector},
         "spec": {
-            "replicas": replicas,
             "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
             "template": {
                 "metadata": {"labels": selector},
                 "spec": {"containers": [{"name": name, "image": image, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]},
             },
         },
-    })
+    });
+    if let Some(replicas) = replicas {
+        object["spec"]["replicas"] = json!(replicas);
+    }
+    if kind == "StatefulSet" {
+        object["spec"]["serviceName"] = json!(name);
+    }
+    object
 }
 
 /// Seeds what every cluster has. `uid` becomes kube-system's UID: the cluster identity.

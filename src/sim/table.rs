@@ -111,6 +111,35 @@ pub fn columns(rt: &ResourceType) -> Vec<Value> {
                 col("Images", "string", "Images referenced by each container in the template.", 1),
                 col("Selector", "string", "Label selector for pods.", 1),
             ],
+            P::StatefulSet => vec![
+                name,
+                col("Ready", "string", "Number of the pod with ready state", 0),
+                age,
+                col("Containers", "string", "Names of each container in the template.", 1),
+                col("Images", "string", "Images referenced by each container in the template.", 1),
+            ],
+            P::DaemonSet => vec![
+                name,
+                col("Desired", "integer", "The total number of nodes that should be running the daemon pod.", 0),
+                col("Current", "integer", "The number of nodes that are running at least 1 daemon pod.", 0),
+                col(
+                    "Ready",
+                    "integer",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+                    0,
+                ),
+                col("Up-to-date", "integer", "The total number of nodes that are running updated daemon pod", 0),
+                col(
+                    "Available",
+                    "integer",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.",
+                    0,
+                ),
+                col("Node Selector", "string", "The node selector of the daemon pod.", 0),
+                age,
+                col("Containers", "string", "Names of each container in the template.", 1),
+                col("Images", "string", "Images referenced by each container in the template.", 1),
+            ],
             P::ClusterRole | P::CustomResourceDefinition => {
                 vec![
                     name,
@@ -272,6 +301,17 @@ fn deployment_row(d: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// A pod template's container names and images, comma-joined.
+fn containers(o: &Value) -> (String, String) {
+    let list: Vec<&Value> = o
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let join = |key: &str| list.iter().filter_map(|c| c[key].as_str()).collect::<Vec<_>>().join(",");
+    (join("name"), join("image"))
+}
+
 fn binding_row(b: &Value, now: Timestamp) -> Vec<Value> {
     let subjects = b.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
     let of = |kind: &str| {
@@ -332,6 +372,44 @@ pub fn cells(rt: &ResourceType, obj: &Value, now: Timestamp) -> Vec<Value> {
             P::ServiceAccount => vec![name, json!(count(obj, "/secrets")), created],
             P::Pod => pod_row(obj, now),
             P::Deployment => deployment_row(obj, now),
+            P::StatefulSet => {
+                let int = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+                let (names, images) = containers(obj);
+                vec![
+                    name,
+                    json!(format!("{}/{}", int("/status/readyReplicas"), int("/spec/replicas"))),
+                    created,
+                    json!(names),
+                    json!(images),
+                ]
+            }
+            P::DaemonSet => {
+                let int = |p: &str| json!(obj.pointer(p).and_then(Value::as_i64).unwrap_or(0));
+                let (names, images) = containers(obj);
+                let selector = obj
+                    .pointer("/spec/template/spec/nodeSelector")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "<none>".into());
+                vec![
+                    name,
+                    int("/status/desiredNumberScheduled"),
+                    int("/status/currentNumberScheduled"),
+                    int("/status/numberReady"),
+                    int("/status/updatedNumberScheduled"),
+                    int("/status/numberAvailable"),
+                    json!(selector),
+                    created,
+                    json!(names),
+                    json!(images),
+                ]
+            }
             P::ClusterRole | P::CustomResourceDefinition => vec![name, json!(s(obj, "/metadata/creationTimestamp"))],
             P::ClusterRoleBinding => binding_row(obj, now),
             P::NameOnly => vec![name, created],

@@ -132,7 +132,11 @@ async fn staging_first_then_production_which_fails_on_its_degrading_workload() {
     let done = staging.until_held_or_ended().await;
     assert_eq!(done.state, RunState::Succeeded, "{}\n{:#?}", done.outcome, done.step());
     let inventory = evidence(&done, "document the current cluster state");
-    assert!(inventory.contains("Deployments") && inventory.contains("Velero present"), "{inventory}");
+    assert!(
+        inventory.contains("7 Deployments, 1 StatefulSets, 1 DaemonSets") && inventory.contains("Velero present"),
+        "{inventory}"
+    );
+    assert_eq!(step(&done, "document the current cluster state").state, StepState::Passed, "nothing left undocumented");
     let backup = evidence(&done, "the backup Completed");
     assert!(backup.contains("Completed"), "{backup}");
     let name = done.facts.get("rollback_backup").expect("the rollback point names the backup");

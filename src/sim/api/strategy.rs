@@ -41,7 +41,7 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     {
         map.remove("status");
     }
-    if !rt.is_builtin() || is(rt, "apps", "deployments") {
+    if !rt.is_builtin() || rt.group == "apps" {
         obj["metadata"]["generation"] = json!(1);
     }
     if is(rt, "", "namespaces") {
@@ -51,6 +51,9 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     }
     if is(rt, "", "secrets") && obj.get("type").is_none() {
         obj["type"] = json!("Opaque");
+    }
+    if is(rt, "apps", "statefulsets") && obj["spec"].get("replicas").is_none() {
+        obj["spec"]["replicas"] = json!(1);
     }
     if is(rt, "apps", "deployments") {
         let spec = &mut obj["spec"];
@@ -156,7 +159,7 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> ApiResul
             ));
         }
     }
-    if is(rt, "apps", "deployments") {
+    if rt.group == "apps" {
         let selector = obj.pointer("/spec/selector/matchLabels").and_then(Value::as_object);
         let labels = obj.pointer("/spec/template/metadata/labels").and_then(Value::as_object);
         let matches = match (selector, labels) {
@@ -323,13 +326,13 @@ pub fn after_write(st: &mut ClusterState, rt: &ResourceType, what: Committed<'_>
     match (&what, rt.group.as_str(), rt.plural.as_str()) {
         (Committed::Deleted(_), "", "secrets") => st.authn.remove_secret_tokens(&ns, &name),
         (Committed::Written { new, .. }, "", "secrets") => fill_service_account_token(st, new),
-        (Committed::Written { old, new }, "apps", "deployments") => {
+        (Committed::Written { old, new }, "apps", "deployments" | "statefulsets" | "daemonsets") => {
             let changed = old.is_none_or(|o| {
                 o.get("spec") != new.get("spec")
                     || o.pointer("/metadata/generation") != new.pointer("/metadata/generation")
             });
             if changed {
-                settle_deployment(st, rt, new);
+                settle_workload(st, rt, new);
             }
         }
         (Committed::Written { old: None, new }, "", "pods") => run_pod(st, rt, new),
@@ -408,24 +411,54 @@ fn populate_namespace(st: &mut ClusterState, ns: &str) {
     }
 }
 
-/// The deployment controller, settled at once: every replica is ready.
-fn settle_deployment(st: &mut ClusterState, rt: &ResourceType, deployment: &Value) {
-    let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    let generation = deployment.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+/// The workload controllers, settled at once: every replica (a DaemonSet: one per node)
+/// is ready.
+fn settle_workload(st: &mut ClusterState, rt: &ResourceType, workload: &Value) {
+    let generation = workload.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
     let now = crate::clock::now();
-    let name = str_at(deployment, "/metadata/name").unwrap_or_default();
-    let mut updated = deployment.clone();
-    updated["status"] = json!({
-        "observedGeneration": generation,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-        "conditions": [
-            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
-            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{name}-7d9c5b8f4c\" has successfully progressed."), "lastUpdateTime": now, "lastTransitionTime": now},
-        ],
-    });
+    let name = str_at(workload, "/metadata/name").unwrap_or_default();
+    let mut updated = workload.clone();
+    updated["status"] = match rt.plural.as_str() {
+        "daemonsets" => {
+            let nodes = st.store.list(&GroupResource::new("", "nodes"), None, None).count() as i64;
+            json!({
+                "observedGeneration": generation,
+                "desiredNumberScheduled": nodes,
+                "currentNumberScheduled": nodes,
+                "updatedNumberScheduled": nodes,
+                "numberReady": nodes,
+                "numberAvailable": nodes,
+                "numberMisscheduled": 0,
+            })
+        }
+        "statefulsets" => {
+            let replicas = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            json!({
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "readyReplicas": replicas,
+                "currentReplicas": replicas,
+                "updatedReplicas": replicas,
+                "availableReplicas": replicas,
+                "currentRevision": format!("{name}-6c8f9b7d5"),
+                "updateRevision": format!("{name}-6c8f9b7d5"),
+            })
+        }
+        _ => {
+            let replicas = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            json!({
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{name}-7d9c5b8f4c\" has successfully progressed."), "lastUpdateTime": now, "lastTransitionTime": now},
+                ],
+            })
+        }
+    };
     let _ = write::update_internal(st, &Caller::system("kube-controller-manager"), rt, updated, "status");
 }
 

@@ -122,6 +122,30 @@ pub fn seed_cluster(
                 json!({"team": "storefront"}),
             ),
         )?;
+        put(
+            st,
+            "helm",
+            seed::workload(
+                "StatefulSet",
+                "payments",
+                "ledger",
+                "registry.example.com/payments/ledger:2.14.1",
+                Some(3),
+                json!({"team": "payments"}),
+            ),
+        )?;
+        put(
+            st,
+            "helm",
+            seed::workload(
+                "DaemonSet",
+                "fleet-system",
+                "node-agent",
+                "registry.example.com/platform/node-agent:1.8.0",
+                None,
+                json!({"team": "platform"}),
+            ),
+        )?;
         reports::seed(st, &scenario.policy)?;
     }
     if role == ClusterRole::Spoke {
