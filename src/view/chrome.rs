@@ -173,8 +173,13 @@ pub fn footer(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) ->
     );
     // Retry and override are offered while the run this session drives holds at a
     // failed step, and only then.
-    let held = crate::app::runs::driven(model).is_some_and(crate::fleet::run::Run::held);
-    let operator = operator_hints(hints, model.ui.pane, held);
+    let held = crate::app::runs::driven(model).filter(|r| r.held());
+    let overridable = held.and_then(|r| r.step()).is_some_and(|s| s.overridable);
+    let operator = operator_hints(hints, model.ui.pane, |a| match a {
+        Action::RetryStep => held.is_some(),
+        Action::OverrideStep => overridable,
+        _ => true,
+    });
     // (priority, hint): what fits the width is kept, most important first.
     let mut line: Vec<(u8, (String, String))> = if model.ui.filter.editing {
         vec![(0, ("enter".to_owned(), "keep filter".to_owned())), (0, ("esc".to_owned(), "clear".to_owned()))]
@@ -244,11 +249,12 @@ fn fit_hints(hints: Vec<(u8, (String, String))>, width: u16) -> Vec<(String, Str
 }
 
 /// The operator actions' keys of a pane, when the session has them.
-fn operator_hints(hints: &KeyHints, pane: Pane, held: bool) -> Vec<(String, String)> {
+/// The pane's operator actions with keys, those `offered` now.
+fn operator_hints(hints: &KeyHints, pane: Pane, offered: impl Fn(Action) -> bool) -> Vec<(String, String)> {
     Action::operator(pane)
         .iter()
         .copied()
-        .filter(|a| held || !matches!(a, Action::RetryStep | Action::OverrideStep))
+        .filter(|a| offered(*a))
         .filter(|a| !hints.keys(*a).is_empty())
         .map(|a| (hints.keys(a), a.hint().to_owned()))
         .collect()
@@ -294,7 +300,7 @@ pub fn help(hints: &KeyHints, pane: Pane) -> HelpVm {
     if !hints.keys(Action::Command).is_empty() {
         sections[0].1.push(row(Action::Command));
     }
-    if !operator_hints(hints, pane, true).is_empty() {
+    if !operator_hints(hints, pane, |_| true).is_empty() {
         sections.push(section(&format!("{} pane (operator)", pane.title()), Action::operator(pane)));
     }
     if pane == Pane::Audit {

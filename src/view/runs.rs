@@ -207,7 +207,7 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
         _ => None,
     };
     if let Some(h) = hint {
-        lines.push(vec![Cell::new(h, Tone::Accent)]);
+        lines.extend(wrap(&h, room + 6).into_iter().map(|l| vec![Cell::new(l, Tone::Accent)]));
     }
     if let Some((_, question)) = crate::app::runs::asks(model) {
         lines.push(vec![Cell::new(question, Tone::Warn)]);

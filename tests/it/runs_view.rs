@@ -256,3 +256,159 @@ fn a_thousand_runs_draw_in_a_frame() {
     let screen = common::render(&m, t(2000), 200, 60);
     assert!(screen.contains("Runs · 1000 on the hub"), "{screen}");
 }
+
+/// A migration of production-eu-2 begun at 0, each step moved on by the engine with
+/// plausible answers until `stop` says so of the run, then `last` events.
+fn migration(stop: impl Fn(&Run) -> bool, last: Vec<Event>) -> Run {
+    use fleetdeck::fleet::run::{Gate, RunState, StepSpec, StepState};
+    use fleetdeck::workflow::migrate::{Runbook, plan_backup};
+    let steps = Runbook::shipped().steps("production-eu-2", &Settings::default());
+    let id = "20261201-100000-d4e5f6";
+    let mut run = Run::new(id, Workflow::Migrate, ("production-eu-2", "production-eu-2", "hub"), steps, alice(), t(0));
+    let mut at = 0;
+    let mut go = |run: &mut Run, event: Event| {
+        at += 1;
+        on(run, event, t(at), "alice@ops-laptop").expect("the engine takes the event");
+        if let Some(lock) = run.lock.as_mut() {
+            lock.renewed_at = t(at);
+        }
+    };
+    go(&mut run, Event::Begin);
+    while !run.state.finished() && !stop(&run) {
+        let step = run.step().unwrap().clone();
+        let event = match (&step.spec, step.state) {
+            (StepSpec::Check { check }, _) => {
+                let text = match check.as_str() {
+                    "inventory" => {
+                        "9 namespaces; 7 Deployments, 1 StatefulSets, 1 DaemonSets; 6 CRDs; 2/2 nodes Ready; Flux absent; Velero present; policy results 0 fail, 20 pass"
+                    }
+                    "staging-first" => {
+                        "the staging cluster staging-eu-2 was migrated by run 20261130-151200-0a1b2c (succeeded 2026-11-30 15:40)"
+                    }
+                    "workloads" => "9 of 9 workloads as ready as before",
+                    "velero" => "Velero answers on production-eu-2; the storage location default is Available",
+                    "rollback-point" => {
+                        "restore from Backup velero/fleetdeck-premigration-production-eu-2-20261201100000 on production-eu-2"
+                    }
+                    "connectivity" => "API p95 3 ms over 20 probes (target 100 ms)",
+                    "policy-enforcement" => {
+                        "privileged-pod.yaml: denied: admission webhook \"validate.kyverno.svc-fail\" denied the request"
+                    }
+                    "operational" => "fleetdeck check judges production-eu-2: healthy",
+                    "security-audit" => "the journal's chain is intact (212 entries, 16 of this run)",
+                    "report" => "written to ~/.local/share/fleetdeck/runs/20261201-100000-d4e5f6/report.md",
+                    other => other,
+                };
+                let facts: &[(&str, &str)] = &[
+                    ("environment", "production"),
+                    ("uid", "5f0c"),
+                    ("ca_sha256", "9c1e"),
+                    ("server", "https://10.0.4.2:6443"),
+                    ("ca_data", "Q0E="),
+                ];
+                pass(text, facts)
+            }
+            (StepSpec::ChangeSet { plan, writes, .. }, StepState::Running) if writes.is_empty() => {
+                Event::Planned(if plan == "premigration-backup" {
+                    plan_backup(&run, "720h")
+                } else {
+                    register::plan_register(&run, &Settings::default())
+                })
+            }
+            (StepSpec::ChangeSet { writes, .. }, StepState::Running) if step.preview.is_empty() => {
+                Event::Previewed(Ok(writes
+                    .iter()
+                    .map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label()))
+                    .collect()))
+            }
+            (StepSpec::ChangeSet { confirm, .. }, StepState::Waiting) => Event::Typed(confirm.clone()),
+            (StepSpec::ChangeSet { .. }, _) => {
+                let w = step.writes.iter().position(|w| w.state != fleetdeck::fleet::run::WriteState::Applied).unwrap();
+                if step.writes[w].state == fleetdeck::fleet::run::WriteState::Sent {
+                    Event::Written { write: w, result: Ok(()) }
+                } else {
+                    Event::Prepared { write: w, result: Ok(Prepared::Previous(Value::Null)) }
+                }
+            }
+            (StepSpec::Wait { condition, .. }, _) => Event::Progress {
+                text: if condition == "backup-completed" {
+                    "Backup fleetdeck-premigration-production-eu-2-20261201100000 Completed: 301 of 301 items, 0 errors, 0 warnings".into()
+                } else {
+                    format!("{condition}: holds")
+                },
+                held: true,
+            },
+            (StepSpec::Gate { gate: Gate::Attest { .. } }, _) => Event::Attested("wiki page CLU-12 updated".into()),
+            (StepSpec::Gate { .. }, _) => Event::Typed("production-eu-2".into()),
+        };
+        go(&mut run, event);
+        assert!(run.state != RunState::Failed, "{}", run.outcome);
+    }
+    for event in last {
+        go(&mut run, event);
+    }
+    run
+}
+
+#[test]
+fn a_migration_at_each_stage() {
+    use fleetdeck::fleet::run::{Gate, StepSpec, StepState};
+    let at = |name: &'static str| move |r: &Run| r.step().is_some_and(|s| s.name == name);
+    let failing = |text: &str| Event::Checked {
+        verdict: Verdict::Fail,
+        evidence: vec![Evidence { verdict: Verdict::Fail, text: text.into() }],
+        facts: Default::default(),
+    };
+    let stages: Vec<(&str, Run)> = vec![
+        ("inventory", migration(|_| true, vec![])),
+        ("backup", migration(|r| r.step().is_some_and(|s| s.state == StepState::Waiting), vec![])),
+        (
+            "staging_gate",
+            migration(
+                at("test in staging first"),
+                vec![failing(
+                    "production-eu-2 is a production cluster and no staging cluster (staging-*) has a succeeded migration run on the hub",
+                )],
+            ),
+        ),
+        (
+            "workloads_failed",
+            migration(
+                at("verify workload operation"),
+                vec![Event::Checked {
+                    verdict: Verdict::Fail,
+                    evidence: vec![
+                        Evidence { verdict: Verdict::Pass, text: "8 of 9 workloads as ready as before".into() },
+                        Evidence {
+                            verdict: Verdict::Fail,
+                            text: "Deployment payments/api: 1/3 ready, it had 3/3".into(),
+                        },
+                        Evidence { verdict: Verdict::Pass, text: "all 2 nodes Ready".into() },
+                    ],
+                    facts: Default::default(),
+                }],
+            ),
+        ),
+        (
+            "attest",
+            migration(
+                |r| r.step().is_some_and(|s| matches!(s.spec, StepSpec::Gate { gate: Gate::Attest { .. } })),
+                vec![],
+            ),
+        ),
+        ("succeeded", migration(|_| false, vec![])),
+    ];
+    for (stage, run) in stages {
+        let mut m = model();
+        if run.state.finished() {
+            show(&mut m, run);
+        } else {
+            update(&mut m, Msg::Run(RunReport::Run(Box::new(run))));
+        }
+        update(&mut m, Msg::Action(Action::Pane(Pane::Runs)));
+        update(&mut m, Msg::Action(Action::Open));
+        for (w, h) in [(80, 24), (160, 48)] {
+            insta::assert_snapshot!(format!("migration_{stage}_{w}x{h}"), common::render(&m, t(120), w, h));
+        }
+    }
+}
