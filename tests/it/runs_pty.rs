@@ -1,7 +1,8 @@
 //! Registration through the real binary in a pseudo-terminal, on a simulated fleet served
 //! by `fleetdeck sim` in its own process: by keys and the command line, watched live from a
 //! second (read-only) session, killed with SIGKILL in its change set and taken over by a
-//! new process, with the simulator's audit log proving no object was written twice.
+//! new process, with the simulator's audit log proving no object was written twice; and a
+//! staging candidate migrated by keys from its inventory to its report.
 
 use crate::common;
 
@@ -28,6 +29,15 @@ impl Sim {
             "name = \"register\"\n[fleet]\nspokes = 2\ncandidates = 1\nevents_every = \"1h\"\n[flux]\nrevision_every = \"1h\"\nreconcile_delay = \"1s..2s\"\n",
         )
         .unwrap();
+        Self::serve(dir, scenario.to_str().unwrap())
+    }
+
+    /// A shipped scenario, by name.
+    fn shipped(scenario: &str) -> Self {
+        Self::serve(tempfile::tempdir().unwrap(), scenario)
+    }
+
+    fn serve(dir: tempfile::TempDir, scenario: &str) -> Self {
         let kubeconfig = dir.path().join("kc.yaml");
         let child = common::cli(
             &[
@@ -37,7 +47,7 @@ impl Sim {
                 "--audit-dir",
                 dir.path().join("audit").to_str().unwrap(),
                 "--scenario",
-                scenario.to_str().unwrap(),
+                scenario,
             ],
             dir.path(),
         )
@@ -164,4 +174,50 @@ fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_sec
         assert!(created.iter().any(|c| c == object), "{object} in {created:?}");
     }
     second.key("q");
+}
+
+#[test]
+fn a_staging_candidate_is_migrated_by_keys_from_inventory_to_report() {
+    let sim = Sim::shipped("migration");
+    let data = sim.dir.path().join("operator-data");
+    let kc = sim.kubeconfig("kc.yaml");
+    let env = [("XDG_DATA_HOME", data.to_str().unwrap())];
+    let mut tui = Pty::spawn(
+        &["--kubeconfig", &kc, "--audit-file", &format!("staging-eu-2={}", sim.log("staging-eu-2").display())],
+        &env,
+        120,
+        40,
+    );
+    tui.wait_for("staging-eu-2", LIVE);
+    tui.key(":");
+    tui.send("migrate st");
+    tui.key("\t");
+    tui.wait_for(":migrate staging-eu-2", Duration::from_secs(5));
+    tui.key("\r");
+    // The backup, previewed, then the registration's seven objects.
+    tui.wait_for("type staging-eu-2 to write this object", Duration::from_secs(30));
+    assert!(tui.screen().contains("create Backup velero/fleetdeck-premigration-staging-eu-2-"), "{}", tui.screen());
+    tui.send("staging-eu-2");
+    tui.send("\r");
+    tui.wait_for("type staging-eu-2 to write these 7 objects", Duration::from_secs(60));
+    tui.send("staging-eu-2");
+    tui.send("\r");
+    // The two attestations, each with a note.
+    tui.wait_for("attest: the cluster's documentation", Duration::from_secs(90));
+    tui.send("runbook page updated");
+    tui.send("\r");
+    tui.wait_for("attest: the on-call rotation", Duration::from_secs(10));
+    tui.send("briefed the on-call");
+    tui.send("\r");
+    tui.wait_for("migrate staging-eu-2: succeeded", Duration::from_secs(60));
+    // The report, in the data directory.
+    let runs = data.join("fleetdeck").join("runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().expect("a run directory").unwrap().path();
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("# Migration of staging-eu-2"), "{report}");
+    assert!(report.contains("\"briefed the on-call\""), "{report}");
+    assert!(report.contains("the audit log shows no writes by anyone but fleetdeck"), "{report}");
+    assert!(run.join("inventory.json").exists());
+    tui.key("q");
+    tui.wait_exit(Duration::from_secs(10)).expect("quits");
 }
