@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, env, median};
+use common::{SimProcess, env, median, own_cpu, step_times};
 use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings};
 use fleetdeck::app::msg::Msg;
@@ -22,18 +22,6 @@ use fleetdeck::cluster::{Selection, contexts};
 use fleetdeck::fleet::run::{RUN_NAMESPACE, Run, RunState, StepSpec, StepState, Workflow};
 use fleetdeck::workflow::runbook::Event;
 use tokio::sync::mpsc;
-
-/// CPU time of every thread of this process, from the scheduler's nanosecond counters.
-fn own_cpu() -> Duration {
-    let mut total = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total += stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(total)
-}
 
 /// Drives a run to its end, confirming its change sets; (the run, CPU from confirm to end).
 async fn drive(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) -> (Run, Duration) {
@@ -62,19 +50,6 @@ async fn drive(runner: Arc<Runner>, run: Run, rv: String, confirm: &str) -> (Run
 
 fn secs(d: Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
-}
-
-fn step_times(run: &Run) -> Vec<(String, Duration)> {
-    run.steps
-        .iter()
-        .map(|s| {
-            let took = match (s.started_at, s.finished_at) {
-                (Some(a), Some(b)) => Duration::try_from(b.duration_since(a)).unwrap_or_default(),
-                _ => Duration::ZERO,
-            };
-            (format!("{} {}", s.spec.kind(), s.name), took)
-        })
-        .collect()
 }
 
 async fn registrations(kubeconfig: &std::path::Path, runs: u64) {

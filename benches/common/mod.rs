@@ -104,3 +104,29 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// CPU time of every thread of this process, from the scheduler's nanosecond counters.
+pub fn own_cpu() -> Duration {
+    let mut total = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            total += stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
+}
+
+/// Each step of a run: its kind and name, and how long it took.
+pub fn step_times(run: &fleetdeck::fleet::run::Run) -> Vec<(String, Duration)> {
+    run.steps
+        .iter()
+        .map(|s| {
+            let took = match (s.started_at, s.finished_at) {
+                (Some(a), Some(b)) => Duration::try_from(b.duration_since(a)).unwrap_or_default(),
+                _ => Duration::ZERO,
+            };
+            (format!("{} {}", s.spec.kind(), s.name), took)
+        })
+        .collect()
+}

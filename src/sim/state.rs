@@ -42,6 +42,10 @@ pub struct ClusterState {
     pub registry: Arc<Registry>,
     pub authn: Authenticator,
     rbac: Option<Arc<Rbac>>,
+    /// What each Velero backup holds (by name): the objects of its namespaces as they
+    /// were when it ran, shared with the store (a write replaces an object, it never
+    /// changes one), for restores to put back.
+    pub backups: std::collections::HashMap<String, Arc<Vec<Arc<crate::store::StoredObject>>>>,
     /// While a manifest of CRDs is applied, the registry is recomputed once at its end.
     registry_held: bool,
 }
@@ -58,6 +62,7 @@ impl ClusterState {
             registry: Arc::new(Registry::new([])),
             authn: Authenticator::default(),
             rbac: None,
+            backups: Default::default(),
             registry_held: false,
         }
     }

@@ -179,6 +179,58 @@ async fn backups_run_through_their_phases_and_restores_complete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_holds_its_namespaces_objects_and_a_restore_puts_them_back() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let fleet = live_fleet(1, quick()).await;
+    let client = admin(&fleet, "staging-eu-1").await;
+    let gvk = |k: &str| ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("velero.io", "v1", k));
+    let backups: Api<DynamicObject> = Api::namespaced_with(client.clone(), "velero", &gvk("Backup"));
+    let backup = json!({"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": {"name": "b1", "namespace": "velero"},
+        "spec": {"includedNamespaces": ["payments"], "ttl": "720h0m0s", "storageLocation": "default"}});
+    backups.create(&PostParams::default(), &serde_json::from_value(backup).unwrap()).await.unwrap();
+    let done = eventually(Duration::from_secs(15), || async {
+        backups.get("b1").await.ok().filter(|b| b.data["status"]["phase"] == "Completed")
+    })
+    .await
+    .expect("the backup completes");
+    let items = done.data["status"]["progress"]["totalItems"].as_i64().unwrap();
+    assert!((4..100).contains(&items), "the payments namespace's objects, counted: {items}");
+    // One Deployment deleted, another scaled, after the backup.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "payments");
+    deployments.delete("api", &Default::default()).await.unwrap();
+    let scale = json!({"spec": {"replicas": 5}});
+    deployments.patch("worker", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&scale)).await.unwrap();
+    let restores: Api<DynamicObject> = Api::namespaced_with(client, "velero", &gvk("Restore"));
+    let restore = |name: &str, policy: &str| {
+        serde_json::from_value::<DynamicObject>(json!({"apiVersion": "velero.io/v1", "kind": "Restore",
+            "metadata": {"name": name, "namespace": "velero"},
+            "spec": {"backupName": "b1", "existingResourcePolicy": policy}}))
+        .unwrap()
+    };
+    let completed = |name: &'static str| {
+        let restores = restores.clone();
+        async move {
+            eventually(Duration::from_secs(15), || async {
+                restores.get(name).await.ok().filter(|r| r.data["status"]["phase"] == "Completed")
+            })
+            .await
+            .expect("the restore completes")
+        }
+    };
+    // The default policy: what is missing comes back, what exists is left, with a warning.
+    restores.create(&PostParams::default(), &restore("r-none", "none")).await.unwrap();
+    let none = completed("r-none").await;
+    assert!(none.data["status"]["warnings"].as_i64().unwrap() >= 1, "{:?}", none.data["status"]);
+    assert_eq!(deployments.get("api").await.unwrap().spec.unwrap().replicas, Some(3), "api is back");
+    assert_eq!(deployments.get("worker").await.unwrap().spec.unwrap().replicas, Some(5), "worker is left as it is");
+    // `update`: what exists is put back as it was backed up.
+    restores.create(&PostParams::default(), &restore("r-update", "update")).await.unwrap();
+    completed("r-update").await;
+    assert_eq!(deployments.get("worker").await.unwrap().spec.unwrap().replicas, Some(2), "worker as backed up");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controllers_emit_events() {
     let fleet = live_fleet(1, quick()).await;
     fleet.publish_revision("GitRepository", "fleet-policies").unwrap();

@@ -210,15 +210,117 @@ pub fn validate_storage(st: &mut ClusterState, available: bool) {
     });
 }
 
+/// The namespaces a Backup or Restore names (`includedNamespaces`, `*` or none: all),
+/// less its `excludedNamespaces`.
+fn in_scope(spec: &Value, ns: &str) -> bool {
+    let list = |key: &str| -> Vec<String> {
+        spec.get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let included = list("includedNamespaces");
+    let all = included.is_empty() || included.iter().any(|n| n == "*");
+    (all || included.iter().any(|n| n == ns)) && !list("excludedNamespaces").iter().any(|n| n == ns)
+}
+
+/// The objects a backup takes: every namespaced object of its namespaces (events
+/// excepted) and those Namespaces.
+fn capture(st: &ClusterState, spec: &Value) -> Vec<Arc<crate::store::StoredObject>> {
+    let mut out = Vec::new();
+    for rt in st.registry.all() {
+        // Velero leaves out events and its own kinds, as its default resource policy does.
+        let own = rt.group == "velero.io";
+        if rt.virtual_only || own || rt.plural == "events" || (!rt.namespaced && rt.plural != "namespaces") {
+            continue;
+        }
+        for ((ns, name), object) in st.store.list(&rt.group_resource(), None, None) {
+            let namespace = if rt.namespaced { ns } else { name };
+            if in_scope(spec, namespace) {
+                out.push(object.clone());
+            }
+        }
+    }
+    out
+}
+
+/// An object as a restore creates it: server-set fields dropped.
+fn restorable(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "deletionTimestamp"]
+        {
+            meta.remove(field);
+        }
+    }
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    o
+}
+
+/// Puts a backup's objects of the restore's namespaces back: a missing one is created;
+/// an existing one is updated under `existingResourcePolicy: update`, else left as it is
+/// (a warning when it differs), as Velero's `existingResourcePolicy` says. Namespaces
+/// first. (warnings, items processed)
+fn restore_objects(st: &mut ClusterState, backup: &str, spec: &Value) -> (i64, i64) {
+    let Some(contents) = st.backups.get(backup).cloned() else { return (0, 0) };
+    let update = text(spec, "/existingResourcePolicy") == "update";
+    let caller = Caller::system("velero-server");
+    let mut objects: Vec<Value> = contents.iter().map(|o| o.value()).collect();
+    objects.sort_by_key(|o| text(o, "/kind") != "Namespace");
+    let (mut warnings, mut total) = (0, 0);
+    for object in objects {
+        let ns = text(&object, "/metadata/namespace");
+        let name = text(&object, "/metadata/name");
+        let scope = if ns.is_empty() { name.as_str() } else { ns.as_str() };
+        if !in_scope(spec, scope) {
+            continue;
+        }
+        total += 1;
+        let api_version = text(&object, "/apiVersion");
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version.as_str()));
+        let Some(rt) = st.registry.by_kind(group, version, &text(&object, "/kind")).cloned() else {
+            warnings += 1;
+            continue;
+        };
+        let body = restorable(&object);
+        let current = st.store.get(&rt.group_resource(), &ns, &name).map(|o| o.value());
+        let differs = |now: &Value| now.get("spec") != object.get("spec") || now.get("data") != object.get("data");
+        let result = match current {
+            None => write::create(st, &caller, &rt, &ns, body).map(|_| ()),
+            Some(now) if differs(&now) && update => {
+                let mut replaced = body;
+                replaced["metadata"]["resourceVersion"] = now["metadata"]["resourceVersion"].clone();
+                write::update_internal(st, &caller, &rt, replaced, "").map(|_| ())
+            }
+            Some(now) => {
+                if differs(&now) {
+                    warnings += 1;
+                }
+                Ok(())
+            }
+        };
+        if result.is_err() {
+            warnings += 1;
+        }
+    }
+    (warnings, total)
+}
+
 /// Runs one backup through its phases.
 async fn run_backup(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: String, shutdown: CancellationToken) {
     let Some(rt) = cluster.lock().registry.lookup("velero.io", "v1", "backups").cloned() else { return };
     let caller = Caller::system("velero-server");
     let start = Timestamp::now();
-    let total: i64 = rand::rng().random_range(180..900);
-    let ttl_text = {
+    let (ttl_text, total) = {
         let mut st = cluster.lock();
         let Ok(backup) = crate::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
+        let contents = capture(&st, backup.get("spec").unwrap_or(&Value::Null));
+        let total = contents.len() as i64;
+        let names: Vec<String> = st.store.list(&gr("backups"), Some(NS), None).map(|(k, _)| k.1.clone()).collect();
+        st.backups.retain(|n, _| names.contains(n));
+        st.backups.insert(name.clone(), Arc::new(contents));
         let ttl_text = match text(&backup, "/spec/ttl") {
             t if t.is_empty() => "720h0m0s".to_owned(),
             t => t,
@@ -227,7 +329,7 @@ async fn run_backup(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: String
             b["status"] = json!({"phase": "InProgress", "version": 1, "formatVersion": "1.1.0", "startTimestamp": rfc3339(start),
                 "expiration": rfc3339(plus(start, ttl(&ttl_text))), "progress": {"totalItems": total, "itemsBackedUp": 0}, "hookStatus": {}});
         });
-        ttl_text
+        (ttl_text, total)
     };
     let duration = scenario.velero.backup_duration.sample();
     let steps = (duration.as_secs() / 4).clamp(1, 15) as i64;
@@ -328,11 +430,20 @@ async fn run_restore(cluster: Arc<Cluster>, scenario: Arc<Scenario>, name: Strin
             r["status"]["progress"]["itemsRestored"] = json!(done);
         });
     }
-    let warnings = if rand::rng().random_bool(0.3) { rand::rng().random_range(1..6) } else { 0 };
     let mut st = cluster.lock();
+    let Ok(restore) = crate::api::get(&st, &rt, NS, &name).map(|o| o.value()) else { return };
+    let spec = restore.get("spec").cloned().unwrap_or(Value::Null);
+    let backup = text(&spec, "/backupName");
+    // A backup seeded as history holds nothing: its restore completes with a few warnings.
+    let (warnings, total) = match st.backups.contains_key(&backup) {
+        true => restore_objects(&mut st, &backup, &spec),
+        false => (if rand::rng().random_bool(0.3) { rand::rng().random_range(1..6) } else { 0 }, total),
+    };
     let _ = write::modify_internal(&mut st, &caller, &rt, NS, &name, "", |r| {
         r["status"]["phase"] = json!("Completed");
         r["status"]["completionTimestamp"] = json!(rfc3339(Timestamp::now()));
+        // As Velero counts them: every item processed, restored or left as it was.
+        r["status"]["progress"] = json!({"totalItems": total, "itemsRestored": total});
         r["status"]["warnings"] = json!(warnings);
         r["status"]["errors"] = json!(0);
     });
