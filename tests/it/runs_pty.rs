@@ -221,3 +221,39 @@ fn a_staging_candidate_is_migrated_by_keys_from_inventory_to_report() {
     tui.key("q");
     tui.wait_exit(Duration::from_secs(10)).expect("quits");
 }
+
+#[test]
+fn a_production_candidate_holds_at_staging_first_until_a_typed_reason_overrides_it() {
+    let sim = Sim::shipped("migration");
+    let data = sim.dir.path().join("operator-data");
+    let kc = sim.kubeconfig("kc.yaml");
+    let mut tui = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data.to_str().unwrap())], 120, 40);
+    tui.wait_for("production-eu-2", LIVE);
+    // `m` on the candidate's row of the health pane.
+    tui.send("/production-eu-2");
+    tui.key("\r");
+    tui.key("m");
+    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(30));
+    tui.send("production-eu-2");
+    tui.send("\r");
+    tui.wait_for("step 6 failed: t retries it · o goes past it with a reason", Duration::from_secs(60));
+    assert!(tui.screen().contains("no staging cluster (staging-*) has a succeeded migration run"), "{}", tui.screen());
+    // Overridden with a reason, it goes on to the registration.
+    tui.key("o");
+    tui.wait_for("why go past \"test in staging first\"?", Duration::from_secs(5));
+    tui.send("CHG-881 approved by the CAB");
+    tui.key("\r");
+    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(30));
+    // The override is on the screen and in the record others read.
+    tui.key("\u{1b}");
+    tui.wait_for("aborted", Duration::from_secs(10));
+    let out = common::cli(&["runs", "--json", "--kubeconfig", &kc], sim.dir.path()).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &runs["runs"][0];
+    assert_eq!(run["workflow"], "migrate");
+    assert_eq!(run["state"], "aborted");
+    assert_eq!(run["overrides"][0]["reason"], "CHG-881 approved by the CAB");
+    assert_eq!(run["overrides"][0]["step"], 6);
+    tui.key("q");
+    tui.wait_exit(Duration::from_secs(10)).expect("quits");
+}
