@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, env, median, own_cpu, step_times};
+use common::{SimProcess, StepTimes, env, median, own_cpu};
 use fleetdeck::cluster::runbook::{MigrationSettings, RunSettings, Runner, Update};
 use fleetdeck::cluster::write::{WriteAccess, Writer};
 use fleetdeck::cluster::{Selection, contexts};
@@ -67,19 +67,14 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
     };
     let settings = RunSettings { poll: Duration::from_millis(200), migration, ..RunSettings::default() };
     let runner = Arc::new(Runner::new(writer, settings));
-    let (mut totals, mut own, mut per_step, mut names) = (Vec::new(), Vec::new(), Vec::<Vec<f64>>::new(), Vec::new());
+    let (mut totals, mut own, mut steps) = (Vec::new(), Vec::new(), StepTimes::default());
     for i in 0..runs {
         let started = Instant::now();
         let (run, rv) = runner.start(Workflow::Migrate, "staging-eu-2", "staging-eu-2").await.expect("starts");
         let (run, cpu) = drive(runner.clone(), run, rv).await;
         assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
         let total = started.elapsed();
-        let times = step_times(&run);
-        names = times.iter().map(|(n, _)| n.clone()).collect();
-        per_step.resize(times.len(), Vec::new());
-        for (j, (_, d)) in times.iter().enumerate() {
-            per_step[j].push(d.as_secs_f64());
-        }
+        steps.add(&run);
         println!(
             "  migration {}: {:.2}s start to report, fleetdeck's own CPU {:.0} ms",
             i + 1,
@@ -92,10 +87,7 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
         let (off, _) = drive(runner.clone(), off, rv).await;
         assert_eq!(off.state, RunState::Succeeded, "{}", off.outcome);
     }
-    println!("each step, median of {runs}:");
-    for (name, samples) in names.iter().zip(per_step) {
-        println!("  {:>8.0} ms  {name}", median(samples) * 1000.0);
-    }
+    steps.print(runs);
     println!("start to report: median {:.2}s", median(totals));
     println!("fleetdeck's own share, start to report: median {:.0} ms of CPU (budget 500 ms)", median(own));
 }

@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, env, median, own_cpu, step_times};
+use common::{SimProcess, StepTimes, env, median, own_cpu};
 use fleetdeck::action::{Action, Pane};
 use fleetdeck::app::model::{Model, ModelSettings};
 use fleetdeck::app::msg::Msg;
@@ -62,20 +62,14 @@ async fn registrations(kubeconfig: &std::path::Path, runs: u64) {
         Arc::new(Runner::new(writer, RunSettings { poll: Duration::from_millis(200), ..RunSettings::default() }));
     let mut totals = Vec::new();
     let mut own = Vec::new();
-    let mut per_step: Vec<Vec<f64>> = Vec::new();
-    let mut names = Vec::new();
+    let mut steps = StepTimes::default();
     for i in 0..runs {
         let started = Instant::now();
         let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
         let (run, cpu) = drive(runner.clone(), run, rv, "edge-eu-1").await;
         assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
         let total = started.elapsed();
-        let times = step_times(&run);
-        names = times.iter().map(|(n, _)| n.clone()).collect();
-        per_step.resize(times.len(), Vec::new());
-        for (j, (_, d)) in times.iter().enumerate() {
-            per_step[j].push(d.as_secs_f64());
-        }
+        steps.add(&run);
         println!(
             "  registration {}: {} start to verified, fleetdeck's own CPU from confirm to verified {:.0} ms",
             i + 1,
@@ -88,10 +82,7 @@ async fn registrations(kubeconfig: &std::path::Path, runs: u64) {
         let (off, _) = drive(runner.clone(), off, rv, "edge-eu-1").await;
         assert_eq!(off.state, RunState::Succeeded, "{}", off.outcome);
     }
-    println!("each step, median of {runs}:");
-    for (name, samples) in names.iter().zip(per_step) {
-        println!("  {:>8.0} ms  {name}", median(samples) * 1000.0);
-    }
+    steps.print(runs);
     println!("start to verified: median {:.2}s", median(totals));
     println!("fleetdeck's own share, confirm to verified: median {:.0} ms of CPU (budget 200 ms)", median(own));
 }

@@ -139,31 +139,43 @@ fn operator_writer(contexts: &[ContextSpec], config: &Config) -> Writer {
         .with_exec_timeout(config.engine.exec_timeout)
 }
 
-/// The registration templates: the embedded ones, each replaced by a file of the same
-/// name in the config directory's `templates/registration/` (and new files added).
-pub fn registration_templates() -> Result<Vec<(String, String)>> {
-    let mut templates: Vec<(String, String)> =
-        crate::workflow::register::TEMPLATES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
-    let Some(dir) = crate::paths::project_dirs().map(|d| d.config_dir().join("templates").join("registration")) else {
-        return Ok(templates);
+/// Files by name, with their text.
+type NamedFiles = Vec<(String, String)>;
+
+/// Embedded files (name, text), each replaced by a `.yaml` file of the same name in the
+/// config directory's `subdir` (and new files added, in name order); the directory too.
+fn with_config_files(embedded: &[(&str, &str)], subdir: &[&str]) -> Result<(NamedFiles, Option<PathBuf>)> {
+    let mut files: NamedFiles = embedded.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
+    let Some(dir) =
+        crate::paths::project_dirs().map(|d| subdir.iter().fold(d.config_dir().to_owned(), |p, s| p.join(s)))
+    else {
+        return Ok((files, None));
     };
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(templates) };
-    let mut files: Vec<PathBuf> = entries
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok((files, Some(dir))) };
+    let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
-    files.sort();
-    for path in files {
+    paths.sort();
+    for path in paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
-        match templates.iter_mut().find(|(n, _)| *n == name) {
-            Some(t) => t.1 = text,
-            None => templates.push((name, text)),
+        match files.iter_mut().find(|(n, _)| *n == name) {
+            Some(f) => f.1 = text,
+            None => files.push((name, text)),
         }
     }
+    Ok((files, Some(dir)))
+}
+
+/// The registration templates: the embedded ones, each replaced by a file of the same
+/// name in the config directory's `templates/registration/` (and new files added).
+pub fn registration_templates() -> Result<Vec<(String, String)>> {
+    let (templates, dir) = with_config_files(crate::workflow::register::TEMPLATES, &["templates", "registration"])?;
     // A template that does not render is refused now, with its file, not at a run's plan.
-    crate::workflow::register::render(&templates, "spoke", "environment")
-        .map_err(|e| color_eyre::eyre::eyre!("{e} (in {})", dir.display()))?;
+    crate::workflow::register::render(&templates, "spoke", "environment").map_err(|e| {
+        color_eyre::eyre::eyre!("{e} (in {})", dir.map(|d| d.display().to_string()).unwrap_or_default())
+    })?;
     Ok(templates)
 }
 
@@ -182,30 +194,16 @@ pub fn migration_runbook() -> Result<crate::workflow::migrate::Runbook> {
 }
 
 /// The policy probes: the embedded ones, each replaced by (or added to with) a file of
-/// the config directory's `runbooks/policy-probes/`.
+/// the config directory's `runbooks/policy-probes/`, refused now when one is not a
+/// manifest with a kind and a name.
 pub fn policy_probes() -> Result<Vec<(String, String)>> {
-    let mut probes: Vec<(String, String)> =
-        crate::workflow::migrate::PROBES.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
-    let Some(dir) = crate::paths::project_dirs().map(|d| d.config_dir().join("runbooks").join("policy-probes")) else {
-        return Ok(probes);
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(probes) };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    for path in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
-        let object: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|e| color_eyre::eyre::eyre!("{}: not a manifest: {e}", path.display()))?;
+    let (probes, dir) = with_config_files(crate::workflow::migrate::PROBES, &["runbooks", "policy-probes"])?;
+    for (name, text) in &probes {
+        let at = || dir.as_ref().map(|d| d.join(name).display().to_string()).unwrap_or_else(|| name.clone());
+        let object: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| color_eyre::eyre::eyre!("{}: not a manifest: {e}", at()))?;
         if object.pointer("/kind").is_none() || object.pointer("/metadata/name").is_none() {
-            return Err(color_eyre::eyre::eyre!("{}: a policy probe needs a kind and metadata.name", path.display()));
-        }
-        match probes.iter_mut().find(|(n, _)| *n == name) {
-            Some(p) => p.1 = text,
-            None => probes.push((name, text)),
+            return Err(color_eyre::eyre::eyre!("{}: a policy probe needs a kind and metadata.name", at()));
         }
     }
     Ok(probes)

@@ -130,3 +130,28 @@ pub fn step_times(run: &fleetdeck::fleet::run::Run) -> Vec<(String, Duration)> {
         })
         .collect()
 }
+
+/// Each step's durations over several runs of one workflow, printed as medians.
+#[derive(Default)]
+pub struct StepTimes {
+    names: Vec<String>,
+    samples: Vec<Vec<f64>>,
+}
+
+impl StepTimes {
+    pub fn add(&mut self, run: &fleetdeck::fleet::run::Run) {
+        let times = step_times(run);
+        self.names = times.iter().map(|(n, _)| n.clone()).collect();
+        self.samples.resize(times.len(), Vec::new());
+        for (j, (_, d)) in times.iter().enumerate() {
+            self.samples[j].push(d.as_secs_f64());
+        }
+    }
+
+    pub fn print(self, runs: u64) {
+        println!("each step, median of {runs}:");
+        for (name, samples) in self.names.iter().zip(self.samples) {
+            println!("  {:>8.0} ms  {name}", median(samples) * 1000.0);
+        }
+    }
+}

@@ -53,3 +53,21 @@ fn journal_verify_and_export_exit_codes() {
     assert_eq!(broken.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&broken.stdout).contains("line 1: entry 1 was changed"));
 }
+
+#[test]
+fn an_invalid_runbook_or_policy_probe_in_the_config_directory_is_refused_before_the_terminal_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("config").join("fleetdeck").join("runbooks");
+    std::fs::create_dir_all(runbooks.join("policy-probes")).unwrap();
+    std::fs::write(runbooks.join("migration.toml"), "[[step]]\nname = \"look\"\nkind = \"script\"\n").unwrap();
+    let out = fleetdeck(&["demo", "--spokes", "1"], dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runbooks/migration.toml: step 1 (look): key kind: unknown step kind \"script\""), "{err}");
+    // A valid runbook, and a probe that is not a manifest.
+    std::fs::write(runbooks.join("migration.toml"), fleetdeck::workflow::migrate::RUNBOOK).unwrap();
+    std::fs::write(runbooks.join("policy-probes").join("nodeport.yaml"), "kind: Service\n").unwrap();
+    let out = fleetdeck(&["demo", "--spokes", "1"], dir.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policy-probes/nodeport.yaml: a policy probe needs a kind and metadata.name"), "{err}");
+}
