@@ -194,20 +194,24 @@ fn show(model: &mut Model, run: Run) {
 #[test]
 fn a_registration_at_each_step() {
     for (stage, events) in stages("20261201-100000-a1b2c3") {
-        let mut m = model();
         let run = registration("20261201-100000-a1b2c3", 0, events);
-        let end = 60;
-        if run.state.finished() {
-            show(&mut m, run);
-        } else {
-            // This session drives it: its prompt is shown where it asks.
-            update(&mut m, Msg::Run(RunReport::Run(Box::new(run))));
-        }
-        update(&mut m, Msg::Action(Action::Pane(Pane::Runs)));
-        update(&mut m, Msg::Action(Action::Open));
-        for (w, h) in [(80, 24), (160, 48)] {
-            insta::assert_snapshot!(format!("run_{stage}_{w}x{h}"), common::render(&m, t(end), w, h));
-        }
+        snapshot_opened(run, &format!("run_{stage}"), 60);
+    }
+}
+
+/// A run opened on the runs pane, as drawn at 80x24 and 160x48 at `at`; a run that is
+/// not finished is this session's, its prompt shown where it asks.
+fn snapshot_opened(run: Run, name: &str, at: i64) {
+    let mut m = model();
+    if run.state.finished() {
+        show(&mut m, run);
+    } else {
+        update(&mut m, Msg::Run(RunReport::Run(Box::new(run))));
+    }
+    update(&mut m, Msg::Action(Action::Pane(Pane::Runs)));
+    update(&mut m, Msg::Action(Action::Open));
+    for (w, h) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), common::render(&m, t(at), w, h));
     }
 }
 
@@ -399,16 +403,6 @@ fn a_migration_at_each_stage() {
         ("succeeded", migration(|_| false, vec![])),
     ];
     for (stage, run) in stages {
-        let mut m = model();
-        if run.state.finished() {
-            show(&mut m, run);
-        } else {
-            update(&mut m, Msg::Run(RunReport::Run(Box::new(run))));
-        }
-        update(&mut m, Msg::Action(Action::Pane(Pane::Runs)));
-        update(&mut m, Msg::Action(Action::Open));
-        for (w, h) in [(80, 24), (160, 48)] {
-            insta::assert_snapshot!(format!("migration_{stage}_{w}x{h}"), common::render(&m, t(120), w, h));
-        }
+        snapshot_opened(run, &format!("migration_{stage}"), 120);
     }
 }
