@@ -265,3 +265,64 @@ async fn a_second_session_is_told_who_holds_the_cluster_and_since_when() {
     // Another cluster is free.
     assert!(second.start(Workflow::Unregister, "staging-eu-1", "staging-eu-1").await.is_ok());
 }
+
+/// Registers edge-eu-1 with a 3 s verification timeout, taking the hub away for 5 s at
+/// the first state `away` says so of; (the wait's paused progress, the run at its end).
+async fn hub_away_during_the_wait(away: impl Fn(&Run) -> bool) -> (String, Run) {
+    let fleet = fleet_with_candidate().await;
+    let (_dir, journal) = common::temp_journal();
+    let contexts = common::contexts_of(&fleet, Access::Admin).await;
+    let writer = Writer::new(WriteAccess::operator_session(), &contexts, Duration::from_secs(5), journal);
+    let register = fleetdeck::workflow::register::Settings {
+        verify_timeout: Duration::from_secs(3),
+        ..fleetdeck::workflow::register::Settings::default()
+    };
+    let settings = RunSettings { poll: Duration::from_millis(200), register, ..RunSettings::default() };
+    let runner = Arc::new(Runner::new(Arc::new(writer), settings));
+    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (tx, rx) = mpsc::channel(8);
+    let (out, mut updates) = mpsc::channel(256);
+    tokio::spawn(runner.clone().drive(run, rv, Event::Begin, rx, out));
+    let (mut typed, mut gone) = (false, false);
+    let mut paused = String::new();
+    let hub = fleet.cluster("hub").unwrap().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let update = tokio::time::timeout_at(deadline, updates.recv()).await.expect("in time").expect("updates");
+        match update {
+            Update::Run(r) => {
+                if r.state == RunState::Waiting && !typed {
+                    typed = true;
+                    tx.send(Event::Typed("edge-eu-1".into())).await.unwrap();
+                }
+                if away(&r) && !gone {
+                    gone = true;
+                    hub.faults.update(|f| f.outage = Some(fleetdeck::sim::OutageMode::Refused));
+                    let hub = hub.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        hub.faults.update(|f| f.outage = None);
+                    });
+                }
+                let progress = r.steps.get(6).map(|s| s.progress.clone()).unwrap_or_default();
+                if progress.starts_with("paused: ") {
+                    paused = progress;
+                }
+            }
+            Update::Ended(r) => break *r,
+            // A record the hub cannot store meanwhile waits for it.
+            Update::Refused(why) if why.contains("the run waits and tries again") => {}
+            Update::Refused(why) | Update::Lost(why) => panic!("{why}"),
+        }
+    };
+    fleet.stop().await;
+    (paused, ended)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_pauses_while_its_cluster_does_not_answer_and_its_time_away_is_not_counted() {
+    // Once the Kustomizations' wait has begun, for longer than its timeout.
+    let (paused, ended) = hub_away_during_the_wait(|r| r.current == 6 && !r.steps[6].progress.is_empty()).await;
+    assert!(paused.starts_with("paused: cannot read Kustomization edge-eu-1/"), "{paused:?}");
+    assert_eq!(ended.state, RunState::Succeeded, "{}", ended.outcome);
+}

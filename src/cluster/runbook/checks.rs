@@ -436,7 +436,8 @@ impl Runner {
 
     /// The Kustomizations the run created on the hub: (name, Ready, last applied
     /// revision, the source's revision, seconds from creation to Ready).
-    pub(super) async fn kustomization_states(&self, run: &Run) -> Result<Vec<KustomizationState>, String> {
+    /// (A read that fails says why, as the wait on it shows it: see `unread`.)
+    pub(super) async fn kustomization_states(&self, run: &Run) -> Result<Vec<KustomizationState>, Reading> {
         let hub = run.hub.as_str();
         let created: Vec<ObjectRef> = run
             .steps
@@ -451,10 +452,10 @@ impl Runner {
             .collect();
         let mut states = Vec::new();
         for k in &created {
-            let object = match self.get(hub, k).await {
+            let object = match self.read(hub, k).await {
                 Ok(Some(o)) => o,
-                Ok(None) => return Err(format!("{} is gone from the hub", k.label())),
-                Err(e) => return Err(format!("cannot read {}: {e}", k.label())),
+                Ok(None) => return Err(Reading::Pending(format!("{} is gone from the hub", k.label()))),
+                Err(e) => return Err(unread(e, &k.label())),
             };
             let kind = text(&object, "/spec/sourceRef/kind");
             let ns = match text(&object, "/spec/sourceRef/namespace") {
@@ -504,51 +505,64 @@ impl Runner {
                     (text, true) => Reading::Held(text),
                     (text, false) => Reading::Pending(text),
                 },
-                Err(e) => Reading::Pending(e),
+                Err(reading) => reading,
             },
             "backup-completed" => self.backup_completed(run).await,
-            other => match self.joining(run, other).await {
-                (text, true) => Reading::Held(text),
-                (text, false) => Reading::Pending(text),
-            },
+            other => self.joining(run, other).await,
         }
     }
 
     /// Whether the hub joins the spoke (`joined`) or holds nothing of it (`unjoined`).
-    async fn joining(&self, run: &Run, condition: &str) -> (String, bool) {
+    async fn joining(&self, run: &Run, condition: &str) -> Reading {
         let (spoke, context, hub) = (run.cluster.as_str(), run.context.as_str(), run.hub.as_str());
+        let secret = ObjectRef::new("v1", "Secret", "secrets", spoke, KUBECONFIG_SECRET);
+        let uid_of = |s: &Value| text(s, &format!("/metadata/annotations/{}", UID_ANNOTATION.replace('/', "~1")));
         match condition {
             "joined" => {
                 let uid = run.facts.get("uid").cloned().unwrap_or_default();
-                let secret = ObjectRef::new("v1", "Secret", "secrets", spoke, KUBECONFIG_SECRET);
-                let recorded = match self.get(hub, &secret).await {
-                    Ok(Some(s)) => text(&s, &format!("/metadata/annotations/{}", UID_ANNOTATION.replace('/', "~1"))),
-                    Ok(None) => return (format!("the hub has no {spoke}/{KUBECONFIG_SECRET}"), false),
-                    Err(e) => return (format!("cannot read {spoke}/{KUBECONFIG_SECRET}: {e}"), false),
+                let recorded = match self.read(hub, &secret).await {
+                    Ok(Some(s)) => uid_of(&s),
+                    Ok(None) => return Reading::Pending(format!("the hub has no {spoke}/{KUBECONFIG_SECRET}")),
+                    Err(e) => return unread(e, &format!("{spoke}/{KUBECONFIG_SECRET}")),
                 };
-                match self.kube_system_uid(context).await {
-                    Ok(now) if now == uid && recorded == uid => (
-                        format!(
-                            "{KUBECONFIG_SECRET} names UID {uid}, {context}'s kube-system UID: fleetdeck joins it as the spoke {spoke}"
-                        ),
-                        true,
-                    ),
-                    Ok(now) => (format!("{KUBECONFIG_SECRET} names UID {recorded:?}, {context} has {now}"), false),
-                    Err(e) => (format!("cannot read {context}'s identity: {e}"), false),
+                let ns = ObjectRef::new("v1", "Namespace", "namespaces", "", "kube-system");
+                match self.read(context, &ns).await {
+                    Ok(Some(n)) if text(&n, "/metadata/uid") == uid && recorded == uid => Reading::Held(format!(
+                        "{KUBECONFIG_SECRET} names UID {uid}, {context}'s kube-system UID: fleetdeck joins it as the spoke {spoke}"
+                    )),
+                    Ok(Some(n)) => Reading::Pending(format!(
+                        "{KUBECONFIG_SECRET} names UID {recorded:?}, {context} has {}",
+                        text(&n, "/metadata/uid")
+                    )),
+                    Ok(None) => Reading::Pending(format!("{context} has no kube-system namespace")),
+                    Err(e) => unread(e, &format!("{context}'s identity")),
                 }
             }
             "unjoined" => {
-                let secret = ObjectRef::new("v1", "Secret", "secrets", spoke, KUBECONFIG_SECRET);
                 let ns = ObjectRef::new("v1", "Namespace", "namespaces", "", spoke);
-                match (self.get(hub, &secret).await, self.get(hub, &ns).await) {
-                    (Ok(None), Ok(None)) => (format!("the hub holds no {spoke}: a candidate again"), true),
-                    (Ok(None), Ok(Some(_))) => (format!("the hub's namespace {spoke} is being deleted"), false),
-                    (Ok(Some(_)), _) => (format!("the hub still holds {spoke}/{KUBECONFIG_SECRET}"), false),
-                    (Err(e), _) | (_, Err(e)) => (format!("cannot read the hub: {e}"), false),
+                match (self.read(hub, &secret).await, self.read(hub, &ns).await) {
+                    (Ok(None), Ok(None)) => Reading::Held(format!("the hub holds no {spoke}: a candidate again")),
+                    (Ok(None), Ok(Some(_))) => {
+                        Reading::Pending(format!("the hub's namespace {spoke} is being deleted"))
+                    }
+                    (Ok(Some(_)), _) => Reading::Pending(format!("the hub still holds {spoke}/{KUBECONFIG_SECRET}")),
+                    (Err(e), _) | (_, Err(e)) => unread(e, "the hub"),
                 }
             }
-            other => (format!("fleetdeck has no condition named {other:?}"), false),
+            other => Reading::Pending(format!("fleetdeck has no condition named {other:?}")),
         }
+    }
+}
+
+/// Why a condition could not be read: a cluster that does not answer pauses the wait
+/// (its time away does not count against the timeout); any other error is shown as the
+/// wait's progress.
+pub(super) fn unread(e: crate::fleet::run::WriteError, what: &str) -> Reading {
+    use crate::fleet::run::WriteError;
+    let text = format!("cannot read {what}: {}", e.describe());
+    match e {
+        WriteError::Unreachable { .. } | WriteError::Timeout { .. } => Reading::Paused(text),
+        _ => Reading::Pending(text),
     }
 }
 

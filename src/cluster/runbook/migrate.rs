@@ -285,7 +285,9 @@ impl Runner {
                 let probes = params.get("probes").and_then(|p| p.parse().ok()).unwrap_or(self.migration().probes);
                 let mut lines = match self.kustomization_states(run).await {
                     Ok(states) => propagation_verdict(&states, self.migration().propagation),
-                    Err(e) => vec![evidence(Verdict::Fail, e)],
+                    Err(Reading::Pending(e) | Reading::Paused(e) | Reading::Broke(e) | Reading::Held(e)) => {
+                        vec![evidence(Verdict::Fail, e)]
+                    }
                 };
                 lines.extend(latency_verdict(&self.probe_latency(context, probes).await, self.migration().latency));
                 judged(lines, BTreeMap::new())

@@ -66,6 +66,14 @@ pub enum Update {
     Ended(Box<Run>),
 }
 
+/// Why a record was not stored.
+enum Unsaved {
+    /// Another session took the run over.
+    Taken(String),
+    /// The hub did not take it (unreachable, refused, timed out).
+    Failed(String),
+}
+
 /// Why a run could not be started or taken.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Blocked {
@@ -254,18 +262,26 @@ impl Runner {
     /// (empty: a new record). A record changed by a session that took the lock is not
     /// overwritten: the error says who holds it.
     async fn save(&self, run: &mut Run, rv: &mut String) -> Result<(), String> {
-        let api = self.runs_api().await?;
+        self.store(run, rv).await.map_err(|e| match e {
+            Unsaved::Taken(e) | Unsaved::Failed(e) => e,
+        })
+    }
+
+    /// `save`, telling a record another session took over from a hub that did not take it.
+    async fn store(&self, run: &mut Run, rv: &mut String) -> Result<(), Unsaved> {
+        let api = self.runs_api().await.map_err(Unsaved::Failed)?;
         let now = Timestamp::now();
         if let Some(lock) = run.lock.as_mut() {
             lock.renewed_at = now;
         }
         for attempt in 0..2 {
-            let mut cm: ConfigMap = serde_json::from_value(run.to_configmap()).map_err(|e| e.to_string())?;
+            let mut cm: ConfigMap =
+                serde_json::from_value(run.to_configmap()).map_err(|e| Unsaved::Failed(e.to_string()))?;
             let result = if rv.is_empty() {
                 let created = api.create(&PostParams::default(), &cm).await;
                 match created {
                     Err(kube::Error::Api(s)) if s.code == 404 && attempt == 0 => {
-                        self.ensure_namespace().await?;
+                        self.ensure_namespace().await.map_err(Unsaved::Failed)?;
                         continue;
                     }
                     other => other,
@@ -280,23 +296,31 @@ impl Runner {
                     return Ok(());
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 && !rv.is_empty() => {
-                    let current = api.get(&run.object_name()).await.map_err(|e| super::errors::classify(&e).1)?;
+                    let current = api
+                        .get(&run.object_name())
+                        .await
+                        .map_err(|e| Unsaved::Failed(super::errors::classify(&e).1))?;
                     let theirs = serde_json::to_value(&current).ok().and_then(|v| Run::from_configmap(&v).ok());
                     if let Some(theirs) = theirs
                         && let Some(lock) = theirs.lock.as_ref().filter(|l| l.holder.id != self.session.id)
                     {
-                        return Err(format!(
+                        return Err(Unsaved::Taken(format!(
                             "{} took the run over at {}",
                             lock.holder.label(),
                             lock.since.strftime("%H:%M:%S")
-                        ));
+                        )));
                     }
                     *rv = current.metadata.resource_version.unwrap_or_default();
                 }
-                Err(e) => return Err(format!("cannot store the run on the hub: {}", super::errors::classify(&e).1)),
+                Err(e) => {
+                    return Err(Unsaved::Failed(format!(
+                        "cannot store the run on the hub: {}",
+                        super::errors::classify(&e).1
+                    )));
+                }
             }
         }
-        Err("cannot store the run on the hub: it kept changing".into())
+        Err(Unsaved::Failed("cannot store the run on the hub: it kept changing".into()))
     }
 
     async fn ensure_namespace(&self) -> Result<(), String> {
@@ -409,7 +433,7 @@ impl Runner {
             let effect = queue.pop_front();
             match effect {
                 Some(Effect::Save) => {
-                    if let Err(e) = self.save(&mut run, &mut rv).await {
+                    if let Err(e) = self.store_until_taken(&mut run, &mut rv, &out).await {
                         let _ = out.send(Update::Lost(e)).await;
                         return;
                     }
@@ -439,7 +463,7 @@ impl Runner {
                     tokio::select! {
                         _ = tokio::time::sleep(self.settings.poll) => {}
                         _ = renew.tick() => {
-                            if let Err(e) = self.save(&mut run, &mut rv).await {
+                            if let Err(e) = self.renew(&mut run, &mut rv).await {
                                 let _ = out.send(Update::Lost(e)).await;
                                 return;
                             }
@@ -467,7 +491,7 @@ impl Runner {
                 None => {
                     tokio::select! {
                         _ = renew.tick() => {
-                            if let Err(e) = self.save(&mut run, &mut rv).await {
+                            if let Err(e) = self.renew(&mut run, &mut rv).await {
                                 let _ = out.send(Update::Lost(e)).await;
                                 return;
                             }
@@ -485,6 +509,46 @@ impl Runner {
                 }
             }
             let _ = out.send(Update::Run(Box::new(run.clone()))).await;
+        }
+    }
+
+    /// Stores the record, trying again while the hub does not take it (the run waits,
+    /// and the operator is told once); an error only when another session took it over.
+    async fn store_until_taken(
+        &self,
+        run: &mut Run,
+        rv: &mut String,
+        out: &mpsc::Sender<Update>,
+    ) -> Result<(), String> {
+        let mut pause = self.settings.poll;
+        let mut told = false;
+        loop {
+            match self.store(run, rv).await {
+                Ok(()) => return Ok(()),
+                Err(Unsaved::Taken(e)) => return Err(e),
+                Err(Unsaved::Failed(e)) => {
+                    if !told {
+                        let _ = out.send(Update::Refused(format!("{e}: the run waits and tries again"))).await;
+                        told = true;
+                    }
+                    tracing::warn!(run = %run.id, error = %e, "the run's record could not be stored; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Renews the lock; a hub that does not answer now is tried at the next renewal (the
+    /// lock stays valid for `lock_ttl`); an error only when another session took it over.
+    async fn renew(&self, run: &mut Run, rv: &mut String) -> Result<(), String> {
+        match self.store(run, rv).await {
+            Ok(()) => Ok(()),
+            Err(Unsaved::Taken(e)) => Err(e),
+            Err(Unsaved::Failed(e)) => {
+                tracing::warn!(run = %run.id, error = %e, "the run's lock could not be renewed; trying at the next renewal");
+                Ok(())
+            }
         }
     }
 
