@@ -86,10 +86,17 @@ struct FileStep {
 enum What {
     Check(String),
     ChangeSet(String),
-    Wait { condition: String, timeout: Duration },
+    Wait {
+        condition: String,
+        timeout: Duration,
+    },
     Attest(String),
     Confirm(String),
-    Runbook(String),
+    /// Another runbook's steps in place; `timeout` replaces its waits' own.
+    Runbook {
+        name: String,
+        timeout: Option<Duration>,
+    },
 }
 
 fn value_text(v: &toml::Value) -> Option<String> {
@@ -129,6 +136,10 @@ impl Runbook {
         };
         let name = text("name", at)?;
         let at = format!("{at} ({name})");
+        let duration = |key: &str| -> Result<Duration, String> {
+            let value = text(key, &at)?;
+            humantime::parse_duration(&value).map_err(|e| format!("{at}: key {key}: {value:?} is not a duration ({e})"))
+        };
         let kind = text("kind", &at)?;
         let phase = match t.get("phase") {
             None => String::new(),
@@ -160,10 +171,7 @@ impl Runbook {
             }
             "wait" => {
                 let (c, p) = named("condition", CONDITIONS)?;
-                let timeout = text("timeout", &at)?;
-                let timeout = humantime::parse_duration(&timeout)
-                    .map_err(|e| format!("{at}: key timeout: {timeout:?} is not a duration ({e})"))?;
-                (What::Wait { condition: c, timeout }, vec!["condition", "timeout"], p)
+                (What::Wait { condition: c, timeout: duration("timeout")? }, vec!["condition", "timeout"], p)
             }
             "gate" => match (t.get("attest"), t.get("confirm")) {
                 (Some(_), None) => (What::Attest(text("attest", &at)?), vec!["attest"], &[]),
@@ -182,7 +190,8 @@ impl Runbook {
                         RUNBOOKS.join(", ")
                     ));
                 }
-                (What::Runbook(r), vec!["runbook"], &[])
+                let timeout = if t.contains_key("timeout") { Some(duration("timeout")?) } else { None };
+                (What::Runbook { name: r, timeout }, vec!["runbook", "timeout"], &[])
             }
             other => return Err(format!("{at}: key kind: unknown step kind {other:?} (one of {KINDS})")),
         };
@@ -239,9 +248,17 @@ impl Runbook {
                     s.name.clone(),
                     StepSpec::Gate { gate: Gate::Confirm { expected: cluster.to_owned(), prompt: prompt.clone() } },
                 )],
-                What::Runbook(_) => register::register_steps(cluster, settings)
+                What::Runbook { timeout, .. } => register::register_steps(cluster, settings)
                     .into_iter()
-                    .map(|step| (format!("{}: {}", s.name, step.name), step.spec))
+                    .map(|step| {
+                        let spec = match (step.spec, timeout) {
+                            (StepSpec::Wait { condition, .. }, Some(t)) => {
+                                StepSpec::Wait { condition, timeout_secs: t.as_secs() }
+                            }
+                            (spec, _) => spec,
+                        };
+                        (format!("{}: {}", s.name, step.name), spec)
+                    })
                     .collect(),
             };
             for (name, spec) in specs {

@@ -29,6 +29,12 @@ fn the_shipped_runbook_is_the_plan_with_registration_in_place_and_every_step_hol
     assert_eq!(backup.params["ttl"], "720h");
     let wait = steps.iter().find(|s| s.name == "the backup Completed").unwrap();
     assert_eq!(wait.spec, StepSpec::Wait { condition: "backup-completed".into(), timeout_secs: 1800 });
+    let joined = steps.iter().find(|s| s.name.ends_with("joined as a spoke")).unwrap();
+    assert!(
+        matches!(joined.spec, StepSpec::Wait { timeout_secs: 300, .. }),
+        "the runbook's timeout: {:?}",
+        joined.spec
+    );
     let connectivity = steps.iter().find(|s| s.name == "validate connectivity").unwrap();
     assert_eq!(connectivity.params["probes"], "20");
     assert!(steps.iter().any(|s| matches!(&s.spec, StepSpec::Gate { gate: Gate::Attest { .. } })));
@@ -62,6 +68,10 @@ fn an_invalid_runbook_is_refused_with_its_file_step_and_key() {
             "key override: must be true or false",
         ),
         ("title = \"m\"\n", "x.toml: unknown key \"title\""),
+        (
+            "[[step]]\nname = \"r\"\nkind = \"runbook\"\nrunbook = \"register\"\ntimeout = \"later\"\n",
+            "x.toml: step 1 (r): key timeout: \"later\" is not a duration",
+        ),
         ("", "x.toml: no [[step]]"),
         ("[[step]\n", "x.toml: "),
     ];
