@@ -2,7 +2,8 @@
 //! by `fleetdeck sim` in its own process: by keys and the command line, watched live from a
 //! second (read-only) session, killed with SIGKILL in its change set and taken over by a
 //! new process, with the simulator's audit log proving no object was written twice; and a
-//! staging candidate migrated by keys from its inventory to its report.
+//! staging candidate migrated by keys from its inventory to its report, and a production
+//! one held by a PartiallyFailed backup, its staging gate and its degrading workload.
 
 use crate::common;
 
@@ -254,6 +255,57 @@ fn a_production_candidate_holds_at_staging_first_until_a_typed_reason_overrides_
     assert_eq!(run["state"], "aborted");
     assert_eq!(run["overrides"][0]["reason"], "CHG-881 approved by the CAB");
     assert_eq!(run["overrides"][0]["step"], 6);
+    tui.key("q");
+    tui.wait_exit(Duration::from_secs(10)).expect("quits");
+}
+
+#[test]
+fn a_partially_failed_backup_and_a_degrading_workload_hold_a_production_migration_with_their_evidence() {
+    // Every backup PartiallyFailed; production-eu-2's payments/api degrades as soon as
+    // the fleet's policies reach it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut scenario = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/migration.toml"),
+    )
+    .unwrap();
+    scenario =
+        scenario.replace("partial_rate = 0.0", "partial_rate = 1.0").replace("after = \"60s\"", "after = \"0s\"");
+    let path = dir.path().join("migration.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let sim = Sim::serve(dir, path.to_str().unwrap());
+    let data = sim.dir.path().join("operator-data");
+    let kc = sim.kubeconfig("kc.yaml");
+    let mut tui = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data.to_str().unwrap())], 120, 40);
+    tui.wait_for("production-eu-2", LIVE);
+    tui.key(":");
+    tui.send("migrate production-eu-2");
+    tui.key("\r");
+    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(30));
+    tui.send("production-eu-2");
+    tui.send("\r");
+    // The backup: held with Velero's counts until a reason is typed.
+    tui.wait_for("step 4 failed", Duration::from_secs(60));
+    let screen = tui.screen();
+    assert!(screen.contains("PartiallyFailed") && screen.contains("errors"), "{screen}");
+    tui.key("o");
+    tui.wait_for("why go past \"the backup Completed\"?", Duration::from_secs(5));
+    tui.send("CHG-9: the failed items are caches");
+    tui.key("\r");
+    tui.wait_for("step 6 failed", Duration::from_secs(30));
+    tui.key("o");
+    tui.wait_for("why go past \"test in staging first\"?", Duration::from_secs(5));
+    tui.send("CHG-9: staging is covered by the same chart");
+    tui.key("\r");
+    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(30));
+    tui.send("production-eu-2");
+    tui.send("\r");
+    // The degraded workload fails its check by name; the runbook allows no override.
+    tui.wait_for("step 17 failed", Duration::from_secs(90));
+    let screen = tui.screen();
+    assert!(screen.contains("Deployment payments/api: 1/3 ready, it had 3/3"), "{screen}");
+    assert!(!screen.contains("o goes past it"), "{screen}");
+    tui.key("x");
+    tui.wait_for("migrate production-eu-2: aborted", Duration::from_secs(10));
     tui.key("q");
     tui.wait_exit(Duration::from_secs(10)).expect("quits");
 }
