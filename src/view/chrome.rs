@@ -23,7 +23,8 @@ impl KeyHints {
         self.0.get(&action).map(|k| k.join("/")).unwrap_or_default()
     }
 
-    fn first(&self, action: Action) -> String {
+    /// The first key bound to an action.
+    pub fn first(&self, action: Action) -> String {
         self.0.get(&action).and_then(|k| k.first()).cloned().unwrap_or_default()
     }
 }

@@ -79,7 +79,7 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
         Pane::Propagation => spoke::detail(model, derived, key, width),
         Pane::Backups => backups::detail(model, derived, key, width, height),
         Pane::Audit => audit::detail(model, key, width),
-        Pane::Runs => runs::detail(model, key, width),
+        Pane::Runs => runs::detail(model, hints, key, width),
         _ => detail::detail(model, derived, key, width),
     });
     if let Some(d) = opened {

@@ -3,9 +3,11 @@
 //! confirmations and its journal entries. The run this session drives is shown live,
 //! with the prompt of a confirmation it waits for.
 
+use super::chrome::KeyHints;
 use super::detail::{DetailVm, field, heading};
 use super::format::{age, wrap};
 use super::table::{Cell, ColumnSpec, Line, TableVm, Tone};
+use crate::action::Action;
 use crate::app::model::Model;
 use crate::derive::RowKey;
 use crate::derive::runs::{RunRow, rows};
@@ -153,8 +155,10 @@ fn step_lines(run: &crate::fleet::run::Run, i: usize, full: bool, room: usize) -
 }
 
 /// A run opened.
-pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
-    let RowKey::Run(id) = key else { return None };
+pub fn detail(model: &Model, hints: &KeyHints, row_key: &RowKey, width: u16) -> Option<DetailVm> {
+    let RowKey::Run(id) = row_key else { return None };
+    // The keys as the keymap binds them (an action may be rebound in `[keys]`).
+    let key = |a: Action| hints.first(a);
     let run = crate::app::runs::run_by_id(model, id)?;
     let row = RunRow::of(run, model.now, model.fleet.settings.lock_ttl, &model.fleet.settings.host);
     let room = (width as usize).saturating_sub(8).max(20);
@@ -184,26 +188,28 @@ pub fn detail(model: &Model, key: &RowKey, width: u16) -> Option<DetailVm> {
     let mine = model.driving.as_deref() == Some(id.as_str());
     let hint = match row.state {
         _ if mine && run.held() => {
-            let mut can = vec!["t retries it"];
+            let mut can = vec![format!("{} retries it", key(Action::RetryStep))];
             if run.step().is_some_and(|s| s.overridable) {
-                can.push("o goes past it with a reason");
+                can.push(format!("{} goes past it with a reason", key(Action::OverrideStep)));
             }
             if crate::workflow::runbook::undoable(run) {
-                can.push("U undoes this run's changes");
+                can.push(format!("{} undoes this run's changes", key(Action::UndoRun)));
             }
-            can.push("x aborts the run");
+            can.push(format!("{} aborts the run", key(Action::AbortRun)));
             Some(format!("step {} failed: {}", run.current + 1, can.join(" · ")))
         }
         RunState::Waiting if run.held() => {
             Some(format!("step {} failed: its session decides what next", run.current + 1))
         }
         RunState::Interrupted if model.settings.writable => {
-            Some(format!("interrupted at step {}: c takes it over and goes on", row.step))
+            Some(format!("interrupted at step {}: {} takes it over and goes on", row.step, key(Action::ContinueRun)))
         }
         RunState::Failed | RunState::Aborted if model.settings.writable && crate::workflow::runbook::undoable(run) => {
-            Some("U undoes this run's changes (previewed and confirmed first)".to_owned())
+            Some(format!("{} undoes this run's changes (previewed and confirmed first)", key(Action::UndoRun)))
         }
-        RunState::Running | RunState::Waiting if mine => Some("this session drives the run · x aborts it".to_owned()),
+        RunState::Running | RunState::Waiting if mine => {
+            Some(format!("this session drives the run · {} aborts it", key(Action::AbortRun)))
+        }
         _ => None,
     };
     if let Some(h) = hint {

@@ -406,3 +406,35 @@ fn a_migration_at_each_stage() {
         snapshot_opened(run, &format!("migration_{stage}"), 120);
     }
 }
+
+#[test]
+fn a_held_runs_choices_name_the_keys_the_keymap_binds() {
+    use fleetdeck::action::Action;
+    use fleetdeck::derive::RowKey;
+    use fleetdeck::view::chrome::KeyHints;
+    let failing = Event::Checked {
+        verdict: Verdict::Fail,
+        evidence: vec![Evidence { verdict: Verdict::Fail, text: "no staging run succeeded".into() }],
+        facts: Default::default(),
+    };
+    let run = migration(|r| r.step().is_some_and(|s| s.name == "test in staging first"), vec![failing]);
+    let id = run.id.clone();
+    let mut m = model();
+    update(&mut m, Msg::Run(RunReport::Run(Box::new(run))));
+    let bound = |keys: &[(Action, &str)]| {
+        KeyHints(keys.iter().map(|(a, k)| (*a, vec![(*k).to_owned()])).collect::<std::collections::BTreeMap<_, _>>())
+    };
+    let hints = bound(&[
+        (Action::RetryStep, "F5"),
+        (Action::OverrideStep, "ctrl-o"),
+        (Action::UndoRun, "u"),
+        (Action::AbortRun, "ctrl-x"),
+    ]);
+    let vm = fleetdeck::view::runs::detail(&m, &hints, &RowKey::Run(id), 160).expect("the run");
+    let text: String =
+        vm.lines.iter().map(|l| l.iter().map(|c| c.text.as_str()).collect::<String>()).collect::<Vec<_>>().join("\n");
+    assert!(
+        text.contains("step 6 failed: F5 retries it · ctrl-o goes past it with a reason · u undoes this run's changes · ctrl-x aborts the run"),
+        "{text}"
+    );
+}
