@@ -393,11 +393,6 @@ impl Inventory {
     }
 }
 
-/// The inventory a run recorded (`facts["inventory"]`).
-pub fn recorded_inventory(run: &Run) -> Option<Inventory> {
-    run.facts.get("inventory").and_then(|v| serde_json::from_str(v).ok())
-}
-
 /// Every workload of the baseline is still there and as ready as it was; every node
 /// Ready. Each workload that got worse is named.
 pub fn workloads_verdict(before: &Inventory, now: &Inventory) -> Vec<Evidence> {
@@ -631,8 +626,7 @@ pub fn staging_first(cluster: &str, production: &[String], staging: &[String], r
 
 /// The report of a run: each step with its evidence and duration, who confirmed what
 /// and when, the overrides with their reasons, the inventory before and after.
-pub fn report(run: &Run, after: Option<&Inventory>) -> (String, Value) {
-    let before = recorded_inventory(run);
+pub fn report(run: &Run, before: Option<&Inventory>, after: Option<&Inventory>) -> (String, Value) {
     let took = |s: &Step| match (s.started_at, s.finished_at) {
         (Some(a), Some(b)) => format!("{:.1} s", b.duration_since(a).as_secs_f64().max(0.0)),
         _ => "-".into(),
@@ -680,7 +674,7 @@ pub fn report(run: &Run, after: Option<&Inventory>) -> (String, Value) {
             o.failure
         ));
     }
-    for (title, inv) in [("before", before.as_ref()), ("after", after)] {
+    for (title, inv) in [("before", before), ("after", after)] {
         md.push_str(&format!("\n## Inventory {title}\n\n"));
         match inv {
             Some(i) => md.push_str(&format!("{} (sha256 {})\n", i.summary(), i.sha256())),

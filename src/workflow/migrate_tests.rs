@@ -256,7 +256,6 @@ fn the_backup_is_named_after_the_cluster_and_the_run_and_covers_every_namespace(
 fn the_report_holds_each_step_the_confirmations_overrides_and_both_inventories() {
     let mut r = run("staging-eu-2", Workflow::Migrate, RunState::Succeeded);
     let before = inventory(vec![workload("Deployment", "api", 3, 3)], &[("n0", true)], Some(0));
-    r.facts.insert("inventory".into(), serde_json::to_string(&before).unwrap());
     let mut step = Step::new("test in staging first", StepSpec::Check { check: "staging-first".into() });
     step.phase = "pre-migration".into();
     step.state = StepState::Warned;
@@ -269,7 +268,7 @@ fn the_report_holds_each_step_the_confirmations_overrides_and_both_inventories()
         by: "bob".into(),
         at: t(5),
     });
-    let (md, json) = report(&r, Some(&before));
+    let (md, json) = report(&r, Some(&before), Some(&before));
     assert!(md.contains("## pre-migration") && md.contains("### 1. test in staging first — warned"), "{md}");
     assert!(md.contains("- step 1 by bob at 10:00:05: CHG-1 (the failure: no staging run)"), "{md}");
     assert!(md.contains("## Inventory before") && md.contains(&before.sha256()));

@@ -171,6 +171,11 @@ async fn staging_first_then_production_which_fails_on_its_degrading_workload() {
     let hub = common::admin(&s.fleet, "hub").await;
     let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(hub, "fleetdeck-system");
     let attached = cms.get(&format!("run-{}-report", done.id)).await.expect("the report is attached on the hub");
+    // The baseline is kept next to the run, and the run holds its hash.
+    let inventory = cms.get(&format!("run-{}-inventory", done.id)).await.expect("the inventory is on the hub");
+    let kept: fleetdeck::workflow::migrate::Inventory =
+        serde_json::from_str(&inventory.data.unwrap()["inventory.json"]).unwrap();
+    assert_eq!(Some(&kept.sha256()), done.facts.get("inventory_sha256"));
     assert!(attached.data.unwrap()["report.md"].contains("staging-eu-2"));
     // The backup is on the cluster, labelled with the run.
     let backups = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("velero.io", "v1", "Backup"), "backups");

@@ -26,7 +26,7 @@ use crate::fleet::run::{
 };
 use crate::workflow::migrate::{
     self, Inventory, Node, PolicyTotals, Reading, Runbook, VELERO_NAMESPACE, Workload, backup_name, latency_verdict,
-    policy_verdict, probe_verdict, propagation_verdict, recorded_inventory, staging_first, workloads_verdict,
+    policy_verdict, probe_verdict, propagation_verdict, staging_first, workloads_verdict,
 };
 use crate::workflow::register::{evidence, verdict_of};
 
@@ -257,17 +257,29 @@ impl Runner {
                         Ok(path) => {
                             lines.push(evidence(Verdict::Pass, format!("written to {} (sha256 {sha})", path.display())))
                         }
-                        Err(e) => lines
-                            .push(evidence(Verdict::Warn, format!("{e}; the run on the hub holds it (sha256 {sha})"))),
+                        Err(e) => lines.push(evidence(Verdict::Warn, format!("{e}; the hub keeps it (sha256 {sha})"))),
                     }
                     for gap in &inv.gaps {
                         lines.push(evidence(Verdict::Warn, format!("not documented: {gap}")));
                     }
-                    let facts = BTreeMap::from([
-                        ("inventory".to_owned(), serde_json::to_string(&inv).unwrap_or_default()),
-                        ("inventory_sha256".to_owned(), sha),
-                    ]);
-                    judged(lines, facts)
+                    // The baseline itself lives on the hub next to the run (a session
+                    // that takes the run over compares with it); the run holds its hash.
+                    let cm = self.attachment(
+                        run,
+                        "inventory",
+                        "inventory.json",
+                        serde_json::to_string(&inv).unwrap_or_default(),
+                    );
+                    match self.attach(cm).await {
+                        Ok(name) => lines.push(evidence(
+                            Verdict::Pass,
+                            format!("kept on the hub: ConfigMap {RUN_NAMESPACE}/{name}"),
+                        )),
+                        Err(e) => {
+                            lines.push(evidence(Verdict::Fail, format!("cannot keep the inventory on the hub: {e}")))
+                        }
+                    }
+                    judged(lines, BTreeMap::from([("inventory_sha256".to_owned(), sha)]))
                 }
                 Err(e) => failed(e),
             },
@@ -300,7 +312,10 @@ impl Runner {
                         Err(e) => evidence(Verdict::Fail, format!("{name}: {e}")),
                     });
                 }
-                let before = recorded_inventory(run).and_then(|i| i.policy);
+                let before = match self.baseline(run).await {
+                    Ok(inv) => inv.policy,
+                    Err(e) => return failed(e),
+                };
                 match self.policy_totals(context).await {
                     Ok(now) => lines.push(policy_verdict(before, now)),
                     Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot read the policy reports: {e}"))),
@@ -308,8 +323,9 @@ impl Runner {
                 judged(lines, BTreeMap::new())
             }
             "workloads" => {
-                let Some(before) = recorded_inventory(run) else {
-                    return failed("the run holds no inventory to compare with".into());
+                let before = match self.baseline(run).await {
+                    Ok(inv) => inv,
+                    Err(e) => return failed(e),
                 };
                 match self.inventory(run).await {
                     Ok(now) => judged(workloads_verdict(&before, &now), BTreeMap::new()),
@@ -673,8 +689,9 @@ impl Runner {
     /// The report: Markdown and JSON in the data directory, and on the hub next to the
     /// run (`run-<id>-report`).
     async fn report(&self, run: &Run) -> Checked {
+        let before = self.baseline(run).await.ok();
         let after = self.inventory(run).await.ok();
-        let (md, json) = migrate::report(run, after.as_ref());
+        let (md, json) = migrate::report(run, before.as_ref(), after.as_ref());
         let mut lines = Vec::new();
         match self.keep(run, "report", &json, &md) {
             Ok(path) => lines.push(evidence(Verdict::Pass, format!("written to {}", path.display()))),
@@ -684,13 +701,8 @@ impl Runner {
             let _ =
                 self.keep(run, "inventory-after", &serde_json::to_value(inv).unwrap_or(Value::Null), &inv.markdown());
         }
-        let cm = json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{}-report", run.object_name()), "namespace": RUN_NAMESPACE,
-                "labels": {MANAGED_BY: MANAGER, WORKFLOW_LABEL: run.workflow.name(), SPOKE_LABEL: run.cluster,
-                           "fleetdeck.io/report-of": run.id}},
-            "data": {"report.md": md, "report.json": serde_json::to_string_pretty(&json).unwrap_or_default()},
-        });
+        let mut cm = self.attachment(run, "report", "report.md", md);
+        cm["data"]["report.json"] = json!(serde_json::to_string_pretty(&json).unwrap_or_default());
         match self.attach(cm).await {
             Ok(name) => lines.push(evidence(
                 Verdict::Pass,
@@ -699,6 +711,39 @@ impl Runner {
             Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot attach the report on the hub: {e}"))),
         }
         judged(lines, BTreeMap::new())
+    }
+
+    /// A ConfigMap `run-<id>-<what>` next to the run on the hub, holding `key`.
+    fn attachment(&self, run: &Run, what: &str, key: &str, text: String) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{}-{what}", run.object_name()), "namespace": RUN_NAMESPACE,
+                "labels": {MANAGED_BY: MANAGER, WORKFLOW_LABEL: run.workflow.name(), SPOKE_LABEL: run.cluster,
+                           format!("fleetdeck.io/{what}-of"): run.id}},
+            "data": {key: text},
+        })
+    }
+
+    /// The inventory the run took, from the hub, checked against the hash the run holds.
+    async fn baseline(&self, run: &Run) -> Result<Inventory, String> {
+        let recorded = run.facts.get("inventory_sha256").ok_or("the run holds no inventory to compare with")?;
+        let name = format!("{}-inventory", run.object_name());
+        let api: Api<ConfigMap> = self.runs_api().await?;
+        let cm = tokio::time::timeout(self.settings.request_timeout, api.get(&name))
+            .await
+            .map_err(|_| format!("reading ConfigMap {RUN_NAMESPACE}/{name} timed out"))?
+            .map_err(|e| {
+                format!("cannot read the inventory {RUN_NAMESPACE}/{name}: {}", crate::cluster::errors::classify(&e).1)
+            })?;
+        let text =
+            cm.data.as_ref().and_then(|d| d.get("inventory.json")).ok_or(format!("{name} holds no inventory.json"))?;
+        let inv: Inventory = serde_json::from_str(text).map_err(|e| format!("{name}: not an inventory: {e}"))?;
+        match inv.sha256() {
+            sha if sha == *recorded => Ok(inv),
+            sha => Err(format!(
+                "the inventory on the hub ({name}) changed since it was taken: sha256 {sha}, the run recorded {recorded}"
+            )),
+        }
     }
 
     async fn attach(&self, cm: Value) -> Result<String, String> {
