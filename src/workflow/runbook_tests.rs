@@ -1,7 +1,7 @@
 //! Tables of step kind × event → the step's next state and the effects asked for.
 
 use super::*;
-use crate::fleet::run::{ObjectRef, Session, Workflow};
+use crate::fleet::run::{ObjectRef, Session, Step, Verb, Workflow};
 use serde_json::json;
 
 fn t(secs: i64) -> Timestamp {
