@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::fleet::run::{Session, StepState};
+use jiff::Timestamp;
 use serde_json::json;
 
 fn t(secs: i64) -> Timestamp {
