@@ -20,15 +20,18 @@ use serde_json::{Value, json};
 use super::Runner;
 use super::act::api_of;
 use super::checks::Checked;
-use crate::fields::{int, text};
+use crate::fields::text;
 use crate::fleet::run::{
     Evidence, MANAGED_BY, MANAGER, ObjectRef, RUN_NAMESPACE, Run, SPOKE_LABEL, Verdict, WORKFLOW_LABEL, plural_of,
 };
 use crate::workflow::migrate::{
-    self, Inventory, Node, PolicyTotals, Reading, Runbook, VELERO_NAMESPACE, Workload, backup_name, latency_verdict,
-    policy_verdict, probe_verdict, propagation_verdict, staging_first, workloads_verdict,
+    self, Inventory, Reading, Runbook, VELERO_NAMESPACE, backup_name, latency_verdict, policy_verdict, probe_verdict,
+    propagation_verdict, staging_first, workloads_verdict,
 };
 use crate::workflow::register::{evidence, verdict_of};
+
+mod audit;
+mod inventory;
 
 /// The fleet check's verdict of one cluster: (healthy, its status word, its problems).
 pub type Verdicts = Result<(bool, String, Vec<String>), String>;
@@ -104,131 +107,6 @@ fn not_served(e: &kube::Error) -> bool {
 impl Runner {
     fn migration(&self) -> &MigrationSettings {
         &self.settings.migration
-    }
-
-    /// Every object of a resource, cluster-wide; `Ok(None)` when it is not served.
-    async fn list_all(&self, context: &str, ar: &ApiResource) -> Result<Option<Vec<Value>>, String> {
-        let client = self.writer.client(context).await?;
-        let api: Api<DynamicObject> = Api::all_with(client, ar);
-        match tokio::time::timeout(self.settings.request_timeout, api.list(&ListParams::default())).await {
-            Err(_) => Err(format!("listing {} on {context} timed out", ar.plural)),
-            Ok(Err(e)) if not_served(&e) => Ok(None),
-            Ok(Err(e)) => {
-                Err(format!("cannot list {} on {context}: {}", ar.plural, crate::cluster::errors::classify(&e).1))
-            }
-            Ok(Ok(list)) => {
-                Ok(Some(list.items.iter().map(|o| serde_json::to_value(o).unwrap_or(Value::Null)).collect()))
-            }
-        }
-    }
-
-    /// The cluster's state, as the inventory documents it.
-    pub(super) async fn inventory(&self, run: &Run) -> Result<Inventory, String> {
-        let context = run.context.as_str();
-        if context.is_empty() {
-            return Err("no local context reaches the cluster: it cannot be documented".into());
-        }
-        let mut gaps = Vec::new();
-        let names = |items: &[Value]| -> Vec<String> {
-            let mut n: Vec<String> = items.iter().map(|o| text(o, "/metadata/name")).collect();
-            n.sort();
-            n
-        };
-        let namespaces = self
-            .list_all(context, &resource("", "v1", "Namespace", "namespaces"))
-            .await?
-            .map(|l| names(&l))
-            .unwrap_or_default();
-        let mut workloads = Vec::new();
-        for (kind, plural, desired, ready) in [
-            ("Deployment", "deployments", "/spec/replicas", "/status/readyReplicas"),
-            ("StatefulSet", "statefulsets", "/spec/replicas", "/status/readyReplicas"),
-            ("DaemonSet", "daemonsets", "/status/desiredNumberScheduled", "/status/numberReady"),
-        ] {
-            match self.list_all(context, &resource("apps", "v1", kind, plural)).await? {
-                None => gaps.push(format!("{kind}s: not served by the API")),
-                Some(items) => workloads.extend(items.iter().map(|o| {
-                    Workload {
-                        kind: kind.into(),
-                        namespace: text(o, "/metadata/namespace"),
-                        name: text(o, "/metadata/name"),
-                        replicas: int(o, desired),
-                        ready: int(o, ready),
-                        images: o
-                            .pointer("/spec/template/spec/containers")
-                            .and_then(Value::as_array)
-                            .map(|c| c.iter().map(|c| text(c, "/image")).collect())
-                            .unwrap_or_default(),
-                    }
-                })),
-            }
-        }
-        workloads.sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
-        let crd = resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions");
-        let crds = match self.list_all(context, &crd).await {
-            Ok(Some(l)) => names(&l),
-            Ok(None) => Vec::new(),
-            Err(e) => {
-                gaps.push(format!("CRDs: {e}"));
-                Vec::new()
-            }
-        };
-        let nodes = self
-            .list_all(context, &resource("", "v1", "Node", "nodes"))
-            .await?
-            .unwrap_or_default()
-            .iter()
-            .map(|n| Node {
-                name: text(n, "/metadata/name"),
-                version: text(n, "/status/nodeInfo/kubeletVersion"),
-                ready: n
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| c.iter().any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True")),
-            })
-            .collect();
-        let flux = workloads
-            .iter()
-            .filter(|w| w.namespace == "flux-system" && w.name.ends_with("-controller"))
-            .map(|w| format!("{}/{}", w.namespace, w.name))
-            .collect();
-        let velero = crds.iter().any(|c| c == "backups.velero.io") && namespaces.iter().any(|n| n == VELERO_NAMESPACE);
-        let policy = self.policy_totals(context).await.unwrap_or_else(|e| {
-            gaps.push(format!("policy reports: {e}"));
-            None
-        });
-        Ok(Inventory {
-            cluster: run.cluster.clone(),
-            taken_at: jiff::Timestamp::now(),
-            namespaces,
-            workloads,
-            crds,
-            nodes,
-            flux,
-            velero,
-            policy,
-            gaps,
-        })
-    }
-
-    /// The policy reports' result totals; `None` when PolicyReports are not served.
-    async fn policy_totals(&self, context: &str) -> Result<Option<PolicyTotals>, String> {
-        let mut totals: Option<PolicyTotals> = None;
-        for (kind, plural) in [("PolicyReport", "policyreports"), ("ClusterPolicyReport", "clusterpolicyreports")] {
-            let Some(items) = self.list_all(context, &resource("wgpolicyk8s.io", "v1alpha2", kind, plural)).await?
-            else {
-                continue;
-            };
-            let t = totals.get_or_insert_with(PolicyTotals::default);
-            for r in &items {
-                t.pass += int(r, "/summary/pass");
-                t.fail += int(r, "/summary/fail");
-                t.warn += int(r, "/summary/warn");
-                t.error += int(r, "/summary/error");
-                t.skip += int(r, "/summary/skip");
-            }
-        }
-        Ok(totals)
     }
 
     /// Writes `name.json` and `name.md` into the run's directory of the data directory.
@@ -521,169 +399,6 @@ impl Runner {
             Ok(Err(kube::Error::Api(s))) => Ok(Err((s.code, s.message))),
             Ok(Err(e)) => Err(crate::cluster::errors::classify(&e).1),
         }
-    }
-
-    /// The spoke's credentials' access review, the hub identity's binding on the spoke,
-    /// the journal chain for the run's entries, and the writes during the run by anyone
-    /// but fleetdeck and Flux (from the cluster's audit log when one is configured).
-    async fn security_audit(&self, run: &Run) -> Checked {
-        let context = run.context.as_str();
-        let mut lines = Vec::new();
-        match self.writer.client(context).await {
-            Ok(client) => match crate::cluster::access::review(&client, self.settings.request_timeout).await {
-                Ok(allowed) if allowed.is_empty() => lines.push(evidence(
-                    Verdict::Pass,
-                    format!("{context}'s credentials may write none of the reviewed resources"),
-                )),
-                Ok(allowed) => {
-                    lines.push(evidence(Verdict::Pass, format!("{context}'s credentials may: {}", allowed.join(", "))))
-                }
-                Err(e) => {
-                    lines.push(evidence(Verdict::Fail, format!("{context}'s access review failed: {}", e.message)))
-                }
-            },
-            Err(e) => lines.push(evidence(Verdict::Fail, e)),
-        }
-        let reg = &self.settings.register;
-        let binding = ObjectRef::new(
-            "rbac.authorization.k8s.io/v1",
-            "ClusterRoleBinding",
-            "clusterrolebindings",
-            "",
-            &format!("{}-{}", reg.service_account, reg.role),
-        );
-        match self.read(context, &binding).await {
-            Ok(Some(b)) => {
-                let subjects: Vec<String> = b
-                    .pointer("/subjects")
-                    .and_then(Value::as_array)
-                    .map(|s| {
-                        s.iter()
-                            .map(|s| format!("{} {}/{}", text(s, "/kind"), text(s, "/namespace"), text(s, "/name")))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                lines.push(evidence(
-                    Verdict::Pass,
-                    format!(
-                        "the hub's identity on {context}: ClusterRoleBinding {} binds {} to the ClusterRole {}",
-                        binding.name,
-                        subjects.join(", "),
-                        text(&b, "/roleRef/name")
-                    ),
-                ));
-            }
-            Ok(None) => {
-                lines.push(evidence(Verdict::Fail, format!("{context} has no ClusterRoleBinding {}", binding.name)))
-            }
-            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot read {}: {}", binding.label(), e.describe()))),
-        }
-        let journal = self.writer.journal().clone();
-        let run_id = run.id.clone();
-        let verified = tokio::task::spawn_blocking(move || {
-            let verdict = journal.verify()?;
-            let ours = journal.entries()?.iter().filter(|e| e.write_id.starts_with(&run_id)).count();
-            Ok::<_, color_eyre::Report>((verdict, ours))
-        })
-        .await;
-        match verified {
-            Ok(Ok((verdict, ours))) => match &verdict.problem {
-                None => lines.push(evidence(
-                    Verdict::Pass,
-                    format!("the journal's chain is intact ({} entries, {ours} of this run)", verdict.intact),
-                )),
-                Some((line, problem)) => lines.push(evidence(
-                    Verdict::Fail,
-                    format!("the journal's chain breaks at line {line}: {problem:?} ({ours} entries of this run)"),
-                )),
-            },
-            Ok(Err(e)) => lines.push(evidence(Verdict::Fail, format!("cannot verify the journal: {e}"))),
-            Err(e) => lines.push(evidence(Verdict::Fail, format!("cannot verify the journal: {e}"))),
-        }
-        lines.extend(self.foreign_writes(run));
-        judged(lines, BTreeMap::new())
-    }
-
-    /// The writes on the cluster since the run started that were neither the run's own
-    /// (its objects and records) nor Flux's nor the control plane's.
-    fn foreign_writes(&self, run: &Run) -> Vec<Evidence> {
-        let files: Vec<&PathBuf> = self
-            .migration()
-            .audit_files
-            .iter()
-            .filter(|(c, _)| *c == run.cluster || *c == run.context)
-            .map(|(_, p)| p)
-            .collect();
-        if files.is_empty() {
-            return vec![evidence(
-                Verdict::Warn,
-                format!(
-                    "no audit log is configured for {} ([audit.files]): writes by others during the run cannot be listed",
-                    run.cluster
-                ),
-            )];
-        }
-        let cluster: Arc<str> = run.cluster.as_str().into();
-        let flux = format!(
-            "system:serviceaccount:{}:{}",
-            self.settings.register.namespace, self.settings.register.service_account
-        );
-        let ours: Vec<(String, String, String)> = run
-            .steps
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| (0..s.writes.len()).filter_map(move |w| run.planned(i, w)))
-            .map(|p| (p.object.plural.clone(), p.object.namespace.clone(), p.object.name.clone()))
-            .collect();
-        // Each distinct write (who, verb, object) with how often it was made.
-        let mut found: BTreeMap<String, usize> = BTreeMap::new();
-        for path in files {
-            let Ok(body) = std::fs::read_to_string(path) else {
-                return vec![evidence(Verdict::Warn, format!("cannot read the audit log {}", path.display()))];
-            };
-            for line in body.lines() {
-                let Ok(crate::audit::parse::Parsed::Record(r)) = crate::audit::parse::audit_line(&cluster, line) else {
-                    continue;
-                };
-                let write = matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
-                // Reviews are creates that change nothing; dry runs and refused
-                // requests wrote nothing.
-                let review = r.resource.ends_with("reviews");
-                let applied = r.outcome.split(' ').next().and_then(|c| c.parse::<u16>().ok()).is_some_and(|c| c < 300);
-                let dry = r.message.contains("dryRun=");
-                let system = r.user.starts_with("system:node:")
-                    || r.user.starts_with("system:kube-")
-                    || r.user.starts_with("system:serviceaccount:kube-system:")
-                    || r.user == "system:apiserver";
-                let own = ours.iter().any(|(p, ns, n)| *p == r.resource && *ns == r.namespace && *n == r.name);
-                if r.time < run.started_at || !write || review || !applied || dry || system || own || r.user == flux {
-                    continue;
-                }
-                if r.resource == "events" {
-                    continue;
-                }
-                let object =
-                    if r.namespace.is_empty() { r.name.clone() } else { format!("{}/{}", r.namespace, r.name) };
-                *found.entry(format!("{} {} {} {object}", r.user, r.verb, r.resource)).or_default() += 1;
-            }
-        }
-        if found.is_empty() {
-            return vec![evidence(
-                Verdict::Pass,
-                "the audit log shows no writes by anyone but fleetdeck, Flux and the control plane during the run",
-            )];
-        }
-        let total: usize = found.values().sum();
-        let shown: Vec<String> =
-            found.iter().take(20).map(|(w, n)| if *n > 1 { format!("{w} ({n}×)") } else { w.clone() }).collect();
-        vec![evidence(
-            Verdict::Warn,
-            format!(
-                "{total} writes by others during the run: {}{}",
-                shown.join("; "),
-                if found.len() > 20 { "; …" } else { "" }
-            ),
-        )]
     }
 
     /// The report: Markdown and JSON in the data directory, and on the hub next to the
