@@ -70,7 +70,8 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
     let (mut totals, mut own, mut steps) = (Vec::new(), Vec::new(), StepTimes::default());
     for i in 0..runs {
         let started = Instant::now();
-        let (run, rv) = runner.start(Workflow::Migrate, "staging-eu-2", "staging-eu-2").await.expect("starts");
+        let (run, rv) =
+            runner.start(Workflow::Migrate, "staging-eu-2", "staging-eu-2", Default::default()).await.expect("starts");
         let (run, cpu) = drive(runner.clone(), run, rv).await;
         assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
         let total = started.elapsed();
@@ -83,7 +84,10 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
         );
         totals.push(total.as_secs_f64());
         own.push(cpu.as_secs_f64() * 1000.0);
-        let (off, rv) = runner.start(Workflow::Unregister, "staging-eu-2", "staging-eu-2").await.expect("starts");
+        let (off, rv) = runner
+            .start(Workflow::Unregister, "staging-eu-2", "staging-eu-2", Default::default())
+            .await
+            .expect("starts");
         let (off, _) = drive(runner.clone(), off, rv).await;
         assert_eq!(off.state, RunState::Succeeded, "{}", off.outcome);
     }

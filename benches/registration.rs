@@ -65,7 +65,8 @@ async fn registrations(kubeconfig: &std::path::Path, runs: u64) {
     let mut steps = StepTimes::default();
     for i in 0..runs {
         let started = Instant::now();
-        let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+        let (run, rv) =
+            runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
         let (run, cpu) = drive(runner.clone(), run, rv, "edge-eu-1").await;
         assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
         let total = started.elapsed();
@@ -78,7 +79,8 @@ async fn registrations(kubeconfig: &std::path::Path, runs: u64) {
         );
         totals.push(total.as_secs_f64());
         own.push(cpu.as_secs_f64() * 1000.0);
-        let (off, rv) = runner.start(Workflow::Unregister, "edge-eu-1", "edge-eu-1").await.expect("starts");
+        let (off, rv) =
+            runner.start(Workflow::Unregister, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
         let (off, _) = drive(runner.clone(), off, rv, "edge-eu-1").await;
         assert_eq!(off.state, RunState::Succeeded, "{}", off.outcome);
     }

@@ -93,6 +93,8 @@ pub enum Action {
     /// it with a typed reason (where the runbook allows).
     RetryStep,
     OverrideStep,
+    /// Roll the cluster of the firing trigger (or the selected spoke) back.
+    Rollback,
 }
 
 impl Action {
@@ -138,6 +140,7 @@ impl Action {
             Action::Migrate => "migrate",
             Action::RetryStep => "retry_step",
             Action::OverrideStep => "override_step",
+            Action::Rollback => "rollback",
         }
     }
 
@@ -160,6 +163,7 @@ impl Action {
                 | Action::Migrate
                 | Action::RetryStep
                 | Action::OverrideStep
+                | Action::Rollback
         )
     }
 
@@ -180,6 +184,7 @@ impl Action {
             Action::Migrate => "migrate",
             Action::RetryStep => "retry",
             Action::OverrideStep => "override",
+            Action::Rollback => "roll back",
             other => other.description(),
         }
     }
@@ -217,7 +222,7 @@ impl Action {
             Action::Resume => "resume spoke",
             Action::BackupNow => "back up now",
             Action::Restore => "restore a backup",
-            Action::Command => "command line (:register, :unregister, :migrate)",
+            Action::Command => "command line (:register, :unregister, :migrate, :rollback, :release)",
             Action::Register => "register the candidate as a spoke",
             Action::Unregister => "unregister the spoke",
             Action::ContinueRun => "take an interrupted run over, go on",
@@ -226,10 +231,11 @@ impl Action {
             Action::Migrate => "migrate the candidate (the runbook)",
             Action::RetryStep => "retry the failed step",
             Action::OverrideStep => "override the failed step (a reason)",
+            Action::Rollback => "roll back (the firing trigger's cluster, else the selected spoke)",
         }
     }
 
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 40] = [
         Action::Quit,
         Action::Help,
         Action::NextPane,
@@ -269,6 +275,7 @@ impl Action {
         Action::Migrate,
         Action::RetryStep,
         Action::OverrideStep,
+        Action::Rollback,
     ];
 
     /// The operator actions of a pane.

@@ -196,6 +196,12 @@ pub fn write_text(report: &FleetReport, out: &mut impl Write) -> std::io::Result
             }
         }
     }
+    if !report.triggers.is_empty() {
+        writeln!(out)?;
+        for t in &report.triggers {
+            writeln!(out, "{}", t.line)?;
+        }
+    }
     let t = &report.targets;
     writeln!(
         out,

@@ -28,6 +28,41 @@ pub struct Config {
     pub runbook: RunbookConfig,
     pub registration: RegistrationConfig,
     pub migration: MigrationConfig,
+    pub rollback: RollbackConfig,
+    pub notify: NotifyConfig,
+}
+
+/// The rollback workflow and the triggers that suggest it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfig {
+    #[serde(with = "humantime_serde")]
+    pub confirm_for: Duration,
+    pub triggers: TriggersConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggersConfig {
+    #[serde(with = "humantime_serde")]
+    pub disruption_after: Duration,
+    pub new_violations: u64,
+    #[serde(with = "humantime_serde")]
+    pub violations_for: Duration,
+    pub latency_checks: u32,
+    #[serde(with = "humantime_serde")]
+    pub latency_interval: Duration,
+    pub slow_revisions: u32,
+}
+
+/// Where notifications go (the rollback's "notify stakeholders").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub alertmanager: String,
+    pub webhook: String,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 /// The migration runbook's fleet-wide settings (its steps are in the runbook file).
@@ -271,6 +306,7 @@ impl Config {
     fn out_of_range(&self) -> Vec<String> {
         let hour = secs(3600);
         let (e, p, s, c) = (&self.engine, &self.probe, &self.slo, &self.check);
+        let tr = &self.rollback.triggers;
         let spans = [
             Span("engine.connect_timeout", e.connect_timeout, ms(100), secs(600)),
             Span("engine.exec_timeout", e.exec_timeout, secs(1), secs(600)),
@@ -296,6 +332,11 @@ impl Config {
             Span("runbook.poll", self.runbook.poll, ms(100), secs(60)),
             Span("registration.token_timeout", self.registration.token_timeout, secs(1), secs(600)),
             Span("registration.verify_timeout", self.registration.verify_timeout, secs(5), 24 * hour),
+            Span("rollback.confirm_for", self.rollback.confirm_for, Duration::ZERO, 24 * hour),
+            Span("rollback.triggers.disruption_after", tr.disruption_after, Duration::ZERO, 24 * hour),
+            Span("rollback.triggers.violations_for", tr.violations_for, Duration::ZERO, 24 * hour),
+            Span("rollback.triggers.latency_interval", tr.latency_interval, p.interval, hour),
+            Span("notify.timeout", self.notify.timeout, ms(100), secs(120)),
         ];
         let show = |d: Duration| humantime::format_duration(d).to_string();
         let mut bad: Vec<String> = spans
@@ -314,6 +355,8 @@ impl Config {
         count("audit.max_entries", self.audit.max_entries as u64, 1, 10_000_000);
         count("check.probes", c.probes as u64, 1, 1000);
         count("migration.probes", self.migration.probes as u64, 1, 1000);
+        count("rollback.triggers.latency_checks", tr.latency_checks as u64, 1, 100);
+        count("rollback.triggers.slow_revisions", tr.slow_revisions as u64, 1, 100);
         count("sim.audit_max_bytes", self.sim.audit_max_bytes, 4096, u64::MAX);
         if !(s.availability > 0.0 && s.availability <= 100.0) {
             bad.push(format!(
@@ -329,6 +372,19 @@ impl Config {
                 "slo.violation_severity = {:?} is not one of critical, high, medium, low, info",
                 s.violation_severity
             ));
+        }
+        if tr.latency_interval * tr.latency_checks > p.window {
+            bad.push(format!(
+                "rollback.triggers: latency_checks x latency_interval ({}) is longer than probe.window ({}), which keeps the probes they are judged by",
+                humantime::format_duration(tr.latency_interval * tr.latency_checks),
+                humantime::format_duration(p.window)
+            ));
+        }
+        for (key, url) in [("notify.alertmanager", &self.notify.alertmanager), ("notify.webhook", &self.notify.webhook)]
+        {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                bad.push(format!("{key} = {url:?} is not an http:// or https:// URL"));
+            }
         }
         if !["auto", "truecolor", "24bit", "256", "16", "none"].contains(&self.ui.colors.as_str()) {
             bad.push(format!("ui.colors = {:?} is not one of auto, truecolor, 24bit, 256, 16, none", self.ui.colors));

@@ -45,6 +45,18 @@ pub fn engine_settings(config: &Config) -> Settings {
     }
 }
 
+pub fn trigger_settings(config: &Config) -> crate::fleet::trigger::TriggerSettings {
+    let t = &config.rollback.triggers;
+    crate::fleet::trigger::TriggerSettings {
+        disruption_after: t.disruption_after,
+        new_violations: t.new_violations,
+        violations_for: t.violations_for,
+        latency_checks: t.latency_checks,
+        latency_interval: t.latency_interval,
+        slow_revisions: t.slow_revisions,
+    }
+}
+
 /// The model's settings; `writable` for an operator session.
 pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
     ModelSettings {
@@ -65,6 +77,7 @@ pub fn model_settings(config: &Config, writable: bool) -> ModelSettings {
             violation_severity: crate::fleet::summary::Severity::parse(&config.slo.violation_severity),
             lock_ttl: config.runbook.lock_ttl,
             host: hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_default(),
+            triggers: trigger_settings(config),
         },
         vantage: vantage(),
         writable,
@@ -244,6 +257,16 @@ pub fn run_settings(
             token_timeout: r.token_timeout,
             verify_timeout: r.verify_timeout,
             templates: registration_templates()?,
+        },
+        rollback: crate::workflow::rollback::Settings {
+            confirm_for: config.rollback.confirm_for,
+            verify_timeout: r.verify_timeout,
+            ..crate::workflow::rollback::Settings::default()
+        },
+        notify: crate::cluster::runbook::NotifySettings {
+            alertmanager: config.notify.alertmanager.clone(),
+            webhook: config.notify.webhook.clone(),
+            timeout: config.notify.timeout,
         },
         lock_ttl: config.runbook.lock_ttl,
         poll: config.runbook.poll,

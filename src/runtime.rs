@@ -120,13 +120,13 @@ fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
                 let _ = results.send(Msg::Previewed { id, result }).await;
             });
         }
-        Effect::StartRun { workflow, cluster, context } => {
+        Effect::StartRun { workflow, cluster, context, facts } => {
             let (Some(runner), slot) = (runtime.runner.clone(), runtime.driving.clone()) else {
                 let _ = results.try_send(Msg::Run(RunReport::Blocked(READ_ONLY.to_owned())));
                 return;
             };
             tokio::spawn(async move {
-                match runner.start(workflow, &cluster, &context).await {
+                match runner.start(workflow, &cluster, &context, facts).await {
                     Ok((run, rv)) => drive(runner, slot, run, rv, RunEvent::Begin, results),
                     Err(blocked) => _ = results.send(Msg::Run(RunReport::Blocked(blocked.describe()))).await,
                 }
@@ -149,6 +149,15 @@ fn spawn_effect(runtime: &Runtime, effect: Effect, results: mpsc::Sender<Msg>) {
             if sent != Some(true) {
                 let _ = results.try_send(Msg::Notice("this session drives no run".to_owned()));
             }
+        }
+        Effect::PostTrigger { namespace, name, cluster, reason, message } => {
+            let Some(writer) = writer else { return };
+            tokio::spawn(async move {
+                let involved = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "name": namespace});
+                if let Err(e) = writer.post_warning(&namespace, &name, involved, &reason, &message).await {
+                    tracing::warn!(cluster, error = %e, "the rollback trigger could not be posted on the hub");
+                }
+            });
         }
         Effect::Execute { id, confirmed } => {
             tokio::spawn(async move {

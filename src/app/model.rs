@@ -173,6 +173,9 @@ pub struct Model {
     /// Bumped by every message that changed something.
     pub version: u64,
     pub started: Timestamp,
+    /// The firing triggers this session posted (or saw posted) as Warning Events on the
+    /// hub, by cluster, trigger and since: each firing is posted once.
+    pub posted_triggers: std::collections::BTreeSet<(String, &'static str, Timestamp)>,
     /// The latest time a message brought (ticks, engine events): what `update`, the
     /// derived state and the views judge and draw by, so they never read a clock.
     pub now: Timestamp,
@@ -194,6 +197,7 @@ impl Model {
             ui: Ui::default(),
             version: 0,
             started: now,
+            posted_triggers: Default::default(),
             now,
             quit: false,
         }

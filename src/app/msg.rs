@@ -84,6 +84,8 @@ pub enum Effect {
         workflow: crate::fleet::run::Workflow,
         cluster: String,
         context: String,
+        /// What the run starts from (a rollback's trigger, target and baseline).
+        facts: std::collections::BTreeMap<String, String>,
     },
     /// Take an interrupted (or failed, to undo it) run over and drive it from `first`.
     TakeRun {
@@ -92,4 +94,13 @@ pub enum Effect {
     },
     /// The operator's answer to the run this session drives.
     RunInput(crate::workflow::runbook::Event),
+    /// Post a firing rollback trigger as a Warning Event on the hub, in `namespace`
+    /// (the spoke's), named so that every session posts it once.
+    PostTrigger {
+        namespace: String,
+        name: String,
+        cluster: String,
+        reason: String,
+        message: String,
+    },
 }

@@ -3,6 +3,8 @@
 //! confirmations. The run itself lives in the runner (`cluster::runbook`); the model
 //! keeps its latest record among the hub's runs, so every pane shows the same thing.
 
+use std::collections::BTreeMap;
+
 use tui_input::Input;
 
 use super::model::Model;
@@ -35,7 +37,17 @@ pub enum RunPrompt {
 }
 
 /// The commands of the command line.
-pub const COMMANDS: [&str; 3] = ["migrate", "register", "unregister"];
+pub const COMMANDS: [&str; 5] = ["migrate", "register", "release", "rollback", "unregister"];
+
+/// What a rollback run starts from (its facts): the trigger it answers, when that fired,
+/// the target the operator chose, and the failed policy results before the revision.
+pub mod rollback_facts {
+    pub const TRIGGER: &str = "trigger";
+    pub const TRIGGERED_AT: &str = "triggered_at";
+    pub const TARGET: &str = "target";
+    pub const BACKUP: &str = "backup";
+    pub const VIOLATIONS_BASELINE: &str = "violations_baseline";
+}
 
 fn notice(model: &mut Model, text: impl Into<String>) {
     model.ui.notice = Some((text.into(), model.now));
@@ -62,6 +74,16 @@ fn open_run(model: &mut Model, id: &str) {
 
 /// Starts a run of `workflow` on `cluster`, reached through `context`.
 fn start(model: &mut Model, workflow: Workflow, cluster: String, context: String) -> Vec<Effect> {
+    start_with(model, workflow, cluster, context, BTreeMap::new())
+}
+
+fn start_with(
+    model: &mut Model,
+    workflow: Workflow,
+    cluster: String,
+    context: String,
+    facts: BTreeMap<String, String>,
+) -> Vec<Effect> {
     if !model.settings.writable {
         return Vec::new();
     }
@@ -82,7 +104,7 @@ fn start(model: &mut Model, workflow: Workflow, cluster: String, context: String
         return Vec::new();
     }
     notice(model, format!("{} {cluster}: starting", workflow.gerund()));
-    vec![Effect::StartRun { workflow, cluster, context }]
+    vec![Effect::StartRun { workflow, cluster, context, facts }]
 }
 
 /// The candidates' contexts (for `register` and `migrate`) or the spokes' names (for
@@ -94,6 +116,21 @@ fn targets(model: &Model, workflow: Workflow) -> Vec<(String, String)> {
         match (workflow, fleet.role(id)) {
             (Workflow::Register | Workflow::Migrate, ContextRole::Candidate) => {
                 out.push((c.context.clone(), c.context.clone()))
+            }
+            (Workflow::Rollback, ContextRole::Spoke { .. }) => {
+                if let Some(r) = fleet.registration_of(id) {
+                    out.push((r.name.clone(), c.context.clone()));
+                }
+            }
+            (Workflow::Release, ContextRole::Spoke { .. }) => {
+                let pinned = fleet.registration_of(id).filter(|r| {
+                    r.kustomizations.iter().any(|k| {
+                        fleet.hub().and_then(|h| h.kustomizations.get(k)).is_some_and(|ks| ks.pinned.is_some())
+                    })
+                });
+                if let Some(r) = pinned {
+                    out.push((r.name.clone(), c.context.clone()));
+                }
             }
             (Workflow::Unregister, ContextRole::Spoke { .. }) => {
                 if let Some(r) = fleet.registration_of(id) {
@@ -158,19 +195,15 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
         Some((verb, rest)) => (*verb, rest),
         None => return Vec::new(),
     };
-    let workflow = match Workflow::from_name(verb) {
-        Some(w @ (Workflow::Register | Workflow::Unregister | Workflow::Migrate)) => w,
-        Some(w) => {
-            notice(model, format!(":{} is not built yet: fleetdeck runs register, unregister and migrate", w.name()));
-            return Vec::new();
-        }
-        None => {
-            notice(model, format!("unknown command :{verb} (commands: {})", COMMANDS.join(", ")));
-            return Vec::new();
-        }
+    let Some(workflow) = Workflow::from_name(verb) else {
+        notice(model, format!("unknown command :{verb} (commands: {})", COMMANDS.join(", ")));
+        return Vec::new();
     };
+    if workflow == Workflow::Rollback {
+        return rollback_command(model, rest);
+    }
     let [name] = rest else {
-        let what = if workflow == Workflow::Unregister { "<spoke>" } else { "<context>" };
+        let what = if matches!(workflow, Workflow::Unregister | Workflow::Release) { "<spoke>" } else { "<context>" };
         notice(model, format!("usage: :{} {what}", workflow.name()));
         return Vec::new();
     };
@@ -178,12 +211,140 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
         Some((cluster, context)) => start(model, workflow, cluster, context),
         None => {
             let options: Vec<String> = targets(model, workflow).into_iter().map(|(n, _)| n).collect();
-            let kind = if workflow == Workflow::Unregister { "registered spoke" } else { "candidate context" };
+            let kind = match workflow {
+                Workflow::Unregister => "registered spoke",
+                Workflow::Release => "spoke a rollback pinned",
+                _ => "candidate context",
+            };
             let list = if options.is_empty() { "none".to_owned() } else { options.join(", ") };
             notice(model, format!("{name} is not a {kind} (these are: {list})"));
             Vec::new()
         }
     }
+}
+
+/// How a rollback returns the cluster to a known good state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Undo the migration or registration runs that brought it in (their rollback point).
+    Undo,
+    /// Return to the spoke's Kustomizations' previous applied revision, pinned.
+    Revision,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Undo => "undo",
+            Target::Revision => "revision",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Target> {
+        [Target::Undo, Target::Revision].into_iter().find(|t| t.name() == word)
+    }
+}
+
+/// `:rollback <cluster> [undo|revision] [backup=<name>]`.
+fn rollback_command(model: &mut Model, rest: &[&str]) -> Vec<Effect> {
+    const USAGE: &str = "usage: :rollback <cluster> [undo|revision] [backup=<name>]";
+    let Some((name, options)) = rest.split_first() else {
+        notice(model, USAGE);
+        return Vec::new();
+    };
+    let mut target = None;
+    let mut backup = None;
+    for option in options {
+        match (Target::parse(option), option.strip_prefix("backup=")) {
+            (Some(t), _) => target = Some(t),
+            (None, Some(b)) if !b.is_empty() => backup = Some(b.to_owned()),
+            _ => {
+                notice(model, format!("{option:?}: {USAGE}"));
+                return Vec::new();
+            }
+        }
+    }
+    rollback(model, name, target, backup)
+}
+
+/// `!`: the firing trigger's cluster, else the health or propagation pane's selected spoke.
+pub fn rollback_key(model: &mut Model) -> Vec<Effect> {
+    let derived = model.derived();
+    let firing = derived.firing().find_map(|(id, _)| {
+        model.fleet.role(id).registration().and_then(|r| model.fleet.registration(r)).map(|r| r.name.clone())
+    });
+    let name = match firing {
+        Some(name) => name,
+        None => {
+            let row = match model.ui.pane {
+                Pane::Health | Pane::Latency | Pane::Propagation => {
+                    model.ui.detail.clone().or_else(|| selected(model, model.ui.pane))
+                }
+                _ => None,
+            };
+            let name = match row {
+                Some(RowKey::Cluster(id)) => model.fleet.clusters().get(id).map(|c| c.context.clone()),
+                _ => None,
+            };
+            match name {
+                Some(n) => n,
+                None => {
+                    notice(
+                        model,
+                        "no rollback trigger fires: select a spoke on the health pane (1), or :rollback <cluster>",
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+    };
+    rollback(model, &name, None, None)
+}
+
+/// Starts a rollback of `name` (a spoke's name or context), with what the model knows of
+/// its trigger and baseline.
+fn rollback(model: &mut Model, name: &str, target: Option<Target>, backup: Option<String>) -> Vec<Effect> {
+    let Some((cluster, context)) = targets(model, Workflow::Rollback).into_iter().find(|(n, c)| n == name || c == name)
+    else {
+        let options: Vec<String> = targets(model, Workflow::Rollback).into_iter().map(|(n, _)| n).collect();
+        let list = if options.is_empty() { "none".to_owned() } else { options.join(", ") };
+        notice(model, format!("{name} is not a registered spoke a context reaches (these are: {list})"));
+        return Vec::new();
+    };
+    let mut facts = BTreeMap::new();
+    let derived = model.derived();
+    if let Some(id) = model.fleet.by_name(&context) {
+        let firing = derived.cluster(id).and_then(|v| v.triggers.iter().filter(|t| t.firing).min_by_key(|t| t.since));
+        if let Some(t) = firing {
+            facts.insert(
+                rollback_facts::TRIGGER.to_owned(),
+                crate::derive::report::trigger_line(&context, t, model.now),
+            );
+            facts.insert(rollback_facts::TRIGGERED_AT.to_owned(), t.since.to_string());
+        }
+        if let Some(baseline) = derived.cluster(id).and_then(|v| v.violations_baseline) {
+            facts.insert(rollback_facts::VIOLATIONS_BASELINE.to_owned(), baseline.to_string());
+        }
+    }
+    // Undo a fleetdeck run where one brought the cluster in, else the last good revision.
+    let target = target.unwrap_or_else(|| {
+        let hub = model.fleet.hub();
+        let brought_in = hub.is_some_and(|h| {
+            h.runs.values().any(|r| {
+                r.cluster == cluster
+                    && matches!(r.workflow, Workflow::Migrate | Workflow::Register)
+                    && r.state.finished()
+                    && !r.applied().is_empty()
+                    && r.state != crate::fleet::run::RunState::Undone
+            })
+        });
+        if brought_in { Target::Undo } else { Target::Revision }
+    });
+    facts.insert(rollback_facts::TARGET.to_owned(), target.name().to_owned());
+    if let Some(b) = backup {
+        facts.insert(rollback_facts::BACKUP.to_owned(), b);
+    }
+    start_with(model, Workflow::Rollback, cluster, context, facts)
 }
 
 /// Tab on the command line: completes the command, then its argument, to the longest

@@ -60,7 +60,8 @@ fn the_command_line_starts_registration_of_a_candidate_only() {
         vec![Effect::StartRun {
             workflow: Workflow::Register,
             cluster: "edge-eu-1".into(),
-            context: "edge-eu-1".into()
+            context: "edge-eu-1".into(),
+            facts: Default::default(),
         }]
     );
     assert!(command(&mut m, "register prod-a").is_empty());
@@ -71,8 +72,39 @@ fn the_command_line_starts_registration_of_a_candidate_only() {
     assert!(notice(&m).contains("unknown command :frobnicate"));
     assert_eq!(
         command(&mut m, "unregister prod-a"),
-        vec![Effect::StartRun { workflow: Workflow::Unregister, cluster: "prod-a".into(), context: "prod-a".into() }]
+        vec![Effect::StartRun {
+            workflow: Workflow::Unregister,
+            cluster: "prod-a".into(),
+            context: "prod-a".into(),
+            facts: Default::default()
+        }]
     );
+}
+
+#[test]
+fn the_command_line_starts_a_rollback_of_a_spoke_with_its_target() {
+    let mut m = model();
+    let facts = |effects: Vec<Effect>| match effects.as_slice() {
+        [Effect::StartRun { workflow: Workflow::Rollback, cluster, facts, .. }] if cluster == "prod-a" => facts.clone(),
+        other => panic!("{other:?}"),
+    };
+    // No run brought prod-a in: back to the last good revision.
+    let started = facts(command(&mut m, "rollback prod-a"));
+    assert_eq!(started.get(rollback_facts::TARGET).map(String::as_str), Some("revision"));
+    assert!(!started.contains_key(rollback_facts::TRIGGER), "no trigger fires");
+    let started = facts(command(&mut m, "rollback prod-a undo backup=daily-1"));
+    assert_eq!(started.get(rollback_facts::TARGET).map(String::as_str), Some("undo"));
+    assert_eq!(started.get(rollback_facts::BACKUP).map(String::as_str), Some("daily-1"));
+    assert!(command(&mut m, "rollback prod-a sideways").is_empty());
+    assert!(notice(&m).contains("usage: :rollback <cluster> [undo|revision] [backup=<name>]"), "{}", notice(&m));
+    assert!(command(&mut m, "rollback edge-eu-1").is_empty(), "a candidate is no spoke to roll back");
+    assert!(
+        notice(&m).contains("edge-eu-1 is not a registered spoke a context reaches (these are: prod-a)"),
+        "{}",
+        notice(&m)
+    );
+    assert!(command(&mut m, "release prod-a").is_empty(), "nothing is pinned");
+    assert!(notice(&m).contains("prod-a is not a spoke a rollback pinned (these are: none)"), "{}", notice(&m));
 }
 
 #[test]

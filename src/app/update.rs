@@ -46,7 +46,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if model.ui.wall.as_mut().is_some_and(|w| w.tick(now)) {
                 model.version += 1;
             }
-            Vec::new()
+            post_triggers(model)
         }
         Msg::Action(action) => {
             let effects = apply_action(model, action);
@@ -356,6 +356,33 @@ pub fn selected(model: &mut Model, pane: Pane) -> Option<RowKey> {
     derived.selected(&model.fleet, pane, model.ui.filter.text(), model.ui.selected.get(&pane))
 }
 
+/// Newly firing rollback triggers, posted as Warning Events on the hub by an operator
+/// session (a read-only one writes nothing; it sees the Events others post).
+fn post_triggers(model: &mut Model) -> Vec<Effect> {
+    if !model.settings.writable || model.fleet.hub().is_none() {
+        return Vec::new();
+    }
+    let derived = model.derived();
+    let mut effects = Vec::new();
+    for (id, t) in derived.firing() {
+        let cluster = model.fleet.clusters()[id].context.clone();
+        let key = (cluster.clone(), t.kind.id(), t.since);
+        if model.posted_triggers.contains(&key) {
+            continue;
+        }
+        let namespace = model.fleet.registration_of(id).map_or_else(|| "default".to_owned(), |r| r.name.clone());
+        effects.push(Effect::PostTrigger {
+            name: format!("fleetdeck-trigger.{cluster}.{}.{}", t.kind.id(), t.since.as_second()),
+            namespace,
+            reason: "FleetdeckRollbackSuggested".to_owned(),
+            message: crate::derive::report::trigger_line(&cluster, t, model.now),
+            cluster,
+        });
+        model.posted_triggers.insert(key);
+    }
+    effects
+}
+
 /// Moves the selection of the current pane by `delta` rows (clamped).
 fn move_selection(model: &mut Model, delta: isize) {
     let pane = model.ui.pane;
@@ -409,6 +436,7 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 Vec::new()
             }
             Action::Register | Action::Unregister | Action::Migrate => runs::key(model, action),
+            Action::Rollback => runs::rollback_key(model),
             Action::ContinueRun | Action::UndoRun | Action::AbortRun | Action::RetryStep | Action::OverrideStep => {
                 runs::run_key(model, action)
             }
@@ -507,7 +535,8 @@ fn apply_action(model: &mut Model, action: Action) -> Vec<Effect> {
         | Action::AbortRun
         | Action::Migrate
         | Action::RetryStep
-        | Action::OverrideStep => {}
+        | Action::OverrideStep
+        | Action::Rollback => {}
     }
     Vec::new()
 }

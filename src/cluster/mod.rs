@@ -12,6 +12,7 @@ pub mod errors;
 pub mod event;
 pub mod exec;
 pub mod lag;
+pub mod notify;
 pub mod probe;
 pub mod resources;
 pub mod runbook;

@@ -30,12 +30,9 @@ pub fn resource(kind: Kind) -> Resource {
         field_selector: None,
         label_selector: None,
     };
-    let deployments =
-        |namespace| Resource { namespace: Some(namespace), ..all("apps", "v1", "Deployment", "deployments") };
     match kind {
         Kind::Node => all("", "v1", "Node", "nodes"),
-        Kind::FluxWorkload => deployments("flux-system"),
-        Kind::VeleroWorkload => deployments("velero"),
+        Kind::Deployment => all("apps", "v1", "Deployment", "deployments"),
         Kind::Kustomization => all("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
         Kind::SpokeSecret => {
             Resource { field_selector: Some("metadata.name=cluster-kubeconfig"), ..all("", "v1", "Secret", "secrets") }
@@ -73,7 +70,7 @@ pub fn fold(kind: Kind, object: &DynamicObject) -> (ObjectKey, Summary) {
     let v = to_value(object);
     let summary = match kind {
         Kind::Node => Summary::Node(NodeSummary::fold(&v)),
-        Kind::FluxWorkload | Kind::VeleroWorkload => Summary::Workload(WorkloadSummary::fold(&v)),
+        Kind::Deployment => Summary::Workload(WorkloadSummary::fold(&v)),
         Kind::Kustomization => Summary::Kustomization(KustomizationSummary::fold(&v)),
         Kind::SpokeSecret => Summary::SpokeSecret(SpokeSecret::fold(&v)),
         Kind::GitRepository | Kind::OciRepository => {

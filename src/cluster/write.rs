@@ -270,6 +270,41 @@ impl Writer {
         }
     }
 
+    /// Posts a Warning Event on the hub, in `namespace`, about `involved`. An Event of
+    /// that name already there (another session posted it) is left as it is.
+    pub async fn post_warning(
+        &self,
+        namespace: &str,
+        name: &str,
+        involved: serde_json::Value,
+        reason: &str,
+        text: &str,
+    ) -> Result<(), String> {
+        let hub = self.hub.as_deref().ok_or("no hub context")?;
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client(hub).await?,
+            namespace,
+            &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Event"), "events"),
+        );
+        let now = Timestamp::now().to_string();
+        let event = serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved,
+            "reason": reason, "message": text, "type": "Warning",
+            "source": {"component": "fleetdeck", "host": self.host},
+            "reportingComponent": "fleetdeck", "reportingInstance": self.host,
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        });
+        let event: DynamicObject = serde_json::from_value(event).map_err(|e| e.to_string())?;
+        match tokio::time::timeout(self.timeout, api.create(&PostParams::default(), &event)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(kube::Error::Api(s))) if s.code == 409 => Ok(()),
+            Ok(Err(e)) => Err(message(&e)),
+            Err(_) => Err(format!("posting the Warning Event timed out after {} s", self.timeout.as_secs())),
+        }
+    }
+
     async fn post_event(&self, entry: &Entry, namespace: &str) -> Result<(), String> {
         let hub = self.hub.as_deref().ok_or("no hub context")?;
         let api: Api<DynamicObject> = Api::namespaced_with(

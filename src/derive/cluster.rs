@@ -21,6 +21,7 @@ use crate::fleet::cluster::{ClusterModel, State};
 use crate::fleet::probes::LatencyStats;
 use crate::fleet::registry::ContextRole;
 use crate::fleet::state::{ClusterId, FleetState};
+use crate::fleet::trigger::{Trigger, TriggerFacts, evaluate, violations_baseline};
 use crate::fleet::{Horizon, later};
 
 /// What a cluster's rows are made of: its watched objects, the hub's shared data, and
@@ -93,6 +94,10 @@ pub struct ClusterView {
     /// Its rows, shared with the views before it while they hold.
     pub rows: Arc<Rows>,
     pub judgment: Judgment,
+    /// Its rollback triggers, firing and watching.
+    pub triggers: Vec<Trigger>,
+    /// Its failed policy results before its current revision arrived.
+    pub violations_baseline: Option<i64>,
     /// What the filter searches: name, role, state and version, lower case.
     pub search: String,
     /// The cluster's and the shared revision it was made at.
@@ -156,7 +161,9 @@ pub fn derive(
         Some(row) => judge(facts, row.present(), s, now),
         None => judge(facts, shared.hub_own.iter(), s, now),
     };
+    let (triggers, triggers_change, violations_baseline) = triggers(fleet, id, &state, now);
     let mut changes = Horizon::new(now);
+    changes.merge(triggers_change);
     changes.merge(c.changes_at(now, s.thresholds));
     changes.merge(c.probes.changes_at(now));
     changes.merge(rows.changes_at);
@@ -178,8 +185,43 @@ pub fn derive(
         stale,
         rows,
         judgment,
+        triggers,
+        violations_baseline,
         search,
         revs: (c.rev, shared.rev),
         changes_at: changes.get(),
     }
+}
+
+/// The cluster's rollback triggers at `now`, and when they change with no new data.
+fn triggers(
+    fleet: &FleetState,
+    id: ClusterId,
+    state: &State,
+    now: Timestamp,
+) -> (Vec<Trigger>, Option<Timestamp>, Option<i64>) {
+    let c = &fleet.clusters()[id];
+    let s = &fleet.settings;
+    let kustomizations = fleet.registration_of(id).map_or(&[][..], |r| &r.kustomizations[..]);
+    let hub = fleet.hub();
+    let revision_at = kustomizations
+        .iter()
+        .filter_map(|k| hub.and_then(|h| h.kustomizations.get(k)).and_then(|ks| ks.applied_at))
+        .max();
+    let propagations: Vec<Vec<_>> = kustomizations
+        .iter()
+        .map(|k| fleet.propagation().applied(k).map(|a| (a.at(), a.took.map(|t| t.duration))).collect())
+        .collect();
+    let facts = TriggerFacts {
+        state,
+        unready: &c.unready,
+        violations: &c.violations,
+        revision_at,
+        probes: c.probes.kept(),
+        latency_target: s.latency_target,
+        propagations: &propagations,
+        propagation_target: s.propagation_target,
+    };
+    let (triggers, changes) = evaluate(&facts, &s.triggers, now);
+    (triggers, changes, violations_baseline(&facts))
 }

@@ -107,10 +107,18 @@ pub struct Derived {
     /// Latency over every cluster's window.
     pub latency: LatencyStats,
     pub counts: Counts,
+    /// The firing rollback triggers, as (cluster, index in its view's triggers), the
+    /// longest-firing first.
+    pub firing: Vec<(ClusterId, usize)>,
     changes_at: Option<Timestamp>,
 }
 
 impl Derived {
+    /// The firing rollback triggers with their clusters, the longest-firing first.
+    pub fn firing(&self) -> impl Iterator<Item = (ClusterId, &crate::fleet::trigger::Trigger)> {
+        self.firing.iter().filter_map(|&(c, i)| Some((c, self.clusters.get(c)?.triggers.get(i)?)))
+    }
+
     pub fn cluster(&self, id: ClusterId) -> Option<&ClusterView> {
         self.clusters.get(id).map(|c| &**c)
     }
@@ -247,6 +255,13 @@ impl Derive {
             }
             counts.could_write += usize::from(!c.could_write().is_empty());
         }
+        let mut firing: Vec<(ClusterId, usize)> = order
+            .iter()
+            .flat_map(|&id| {
+                clusters[id].triggers.iter().enumerate().filter(|(_, t)| t.firing).map(move |(i, _)| (id, i))
+            })
+            .collect();
+        firing.sort_by_key(|&(c, i)| clusters[c].triggers[i].since);
         let mut changes = Horizon::new(now);
         changes.merge(shared.changes_at);
         changes.merge(fleet_backups.changes_at);
@@ -264,6 +279,7 @@ impl Derive {
             fleet_backups,
             latency,
             counts,
+            firing,
             changes_at: changes.get(),
         }
     }

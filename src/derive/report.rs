@@ -157,13 +157,34 @@ pub struct Targets {
     pub violations: i64,
 }
 
+/// A firing rollback trigger, as `check --json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerReport {
+    pub cluster: String,
+    /// `disruption`, `security`, `latency` or `propagation`.
+    pub trigger: &'static str,
+    /// When its condition became true.
+    pub since: Timestamp,
+    pub detail: String,
+    /// The line the screen shows: `rollback suggested: production-eu-1 · ...`.
+    pub line: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FleetReport {
+    /// The worst cluster's verdict; at least `degraded` while a rollback trigger fires.
     pub status: Verdict,
     pub hub: Option<String>,
     pub generated_at: Timestamp,
     pub targets: Targets,
     pub clusters: Vec<ClusterReport>,
+    /// The firing rollback triggers, the longest-firing first.
+    pub triggers: Vec<TriggerReport>,
+}
+
+/// The trigger line's text.
+pub fn trigger_line(cluster: &str, trigger: &crate::fleet::trigger::Trigger, now: Timestamp) -> String {
+    format!("rollback suggested: {}", trigger.line(cluster, now))
 }
 
 /// Seconds, to the millisecond.
@@ -252,8 +273,23 @@ pub fn report(fleet: &FleetState, derived: &Derived, now: Timestamp) -> FleetRep
     let shared = &derived.shared;
     clusters.extend(shared.hub_only.iter().zip(&shared.hub_only_judgments).map(|(r, j)| hub_only_report(r, j, now)));
     let s = &fleet.settings;
+    let triggers: Vec<TriggerReport> = derived
+        .firing()
+        .map(|(id, t)| {
+            let cluster = fleet.clusters()[id].context.clone();
+            TriggerReport {
+                line: trigger_line(&cluster, t, now),
+                cluster,
+                trigger: t.kind.id(),
+                since: t.since,
+                detail: t.detail.clone(),
+            }
+        })
+        .collect();
+    let worst = clusters.iter().map(|c| c.status).max().unwrap_or(Verdict::Unreachable);
     FleetReport {
-        status: clusters.iter().map(|c| c.status).max().unwrap_or(Verdict::Unreachable),
+        status: if triggers.is_empty() { worst } else { worst.max(Verdict::Degraded) },
+        triggers,
         hub: fleet.hub().map(|h| h.context.clone()),
         generated_at: now,
         targets: Targets {

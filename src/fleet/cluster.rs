@@ -48,6 +48,9 @@ impl Default for WatchStatus {
 
 const KEPT_ERRORS: usize = 10;
 
+/// Changes of the failed-results count kept per cluster.
+const KEPT_VIOLATION_POINTS: usize = 64;
+
 impl WatchStatus {
     pub fn fail(&mut self, error: ErrorInfo) {
         if self.errors.len() == KEPT_ERRORS {
@@ -196,6 +199,12 @@ pub struct ClusterModel {
     pub handshake: Option<Handshake>,
     /// What the probes ask (`/readyz` unless the server has none).
     pub probe_endpoint: Endpoint,
+    /// Deployments not ready, since when fleetdeck first saw them so (or their
+    /// `Available=False` transition): what the disruption trigger counts.
+    pub unready: BTreeMap<ObjectKey, Timestamp>,
+    /// The cluster's failed policy results over time, a point per change (bounded):
+    /// what the security trigger compares with the count before a revision arrived.
+    pub violations: VecDeque<(Timestamp, i64)>,
     /// Bumped by the fleet on every change to this cluster: what derived state is
     /// cached against.
     pub rev: u64,
@@ -232,6 +241,8 @@ impl ClusterModel {
             access: None,
             handshake: None,
             probe_endpoint: Endpoint::default(),
+            unready: BTreeMap::new(),
+            violations: VecDeque::new(),
             rev: 0,
             data_rev: 0,
         }
@@ -251,6 +262,30 @@ impl ClusterModel {
         w.synced();
         w.synced_at = Some(at);
         self.saw_data(at);
+        self.track(kind, at);
+    }
+
+    /// Keeps the trigger's memories in step with a change of the kind at `at`.
+    fn track(&mut self, kind: Kind, at: Timestamp) {
+        match kind {
+            Kind::Deployment => {
+                let workloads = &self.workloads;
+                self.unready.retain(|k, _| workloads.get(k).is_some_and(WorkloadSummary::is_short));
+                for (key, w) in workloads.iter().filter(|(_, w)| w.is_short()) {
+                    self.unready.entry(key.clone()).or_insert_with(|| w.unavailable_since.unwrap_or(at).min(at));
+                }
+            }
+            Kind::PolicyReport | Kind::ClusterPolicyReport => {
+                let fail: i64 = self.reports.values().map(|r| r.fail).sum();
+                if self.violations.back().is_none_or(|&(_, last)| last != fail) {
+                    if self.violations.len() == KEPT_VIOLATION_POINTS {
+                        self.violations.pop_front();
+                    }
+                    self.violations.push_back((at, fail));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Data arrived at `at` (events may arrive out of order; the freshest counts).
@@ -271,13 +306,13 @@ impl ClusterModel {
             w.synced();
         }
         self.saw_data(at);
+        self.track(kind, at);
     }
 
     fn clear(&mut self, kind: Kind) {
         match kind {
             Kind::Node => self.nodes.clear(),
-            Kind::FluxWorkload => self.workloads.retain(|k, _| k.0 != "flux-system"),
-            Kind::VeleroWorkload => self.workloads.retain(|k, _| k.0 != "velero"),
+            Kind::Deployment => self.workloads.clear(),
             Kind::Kustomization => self.kustomizations.clear(),
             Kind::SpokeSecret => self.spoke_secrets.clear(),
             Kind::GitRepository | Kind::OciRepository => {
@@ -315,7 +350,7 @@ impl ClusterModel {
     fn remove(&mut self, kind: Kind, key: &ObjectKey) {
         match kind {
             Kind::Node => _ = self.nodes.remove(&key.1),
-            Kind::FluxWorkload | Kind::VeleroWorkload => _ = self.workloads.remove(key),
+            Kind::Deployment => _ = self.workloads.remove(key),
             Kind::Kustomization => _ = self.kustomizations.remove(key),
             Kind::SpokeSecret => _ = self.spoke_secrets.remove(key),
             Kind::GitRepository | Kind::OciRepository => {
@@ -658,11 +693,11 @@ mod tests {
     #[test]
     fn auth_failures_and_failing_watches() {
         let mut c = live_cluster();
-        c.watch_failed(Kind::VeleroWorkload, ErrorInfo::new(Failure::Server(500), "boom", t(5)));
+        c.watch_failed(Kind::Deployment, ErrorInfo::new(Failure::Server(500), "boom", t(5)));
         assert!(matches!(c.state(t(6), thresholds()), State::Degraded { .. }));
-        c.relist(Kind::VeleroWorkload, vec![], t(7));
+        c.relist(Kind::Deployment, vec![], t(7));
         assert_eq!(c.state(t(7), thresholds()), State::Live, "a relist recovers the watch");
-        assert_eq!(c.watches[&Kind::VeleroWorkload].errors.len(), 1, "the error stays in the history");
+        assert_eq!(c.watches[&Kind::Deployment].errors.len(), 1, "the error stays in the history");
         c.probes.record(Sample::new(t(8), Err(Failure::Unauthorized)));
         assert!(matches!(c.state(t(8), thresholds()), State::Unauthorized { .. }));
     }

@@ -4,10 +4,9 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Node,
-    /// Deployments in `flux-system`: the Flux controllers.
-    FluxWorkload,
-    /// Deployments in `velero`.
-    VeleroWorkload,
+    /// Deployments, every namespace: the Flux controllers (`flux-system`), Velero
+    /// (`velero`), and the workloads the rollback triggers watch for disruption.
+    Deployment,
     /// Hub only.
     Kustomization,
     /// Hub only: the `cluster-kubeconfig` Secrets of registered spokes.
@@ -31,10 +30,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Node,
-        Kind::FluxWorkload,
-        Kind::VeleroWorkload,
+        Kind::Deployment,
         Kind::Kustomization,
         Kind::SpokeSecret,
         Kind::GitRepository,
@@ -53,8 +51,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Node => "nodes",
-            Kind::FluxWorkload => "deployments (flux-system)",
-            Kind::VeleroWorkload => "deployments (velero)",
+            Kind::Deployment => "deployments",
             Kind::Kustomization => "kustomizations.kustomize.toolkit.fluxcd.io",
             Kind::SpokeSecret => "secrets (cluster-kubeconfig)",
             Kind::GitRepository => "gitrepositories.source.toolkit.fluxcd.io",

@@ -16,6 +16,7 @@ pub mod run;
 pub mod state;
 pub mod summary;
 pub mod sync;
+pub mod trigger;
 
 use std::time::Duration;
 

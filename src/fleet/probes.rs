@@ -246,6 +246,11 @@ impl ProbeLog {
     }
 
     /// Samples with their times, for the detail chart.
+    /// The samples kept, oldest first.
+    pub fn kept(&self) -> &VecDeque<Sample> {
+        &self.samples
+    }
+
     pub fn samples(&self) -> impl Iterator<Item = &Sample> {
         self.samples.iter()
     }

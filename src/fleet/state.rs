@@ -49,6 +49,8 @@ pub struct FleetSettings {
     pub lock_ttl: Duration,
     /// This machine's name: a run locked by a process of it that is gone is interrupted.
     pub host: String,
+    /// When a rollback is suggested.
+    pub triggers: super::trigger::TriggerSettings,
 }
 
 impl Default for FleetSettings {
@@ -70,6 +72,7 @@ impl Default for FleetSettings {
             violation_severity: Severity::High,
             lock_ttl: Duration::from_secs(120),
             host: String::new(),
+            triggers: super::trigger::TriggerSettings::default(),
         }
     }
 }

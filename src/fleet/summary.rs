@@ -139,21 +139,42 @@ pub struct WorkloadSummary {
     pub name: String,
     pub replicas: i64,
     pub ready: i64,
+    /// The `Available=False` condition's transition, when it is so.
+    pub unavailable_since: Option<Timestamp>,
 }
 
 impl WorkloadSummary {
     pub fn fold(v: &Value) -> Self {
+        let unavailable_since = conditions(v)
+            .into_iter()
+            .find(|c| c.type_ == "Available" && c.status == ConditionStatus::False)
+            .and_then(|c| c.since);
         Self {
             namespace: text(v, "/metadata/namespace"),
             name: text(v, "/metadata/name"),
             replicas: v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1),
             ready: int(v, "/status/readyReplicas"),
+            unavailable_since,
         }
     }
 
     pub fn is_ready(&self) -> bool {
         self.ready >= self.replicas && self.replicas > 0
     }
+
+    /// It wants replicas and has fewer ready (one scaled to zero is not short).
+    pub fn is_short(&self) -> bool {
+        self.replicas > 0 && self.ready < self.replicas
+    }
+}
+
+/// An annotation's value, when it is set.
+fn annotation(v: &Value, key: &str) -> Option<String> {
+    v.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// A Flux Kustomization on the hub.
@@ -183,6 +204,23 @@ pub struct KustomizationSummary {
     pub applied_at: Option<Timestamp>,
     pub requested_at: String,
     pub last_handled_reconcile_at: String,
+    /// A rollback pinned it to a revision through a per-spoke copy of its source: the
+    /// shared source it was pointed at before (`Kind/namespace/name`) and the revision.
+    pub pinned: Option<Pin>,
+    /// `fleetdeck.io/suspended-reason`: who suspended it and why.
+    pub suspended_reason: String,
+}
+
+/// The annotations a rollback's pin and suspend leave on a Kustomization.
+pub const PINNED_FROM: &str = "fleetdeck.io/pinned-from";
+pub const PINNED_REVISION: &str = "fleetdeck.io/pinned-revision";
+pub const SUSPENDED_REASON: &str = "fleetdeck.io/suspended-reason";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pin {
+    /// The shared source, `Kind/namespace/name`.
+    pub from: String,
+    pub revision: String,
 }
 
 impl KustomizationSummary {
@@ -228,6 +266,9 @@ impl KustomizationSummary {
             last_attempted_revision: text(v, "/status/lastAttemptedRevision"),
             requested_at: text(v, "/metadata/annotations/reconcile.fluxcd.io~1requestedAt"),
             last_handled_reconcile_at: text(v, "/status/lastHandledReconcileAt"),
+            pinned: annotation(v, PINNED_FROM)
+                .map(|from| Pin { from, revision: annotation(v, PINNED_REVISION).unwrap_or_default() }),
+            suspended_reason: annotation(v, SUSPENDED_REASON).unwrap_or_default(),
             namespace,
         }
     }

@@ -38,8 +38,9 @@ impl Widget for Screen<'_> {
             return;
         }
         let subtitle_rows = vm.subtitle.len() as u16;
-        let [header, title, subtitle, body, footer] = Layout::vertical([
+        let [header, alert, title, subtitle, body, footer] = Layout::vertical([
             Constraint::Length(1),
+            Constraint::Length(u16::from(vm.alert.is_some())),
             Constraint::Length(1),
             Constraint::Length(subtitle_rows),
             Constraint::Min(1),
@@ -47,6 +48,9 @@ impl Widget for Screen<'_> {
         ])
         .areas(area);
         render_header(&vm.header, theme, header, buf);
+        if let Some(cells) = &vm.alert {
+            Line::from(spans(cells, theme)).style(theme.danger()).render(alert, buf);
+        }
         let mut title_spans = vec![Span::styled(vm.title.as_str(), Style::new().add_modifier(Modifier::BOLD))];
         if let Body::Table(t) = &vm.body
             && t.total > t.rows.len()

@@ -109,6 +109,28 @@ pub fn summary(model: &Model, derived: &Derived, width: u16) -> Vec<Cell> {
     fit_pieces(parts, width)
 }
 
+/// The red line of the firing rollback triggers, on every pane: the longest-firing one
+/// in full, how many more, and in an operator session the key that starts the rollback.
+pub fn trigger_line(model: &Model, derived: &Derived, hints: &KeyHints, width: u16) -> Option<Vec<Cell>> {
+    let mut firing = derived.firing();
+    let (id, first) = firing.next()?;
+    let more = firing.count();
+    let cluster = &model.fleet.clusters()[id].context;
+    let more = if more > 0 { format!(" · {more} more") } else { String::new() };
+    let key = hints.first(Action::Rollback);
+    let hint = (model.settings.writable && !key.is_empty()).then(|| format!("  {key} roll back"));
+    let room = (width as usize).saturating_sub(hint.as_ref().map_or(0, |h| h.chars().count()));
+    let full = format!("{}{more}", crate::derive::report::trigger_line(cluster, first, model.now));
+    let text = if full.chars().count() <= room {
+        full
+    } else {
+        format!("rollback: {}{more}", first.short_line(cluster, model.now))
+    };
+    let mut cells = vec![Cell::new(crate::view::format::truncate(&text, room), Tone::Crit)];
+    cells.extend(hint.map(|h| Cell::new(h, Tone::Accent)));
+    Some(cells)
+}
+
 /// In a session that cannot write: a warning when the credentials could write anyway
 /// (SelfSubjectAccessReview), so a read-only screen is known to rest on fleetdeck alone.
 pub fn write_warning(model: &Model, derived: &Derived) -> Option<Cell> {

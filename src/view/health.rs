@@ -59,8 +59,8 @@ fn caused(state: String, error: &ErrorInfo, tone: Tone) -> Cell {
 }
 
 /// Whether a component (Flux, Velero) runs: "ready", "degraded", or "—".
-fn component_cell(cluster: &ClusterModel, namespace: &str, kind: Kind) -> Cell {
-    let synced = cluster.watches.get(&kind).is_some_and(|w| w.state == WatchState::Synced);
+fn component_cell(cluster: &ClusterModel, namespace: &str) -> Cell {
+    let synced = cluster.watches.get(&Kind::Deployment).is_some_and(|w| w.state == WatchState::Synced);
     match cluster.component(namespace) {
         Some(true) => Cell::new("ready", Tone::Ok),
         Some(false) => Cell::new("degraded", Tone::Warn),
@@ -129,8 +129,8 @@ fn cluster_row(model: &Model, derived: &Derived, v: &ClusterView) -> Vec<Cell> {
         c.version.clone().map_or_else(|| Cell::muted("—"), Cell::plain),
         nodes,
         identity_cell(model, v.id),
-        component_cell(c, "flux-system", Kind::FluxWorkload),
-        component_cell(c, "velero", Kind::VeleroWorkload),
+        component_cell(c, "flux-system"),
+        component_cell(c, "velero"),
         sync_cell(model, derived, v),
         avail,
         fresh,

@@ -39,6 +39,8 @@ pub enum Body {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScreenVm {
     pub header: HeaderVm,
+    /// The firing rollback triggers' red line, below the header.
+    pub alert: Option<Vec<Cell>>,
     pub title: String,
     /// Lines between the title and the body.
     pub subtitle: Vec<Vec<Cell>>,
@@ -70,6 +72,8 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
     if let Some(wall) = &model.ui.wall {
         return ScreenVm { too_small, ..wall::screen(model, derived, wall, hints, width, height) };
     }
+    let alert = chrome::trigger_line(model, derived, hints, width);
+    let height = height.saturating_sub(u16::from(alert.is_some()));
     let header = chrome::header(model, hints, now);
     let footer = chrome::footer(model, derived, hints, width);
     let help = model.ui.help.then(|| chrome::help(hints, model.ui.pane));
@@ -86,6 +90,7 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
         let title = d.title.clone();
         return ScreenVm {
             header,
+            alert,
             title,
             subtitle: Vec::new(),
             body: Body::Detail(d),
@@ -148,7 +153,7 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
             (title, Vec::new(), Body::Table(table))
         }
     };
-    ScreenVm { header, title, subtitle, body, chart, footer, operation: panel, help, too_small }
+    ScreenVm { header, alert, title, subtitle, body, chart, footer, operation: panel, help, too_small }
 }
 
 /// The position of the selected key among `keys`: the stored one while listed, else the

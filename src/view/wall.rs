@@ -541,6 +541,9 @@ pub fn screen(model: &Model, derived: &Derived, wall: &Wall, hints: &KeyHints, w
         right: now.strftime("%H:%M:%S UTC").to_string(),
         badge: Some("WALL · READ-ONLY".to_owned()),
     };
+    // The rollback triggers' red line, as on every pane.
+    let alert = super::chrome::trigger_line(model, derived, hints, width);
+    let height = height.saturating_sub(u16::from(alert.is_some()));
     let mut subtitle = vec![banner(model, derived, &clusters, width)];
     subtitle.extend(runs_banner(model, width));
     subtitle.push(legend(width));
@@ -565,6 +568,7 @@ pub fn screen(model: &Model, derived: &Derived, wall: &Wall, hints: &KeyHints, w
     };
     ScreenVm {
         header,
+        alert,
         title: format!("Fleet · {} · {}", wall.page.title(), page_line(wall, now)),
         subtitle,
         body: Body::Wall(body),

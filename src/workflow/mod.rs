@@ -6,4 +6,5 @@ pub mod migrate;
 pub mod operation;
 pub mod plan;
 pub mod register;
+pub mod rollback;
 pub mod runbook;

@@ -61,7 +61,7 @@ struct Driven {
 
 impl Driven {
     async fn start(runner: &Arc<Runner>, cluster: &str) -> Driven {
-        let (run, rv) = runner.start(Workflow::Migrate, cluster, cluster).await.expect("starts");
+        let (run, rv) = runner.start(Workflow::Migrate, cluster, cluster, Default::default()).await.expect("starts");
         let (input, rx) = mpsc::channel(8);
         let (out, updates) = mpsc::channel(256);
         tokio::spawn(runner.clone().drive(run.clone(), rv, Event::Begin, rx, out));

@@ -101,7 +101,8 @@ async fn a_run_killed_in_its_change_set_resumes_without_writing_anything_twice()
     let settings =
         RunSettings { poll: Duration::from_millis(200), lock_ttl: Duration::from_secs(1), ..RunSettings::default() };
     let first = Arc::new(Runner::new(writer.clone(), settings.clone()));
-    let (run, rv) = first.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, rv) =
+        first.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let id = run.id.clone();
     // Killed once the spoke's three objects are written, in the middle of the change set.
     let in_the_middle = |r: &Run| {
@@ -113,10 +114,12 @@ async fn a_run_killed_in_its_change_set_resumes_without_writing_anything_twice()
 
     // Another session sees it interrupted once the lock is stale, and takes it over.
     let second = Arc::new(Runner::new(writer, settings));
-    let blocked = second.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await;
+    let blocked = second.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let blocked = match blocked {
-        Err(Blocked::Busy(_)) => second.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.unwrap_err(),
+        Err(Blocked::Busy(_)) => {
+            second.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.unwrap_err()
+        }
         other => other.unwrap_err(),
     };
     assert!(matches!(&blocked, Blocked::Interrupted(r) if r.id == id), "{blocked:?}");
@@ -153,7 +156,8 @@ async fn a_candidate_is_registered_verified_and_recorded_on_the_hub() {
     let fleet = fleet_with_candidate().await;
     let (_dir, journal) = common::temp_journal();
     let runner = runner(&fleet, &[], journal.clone()).await;
-    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, rv) =
+        runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let (run, seen) = drive_to_end(runner.clone(), run, rv, "edge-eu-1").await;
     assert_eq!(run.state, RunState::Succeeded, "{}\n{:#?}", run.outcome, run.steps);
     assert!(run.lock.is_none());
@@ -191,7 +195,8 @@ async fn a_candidate_is_registered_verified_and_recorded_on_the_hub() {
 
     // A second registration of the same cluster under another name fails its identity
     // check; the first is now a spoke, its name taken.
-    let (again, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (again, rv) =
+        runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let (again, _) = drive_to_end(runner.clone(), again, rv, "edge-eu-1").await;
     assert_eq!(again.state, RunState::Failed);
     assert!(
@@ -219,7 +224,8 @@ async fn view_only_credentials_stop_in_preflight_with_nothing_written() {
     privileged(&fleet).await.expect("a candidate has no admission policy yet");
     let (_dir, journal) = common::temp_journal();
     let runner = runner(&fleet, &["edge-eu-1"], journal.clone()).await;
-    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, rv) =
+        runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let (run, _) = drive_to_end(runner.clone(), run, rv, "edge-eu-1").await;
     assert_eq!(run.state, RunState::Failed);
     assert_eq!(run.current, 4, "the access check fails: {}", run.outcome);
@@ -229,7 +235,7 @@ async fn view_only_credentials_stop_in_preflight_with_nothing_written() {
 
     // A view-only hub cannot even store the run.
     let runner = self::runner(&fleet, &["hub"], journal.clone()).await;
-    let blocked = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.unwrap_err();
+    let blocked = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.unwrap_err();
     assert!(matches!(&blocked, Blocked::Failed(e) if e.contains("cannot store the run")), "{blocked:?}");
 }
 
@@ -253,9 +259,9 @@ async fn a_second_session_is_told_who_holds_the_cluster_and_since_when() {
     let fleet = fleet_with_candidate().await;
     let (_dir, journal) = common::temp_journal();
     let first = runner(&fleet, &[], journal.clone()).await;
-    let (run, _) = first.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, _) = first.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let second = runner(&fleet, &[], journal).await;
-    let blocked = second.start(Workflow::Unregister, "edge-eu-1", "edge-eu-1").await.unwrap_err();
+    let blocked = second.start(Workflow::Unregister, "edge-eu-1", "edge-eu-1", Default::default()).await.unwrap_err();
     let Blocked::Busy(held) = &blocked else { panic!("{blocked:?}") };
     assert_eq!(held.id, run.id);
     let text = blocked.describe();
@@ -263,7 +269,7 @@ async fn a_second_session_is_told_who_holds_the_cluster_and_since_when() {
     assert!(text.contains(&format!("register run held by {holder} since")), "{text}");
     assert!(text.contains("one run per cluster at a time"), "{text}");
     // Another cluster is free.
-    assert!(second.start(Workflow::Unregister, "staging-eu-1", "staging-eu-1").await.is_ok());
+    assert!(second.start(Workflow::Unregister, "staging-eu-1", "staging-eu-1", Default::default()).await.is_ok());
 }
 
 /// Registers edge-eu-1 with a 3 s verification timeout, taking the hub away for 5 s at
@@ -279,7 +285,8 @@ async fn hub_away_during_the_wait(away: impl Fn(&Run) -> bool) -> (String, Run) 
     };
     let settings = RunSettings { poll: Duration::from_millis(200), register, ..RunSettings::default() };
     let runner = Arc::new(Runner::new(Arc::new(writer), settings));
-    let (run, rv) = runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1").await.expect("starts");
+    let (run, rv) =
+        runner.start(Workflow::Register, "edge-eu-1", "edge-eu-1", Default::default()).await.expect("starts");
     let (tx, rx) = mpsc::channel(8);
     let (out, mut updates) = mpsc::channel(256);
     tokio::spawn(runner.clone().drive(run, rv, Event::Begin, rx, out));

@@ -227,19 +227,14 @@ fn model() -> Model {
             nodes.push(node(&format!("{name}-worker-2"), false, &[]));
         }
         events.push(EngineEvent::Relist { cluster: id, kind: Kind::Node, items: nodes, at: t(20) });
-        let flux = if id == 0 {
+        let mut deployments = if id == 0 {
             vec![workload("flux-system", "kustomize-controller", 1), workload("flux-system", "source-controller", 1)]
         } else {
             vec![]
         };
-        events.push(EngineEvent::Relist { cluster: id, kind: Kind::FluxWorkload, items: flux, at: t(20) });
         let velero_ready = if *name == "staging-eu-1" { 0 } else { 1 };
-        events.push(EngineEvent::Relist {
-            cluster: id,
-            kind: Kind::VeleroWorkload,
-            items: vec![workload("velero", "velero", velero_ready)],
-            at: t(20),
-        });
+        deployments.push(workload("velero", "velero", velero_ready));
+        events.push(EngineEvent::Relist { cluster: id, kind: Kind::Deployment, items: deployments, at: t(20) });
     }
     let hub_secrets = vec![
         registration("production-eu-1", Some("5eed0002-1111-4222-a333-000000000002")),

@@ -75,10 +75,9 @@ fn fleet(n: usize) -> Model {
         });
         let nodes = (0..3).map(|k| node(&format!("{name}-{k}"), !(k == 2 && id % 19 == 6), &[])).collect();
         events.push(EngineEvent::Relist { cluster: id, kind: Kind::Node, items: nodes, at: t(20) });
-        let flux = if id == 0 { vec![workload("flux-system", "kustomize-controller", 1)] } else { vec![] };
-        events.push(EngineEvent::Relist { cluster: id, kind: Kind::FluxWorkload, items: flux, at: t(20) });
-        let velero_pod = vec![workload("velero", "velero", 1)];
-        events.push(EngineEvent::Relist { cluster: id, kind: Kind::VeleroWorkload, items: velero_pod, at: t(20) });
+        let mut deployments = if id == 0 { vec![workload("flux-system", "kustomize-controller", 1)] } else { vec![] };
+        deployments.push(workload("velero", "velero", 1));
+        events.push(EngineEvent::Relist { cluster: id, kind: Kind::Deployment, items: deployments, at: t(20) });
         let failing_report = [("require-labels", "check-team", "worker", "validation error: label `team` required")];
         let reports = vec![report("payments", if spoke.is_some_and(violating) { &failing_report } else { &[] }, 8)];
         events.push(EngineEvent::Relist { cluster: id, kind: Kind::PolicyReport, items: reports, at: t(25) });

@@ -102,7 +102,7 @@ impl Runner {
         }
     }
 
-    async fn get(&self, context: &str, object: &ObjectRef) -> Result<Option<Value>, String> {
+    pub(super) async fn get(&self, context: &str, object: &ObjectRef) -> Result<Option<Value>, String> {
         self.read(context, object).await.map_err(|e| e.describe())
     }
 
@@ -549,7 +549,7 @@ impl Runner {
                     (Err(e), _) | (_, Err(e)) => unread(e, "the hub"),
                 }
             }
-            other => Reading::Pending(format!("fleetdeck has no condition named {other:?}")),
+            other => self.rollback_condition(run, other).await,
         }
     }
 }

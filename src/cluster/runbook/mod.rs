@@ -9,7 +9,7 @@ mod act;
 mod checks;
 mod migrate;
 
-pub use migrate::{MigrationSettings, Operational, Verdicts};
+pub use migrate::{MigrationSettings, NotifySettings, Operational, Verdicts};
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ use crate::workflow::runbook::{Effect, Event, Refused, on};
 pub struct RunSettings {
     pub register: register::Settings,
     pub migration: MigrationSettings,
+    pub rollback: crate::workflow::rollback::Settings,
+    pub notify: NotifySettings,
     /// A lock not renewed for this long may be taken over (`runbook.lock_ttl`).
     pub lock_ttl: Duration,
     /// How often a wait reads its condition again.
@@ -46,6 +48,8 @@ impl Default for RunSettings {
         Self {
             register: register::Settings::default(),
             migration: MigrationSettings::default(),
+            rollback: crate::workflow::rollback::Settings::default(),
+            notify: NotifySettings { timeout: Duration::from_secs(5), ..NotifySettings::default() },
             lock_ttl: Duration::from_secs(120),
             poll: Duration::from_secs(1),
             request_timeout: Duration::from_secs(15),
@@ -125,6 +129,8 @@ pub struct Runner {
     writer: Arc<Writer>,
     settings: Arc<RunSettings>,
     session: Session,
+    /// Since when each rollback this session drives has seen its cluster healthy.
+    healthy_since: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
 }
 
 /// The runs a hub holds, newest first, with each record's resourceVersion; records that
@@ -159,7 +165,7 @@ pub async fn list_runs(client: kube::Client, timeout: Duration) -> Result<Vec<(R
 
 impl Runner {
     pub fn new(writer: Arc<Writer>, settings: RunSettings) -> Self {
-        Self { writer, settings: Arc::new(settings), session: this_session() }
+        Self { writer, settings: Arc::new(settings), session: this_session(), healthy_since: Default::default() }
     }
 
     pub fn session(&self) -> &Session {
@@ -195,19 +201,45 @@ impl Runner {
     /// A new run of `workflow` on `cluster` (reached through `context`), stored on the
     /// hub with this session's lock; refused while another run on the cluster is not
     /// finished.
-    pub async fn start(&self, workflow: Workflow, cluster: &str, context: &str) -> Result<(Run, String), Blocked> {
+    pub async fn start(
+        &self,
+        workflow: Workflow,
+        cluster: &str,
+        context: &str,
+        facts: std::collections::BTreeMap<String, String>,
+    ) -> Result<(Run, String), Blocked> {
         let hub = self.hub()?;
         let now = Timestamp::now();
-        let runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
+        let mut runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
+        // A rollback does not wait for the runs going on the cluster: it pauses them.
+        let mut paused = Vec::new();
+        if workflow == Workflow::Rollback {
+            let others =
+                runs.iter().any(|(r, _)| r.cluster == cluster && !r.state.finished() && r.workflow != workflow);
+            if others {
+                paused = self.pause_runs(&runs, cluster).await;
+                runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
+                runs.retain(|(r, _)| r.workflow == Workflow::Rollback || r.cluster != cluster);
+            }
+        }
         self.free(&runs, cluster, None, now)?;
+        let rollback = &self.settings.rollback;
         let steps = match workflow {
             Workflow::Register => register::register_steps(cluster, &self.settings.register),
             Workflow::Unregister => register::unregister_steps(cluster, &self.settings.register),
             Workflow::Migrate => self.settings.migration.runbook.steps(cluster, &self.settings.register),
-            other => return Err(Blocked::Failed(format!("the {} workflow is not built yet", other.name()))),
+            Workflow::Rollback => {
+                let target = facts.get(crate::workflow::rollback::facts::TARGET).map_or("revision", String::as_str);
+                crate::workflow::rollback::rollback_steps(cluster, target, rollback)
+            }
+            Workflow::Release => crate::workflow::rollback::release_steps(cluster, rollback),
         };
         let id = format!("{}-{}", now.strftime("%Y%m%d-%H%M%S"), &uuid::Uuid::new_v4().simple().to_string()[..6]);
         let mut run = Run::new(&id, workflow, (cluster, context, &hub), steps, self.session.clone(), now);
+        run.facts.extend(facts);
+        if !paused.is_empty() {
+            run.facts.insert(crate::workflow::rollback::facts::PAUSED_RUNS.to_owned(), paused.join(", "));
+        }
         let mut rv = String::new();
         self.save(&mut run, &mut rv).await.map_err(Blocked::Failed)?;
         // Two sessions that started at once: the earlier run keeps the cluster.
@@ -357,7 +389,7 @@ impl Runner {
                         run.steps.get(run.current).and_then(|s| s.params.get("ttl")).map_or("720h", String::as_str);
                     crate::workflow::migrate::plan_backup(run, ttl)
                 }
-                other => Err(format!("fleetdeck has no plan named {other:?}")),
+                other => self.rollback_plan(run, other).await,
             }),
             Effect::Preview { step } => {
                 let writes = match &run.steps.get(step)?.spec {

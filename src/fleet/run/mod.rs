@@ -33,10 +33,13 @@ pub enum Workflow {
     Unregister,
     Migrate,
     Rollback,
+    /// Points a spoke a rollback pinned back at the shared source.
+    Release,
 }
 
 impl Workflow {
-    pub const ALL: [Workflow; 4] = [Workflow::Register, Workflow::Unregister, Workflow::Migrate, Workflow::Rollback];
+    pub const ALL: [Workflow; 5] =
+        [Workflow::Register, Workflow::Unregister, Workflow::Migrate, Workflow::Rollback, Workflow::Release];
 
     /// As labels, the JSON of `fleetdeck runs` and the command line name it.
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Workflow {
             Workflow::Unregister => "unregister",
             Workflow::Migrate => "migrate",
             Workflow::Rollback => "rollback",
+            Workflow::Release => "release",
         }
     }
 
@@ -59,6 +63,7 @@ impl Workflow {
             Workflow::Unregister => "unregistering",
             Workflow::Migrate => "migrating",
             Workflow::Rollback => "rolling back",
+            Workflow::Release => "releasing",
         }
     }
 }

@@ -53,7 +53,13 @@ pub fn node(name: &str, ready: bool, roles: &[&str]) -> (ObjectKey, Summary) {
 pub fn workload(ns: &str, name: &str, ready: i64) -> (ObjectKey, Summary) {
     (
         (ns.into(), name.into()),
-        Summary::Workload(WorkloadSummary { namespace: ns.into(), name: name.into(), replicas: 1, ready }),
+        Summary::Workload(WorkloadSummary {
+            namespace: ns.into(),
+            name: name.into(),
+            replicas: 1,
+            ready,
+            unavailable_since: None,
+        }),
     )
 }
 

@@ -195,7 +195,11 @@ pub async fn drive(
                 Effect::StartRun { .. } | Effect::TakeRun { .. } | Effect::RunInput(_) => {
                     panic!("an operator action asked for a workflow run: {effect:?}")
                 }
-                Effect::Quit | Effect::KeepEvents(_) | Effect::Export(_) | Effect::Copy(_) => {}
+                Effect::Quit
+                | Effect::KeepEvents(_)
+                | Effect::Export(_)
+                | Effect::Copy(_)
+                | Effect::PostTrigger { .. } => {}
             }
         }
         if model.operation.as_ref().is_some_and(|o| o.is_finished()) {

@@ -32,6 +32,9 @@ use crate::workflow::register::{evidence, verdict_of};
 
 mod audit;
 mod inventory;
+mod rollback;
+
+pub use rollback::NotifySettings;
 
 /// The fleet check's verdict of one cluster: (healthy, its status word, its problems).
 pub type Verdicts = Result<(bool, String, Vec<String>), String>;
@@ -228,7 +231,7 @@ impl Runner {
             },
             "security-audit" => self.security_audit(run).await,
             "report" => self.report(run).await,
-            other => failed(format!("fleetdeck has no check named {other:?}")),
+            other => self.rollback_check(run, other).await,
         }
     }
 
