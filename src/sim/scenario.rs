@@ -160,6 +160,16 @@ pub struct FluxShape {
     /// Spokes (globs) registered by hand: their kubeconfig Secret lacks fleetdeck's
     /// identity annotations, so joining them to a context falls back to names and URLs.
     pub unannotated: Vec<String>,
+    /// A bad revision: the `fleet-policies` revision published this long after the start
+    /// breaks the spokes it reaches (those matching `bad_on`, all when empty): their
+    /// application Deployments lose their ready replicas (a Velero restore puts them
+    /// back), their policy reports gain violations and their API answers `bad_latency`
+    /// slower until a good revision is applied. The revision after it is good again.
+    #[serde(deserialize_with = "opt_duration")]
+    pub bad_revision_after: Option<Duration>,
+    pub bad_on: Vec<String>,
+    #[serde(deserialize_with = "duration")]
+    pub bad_latency: Duration,
 }
 
 impl Default for FluxShape {
@@ -173,6 +183,9 @@ impl Default for FluxShape {
             failing: Vec::new(),
             suspended: Vec::new(),
             unannotated: Vec::new(),
+            bad_revision_after: None,
+            bad_on: Vec::new(),
+            bad_latency: Duration::from_millis(180),
         }
     }
 }
@@ -390,6 +403,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("outage", include_str!("../../assets/scenarios/outage.toml")),
     ("chaos", include_str!("../../assets/scenarios/chaos.toml")),
     ("migration", include_str!("../../assets/scenarios/migration.toml")),
+    ("bad-revision", include_str!("../../assets/scenarios/bad-revision.toml")),
 ];
 
 impl Scenario {

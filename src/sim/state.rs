@@ -48,6 +48,9 @@ pub struct ClusterState {
     pub backups: std::collections::HashMap<String, Arc<Vec<Arc<crate::store::StoredObject>>>>,
     /// While a manifest of CRDs is applied, the registry is recomputed once at its end.
     registry_held: bool,
+    /// The bad revision the cluster is at (the scenario's `bad_revision_after`), and the
+    /// API latency it had before.
+    pub bad_revision: Option<(String, std::time::Duration)>,
 }
 
 fn crd_gr() -> GroupResource {
@@ -64,6 +67,7 @@ impl ClusterState {
             rbac: None,
             backups: Default::default(),
             registry_held: false,
+            bad_revision: None,
         }
     }
 

@@ -60,7 +60,7 @@ fn a_read_only_keymap_help_and_footer_have_no_mutating_action() {
     let keymap = Keymap::new(&config.keys, false).unwrap();
     let operator = Keymap::new(&config.keys, true).unwrap();
     let mutating: Vec<Action> = Action::ALL.into_iter().filter(|a| a.mutates()).collect();
-    assert_eq!(mutating.len(), 14);
+    assert_eq!(mutating.len(), 15);
     for a in &mutating {
         assert!(keymap.hints().keys(*a).is_empty(), "{a:?} has keys in a read-only keymap");
         assert!(!operator.hints().keys(*a).is_empty(), "{a:?} has keys in an operator keymap");

@@ -413,6 +413,9 @@ fn populate_namespace(st: &mut ClusterState, ns: &str) {
 
 /// The workload controllers, settled at once: every replica (a DaemonSet: one per node)
 /// is ready.
+/// The pod-template annotation a bad revision leaves on the Deployments it breaks.
+pub const BROKEN: &str = "sim.fleetdeck.io/broken-by";
+
 fn settle_workload(st: &mut ClusterState, rt: &ResourceType, workload: &Value) {
     let generation = workload.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
     let now = crate::clock::now();
@@ -442,6 +445,22 @@ fn settle_workload(st: &mut ClusterState, rt: &ResourceType, workload: &Value) {
                 "availableReplicas": replicas,
                 "currentRevision": format!("{name}-6c8f9b7d5"),
                 "updateRevision": format!("{name}-6c8f9b7d5"),
+            })
+        }
+        // A pod template a bad revision broke: its pods crash-loop, nothing is ready.
+        _ if workload.pointer(&format!("/spec/template/metadata/annotations/{}", BROKEN.replace('/', "~1"))).is_some() => {
+            let replicas = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            json!({
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": 0,
+                "availableReplicas": 0,
+                "unavailableReplicas": replicas,
+                "conditions": [
+                    {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now},
+                    {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": format!("ReplicaSet \"{name}-5f7c9d8b6\" is progressing."), "lastUpdateTime": now, "lastTransitionTime": now},
+                ],
             })
         }
         _ => {

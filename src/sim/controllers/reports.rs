@@ -72,6 +72,20 @@ fn reference(object: &Value) -> Value {
         "namespace": object["metadata"]["namespace"], "uid": object["metadata"]["uid"]})
 }
 
+/// The report a bad revision's workloads get: every check fails on each Deployment of
+/// `namespace` (the findings fleetdeck's security trigger counts as new).
+pub fn bad_revision_report(st: &ClusterState, namespace: &str, revision: &str) -> Value {
+    let deployments: Vec<Value> =
+        st.store.list(&GroupResource::new("apps", "deployments"), Some(namespace), None).map(|(_, o)| o.value()).collect();
+    let results: Vec<Value> =
+        deployments.iter().flat_map(|d| CHECKS.iter().map(|c| result(c, true, &reference(d)))).collect();
+    json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+        "metadata": {"name": "polr-bad-revision", "namespace": namespace,
+                     "labels": {"app.kubernetes.io/managed-by": "kyverno"}, "annotations": {"sim.fleetdeck.io/revision": revision}},
+        "scope": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
+        "summary": summary(&results), "results": results})
+}
+
 /// Seeds the reports of the application namespaces and the cluster report.
 pub fn seed(st: &mut ClusterState, shape: &PolicyShape) -> Result<()> {
     seed::put_manifest(st, "kubectl", seed::POLICY_REPORT_CRDS)?;

@@ -533,7 +533,10 @@ impl Runner {
                     Err(e) => return Reading::Paused(e),
                 }
             };
-            if !(ready && !wanted.is_empty() && applied == wanted) {
+            // A pinned Git source names the commit with its branch (`main@sha1:…`) or
+            // without (`sha1:…`): the commit is what must match.
+            let id = |r: &str| r.rsplit_once('@').map_or(r, |(_, id)| id).to_owned();
+            if !(ready && !wanted.is_empty() && id(&applied) == id(&wanted)) {
                 waiting.push(format!("{name} at {applied}, wants {wanted}{}", if ready { "" } else { " (not Ready)" }));
             }
         }

@@ -3,7 +3,7 @@
 //! scenario's delays and failures, and answering suspend and reconcile requests.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ use crate::scenario::Scenario;
 enum Job {
     /// A source moves to a new revision.
     Publish { kind: String, name: String },
+    /// `fleet-policies` moves to the scenario's bad revision.
+    PublishBad,
     /// kustomize-controller picks up a Kustomization (Ready=Unknown).
     Start { ns: String, name: String },
     /// kustomize-controller finishes a reconciliation.
@@ -53,6 +55,8 @@ struct Controller {
     source_revisions: HashMap<(String, String), String>,
     /// The spoke each Kustomization last applied onto (for pruning when it is deleted).
     applied_to: HashMap<(String, String), Arc<Cluster>>,
+    /// The scenario's bad revisions, once published.
+    bad: HashSet<String>,
 }
 
 fn ks_gr() -> GroupResource {
@@ -131,9 +135,24 @@ impl Controller {
         spoke_delay(&self.scenario, spoke)
     }
 
-    /// Starts the Kustomizations that follow a source whose artifact changed.
+    /// Starts the Kustomizations that follow a source whose artifact changed; a new
+    /// source with its ref fixed to a commit or digest gets that artifact first.
     fn on_source(&mut self, kind: &str, ns: &str, name: &str, source: &Value) {
         let revision = text(source, "/status/artifact/revision");
+        if revision.is_empty()
+            && let Some(pinned) = super::bad::pinned_revision(kind, source)
+        {
+            let plural = if kind == "GitRepository" { "gitrepositories" } else { "ocirepositories" };
+            let mut st = self.hub.lock();
+            let Some(rt) = st.registry.lookup(SOURCE_GROUP, "v1", plural).cloned() else { return };
+            let generation = source.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let status = super::source_status(kind, ns, name, &pinned, &rfc3339(Timestamp::now()), generation);
+            let _ = write::modify_internal(&mut st, &Caller::system("source-controller"), &rt, ns, name, "status", |s| {
+                s["status"] = status;
+            });
+            // The status change comes back through the feed and starts the followers.
+            return;
+        }
         let key = (format!("{kind}/{ns}"), name.to_owned());
         if self.source_revisions.insert(key, revision.clone()).is_none_or(|before| before == revision) {
             return;
@@ -301,7 +320,13 @@ impl Controller {
                 let inventory = match &outcome {
                     Ok(Some(spoke)) => {
                         self.applied_to.insert((ns.to_owned(), name.to_owned()), spoke.clone());
-                        apply_on_spoke(&mut spoke.lock(), name, ns, &revision)
+                        let inventory = apply_on_spoke(&mut spoke.lock(), name, ns, &revision);
+                        // The policies Kustomization follows fleet-policies (or a copy of it
+                        // pinned to one of its revisions): its revision is good or bad.
+                        if name == "policies" {
+                            super::bad::applied(spoke, &self.scenario, &revision, self.bad.contains(&revision));
+                        }
+                        inventory
                     }
                     _ => vec![],
                 };
@@ -434,6 +459,7 @@ impl Flux {
             started: HashMap::new(),
             source_revisions: HashMap::new(),
             applied_to: HashMap::new(),
+            bad: HashSet::new(),
         };
         let st = hub.lock();
         let existing: Vec<(String, String, Value)> =
@@ -465,6 +491,9 @@ impl Flux {
             );
             c.schedule(every * 3, Job::Publish { kind: "GitRepository".into(), name: "flux-system".into() });
         }
+        if let Some(after) = scenario.flux.bad_revision_after {
+            c.schedule(after, Job::PublishBad);
+        }
         loop {
             let next = c.queue.peek().map(|Reverse((at, _))| *at);
             let far = Instant::now() + Duration::from_secs(86_400);
@@ -478,6 +507,12 @@ impl Flux {
                             if let Some(every) = scenario.flux.revision_every {
                                 let period = if name == "flux-system" { every * 3 } else if kind == "OCIRepository" { every + every / 2 } else { every };
                                 c.schedule(period, Job::Publish { kind, name });
+                            }
+                        }
+                        Job::PublishBad => {
+                            if let Some(revision) = publish(&hub, "GitRepository", "fleet-policies") {
+                                tracing::info!(%revision, "the scenario's bad revision is published");
+                                c.bad.insert(revision);
                             }
                         }
                         Job::Start { ns, name } => c.start(&ns, &name),

@@ -7,6 +7,7 @@
 //! This module holds the objects Flux works with, the seeded fleet and source-controller;
 //! [`controller`] is kustomize-controller's loop.
 
+mod bad;
 mod controller;
 
 pub use controller::Flux;
