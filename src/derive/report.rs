@@ -180,6 +180,20 @@ pub struct FleetReport {
     pub clusters: Vec<ClusterReport>,
     /// The firing rollback triggers, the longest-firing first.
     pub triggers: Vec<TriggerReport>,
+    /// Confirmed rollbacks on the hub, newest first, with their time to recovery.
+    pub recoveries: Vec<RecoveryReport>,
+}
+
+/// A rollback's recovery, as `check --json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    pub cluster: String,
+    pub run: String,
+    /// When the trigger fired (absent for a rollback started without one).
+    pub triggered_at: Option<String>,
+    pub recovered_at: Option<String>,
+    /// From the trigger (else the run's start) to the recovery confirmed.
+    pub seconds: u64,
 }
 
 /// The trigger line's text.
@@ -287,9 +301,21 @@ pub fn report(fleet: &FleetState, derived: &Derived, now: Timestamp) -> FleetRep
         })
         .collect();
     let worst = clusters.iter().map(|c| c.status).max().unwrap_or(Verdict::Unreachable);
+    use crate::workflow::rollback::{facts, recoveries};
+    let recoveries = recoveries(fleet.hub().into_iter().flat_map(|h| h.runs.values().map(|r| &**r)))
+        .into_iter()
+        .map(|(r, ttr)| RecoveryReport {
+            cluster: r.cluster.clone(),
+            run: r.id.clone(),
+            triggered_at: r.facts.get(facts::TRIGGERED_AT).cloned(),
+            recovered_at: r.facts.get(facts::RECOVERED_AT).cloned(),
+            seconds: ttr.as_secs(),
+        })
+        .collect();
     FleetReport {
         status: if triggers.is_empty() { worst } else { worst.max(Verdict::Degraded) },
         triggers,
+        recoveries,
         hub: fleet.hub().map(|h| h.context.clone()),
         generated_at: now,
         targets: Targets {

@@ -181,7 +181,13 @@ pub fn table(model: &Model, derived: &Derived, keys: &[RowKey], width: u16, heig
 /// The fleet's figures: clusters within RPO, the oldest good backup, failures in the
 /// last day, the recent restores' durations, what is running; and where Velero is not
 /// installed, said once.
-pub fn subtitle(fleet: &FleetBackups, now: Timestamp, width: u16) -> Vec<Vec<Cell>> {
+/// `recovered`: the newest confirmed rollback's cluster and time to recovery.
+pub fn subtitle(
+    fleet: &FleetBackups,
+    recovered: Option<(&str, std::time::Duration)>,
+    now: Timestamp,
+    width: u16,
+) -> Vec<Vec<Cell>> {
     let mut pieces: Vec<(u8, Vec<Cell>)> = Vec::new();
     let all = fleet.clusters > 0 && fleet.within == fleet.clusters;
     pieces.push((
@@ -210,6 +216,10 @@ pub fn subtitle(fleet: &FleetBackups, now: Timestamp, width: u16) -> Vec<Vec<Cel
         format!("RTO: last restores {} (max {})", list.join(" "), age(worst))
     };
     pieces.push((2, vec![Cell::muted(rto)]));
+    // The time to recovery of the last rollback: from its trigger to confirmed.
+    if let Some((cluster, ttr)) = recovered {
+        pieces.push((1, vec![Cell::plain(format!("last rollback: {cluster} recovered in {}", age(ttr)))]));
+    }
     if fleet.running_backups + fleet.running_restores > 0 {
         pieces.push((
             1,

@@ -137,7 +137,10 @@ pub fn screen(model: &Model, derived: &Derived, hints: &KeyHints, width: u16, he
         }
         Pane::Backups => {
             let keys = derived.keys(&model.fleet, Pane::Backups, model.ui.filter.text());
-            let subtitle = backups::subtitle(&derived.fleet_backups, now, width);
+            let runs = model.fleet.hub().into_iter().flat_map(|h| h.runs.values().map(|r| &**r));
+            let recovered = crate::workflow::rollback::recoveries(runs).into_iter().next();
+            let subtitle =
+                backups::subtitle(&derived.fleet_backups, recovered.map(|(r, d)| (r.cluster.as_str(), d)), now, width);
             let height = table_rows(height, subtitle.len());
             let schedules = keys.iter().filter(|k| matches!(k, RowKey::Backup { schedule: Some(_), .. })).count();
             let title = format!("Backups · {schedules} schedules");

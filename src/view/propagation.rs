@@ -130,7 +130,13 @@ fn stat_cells(stats: &PropagationStats, compliance: &Compliance, target: Duratio
 }
 
 /// The summary of a spoke's Kustomizations: "2/2", and the worst one's state.
-fn summary_cells(row: &SpokeSync, columns: &[SyncColumn], now: Timestamp, target: Duration) -> [Cell; 2] {
+fn summary_cells(
+    model: &Model,
+    row: &SpokeSync,
+    columns: &[SyncColumn],
+    now: Timestamp,
+    target: Duration,
+) -> [Cell; 2] {
     if !row.registered() {
         return [Cell::muted("—"), Cell::muted("not registered")];
     }
@@ -141,7 +147,9 @@ fn summary_cells(row: &SpokeSync, columns: &[SyncColumn], now: Timestamp, target
     let in_sync = row.in_sync();
     let sync = Cell::new(format!("{in_sync}/{total}"), if in_sync == total { Tone::Ok } else { Tone::Warn });
     let worst = row.worst().filter(|c| !c.state.is_in_sync());
+    let pin = row.present().find_map(|c| pinned(model, &c.key));
     let state = match worst {
+        None if pin.is_some() => Cell::new(pin.unwrap_or_default(), Tone::Warn),
         None => Cell::new("in sync", Tone::Ok),
         Some(cell) => {
             let mut c = state_cell(&cell.state, now, target);
@@ -179,18 +187,28 @@ fn column_title(model: &Model, column: &SyncColumn, now: Timestamp) -> String {
     )
 }
 
+/// The revision a rollback pinned a Kustomization to, short (`pinned to 4507a1b`).
+fn pinned(model: &Model, key: &crate::fleet::summary::ObjectKey) -> Option<String> {
+    let ks = model.fleet.hub()?.kustomizations.get(key)?;
+    ks.pinned.as_ref().map(|p| format!("pinned to {}", short_revision(&p.revision)))
+}
+
 fn row_cells(model: &Model, row: &SpokeSync, columns: &[SyncColumn], matrix: bool) -> Vec<Cell> {
     let (now, target) = (model.now, model.fleet.settings.propagation_target);
     let name_tone = if row.whose.context().is_none() { Tone::Warn } else { Tone::Normal };
     let mut cells = vec![Cell::new(row.name.clone(), name_tone)];
     if matrix {
         cells.extend(row.cells.iter().map(|c| match c {
+            // A pinned Kustomization is in sync with its pin, not with the fleet.
+            Some(c) if c.state.is_in_sync() && pinned(model, &c.key).is_some() => {
+                Cell::new(pinned(model, &c.key).unwrap_or_default(), Tone::Warn)
+            }
             Some(c) => state_cell(&c.state, now, target),
             None if !row.registered() => Cell::muted("not registered"),
             None => Cell::muted("—"),
         }));
     } else {
-        cells.extend(summary_cells(row, columns, now, target));
+        cells.extend(summary_cells(model, row, columns, now, target));
     }
     cells.extend(stat_cells(&row.stats, &row.compliance, target));
     cells

@@ -180,6 +180,23 @@ pub fn detail(model: &Model, hints: &KeyHints, row_key: &RowKey, width: u16) -> 
         );
         lines.push(field("Lock", vec![Cell::plain(text)]));
     }
+    // A rollback: what it answers, its incident and, once confirmed, its time to recovery.
+    use crate::workflow::rollback::facts as rb;
+    for (label, key) in [("Trigger", rb::TRIGGER), ("Target", rb::TARGET), ("Incident", rb::INCIDENT)] {
+        if let Some(v) = run.facts.get(key) {
+            let v = match (key, run.facts.get(rb::REASON)) {
+                (rb::INCIDENT, Some(reason)) => format!("{v} · {reason}"),
+                _ => v.clone(),
+            };
+            for (i, l) in wrap(&v, room.saturating_sub(12)).into_iter().enumerate() {
+                lines.push(field(if i == 0 { label } else { "" }, vec![Cell::plain(l)]));
+            }
+        }
+    }
+    if let Some(secs) = run.facts.get(rb::TIME_TO_RECOVERY).and_then(|s| s.parse::<u64>().ok()) {
+        let text = format!("time to recovery {} (trigger to confirmed)", age(std::time::Duration::from_secs(secs)));
+        lines.push(field("Recovered", vec![Cell::new(text, Tone::Ok)]));
+    }
     if !run.outcome.is_empty() {
         for (i, l) in wrap(&run.outcome, room.saturating_sub(12)).into_iter().enumerate() {
             lines.push(field(if i == 0 { "Outcome" } else { "" }, vec![Cell::new(l, Tone::Crit)]));

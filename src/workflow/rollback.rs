@@ -206,7 +206,8 @@ pub struct PinPlan {
     pub source: (String, String, String),
     /// The shared source's spec, copied.
     pub spec: Value,
-    /// The last good revision (`main@sha1:…`, `v1.4.2@sha256:…`).
+    /// The last good revision (`main@sha1:…`, `v1.4.2@sha256:…`); empty for a
+    /// Kustomization with no earlier revision, which is only resumed.
     pub revision: String,
 }
 
@@ -314,12 +315,23 @@ pub fn plan_restore(run: &Run) -> Result<Vec<PlannedWrite>, String> {
 /// the source's namespace), and the Kustomization pointed at it and resumed.
 pub fn plan_pin(run: &Run) -> Result<Vec<PlannedWrite>, String> {
     let pins: Vec<PinPlan> = list(run, facts::PINS)?;
-    if pins.is_empty() {
-        return Err("no Kustomization of the spoke has a revision to return to".into());
+    if pins.iter().all(|p| p.revision.is_empty()) {
+        return Err("no Kustomization of the spoke has an earlier revision to return to".into());
     }
     let mut writes = Vec::new();
     let mut created = Vec::new();
     for pin in &pins {
+        if pin.revision.is_empty() {
+            writes.push(PlannedWrite {
+                context: run.hub.clone(),
+                verb: Verb::Patch,
+                object: kustomization(&run.cluster, &pin.kustomization),
+                body: json!({"metadata": {"annotations": {SUSPENDED_REASON: null}}, "spec": {"suspend": false}}),
+                fill: None,
+                settle: None,
+            });
+            continue;
+        }
         let (kind, ns, source) = &pin.source;
         let copy = pinned_name(source, &run.cluster);
         let mut spec = pin.spec.clone();

@@ -169,6 +169,16 @@ fn a_bad_revision_is_reverted_by_a_per_spoke_pinned_source() {
     assert!(plan_pin(&run).unwrap_err().contains("cannot pin to \"main\""));
     let none = rollback_run("revision", &[(facts::PINS, "[]".into())]);
     assert!(plan_pin(&none).is_err());
+    // One with no earlier revision is resumed as it is, beside the one pinned.
+    let mut mixed = pins.clone();
+    mixed[1].revision.clear();
+    let run = rollback_run("revision", &[(facts::PINS, serde_json::to_string(&mixed).unwrap())]);
+    let writes = plan_pin(&run).unwrap();
+    assert_eq!(writes.len(), 3);
+    assert_eq!(
+        writes[2].body,
+        json!({"metadata": {"annotations": {SUSPENDED_REASON: null}}, "spec": {"suspend": false}})
+    );
 }
 
 #[test]

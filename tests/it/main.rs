@@ -17,6 +17,7 @@ mod layering;
 mod migration;
 mod propagation;
 mod read_only;
+mod rollback_pty;
 mod runbook;
 mod runs_pty;
 mod runs_view;

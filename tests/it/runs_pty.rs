@@ -16,9 +16,9 @@ const LIVE: Duration = Duration::from_secs(60);
 
 /// `fleetdeck sim` with a candidate, writing its kubeconfigs and audit logs in a
 /// temporary directory; stopped when dropped.
-struct Sim {
+pub(crate) struct Sim {
     child: std::process::Child,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Sim {
@@ -34,7 +34,7 @@ impl Sim {
     }
 
     /// A shipped scenario, by name.
-    fn shipped(scenario: &str) -> Self {
+    pub(crate) fn shipped(scenario: &str) -> Self {
         Self::serve(tempfile::tempdir().unwrap(), scenario)
     }
 
@@ -64,7 +64,7 @@ impl Sim {
         Self { child, dir }
     }
 
-    fn kubeconfig(&self, name: &str) -> String {
+    pub(crate) fn kubeconfig(&self, name: &str) -> String {
         self.dir.path().join(name).to_string_lossy().into_owned()
     }
 

@@ -448,7 +448,10 @@ fn settle_workload(st: &mut ClusterState, rt: &ResourceType, workload: &Value) {
             })
         }
         // A pod template a bad revision broke: its pods crash-loop, nothing is ready.
-        _ if workload.pointer(&format!("/spec/template/metadata/annotations/{}", BROKEN.replace('/', "~1"))).is_some() => {
+        _ if workload
+            .pointer(&format!("/spec/template/metadata/annotations/{}", BROKEN.replace('/', "~1")))
+            .is_some() =>
+        {
             let replicas = workload.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
             json!({
                 "observedGeneration": generation,

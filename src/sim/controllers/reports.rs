@@ -75,8 +75,11 @@ fn reference(object: &Value) -> Value {
 /// The report a bad revision's workloads get: every check fails on each Deployment of
 /// `namespace` (the findings fleetdeck's security trigger counts as new).
 pub fn bad_revision_report(st: &ClusterState, namespace: &str, revision: &str) -> Value {
-    let deployments: Vec<Value> =
-        st.store.list(&GroupResource::new("apps", "deployments"), Some(namespace), None).map(|(_, o)| o.value()).collect();
+    let deployments: Vec<Value> = st
+        .store
+        .list(&GroupResource::new("apps", "deployments"), Some(namespace), None)
+        .map(|(_, o)| o.value())
+        .collect();
     let results: Vec<Value> =
         deployments.iter().flat_map(|d| CHECKS.iter().map(|c| result(c, true, &reference(d)))).collect();
     json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",

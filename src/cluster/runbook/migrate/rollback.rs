@@ -176,15 +176,17 @@ impl Runner {
                         run.cluster, run.cluster
                     ));
                 }
+                let applied = text(k, "/status/lastAppliedRevision");
                 let Some(revision) = last_good_revision(k) else {
+                    // Nothing earlier to return to: it stays where it is, resumed.
                     lines.push(evidence(
-                        Verdict::Fail,
+                        Verdict::Pass,
                         format!(
-                            "Kustomization {}/{name}: its status.history holds no earlier revision that reconciled (Flux 2.7 keeps it; applied now: {})",
-                            run.cluster,
-                            text(k, "/status/lastAppliedRevision")
+                            "Kustomization {}/{name}: no earlier revision (applied: {applied}); resumed as it is",
+                            run.cluster
                         ),
                     ));
+                    pins.push(PinPlan { kustomization: name, source, spec: Value::Null, revision: String::new() });
                     continue;
                 };
                 let shared = ObjectRef::new(
@@ -307,14 +309,18 @@ impl Runner {
         judged(lines, BTreeMap::from([(facts::INCIDENT.to_owned(), incident), (facts::REASON.to_owned(), reason)]))
     }
 
-    /// Every object the rollback wrote, read back and compared with the plan.
+    /// Every object the rollback wrote, read back and compared with the plan's last
+    /// write to it (the revert resumes what the suspend suspended).
     async fn readback(&self, run: &Run) -> Checked {
         let mut lines = Vec::new();
-        for (s, w) in run.applied() {
+        let mut seen: Vec<(String, ObjectRef)> = Vec::new();
+        for (s, w) in run.applied().into_iter().rev() {
             let (Some(planned), Some(record)) = (run.planned(s, w), run.steps[s].writes.get(w)) else { continue };
-            if record.state != WriteState::Applied {
+            let id = (planned.context.clone(), planned.object.clone());
+            if record.state != WriteState::Applied || seen.contains(&id) {
                 continue;
             }
+            seen.push(id);
             let read = self.read(&planned.context, &planned.object).await;
             let label = planned.object.label();
             lines.push(match (planned.verb, read) {
@@ -465,7 +471,7 @@ impl Runner {
                     Err(e) => unread(e, &format!("Restore {name}")),
                 }
             }
-            "pinned-ready" | "released-ready" => self.kustomizations_at(run, condition == "pinned-ready").await,
+            "pinned-ready" | "released-ready" => self.kustomizations_at(run).await,
             "workloads-ready" => match self.workload_readiness(&run.context).await {
                 Ok(w) => {
                     let short: Vec<String> = w
@@ -497,9 +503,9 @@ impl Runner {
         }
     }
 
-    /// The spoke's Kustomizations Ready: at the pinned revision (`pinned`), or at their
+    /// The spoke's Kustomizations Ready: a pinned one at its pin, the others at their
     /// source's revision.
-    async fn kustomizations_at(&self, run: &Run, pinned: bool) -> Reading {
+    async fn kustomizations_at(&self, run: &Run) -> Reading {
         let kustomizations = match self.spoke_kustomizations(run).await {
             Ok(k) => k,
             Err(e) => return Reading::Paused(e),
@@ -512,8 +518,12 @@ impl Runner {
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
                 .is_some_and(|c| c.iter().any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True"));
-            let wanted = if pinned {
-                text(k, &format!("/metadata/annotations/{}", crate::fleet::summary::PINNED_REVISION.replace('/', "~1")))
+            let pin = text(
+                k,
+                &format!("/metadata/annotations/{}", crate::fleet::summary::PINNED_REVISION.replace('/', "~1")),
+            );
+            let wanted = if !pin.is_empty() {
+                pin
             } else {
                 let kind = text(k, "/spec/sourceRef/kind");
                 let ns = match text(k, "/spec/sourceRef/namespace") {
@@ -573,7 +583,7 @@ impl Runner {
         }
         if run.facts.get(facts::TARGET).is_none_or(|t| t != "undo")
             && let Reading::Pending(why) | Reading::Paused(why) | Reading::Broke(why) =
-                self.kustomizations_at(run, true).await
+                self.kustomizations_at(run).await
         {
             return Err(why);
         }

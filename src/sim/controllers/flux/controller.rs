@@ -147,9 +147,10 @@ impl Controller {
             let Some(rt) = st.registry.lookup(SOURCE_GROUP, "v1", plural).cloned() else { return };
             let generation = source.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
             let status = super::source_status(kind, ns, name, &pinned, &rfc3339(Timestamp::now()), generation);
-            let _ = write::modify_internal(&mut st, &Caller::system("source-controller"), &rt, ns, name, "status", |s| {
-                s["status"] = status;
-            });
+            let _ =
+                write::modify_internal(&mut st, &Caller::system("source-controller"), &rt, ns, name, "status", |s| {
+                    s["status"] = status;
+                });
             // The status change comes back through the feed and starts the followers.
             return;
         }
