@@ -194,7 +194,8 @@ pub fn detail(model: &Model, hints: &KeyHints, row_key: &RowKey, width: u16) -> 
         }
     }
     if let Some(secs) = run.facts.get(rb::TIME_TO_RECOVERY).and_then(|s| s.parse::<u64>().ok()) {
-        let text = format!("time to recovery {} (trigger to confirmed)", age(std::time::Duration::from_secs(secs)));
+        let ttr = if secs < 60 { format!("{secs}s") } else { format!("{}m{:02}s", secs / 60, secs % 60) };
+        let text = format!("time to recovery {ttr} (trigger to confirmed)");
         lines.push(field("Recovered", vec![Cell::new(text, Tone::Ok)]));
     }
     if !run.outcome.is_empty() {

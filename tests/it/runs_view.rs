@@ -438,3 +438,136 @@ fn a_held_runs_choices_name_the_keys_the_keymap_binds() {
         "{text}"
     );
 }
+
+/// A rollback of production-eu-1 to its last good revision, driven through the engine
+/// with the workflow's own plans, until `stop`.
+fn rollback(stop: impl Fn(&Run) -> bool) -> Run {
+    use fleetdeck::fleet::run::{Gate, StepSpec, StepState};
+    use fleetdeck::workflow::rollback::{self, PinPlan, facts};
+    let steps = rollback::rollback_steps("production-eu-1", "revision", &rollback::Settings::default());
+    let id = "20261201-103000-b4d4e1";
+    let mut run = Run::new(id, Workflow::Rollback, ("production-eu-1", "production-eu-1", "hub"), steps, alice(), t(0));
+    let line = "rollback suggested: production-eu-1 · service disruption for 2m · 3 workloads not ready";
+    run.facts.extend([
+        (facts::TARGET.to_owned(), "revision".to_owned()),
+        (facts::TRIGGER.to_owned(), line.to_owned()),
+        (facts::TRIGGERED_AT.to_owned(), t(-150).to_string()),
+    ]);
+    let mut at = 0;
+    let mut go = |run: &mut Run, event: Event| {
+        at += 1;
+        on(run, event, t(at), "alice@ops-laptop").expect("the engine takes the event");
+        if let Some(lock) = run.lock.as_mut() {
+            lock.renewed_at = t(at);
+        }
+    };
+    go(&mut run, Event::Begin);
+    while !run.state.finished() && !stop(&run) {
+        let step = run.step().unwrap().clone();
+        let event = match (&step.spec, step.state) {
+            (StepSpec::Check { check }, _) => {
+                let (text, facts): (&str, Vec<(&str, String)>) = match check.as_str() {
+                    "rollback-target" => {
+                        let pins = vec![
+                            PinPlan {
+                                kustomization: "policies".into(),
+                                source: ("GitRepository".into(), "flux-system".into(), "fleet-policies".into()),
+                                spec: serde_json::json!({"url": "https://git.example.com/platform/fleet-policies.git", "ref": {"branch": "main"}}),
+                                revision: "main@sha1:4507a1b2c3d4e5f60718293a4b5c6d7e8f901234".into(),
+                            },
+                            PinPlan {
+                                kustomization: "config".into(),
+                                source: ("OCIRepository".into(), "flux-system".into(), "platform-config".into()),
+                                spec: Value::Null,
+                                revision: String::new(),
+                            },
+                        ];
+                        (
+                            "Kustomization production-eu-1/policies: from main@sha1:c00c99d back to main@sha1:4507a1b",
+                            vec![
+                                (facts::KUSTOMIZATIONS, r#"["config","policies"]"#.to_owned()),
+                                (facts::PINS, serde_json::to_string(&pins).unwrap()),
+                                (facts::BACKUP, "frequent-20261201102945".to_owned()),
+                                (facts::NAMESPACES, r#"["payments","storefront"]"#.to_owned()),
+                            ],
+                        )
+                    }
+                    "rollback-notify" => (
+                        "Alertmanager http://alertmanager.ops:9093: alert FleetdeckRollback posted (200)",
+                        vec![(facts::INCIDENT, "INC-4711".into()), (facts::REASON, "payments down".into())],
+                    ),
+                    "rollback-readback" => ("Kustomization production-eu-1/policies: shows the patch", vec![]),
+                    "rollback-security" => ("0 failed policy results, the rollback point had 0", vec![]),
+                    "rollback-recovery" => (
+                        "time to recovery 4m12s (from when the trigger fired to confirmed)",
+                        vec![(facts::TIME_TO_RECOVERY, "252".into())],
+                    ),
+                    other => (other, vec![]),
+                };
+                Event::Checked {
+                    verdict: Verdict::Pass,
+                    evidence: vec![Evidence { verdict: Verdict::Pass, text: text.into() }],
+                    facts: facts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                }
+            }
+            (StepSpec::ChangeSet { plan, writes, .. }, StepState::Running) if writes.is_empty() => {
+                Event::Planned(match plan.as_str() {
+                    "rollback-suspend" => rollback::plan_suspend(&run),
+                    "rollback-restore" => rollback::plan_restore(&run),
+                    _ => rollback::plan_pin(&run),
+                })
+            }
+            (StepSpec::ChangeSet { writes, .. }, StepState::Running) if step.preview.is_empty() => {
+                Event::Previewed(Ok(writes
+                    .iter()
+                    .map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label()))
+                    .collect()))
+            }
+            (StepSpec::ChangeSet { confirm, .. }, StepState::Waiting) => Event::Typed(confirm.clone()),
+            (StepSpec::ChangeSet { .. }, _) => {
+                let w = step.writes.iter().position(|w| w.state != fleetdeck::fleet::run::WriteState::Applied).unwrap();
+                if step.writes[w].state == fleetdeck::fleet::run::WriteState::Sent {
+                    Event::Written { write: w, result: Ok(()) }
+                } else {
+                    Event::Prepared { write: w, result: Ok(Prepared::Previous(Value::Null)) }
+                }
+            }
+            (StepSpec::Wait { condition, .. }, _) => Event::Progress {
+                text: match condition.as_str() {
+                    "restore-completed" => "Restore fleetdeck-rollback-production-eu-1-20261201103000 Completed: 17 of 17 items restored, 0 warnings, 0 errors".into(),
+                    "recovered" => "healthy for 2m of 2m".into(),
+                    other => format!("{other}: holds"),
+                },
+                held: true,
+            },
+            (StepSpec::Gate { gate: Gate::Attest { .. } }, _) => {
+                Event::Attested("INC-4711 payments down after the policies rollout".into())
+            }
+            (StepSpec::Gate { .. }, _) => Event::Typed("production-eu-1".into()),
+        };
+        go(&mut run, event);
+        assert!(run.state != fleetdeck::fleet::run::RunState::Failed, "{}", run.outcome);
+    }
+    run
+}
+
+#[test]
+fn a_rollback_at_each_stage() {
+    use fleetdeck::fleet::run::{StepSpec, StepState};
+    let waiting = |plan: &'static str| {
+        move |r: &Run| {
+            r.step().is_some_and(|s| {
+                s.state == StepState::Waiting && matches!(&s.spec, StepSpec::ChangeSet { plan: p, .. } if p == plan)
+            })
+        }
+    };
+    let stages: Vec<(&str, Run)> = vec![
+        ("incident", rollback(|r| r.step().is_some_and(|s| matches!(s.spec, StepSpec::Gate { .. })))),
+        ("suspend", rollback(waiting("rollback-suspend"))),
+        ("revert", rollback(waiting("rollback-revert"))),
+        ("recovered", rollback(|_| false)),
+    ];
+    for (stage, run) in stages {
+        snapshot_opened(run, &format!("rollback_{stage}"), 400);
+    }
+}
