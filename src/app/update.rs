@@ -673,6 +673,52 @@ mod tests {
     }
 
     #[test]
+    fn a_deployment_short_of_replicas_fires_the_disruption_trigger_posted_once_then_clears() {
+        use crate::fleet::summary::WorkloadSummary;
+        let settings = ModelSettings { writable: true, ..ModelSettings::default() };
+        let mut m = Model::new(&[spec("hub", true), spec("prod-a", false)], settings, t(0));
+        connect(&mut m, 0);
+        connect(&mut m, 1);
+        let api = |ready| {
+            let w = WorkloadSummary {
+                namespace: "payments".into(),
+                name: "api".into(),
+                replicas: 3,
+                ready,
+                unavailable_since: None,
+            };
+            vec![(("payments".into(), "api".into()), Summary::Workload(w))]
+        };
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Relist { cluster: 1, kind: Kind::Deployment, items: api(1), at: t(10) }),
+        );
+        let probe = |m: &mut Model, at: i64| {
+            let sample = Sample::new(t(at), Ok(Duration::from_millis(4)));
+            update(m, Msg::Engine(EngineEvent::Probe { cluster: 1, sample }));
+        };
+        probe(&mut m, 100);
+        assert!(update(&mut m, Msg::Tick(t(100))).is_empty(), "short for 90 s: watching, not firing");
+        assert_eq!(m.derived().firing().count(), 0);
+        probe(&mut m, 131);
+        let effects = update(&mut m, Msg::Tick(t(131)));
+        let [Effect::PostTrigger { name, message, namespace, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+        assert_eq!(message, "rollback suggested: prod-a · service disruption for 2m · payments/api not ready");
+        assert_eq!(name, &format!("fleetdeck-trigger.prod-a.disruption.{}", t(10).as_second()));
+        assert_eq!(namespace, "default", "no registration: the hub's default namespace");
+        probe(&mut m, 140);
+        assert!(update(&mut m, Msg::Tick(t(140))).is_empty(), "posted once");
+        // Ready again: cleared.
+        update(
+            &mut m,
+            Msg::Engine(EngineEvent::Relist { cluster: 1, kind: Kind::Deployment, items: api(3), at: t(150) }),
+        );
+        update(&mut m, Msg::Tick(t(151)));
+        assert_eq!(m.derived().firing().count(), 0);
+        assert!(m.fleet.clusters()[1].unready.is_empty());
+    }
+
+    #[test]
     fn the_hub_join_gives_roles() {
         let mut m = model();
         let ks = KustomizationSummary {
