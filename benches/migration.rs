@@ -12,46 +12,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, StepTimes, env, median, own_cpu};
-use fleetdeck::cluster::runbook::{MigrationSettings, RunSettings, Runner, Update};
+use common::{SimProcess, StepTimes, drive, env, median};
+use fleetdeck::cluster::runbook::{MigrationSettings, RunSettings, Runner};
 use fleetdeck::cluster::write::{WriteAccess, Writer};
 use fleetdeck::cluster::{Selection, contexts};
-use fleetdeck::fleet::run::{Gate, Run, RunState, StepSpec, StepState, Workflow};
-use fleetdeck::workflow::runbook::Event;
-use tokio::sync::mpsc;
-
-/// Drives a run to its end, confirming its change sets and attesting its gates; the run
-/// and this process's CPU time over it.
-async fn drive(runner: Arc<Runner>, run: Run, rv: String) -> (Run, Duration) {
-    let (tx, rx) = mpsc::channel(8);
-    let (out, mut updates) = mpsc::channel(256);
-    let cpu = own_cpu();
-    tokio::spawn(runner.drive(run, rv, Event::Begin, rx, out));
-    let mut answered = std::collections::BTreeSet::new();
-    loop {
-        match updates.recv().await.expect("the runner reports") {
-            Update::Run(r) => {
-                assert!(!r.held(), "held at {:?}: {}", r.step().map(|s| &s.name), r.outcome);
-                let Some(step) = r.step().filter(|s| s.state == StepState::Waiting && r.state == RunState::Waiting)
-                else {
-                    continue;
-                };
-                if !answered.insert(r.current) {
-                    continue;
-                }
-                let event = match &step.spec {
-                    StepSpec::ChangeSet { confirm, .. } => Event::Typed(confirm.clone()),
-                    StepSpec::Gate { gate: Gate::Attest { .. } } => Event::Attested("done".into()),
-                    StepSpec::Gate { gate: Gate::Confirm { expected, .. } } => Event::Typed(expected.clone()),
-                    _ => continue,
-                };
-                tx.send(event).await.unwrap();
-            }
-            Update::Ended(r) => return (*r, own_cpu().saturating_sub(cpu)),
-            Update::Refused(why) | Update::Lost(why) => panic!("{why}"),
-        }
-    }
-}
+use fleetdeck::fleet::run::{RunState, Workflow};
 
 async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
     let kc = contexts::load(Some(kubeconfig)).unwrap();
@@ -72,7 +37,7 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
         let started = Instant::now();
         let (run, rv) =
             runner.start(Workflow::Migrate, "staging-eu-2", "staging-eu-2", Default::default()).await.expect("starts");
-        let (run, cpu) = drive(runner.clone(), run, rv).await;
+        let (run, cpu) = drive(runner.clone(), run, rv, "done").await;
         assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
         let total = started.elapsed();
         steps.add(&run);
@@ -88,7 +53,7 @@ async fn migrations(kubeconfig: &std::path::Path, runs: u64) {
             .start(Workflow::Unregister, "staging-eu-2", "staging-eu-2", Default::default())
             .await
             .expect("starts");
-        let (off, _) = drive(runner.clone(), off, rv).await;
+        let (off, _) = drive(runner.clone(), off, rv, "done").await;
         assert_eq!(off.state, RunState::Succeeded, "{}", off.outcome);
     }
     steps.print(runs);

@@ -20,52 +20,17 @@ mod pty;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, StepTimes, env, median, own_cpu};
-use fleetdeck::cluster::runbook::{RunSettings, Runner, Update};
+use common::{SimProcess, StepTimes, drive, env, median};
+use fleetdeck::cluster::runbook::{RunSettings, Runner};
 use fleetdeck::cluster::write::{WriteAccess, Writer};
 use fleetdeck::cluster::{Selection, contexts};
-use fleetdeck::fleet::run::{Gate, Run, RunState, StepSpec, StepState, Workflow};
+use fleetdeck::fleet::run::{Run, RunState, Workflow};
 use fleetdeck::workflow::rollback::facts;
-use fleetdeck::workflow::runbook::Event;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use pty::Pty;
-use tokio::sync::mpsc;
 
 const WINDOW: Duration = Duration::from_secs(10);
-
-/// Drives a run to its end, confirming its change sets and attesting its gates; the run
-/// and this process's CPU time over it.
-async fn drive(runner: Arc<Runner>, run: Run, rv: String) -> (Run, Duration) {
-    let (tx, rx) = mpsc::channel(8);
-    let (out, mut updates) = mpsc::channel(256);
-    let cpu = own_cpu();
-    tokio::spawn(runner.drive(run, rv, Event::Begin, rx, out));
-    let mut answered = std::collections::BTreeSet::new();
-    loop {
-        match updates.recv().await.expect("the runner reports") {
-            Update::Run(r) => {
-                assert!(!r.held(), "held at {:?}: {}", r.step().map(|s| &s.name), r.outcome);
-                let Some(step) = r.step().filter(|s| s.state == StepState::Waiting && r.state == RunState::Waiting)
-                else {
-                    continue;
-                };
-                if !answered.insert(r.current) {
-                    continue;
-                }
-                let event = match &step.spec {
-                    StepSpec::ChangeSet { confirm, .. } => Event::Typed(confirm.clone()),
-                    StepSpec::Gate { gate: Gate::Attest { .. } } => Event::Attested("INC-1 the bench".into()),
-                    StepSpec::Gate { gate: Gate::Confirm { expected, .. } } => Event::Typed(expected.clone()),
-                    _ => continue,
-                };
-                tx.send(event).await.unwrap();
-            }
-            Update::Ended(r) => return (*r, own_cpu().saturating_sub(cpu)),
-            Update::Refused(why) | Update::Lost(why) => panic!("{why}"),
-        }
-    }
-}
 
 /// Whether payments/api on the spoke has lost its ready replicas.
 async fn broken(api: &Api<Deployment>) -> bool {
@@ -131,7 +96,7 @@ fn one(bin: &str, runtime: &tokio::runtime::Runtime) -> (f64, Run, Duration, Dur
     let (run, rv) = runtime
         .block_on(runner.start(Workflow::Rollback, "production-eu-1", "production-eu-1", start))
         .expect("starts");
-    let (run, cpu) = runtime.block_on(drive(runner, run, rv));
+    let (run, cpu) = runtime.block_on(drive(runner, run, rv, "INC-1 the bench"));
     assert_eq!(run.state, RunState::Succeeded, "{}", run.outcome);
     (past_window, run, started.elapsed(), cpu)
 }

@@ -155,3 +155,45 @@ impl StepTimes {
         }
     }
 }
+
+/// Drives a run to its end, confirming its change sets and attesting its gates; the run
+/// and this process's CPU time over it.
+pub async fn drive(
+    runner: std::sync::Arc<fleetdeck::cluster::runbook::Runner>,
+    run: fleetdeck::fleet::run::Run,
+    rv: String,
+    note: &str,
+) -> (fleetdeck::fleet::run::Run, Duration) {
+    use fleetdeck::cluster::runbook::Update;
+    use fleetdeck::fleet::run::{Gate, RunState, StepSpec, StepState};
+    use fleetdeck::workflow::runbook::Event;
+    use tokio::sync::mpsc;
+    let (tx, rx) = mpsc::channel(8);
+    let (out, mut updates) = mpsc::channel(256);
+    let cpu = own_cpu();
+    tokio::spawn(runner.drive(run, rv, Event::Begin, rx, out));
+    let mut answered = std::collections::BTreeSet::new();
+    loop {
+        match updates.recv().await.expect("the runner reports") {
+            Update::Run(r) => {
+                assert!(!r.held(), "held at {:?}: {}", r.step().map(|s| &s.name), r.outcome);
+                let Some(step) = r.step().filter(|s| s.state == StepState::Waiting && r.state == RunState::Waiting)
+                else {
+                    continue;
+                };
+                if !answered.insert(r.current) {
+                    continue;
+                }
+                let event = match &step.spec {
+                    StepSpec::ChangeSet { confirm, .. } => Event::Typed(confirm.clone()),
+                    StepSpec::Gate { gate: Gate::Attest { .. } } => Event::Attested(note.into()),
+                    StepSpec::Gate { gate: Gate::Confirm { expected, .. } } => Event::Typed(expected.clone()),
+                    _ => continue,
+                };
+                tx.send(event).await.unwrap();
+            }
+            Update::Ended(r) => return (*r, own_cpu().saturating_sub(cpu)),
+            Update::Refused(why) | Update::Lost(why) => panic!("{why}"),
+        }
+    }
+}

@@ -14,6 +14,7 @@ use crate::action::{Action, Pane};
 use crate::derive::RowKey;
 use crate::fleet::registry::ContextRole;
 use crate::fleet::run::{Gate, RUN_NAMESPACE, Run, RunState, StepSpec, StepState, Workflow};
+use crate::workflow::rollback::facts as rollback_facts;
 use crate::workflow::runbook::{Event, undoable};
 
 /// What the runner reports (`cluster::runbook::Update`, as the model takes it).
@@ -38,16 +39,6 @@ pub enum RunPrompt {
 
 /// The commands of the command line.
 pub const COMMANDS: [&str; 5] = ["migrate", "register", "release", "rollback", "unregister"];
-
-/// What a rollback run starts from (its facts): the trigger it answers, when that fired,
-/// the target the operator chose, and the failed policy results before the revision.
-pub mod rollback_facts {
-    pub const TRIGGER: &str = "trigger";
-    pub const TRIGGERED_AT: &str = "triggered_at";
-    pub const TARGET: &str = "target";
-    pub const BACKUP: &str = "backup";
-    pub const VIOLATIONS_BASELINE: &str = "violations_baseline";
-}
 
 fn notice(model: &mut Model, text: impl Into<String>) {
     model.ui.notice = Some((text.into(), model.now));

@@ -370,9 +370,7 @@ pub enum Reading {
 
 /// A Velero Backup's phase, with Velero's counts.
 pub fn backup_reading(name: &str, backup: &Value) -> Reading {
-    let text = |p: &str| crate::fields::text(backup, p);
     let int = |p: &str| crate::fields::int(backup, p);
-    let phase = text("/status/phase");
     let counts = format!(
         "{} of {} items, {} errors, {} warnings",
         int("/status/progress/itemsBackedUp"),
@@ -380,15 +378,24 @@ pub fn backup_reading(name: &str, backup: &Value) -> Reading {
         int("/status/errors"),
         int("/status/warnings")
     );
+    velero_reading(&format!("Backup {name}"), backup, &counts, "")
+}
+
+/// A Velero Backup's or Restore's reading by its phase: Completed holds; a terminal
+/// failure breaks (with `failureReason`, and `hint` for where to look); anything else is
+/// pending, with `counts`.
+pub fn velero_reading(what: &str, object: &Value, counts: &str, hint: &str) -> Reading {
+    let text = |p: &str| crate::fields::text(object, p);
+    let phase = text("/status/phase");
     match phase.as_str() {
-        "Completed" => Reading::Held(format!("Backup {name} Completed: {counts}")),
+        "Completed" => Reading::Held(format!("{what} Completed: {counts}")),
         "PartiallyFailed" | "Failed" | "FailedValidation" => {
             let reason = text("/status/failureReason");
             let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
-            Reading::Broke(format!("Backup {name} {phase}{why}: {counts}"))
+            Reading::Broke(format!("{what} {phase}{why}: {counts}{hint}"))
         }
-        "" | "New" => Reading::Pending(format!("Backup {name} is waiting for Velero")),
-        other => Reading::Pending(format!("Backup {name} {other}: {counts}")),
+        "" | "New" => Reading::Pending(format!("{what} is waiting for Velero")),
+        other => Reading::Pending(format!("{what} {other}: {counts}")),
     }
 }
 

@@ -27,7 +27,9 @@ use crate::fleet::run::{
 };
 use crate::fleet::summary::{PINNED_FROM, PINNED_REVISION, SUSPENDED_REASON};
 
-/// The facts a rollback run keeps (beside what it starts with, `app::runs::rollback_facts`).
+/// The facts a rollback run keeps: what it starts with (the trigger it answers, when that
+/// fired, the target, the backup the operator named, the failed policy results before the
+/// revision), and what its steps find.
 pub mod facts {
     /// `undo` or `revision`.
     pub const TARGET: &str = "target";
@@ -471,10 +473,7 @@ pub fn last_good_revision(kustomization: &Value) -> Option<String> {
 
 /// A Velero Restore's phase, with its warnings and errors.
 pub fn restore_reading(name: &str, restore: &Value) -> super::migrate::Reading {
-    use super::migrate::Reading;
-    let text = |p: &str| crate::fields::text(restore, p);
     let int = |p: &str| crate::fields::int(restore, p);
-    let phase = text("/status/phase");
     let counts = format!(
         "{} of {} items restored, {} warnings, {} errors",
         int("/status/progress/itemsRestored"),
@@ -482,16 +481,8 @@ pub fn restore_reading(name: &str, restore: &Value) -> super::migrate::Reading {
         int("/status/warnings"),
         int("/status/errors")
     );
-    match phase.as_str() {
-        "Completed" => Reading::Held(format!("Restore {name} Completed: {counts}")),
-        "PartiallyFailed" | "Failed" | "FailedValidation" => {
-            let reason = text("/status/failureReason");
-            let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
-            Reading::Broke(format!("Restore {name} {phase}{why}: {counts} (velero restore describe {name} --details)"))
-        }
-        "" | "New" => Reading::Pending(format!("Restore {name} is waiting for Velero")),
-        other => Reading::Pending(format!("Restore {name} {other}: {counts}")),
-    }
+    let hint = format!(" (velero restore describe {name} --details)");
+    super::migrate::velero_reading(&format!("Restore {name}"), restore, &counts, &hint)
 }
 
 /// The newest usable backup of the cluster taken before `before` (Completed, or

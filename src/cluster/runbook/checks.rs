@@ -457,18 +457,7 @@ impl Runner {
                 Ok(None) => return Err(Reading::Pending(format!("{} is gone from the hub", k.label()))),
                 Err(e) => return Err(unread(e, &k.label())),
             };
-            let kind = text(&object, "/spec/sourceRef/kind");
-            let ns = match text(&object, "/spec/sourceRef/namespace") {
-                n if n.is_empty() => k.namespace.clone(),
-                n => n,
-            };
-            let source = ObjectRef::new(
-                "source.toolkit.fluxcd.io/v1",
-                &kind,
-                &crate::fleet::run::plural_of(&kind),
-                &ns,
-                &text(&object, "/spec/sourceRef/name"),
-            );
+            let source = ObjectRef::source_of(&object);
             let source_revision = self
                 .get(hub, &source)
                 .await

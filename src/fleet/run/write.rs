@@ -43,6 +43,24 @@ impl ObjectRef {
         }
     }
 
+    /// A Flux Kustomization's `spec.sourceRef`, its namespace defaulted to the
+    /// Kustomization's own, as Flux does.
+    pub fn source_of(kustomization: &Value) -> Self {
+        let text = |p: &str| kustomization.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = text("/spec/sourceRef/kind");
+        let namespace = match text("/spec/sourceRef/namespace") {
+            n if n.is_empty() => text("/metadata/namespace"),
+            n => n,
+        };
+        Self {
+            api_version: "source.toolkit.fluxcd.io/v1".to_owned(),
+            plural: plural_of(&kind),
+            kind,
+            namespace,
+            name: text("/spec/sourceRef/name"),
+        }
+    }
+
     /// "ServiceAccount kube-system/fleetdeck-hub", "Namespace edge-eu-1".
     pub fn label(&self) -> String {
         if self.namespace.is_empty() {

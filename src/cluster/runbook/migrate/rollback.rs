@@ -162,14 +162,8 @@ impl Runner {
             let mut pins = Vec::new();
             for k in &kustomizations {
                 let name = text(k, "/metadata/name");
-                let source = (
-                    text(k, "/spec/sourceRef/kind"),
-                    match text(k, "/spec/sourceRef/namespace") {
-                        n if n.is_empty() => run.cluster.clone(),
-                        n => n,
-                    },
-                    text(k, "/spec/sourceRef/name"),
-                );
+                let shared = ObjectRef::source_of(k);
+                let source = (shared.kind.clone(), shared.namespace.clone(), shared.name.clone());
                 if k.pointer(&format!("/metadata/annotations/{}", PINNED_FROM.replace('/', "~1"))).is_some() {
                     return failed(format!(
                         "Kustomization {}/{name} is already pinned: release it first (:release {})",
@@ -189,13 +183,6 @@ impl Runner {
                     pins.push(PinPlan { kustomization: name, source, spec: Value::Null, revision: String::new() });
                     continue;
                 };
-                let shared = ObjectRef::new(
-                    "source.toolkit.fluxcd.io/v1",
-                    &source.0,
-                    &crate::fleet::run::plural_of(&source.0),
-                    &source.1,
-                    &source.2,
-                );
                 let spec = match self.get(&run.hub, &shared).await {
                     Ok(Some(s)) => s.get("spec").cloned().unwrap_or(json!({})),
                     Ok(None) => return failed(format!("{} is gone from the hub", shared.label())),
@@ -401,14 +388,8 @@ impl Runner {
                 continue;
             }
             let name = text(k, "/metadata/name");
-            let copy = (
-                text(k, "/spec/sourceRef/kind"),
-                match text(k, "/spec/sourceRef/namespace") {
-                    n if n.is_empty() => run.cluster.clone(),
-                    n => n,
-                },
-                text(k, "/spec/sourceRef/name"),
-            );
+            let followed = ObjectRef::source_of(k);
+            let copy = (followed.kind, followed.namespace, followed.name);
             lines.push(evidence(
                 Verdict::Pass,
                 format!(
@@ -525,18 +506,7 @@ impl Runner {
             let wanted = if !pin.is_empty() {
                 pin
             } else {
-                let kind = text(k, "/spec/sourceRef/kind");
-                let ns = match text(k, "/spec/sourceRef/namespace") {
-                    n if n.is_empty() => run.cluster.clone(),
-                    n => n,
-                };
-                let source = ObjectRef::new(
-                    "source.toolkit.fluxcd.io/v1",
-                    &kind,
-                    &crate::fleet::run::plural_of(&kind),
-                    &ns,
-                    &text(k, "/spec/sourceRef/name"),
-                );
+                let source = ObjectRef::source_of(k);
                 match self.get(&run.hub, &source).await {
                     Ok(Some(s)) => text(&s, "/status/artifact/revision"),
                     Ok(None) => return Reading::Pending(format!("{} is gone", source.label())),
