@@ -59,10 +59,11 @@ fn one(bin: &str, runtime: &tokio::runtime::Runtime) -> (f64, Run, Duration, Dur
     let journal = fleetdeck::journal::Journal::at(dir.path().join("journal.jsonl"));
     let writer = Arc::new(Writer::new(WriteAccess::operator_session(), &specs, Duration::from_secs(5), journal));
     let options = kube::config::KubeConfigOptions { context: Some("production-eu-1".into()), ..Default::default() };
-    let client = runtime
-        .block_on(kube::Config::from_custom_kubeconfig(kc.clone(), &options))
-        .map(|c| kube::Client::try_from(c).unwrap())
-        .unwrap();
+    // The client's buffer is spawned on the runtime it is made in.
+    let client = runtime.block_on(async {
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &options).await.unwrap();
+        kube::Client::try_from(config).unwrap()
+    });
     let api: Api<Deployment> = Api::namespaced(client, "payments");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !runtime.block_on(broken(&api)) {
