@@ -333,3 +333,26 @@ async fn a_wait_pauses_while_its_cluster_does_not_answer_and_its_time_away_is_no
     assert!(paused.starts_with("paused: cannot read Kustomization edge-eu-1/"), "{paused:?}");
     assert_eq!(ended.state, RunState::Succeeded, "{}", ended.outcome);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_pauses_the_run_going_on_its_cluster_instead_of_waiting_for_it() {
+    let fleet = fleet_with_candidate().await;
+    let (_dir, journal) = common::temp_journal();
+    let first = runner(&fleet, &[], journal.clone()).await;
+    let (run, _) = first.start(Workflow::Unregister, "staging-eu-1", "staging-eu-1", Default::default()).await.unwrap();
+    let second = runner(&fleet, &[], journal).await;
+    let facts = [("target".to_owned(), "revision".to_owned())].into();
+    let (rollback, _) = second.start(Workflow::Rollback, "staging-eu-1", "staging-eu-1", facts).await.expect("starts");
+    assert_eq!(
+        rollback.facts.get(fleetdeck::workflow::rollback::facts::PAUSED_RUNS),
+        Some(&format!("{} (unregister)", run.id))
+    );
+    let runs = second.list().await.unwrap();
+    let paused = &runs.iter().find(|(r, _)| r.id == run.id).unwrap().0;
+    let lock = paused.lock.as_ref().expect("held");
+    assert_eq!(lock.holder.id, second.session().id, "its lock is the rollback's session's now");
+    assert!(paused.facts.get("paused_by").is_some_and(|b| b.starts_with("a rollback by")));
+    // A second rollback on the cluster waits for the first, as any run does.
+    let blocked = first.start(Workflow::Rollback, "staging-eu-1", "staging-eu-1", Default::default()).await;
+    assert!(matches!(blocked, Err(Blocked::Busy(_))), "{blocked:?}");
+}

@@ -210,19 +210,17 @@ impl Runner {
     ) -> Result<(Run, String), Blocked> {
         let hub = self.hub()?;
         let now = Timestamp::now();
-        let mut runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
-        // A rollback does not wait for the runs going on the cluster: it pauses them.
+        let runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
+        // What holds the cluster against this run: any unfinished run, but for a
+        // rollback only another rollback; it pauses the others.
+        let holds = |r: &Run| workflow != Workflow::Rollback || r.workflow == Workflow::Rollback;
+        let holding =
+            |runs: Vec<(Run, String)>| -> Vec<(Run, String)> { runs.into_iter().filter(|(r, _)| holds(r)).collect() };
+        self.free(&holding(runs.clone()), cluster, None, now)?;
         let mut paused = Vec::new();
         if workflow == Workflow::Rollback {
-            let others =
-                runs.iter().any(|(r, _)| r.cluster == cluster && !r.state.finished() && r.workflow != workflow);
-            if others {
-                paused = self.pause_runs(&runs, cluster).await;
-                runs = self.list().await.map_err(|e| Blocked::Failed(format!("cannot read the hub's runs: {e}")))?;
-                runs.retain(|(r, _)| r.workflow == Workflow::Rollback || r.cluster != cluster);
-            }
+            paused = self.pause_runs(&runs, cluster).await;
         }
-        self.free(&runs, cluster, None, now)?;
         let rollback = &self.settings.rollback;
         let steps = match workflow {
             Workflow::Register => register::register_steps(cluster, &self.settings.register),
@@ -244,7 +242,7 @@ impl Runner {
         self.save(&mut run, &mut rv).await.map_err(Blocked::Failed)?;
         // Two sessions that started at once: the earlier run keeps the cluster.
         let runs = self.list().await.map_err(Blocked::Failed)?;
-        if let Err(blocked) = self.free(&runs, cluster, Some(&run), now) {
+        if let Err(blocked) = self.free(&holding(runs), cluster, Some(&run), now) {
             run.state = RunState::Aborted;
             run.outcome = "another session started a run on the cluster at the same time".into();
             run.lock = None;
