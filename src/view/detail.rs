@@ -144,6 +144,23 @@ pub fn detail(model: &Model, derived: &Derived, key: &RowKey, width: u16) -> Opt
         None => Cell::muted("no data yet"),
     };
     lines.push(field("Freshness", vec![fresh]));
+    // The rollback triggers: firing (the red line's), or watching with how far they are
+    // (`failed checks 3/5`).
+    let triggers: Vec<Cell> = if v.triggers.is_empty() {
+        vec![Cell::new("none", Tone::Ok)]
+    } else {
+        v.triggers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| {
+                let (word, tone) = if t.firing { ("firing", Tone::Crit) } else { ("watching", Tone::Warn) };
+                let sep = (i > 0).then(|| Cell::muted(" · "));
+                let text = format!("{} {word}: {} (since {} ago)", t.kind.label(), t.detail, age(ago(now, t.since)));
+                sep.into_iter().chain([Cell::new(text, tone)])
+            })
+            .collect()
+    };
+    lines.push(field("Rollback", triggers));
 
     lines.push(Vec::new());
     let (ready, total) = c.node_counts();
