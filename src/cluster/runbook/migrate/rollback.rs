@@ -123,6 +123,7 @@ impl Runner {
                 format!("paused the runs going on the cluster: {paused} (resume them from the runs pane afterwards)"),
             ));
         }
+        let answers = lines.len();
         let kustomizations = match self.spoke_kustomizations(run).await {
             Ok(k) => k,
             Err(e) => return failed(format!("cannot read the hub's Kustomizations: {e}")),
@@ -248,6 +249,9 @@ impl Runner {
             ),
         ));
         out.extend([json_fact(facts::NAMESPACES, &namespaces)]);
+        // What it returns to first (a passed step shows its first line), what it
+        // answers last.
+        lines.rotate_left(answers);
         judged(lines, out)
     }
 
