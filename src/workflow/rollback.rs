@@ -50,8 +50,7 @@ pub mod facts {
     pub const PAUSED_RUNS: &str = "paused_runs";
     pub const INCIDENT: &str = "incident";
     pub const REASON: &str = "reason";
-    /// When the cluster was first seen healthy again, and when that was confirmed.
-    pub const HEALTHY_SINCE: &str = "healthy_since";
+    /// When the recovery was confirmed, and the time to recovery in seconds.
     pub const RECOVERED_AT: &str = "recovered_at";
     pub const TIME_TO_RECOVERY: &str = "time_to_recovery_secs";
 }
