@@ -103,9 +103,28 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Print the report as JSON (the shape the README documents) instead of text.
+    /// Print the report as JSON (the shape the README documents) instead of text; the
+    /// same as `--format json`.
     #[arg(long)]
     pub json: bool,
+    /// text, json, or openmetrics: one snapshot in the OpenMetrics exposition (for a
+    /// node exporter's textfile collector).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Openmetrics,
+}
+
+impl CheckArgs {
+    /// The format asked for (`--json` is `--format json`).
+    pub fn format(&self) -> CheckFormat {
+        if self.json { CheckFormat::Json } else { self.format }
+    }
 }
 
 #[derive(Debug, Args)]

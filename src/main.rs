@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let _ = install_error_reports();
     let cli = Cli::parse();
     let check_json = match &cli.command {
-        Some(Command::Check(args)) => Some(args.json),
+        Some(Command::Check(args)) => Some(args.format() == fleetdeck::cli::CheckFormat::Json),
         _ => None,
     };
     let runs = matches!(cli.command, Some(Command::Runs(_)));
@@ -230,11 +230,15 @@ async fn check(
     let specs = contexts::resolve(&kc, &selection(hub, config)).await?;
     let report = fleetdeck::check::run(specs, config).await;
     let mut out = Vec::new();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        out.push(b'\n');
-    } else {
-        fleetdeck::check::write_text(&report, &mut out)?;
+    match args.format() {
+        fleetdeck::cli::CheckFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            out.push(b'\n');
+        }
+        fleetdeck::cli::CheckFormat::Openmetrics => {
+            out.extend(fleetdeck::derive::metrics::openmetrics(&report, None).into_bytes())
+        }
+        fleetdeck::cli::CheckFormat::Text => fleetdeck::check::write_text(&report, &mut out)?,
     }
     print_all(&out)?;
     Ok(ExitCode::from(report.status.exit_code() as u8))

@@ -15,6 +15,7 @@ pub mod backups;
 pub mod cluster;
 pub mod judge;
 pub mod keys;
+pub mod metrics;
 pub mod propagation;
 pub mod report;
 pub mod runs;

@@ -147,3 +147,51 @@ async fn findings_degrade_at_the_severity_threshold_only() {
     assert!(c["violations_by_severity"]["high"].as_i64().unwrap() >= 1, "{c}");
     fleet.stop().await;
 }
+
+/// Debian's `promtool` (package `prometheus`), or the instruction to install it.
+fn promtool() -> String {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            panic!("the OpenMetrics test lints with promtool: install Debian's package with `apt-get install prometheus` (.ci/run does)")
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_prints_a_snapshot_in_openmetrics_that_promtool_accepts() {
+    let fleet = common::live_fleet(2, Scenario::load("healthy").unwrap()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let path = kubeconfig.display().to_string();
+    let args = ["check", "--format", "openmetrics", "--kubeconfig", &path];
+    let out = tokio::process::Command::from(common::cli(&args, home.path())).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    let spoke = fleet.clusters().iter().find(|c| c.info.role == ClusterRole::Spoke).unwrap().name().to_owned();
+    for line in [
+        "fleetdeck_fleet_status{status=\"healthy\"} 1.0".to_owned(),
+        format!("fleetdeck_cluster_up{{cluster=\"{spoke}\"}} 1.0"),
+        format!("fleetdeck_cluster_state{{cluster=\"{spoke}\",state=\"live\"}} 1.0"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    assert!(text.contains(&format!("fleetdeck_cluster_api_latency_seconds{{cluster=\"{spoke}\",percentile=\"95\"}}")));
+    // The real linter, as a textfile collector's user would run it.
+    let mut lint = std::process::Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    lint.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let linted = lint.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&linted.stdout), String::from_utf8_lossy(&linted.stderr));
+    assert!(linted.status.success(), "promtool check metrics: {said}\n{text}");
+    assert!(said.trim().is_empty(), "promtool's lint findings: {said}");
+}
