@@ -48,7 +48,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// The report as OpenMetrics text, every series labelled `shard` when one is named.
 pub fn openmetrics(report: &FleetReport, shard: Option<&str>) -> String {
-    let mut registry = match shard {
+    let registry = match shard {
         Some(s) => Registry::with_prefix_and_labels("fleetdeck", [("shard".into(), s.to_owned().into())].into_iter()),
         None => Registry::with_prefix("fleetdeck"),
     };
