@@ -43,8 +43,8 @@ impl CheckSettings {
     }
 }
 
-/// Whether a cluster has told all it will tell a check.
-fn settled(model: &Model, index: usize, settings: &CheckSettings, now: Timestamp) -> bool {
+/// Whether a cluster has told all it will tell a check (and `serve`'s `/readyz`).
+pub fn settled(model: &Model, index: usize, settings: &CheckSettings, now: Timestamp) -> bool {
     let c = &model.fleet.clusters()[index];
     match c.state(now, model.fleet.settings.thresholds) {
         State::Unreachable { .. } | State::Unauthorized { .. } | State::Misconfigured { .. } => true,

@@ -87,6 +87,9 @@ pub enum Command {
     /// within its targets, 1 when something is degraded, 2 when something is unreachable
     /// or the check could not run.
     Check(CheckArgs),
+    /// The engine without a terminal, serving the fleet's judgments for Prometheus:
+    /// `/metrics` (OpenMetrics), `/healthz`, `/readyz`.
+    Serve(ServeArgs),
     /// Check or export the journal of fleetdeck's own writes.
     Journal(JournalArgs),
     /// List the workflow runs recorded on the hub (register, unregister, ...), newest
@@ -125,6 +128,20 @@ impl CheckArgs {
     pub fn format(&self) -> CheckFormat {
         if self.json { CheckFormat::Json } else { self.format }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to serve on.
+    #[arg(long, default_value = "127.0.0.1:9737")]
+    pub listen: std::net::SocketAddr,
+    /// Watch only the spoke contexts matching these globs (repeatable; the hub is always
+    /// watched): one shard of a larger fleet.
+    #[arg(long = "spokes", value_name = "GLOB")]
+    pub spokes: Vec<String>,
+    /// The `shard` label of every series.
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod launch;
 pub mod logging;
 pub mod paths;
 pub mod runtime;
+pub mod serve;
 pub use fleetdeck_sim as sim;
 pub mod term;
 pub mod ui;

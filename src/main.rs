@@ -96,6 +96,16 @@ async fn run(cli: Cli, config: Config) -> Result<ExitCode> {
         Some(Command::Journal(args)) => journal(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Check(args)) => check(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
         Some(Command::Runs(args)) => runs(args, cli.kubeconfig.as_deref(), cli.hub, &config).await,
+        Some(Command::Serve(args)) => {
+            let mut selection = selection(cli.hub, &config);
+            if !args.spokes.is_empty() {
+                selection.spokes = args.spokes.clone();
+            }
+            let kc = contexts::load(cli.kubeconfig.as_deref())?;
+            let specs = contexts::resolve(&kc, &selection).await?;
+            let settings = fleetdeck::serve::ServeSettings { listen: args.listen, shard: args.shard };
+            done(fleetdeck::serve::run(specs, &config, settings).await)
+        }
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut out = Vec::new();

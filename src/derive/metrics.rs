@@ -48,6 +48,12 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// The report as OpenMetrics text, every series labelled `shard` when one is named.
 pub fn openmetrics(report: &FleetReport, shard: Option<&str>) -> String {
+    openmetrics_with(report, shard, |_| {})
+}
+
+/// `openmetrics` with more families registered by `more` (the ones `serve` keeps as
+/// probes arrive: its histogram and counters).
+pub fn openmetrics_with(report: &FleetReport, shard: Option<&str>, more: impl FnOnce(&mut Registry)) -> String {
     let registry = match shard {
         Some(s) => Registry::with_prefix_and_labels("fleetdeck", [("shard".into(), s.to_owned().into())].into_iter()),
         None => Registry::with_prefix("fleetdeck"),
@@ -145,6 +151,7 @@ pub fn openmetrics(report: &FleetReport, shard: Option<&str>) -> String {
             within_rpo.get_or_create(&l).set(f64::from(u8::from(b.rpo_ok)));
         }
     }
+    more(&mut f.registry);
     let mut out = String::new();
     // Writing to a String does not fail.
     let _ = encode(&mut out, &f.registry);

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["view"],
     &["ui", "input", "term"],
-    &["runtime", "launch", "check", "cli"],
+    &["runtime", "launch", "check", "serve", "cli"],
 ];
 
 /// The first layer allowed the terminal crates.

@@ -21,6 +21,7 @@ mod rollback_pty;
 mod runbook;
 mod runs_pty;
 mod runs_view;
+mod serve;
 mod sim_api;
 mod sim_audit;
 mod sim_behaviour;

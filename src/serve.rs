@@ -1,0 +1,221 @@
+//! `fleetdeck serve`: the engine and the model without a terminal, running continuously
+//! (watches and probes as the TUI runs them), serving the fleet's judgments for
+//! Prometheus: `GET /metrics` (OpenMetrics), `/healthz`, `/readyz` (ready once every
+//! cluster was listed and probed, or is clearly failing).
+//!
+//! One task owns the model, as in the TUI: requests reach it over a channel and get
+//! their answer back, so a scrape sees the model at one instant, never half an update.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use bytes::Bytes;
+use color_eyre::eyre::{Result, WrapErr};
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use jiff::Timestamp;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::model::Model;
+use crate::app::msg::Msg;
+use crate::app::update::update;
+use crate::check::{CheckSettings, settled};
+use crate::cluster::{ContextSpec, Engine, EngineEvent};
+use crate::config::Config;
+
+/// The buckets of the probe histogram, in seconds: dense around the 100 ms target.
+pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0];
+
+type Labels = Vec<(String, String)>;
+
+/// What `serve` counts as probes arrive: the API probe histogram and failed probes, per
+/// cluster. Shared with each scrape's registry (a family is a handle).
+#[derive(Clone)]
+pub struct ProbeMetrics {
+    pub latency: Family<Labels, Histogram, fn() -> Histogram>,
+    pub failed: Family<Labels, Counter<u64, AtomicU64>>,
+}
+
+impl Default for ProbeMetrics {
+    fn default() -> Self {
+        fn histogram() -> Histogram {
+            Histogram::new(LATENCY_BUCKETS)
+        }
+        Self { latency: Family::new_with_constructor(histogram), failed: Family::default() }
+    }
+}
+
+impl ProbeMetrics {
+    /// A probe of `cluster`: its answer's time, or a failure. Probes fleetdeck's own
+    /// runtime delayed are not charged (as on the latency pane).
+    fn observe(&self, cluster: &str, sample: &crate::fleet::probes::Sample) {
+        if !sample.charged() {
+            return;
+        }
+        let labels = vec![("cluster".to_owned(), cluster.to_owned())];
+        match &sample.outcome {
+            Ok(took) => self.latency.get_or_create(&labels).observe(took.as_secs_f64()),
+            Err(_) => _ = self.failed.get_or_create(&labels).inc(),
+        }
+    }
+}
+
+/// A request for the task that owns the model.
+enum Ask {
+    Metrics(oneshot::Sender<String>),
+    /// Ready, or why not.
+    Ready(oneshot::Sender<Result<(), String>>),
+}
+
+/// How `serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    /// The `shard` label of every series.
+    pub shard: Option<String>,
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSettings) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .wrap_err_with(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, clusters = contexts.len(), "serving metrics");
+    let mut model = Model::new(&contexts, crate::launch::model_settings(config, false), Timestamp::now());
+    let (engine, mut events) = Engine::start(contexts, crate::launch::engine_settings(config));
+    // Ready once each cluster is listed with one probe answered, or clearly failing.
+    let readiness = CheckSettings { probes: 1, ..CheckSettings::of(config) };
+    let probes = ProbeMetrics::default();
+    let (asks, mut asked) = mpsc::channel::<Ask>(64);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => _ = t.recv().await, None => std::future::pending().await } } => {}
+        }
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(connection(stream, asks.clone()));
+                }
+            }
+            Some(ask) = asked.recv() => {
+                let now = Timestamp::now();
+                update(&mut model, Msg::Tick(now));
+                match ask {
+                    Ask::Metrics(reply) => {
+                        let _ = reply.send(scrape(&mut model, &probes, settings.shard.as_deref(), now));
+                    }
+                    Ask::Ready(reply) => {
+                        let _ = reply.send(ready(&model, &readiness, now));
+                    }
+                }
+            }
+            event = events.recv() => match event {
+                Some(event) => {
+                    if let EngineEvent::Probe { cluster, sample } = &event
+                        && let Some(c) = model.fleet.cluster(*cluster)
+                    {
+                        probes.observe(&c.context.clone(), sample);
+                    }
+                    update(&mut model, Msg::Engine(event));
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                update(&mut model, Msg::Tick(Timestamp::now()));
+            }
+        }
+    }
+    engine.stop().await;
+    Ok(())
+}
+
+/// The metrics at `now`: the report's snapshot families and the probe histogram.
+fn scrape(model: &mut Model, probes: &ProbeMetrics, shard: Option<&str>, now: Timestamp) -> String {
+    model.now = now;
+    let derived = model.derived();
+    let report = crate::derive::report::report(&model.fleet, &derived, now);
+    crate::derive::metrics::openmetrics_with(&report, shard, |registry| {
+        registry.register_with_unit(
+            "api_probe_duration",
+            "API probe round trips (GET /readyz), from where fleetdeck runs",
+            prometheus_client::registry::Unit::Seconds,
+            probes.latency.clone(),
+        );
+        registry.register("api_probe_failures", "API probes that failed or timed out", probes.failed.clone());
+    })
+}
+
+/// Ready once every cluster told what it will tell (listed and probed, or failing).
+fn ready(model: &Model, settings: &CheckSettings, now: Timestamp) -> Result<(), String> {
+    let waiting: Vec<&str> = (0..model.fleet.clusters().len())
+        .filter(|&i| !settled(model, i, settings, now))
+        .map(|i| model.fleet.clusters()[i].context.as_str())
+        .collect();
+    if waiting.is_empty() { Ok(()) } else { Err(format!("waiting for {}", waiting.join(", "))) }
+}
+
+async fn connection(stream: tokio::net::TcpStream, asks: mpsc::Sender<Ask>) {
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+        let asks = asks.clone();
+        async move { Ok::<_, Infallible>(answer(request, asks).await) }
+    });
+    let io = hyper_util::rt::TokioIo::new(stream);
+    if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+        tracing::debug!(error = %e, "a metrics connection ended");
+    }
+}
+
+fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn answer(request: Request<hyper::body::Incoming>, asks: mpsc::Sender<Ask>) -> Response<Full<Bytes>> {
+    let plain = "text/plain; charset=utf-8";
+    if request.method() != hyper::Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, plain, "only GET\n".into());
+    }
+    match request.uri().path() {
+        "/healthz" => text(StatusCode::OK, plain, "ok\n".into()),
+        "/metrics" => {
+            let (reply, answer) = oneshot::channel();
+            if asks.send(Ask::Metrics(reply)).await.is_err() {
+                return text(StatusCode::SERVICE_UNAVAILABLE, plain, "stopping\n".into());
+            }
+            match answer.await {
+                Ok(body) => text(StatusCode::OK, OPENMETRICS, body),
+                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, plain, "stopping\n".into()),
+            }
+        }
+        "/readyz" => {
+            let (reply, answer) = oneshot::channel();
+            if asks.send(Ask::Ready(reply)).await.is_err() {
+                return text(StatusCode::SERVICE_UNAVAILABLE, plain, "stopping\n".into());
+            }
+            match answer.await {
+                Ok(Ok(())) => text(StatusCode::OK, plain, "ready\n".into()),
+                Ok(Err(why)) => text(StatusCode::SERVICE_UNAVAILABLE, plain, format!("{why}\n")),
+                Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, plain, "stopping\n".into()),
+            }
+        }
+        _ => text(StatusCode::NOT_FOUND, plain, "not found: /metrics, /healthz, /readyz\n".into()),
+    }
+}

@@ -1,0 +1,141 @@
+//! `fleetdeck serve` scraped by a real Prometheus (Debian's `prometheus`, started on a
+//! loopback port): the target is up, the exposition parses, and a query of the probe
+//! histogram's p95 returns a value per cluster; `/readyz` says ready once the fleet is
+//! listed, `/healthz` answers at once.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use fleetdeck::sim::Scenario;
+
+fn port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A plain HTTP/1.0 GET on loopback: (status, body).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+}
+
+fn percent_encoded(query: &str) -> String {
+    query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Debian's Prometheus binary, or the instruction to install it.
+fn prometheus() -> String {
+    ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            panic!("the serve test scrapes with a real Prometheus: install Debian's package with `apt-get install prometheus` (.ci/run does)")
+        })
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_cluster() {
+    let binary = prometheus();
+    let fleet = common::live_fleet(2, Scenario::load("healthy").unwrap()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let (serve_port, prom_port) = (port(), port());
+    let listen = format!("127.0.0.1:{serve_port}");
+    let args = ["serve", "--listen", &listen, "--shard", "eu", "--kubeconfig", kubeconfig.to_str().unwrap()];
+    let serve = Killed(
+        common::cli(&args, home.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(serve_port, "/healthz").is_none_or(|(c, _)| c != 200) {
+        assert!(Instant::now() < deadline, "serve did not answer /healthz");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while get(serve_port, "/readyz").is_none_or(|(c, _)| c != 200) {
+        assert!(Instant::now() < deadline, "serve not ready: {:?}", get(serve_port, "/readyz"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let config = home.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fleetdeck\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
+        ),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        std::process::Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", home.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let query = |q: &str| -> serde_json::Value {
+        get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(q)))
+            .and_then(|(_, body)| serde_json::from_str(&body).ok())
+            .unwrap_or_default()
+    };
+    let results = |q: &str| query(q)["data"]["result"].as_array().cloned().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    // The target is up and its exposition parses (a scrape that does not parse is down).
+    while !results("up{job=\"fleetdeck\"} == 1").iter().any(|r| r["metric"]["job"] == "fleetdeck") {
+        assert!(Instant::now() < deadline, "the target never came up: {}", query("up"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let health = query("scrape_samples_scraped{job=\"fleetdeck\"}");
+    assert!(health["data"]["result"][0]["value"][1].as_str().is_some_and(|v| v != "0"), "{health}");
+    // The probes' p95 per cluster, from the histogram, with the shard's label.
+    let p95 =
+        "histogram_quantile(0.95, sum by (cluster, shard, le) (rate(fleetdeck_api_probe_duration_seconds_bucket[1m])))";
+    let got = loop {
+        let got = results(p95);
+        let valued = got
+            .iter()
+            .filter(|r| r["value"][1].as_str().is_some_and(|v| v.parse::<f64>().is_ok_and(f64::is_finite)))
+            .count();
+        if valued == fleet.clusters().len() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "no p95 for every cluster: {got:?}");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    for r in &got {
+        assert_eq!(r["metric"]["shard"], "eu");
+        let seconds: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+        assert!(seconds > 0.0 && seconds < 1.0, "{r}");
+    }
+    let live = results("fleetdeck_cluster_state{state=\"live\"} == 1");
+    assert_eq!(live.len(), fleet.clusters().len(), "every cluster live: {live:?}");
+    drop(serve);
+}
