@@ -1,7 +1,8 @@
 //! `fleetdeck serve` scraped by a real Prometheus (Debian's `prometheus`, started on a
 //! loopback port): the target is up, the exposition parses, and a query of the probe
 //! histogram's p95 returns a value per cluster; `/readyz` says ready once the fleet is
-//! listed, `/healthz` answers at once.
+//! listed, `/healthz` answers at once. The shipped rules and scrape config pass
+//! `promtool`, and the unreachable alert goes pending, then firing, for a spoke's outage.
 
 use crate::common;
 
@@ -9,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use fleetdeck::sim::Scenario;
+use fleetdeck::sim::{ClusterRole, OutageMode, Scenario};
 
 fn port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -53,6 +54,113 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+fn promtool(args: &[&str], dir: &std::path::Path) -> String {
+    let binary = prometheus().replace("prometheus", "promtool");
+    let out = std::process::Command::new(binary).args(args).current_dir(dir).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool {args:?}: {said}");
+    said
+}
+
+#[test]
+fn the_shipped_rules_and_scrape_config_pass_promtool() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/prometheus");
+    let said = promtool(&["check", "rules", "fleetdeck-rules.yaml"], &dir);
+    assert!(said.contains("SUCCESS: 10 rules found"), "{said}");
+    promtool(&["check", "config", "scrape.yaml"], &dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoke_outage_makes_the_unreachable_alert_pending_then_firing() {
+    let binary = prometheus();
+    let fleet = common::live_fleet(2, Scenario::load("healthy").unwrap()).await;
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let config = home.path().join("fleetdeck.toml");
+    std::fs::write(&config, "[probe]\ninterval = \"500ms\"\n[slo]\nunreachable_after = \"2s\"\n").unwrap();
+    let (serve_port, prom_port) = (port(), port());
+    let listen = format!("127.0.0.1:{serve_port}");
+    let args = [
+        "serve",
+        "--listen",
+        &listen,
+        "--config",
+        config.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    let _serve = Killed(
+        common::cli(&args, home.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The test's copy of the shipped rules, with a short `for`.
+    let shipped = include_str!("../../assets/prometheus/fleetdeck-rules.yaml");
+    let rules = shipped.replace(
+        "expr: fleetdeck_cluster_up == 0\n        for: 2m",
+        "expr: fleetdeck_cluster_up == 0\n        for: 4s",
+    );
+    assert_ne!(rules, shipped, "the unreachable rule's `for` is where the test expects it");
+    std::fs::write(home.path().join("rules.yaml"), rules).unwrap();
+    std::fs::write(
+        home.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - rules.yaml\nscrape_configs:\n  - job_name: fleetdeck\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
+        ),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        std::process::Command::new(binary)
+            .current_dir(home.path())
+            .arg("--config.file=prometheus.yml")
+            .arg(format!("--storage.tsdb.path={}", home.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let alerts = |state: &str| -> Vec<serde_json::Value> {
+        let q = format!("ALERTS{{alertname=\"FleetdeckSpokeUnreachable\",alertstate=\"{state}\"}}");
+        get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let up = |cluster: &str| -> Option<String> {
+        let q = format!("fleetdeck_cluster_up{{cluster=\"{cluster}\"}}");
+        let body = get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))?.1;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+    };
+    let spoke = fleet.clusters().iter().find(|c| c.info.role == ClusterRole::Spoke).unwrap().name().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while up(&spoke).as_deref() != Some("1") {
+        assert!(Instant::now() < deadline, "{spoke} never up in Prometheus");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(alerts("pending").is_empty() && alerts("firing").is_empty(), "no alert while every spoke answers");
+    fleet.cluster(&spoke).unwrap().faults.update(|f| f.outage = Some(OutageMode::Refused));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pending = false;
+    loop {
+        if !pending && alerts("pending").iter().any(|a| a["metric"]["cluster"] == spoke.as_str()) {
+            pending = true;
+        }
+        let firing = alerts("firing");
+        if firing.iter().any(|a| a["metric"]["cluster"] == spoke.as_str()) {
+            assert!(pending, "firing without being pending first (for: 4s): {firing:?}");
+            assert_eq!(firing[0]["metric"]["severity"], "critical");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the unreachable alert did not fire for {spoke}");
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
