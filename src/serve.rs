@@ -33,12 +33,15 @@ pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 type Labels = Vec<(String, String)>;
 
-/// What `serve` counts as probes arrive: the API probe histogram and failed probes, per
-/// cluster. Shared with each scrape's registry (a family is a handle).
+/// What `serve` counts as the engine reports: the API probe histogram and failed probes
+/// per cluster, and watch failures and relists per cluster and kind. Shared with each
+/// scrape's registry (a family is a handle).
 #[derive(Clone)]
 pub struct ProbeMetrics {
     pub latency: Family<Labels, Histogram, fn() -> Histogram>,
     pub failed: Family<Labels, Counter<u64, AtomicU64>>,
+    pub watch_failures: Family<Labels, Counter<u64, AtomicU64>>,
+    pub relists: Family<Labels, Counter<u64, AtomicU64>>,
 }
 
 impl Default for ProbeMetrics {
@@ -46,11 +49,29 @@ impl Default for ProbeMetrics {
         fn histogram() -> Histogram {
             Histogram::new(LATENCY_BUCKETS)
         }
-        Self { latency: Family::new_with_constructor(histogram), failed: Family::default() }
+        Self {
+            latency: Family::new_with_constructor(histogram),
+            failed: Family::default(),
+            watch_failures: Family::default(),
+            relists: Family::default(),
+        }
     }
 }
 
 impl ProbeMetrics {
+    /// Counts what an engine event says of the watches and probes.
+    fn count(&self, cluster: &str, event: &EngineEvent) {
+        let of = |kind: crate::fleet::kind::Kind| {
+            vec![("cluster".to_owned(), cluster.to_owned()), ("kind".to_owned(), kind.label().to_owned())]
+        };
+        match event {
+            EngineEvent::Probe { sample, .. } => self.observe(cluster, sample),
+            EngineEvent::WatchFailed { kind, .. } => _ = self.watch_failures.get_or_create(&of(*kind)).inc(),
+            EngineEvent::Relist { kind, .. } => _ = self.relists.get_or_create(&of(*kind)).inc(),
+            _ => {}
+        }
+    }
+
     /// A probe of `cluster`: its answer's time, or a failure. Probes fleetdeck's own
     /// runtime delayed are not charged (as on the latency pane).
     fn observe(&self, cluster: &str, sample: &crate::fleet::probes::Sample) {
@@ -123,10 +144,8 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    if let EngineEvent::Probe { cluster, sample } = &event
-                        && let Some(c) = model.fleet.cluster(*cluster)
-                    {
-                        probes.observe(&c.context.clone(), sample);
+                    if let Some(c) = model.fleet.cluster(event.cluster()) {
+                        probes.count(&c.context, &event);
                     }
                     update(&mut model, Msg::Engine(event));
                 }
@@ -154,6 +173,41 @@ fn scrape(model: &mut Model, probes: &ProbeMetrics, shard: Option<&str>, now: Ti
             probes.latency.clone(),
         );
         registry.register("api_probe_failures", "API probes that failed or timed out", probes.failed.clone());
+        registry.register(
+            "watch_failures",
+            "watch attempts that failed (retried with backoff)",
+            probes.watch_failures.clone(),
+        );
+        registry.register(
+            "watch_relists",
+            "complete lists of a kind (the first, and after a 410 or a failure)",
+            probes.relists.clone(),
+        );
+        // Drawn from the model at the scrape: gone with what they describe.
+        let runs: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
+        let storage: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
+        for c in model.fleet.clusters() {
+            for s in c.storage.values() {
+                let labels = vec![("cluster".to_owned(), c.context.clone()), ("location".to_owned(), s.name.clone())];
+                storage.get_or_create(&labels).set(i64::from(s.phase == "Available"));
+            }
+        }
+        if let Some(hub) = model.fleet.hub() {
+            let (ttl, host) = (model.fleet.settings.lock_ttl, model.fleet.settings.host.clone());
+            for r in hub.runs.values() {
+                let labels = vec![
+                    ("workflow".to_owned(), r.workflow.name().to_owned()),
+                    ("state".to_owned(), r.state_at(now, ttl, &host).name().to_owned()),
+                ];
+                runs.get_or_create(&labels).inc();
+            }
+        }
+        registry.register(
+            "backup_storage_available",
+            "whether a Velero storage location is Available (1) or not (0)",
+            storage,
+        );
+        registry.register("runs", "workflow runs on the hub, by workflow and state", runs);
     })
 }
 

@@ -69,7 +69,7 @@ fn promtool(args: &[&str], dir: &std::path::Path) -> String {
 fn the_shipped_rules_and_scrape_config_pass_promtool() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/prometheus");
     let said = promtool(&["check", "rules", "fleetdeck-rules.yaml"], &dir);
-    assert!(said.contains("SUCCESS: 10 rules found"), "{said}");
+    assert!(said.contains("SUCCESS: 11 rules found"), "{said}");
     promtool(&["check", "config", "scrape.yaml"], &dir);
 }
 
@@ -245,5 +245,9 @@ async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_clust
     }
     let live = results("fleetdeck_cluster_state{state=\"live\"} == 1");
     assert_eq!(live.len(), fleet.clusters().len(), "every cluster live: {live:?}");
+    // fleetdeck's own: relists per cluster and kind, storage locations from the model.
+    let relists = results("fleetdeck_watch_relists_total{kind=\"nodes\"}");
+    assert_eq!(relists.len(), fleet.clusters().len(), "{relists:?}");
+    assert!(!results("fleetdeck_backup_storage_available == 1").is_empty());
     drop(serve);
 }
