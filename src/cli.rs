@@ -132,9 +132,9 @@ impl CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to serve on.
-    #[arg(long, default_value = "127.0.0.1:9737")]
-    pub listen: std::net::SocketAddr,
+    /// The address to serve on (default: serve.listen, 127.0.0.1:9737).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
     /// Watch only the spoke contexts matching these globs (repeatable; the hub is always
     /// watched): one shard of a larger fleet.
     #[arg(long = "spokes", value_name = "GLOB")]

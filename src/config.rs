@@ -30,6 +30,17 @@ pub struct Config {
     pub migration: MigrationConfig,
     pub rollback: RollbackConfig,
     pub notify: NotifyConfig,
+    pub serve: ServeConfig,
+}
+
+/// `fleetdeck serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub bearer_token_file: PathBuf,
 }
 
 /// The rollback workflow and the triggers that suggest it.
@@ -380,6 +391,12 @@ impl Config {
                 humantime::format_duration(p.window)
             ));
         }
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            bad.push(format!("serve.listen = {:?} is not an address and port (127.0.0.1:9737)", self.serve.listen));
+        }
+        if self.serve.tls_cert.as_os_str().is_empty() != self.serve.tls_key.as_os_str().is_empty() {
+            bad.push("serve.tls_cert and serve.tls_key go together: set both or neither".to_owned());
+        }
         for (key, url) in [("notify.alertmanager", &self.notify.alertmanager), ("notify.webhook", &self.notify.webhook)]
         {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -456,6 +473,13 @@ mod tests {
 
         for (text, key) in [
             ("[probe]\ninterval = \"0s\"\n", "probe.interval = \"0s\" is out of range"),
+            ("[serve]\nlisten = \"everywhere\"\n", "serve.listen = \"everywhere\" is not an address and port"),
+            ("[serve]\ntls_cert = \"c.pem\"\n", "serve.tls_cert and serve.tls_key go together"),
+            ("[notify]\nwebhook = \"ftp://x\"\n", "notify.webhook = \"ftp://x\" is not an http:// or https:// URL"),
+            (
+                "[rollback.triggers]\nlatency_checks = 100\nlatency_interval = \"1m\"\n",
+                "latency_checks x latency_interval (1h 40m) is longer than probe.window (5m)",
+            ),
             ("[engine]\nrediscover_every = \"0s\"\n", "engine.rediscover_every"),
             ("[probe]\ntimeout = \"0s\"\n", "probe.timeout"),
             ("[probe]\ninterval = \"10m\"\nwindow = \"5m\"\n", "probe.window"),

@@ -103,7 +103,7 @@ async fn run(cli: Cli, config: Config) -> Result<ExitCode> {
             }
             let kc = contexts::load(cli.kubeconfig.as_deref())?;
             let specs = contexts::resolve(&kc, &selection).await?;
-            let settings = fleetdeck::serve::ServeSettings { listen: args.listen, shard: args.shard };
+            let settings = fleetdeck::serve::ServeSettings::of(&config, args.listen, args.shard)?;
             done(fleetdeck::serve::run(specs, &config, settings).await)
         }
         Some(Command::Completions { shell }) => {

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use jiff::Timestamp;
@@ -94,11 +94,48 @@ enum Ask {
 }
 
 /// How `serve` runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeSettings {
     pub listen: SocketAddr,
     /// The `shard` label of every series.
     pub shard: Option<String>,
+    /// TLS, when a certificate and key are configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The bearer token `/metrics` and `/readyz` require.
+    pub token: Option<String>,
+}
+
+impl ServeSettings {
+    /// From `[serve]`, with the command line's listen address and shard.
+    pub fn of(config: &Config, listen: Option<SocketAddr>, shard: Option<String>) -> Result<Self> {
+        let s = &config.serve;
+        let listen = match listen {
+            Some(l) => l,
+            None => s.listen.parse().wrap_err_with(|| format!("serve.listen = {:?}", s.listen))?,
+        };
+        let tls = if s.tls_cert.as_os_str().is_empty() {
+            None
+        } else {
+            Some(crate::audit::webhook::tls_acceptor(&s.tls_cert, &s.tls_key).map_err(|e| eyre!("serve TLS: {e}"))?)
+        };
+        let token = if s.bearer_token_file.as_os_str().is_empty() {
+            None
+        } else {
+            let path = &s.bearer_token_file;
+            let text = std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+            let token = text.trim().to_owned();
+            if token.is_empty() {
+                return Err(eyre!("{} holds no token", path.display()));
+            }
+            Some(token)
+        };
+        Ok(Self { listen, shard, tls, token })
+    }
+}
+
+/// Compares in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Runs until SIGINT or SIGTERM.
@@ -127,7 +164,7 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
             _ = &mut stop => break,
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(connection(stream, asks.clone()));
+                    tokio::spawn(connection(stream, asks.clone(), settings.tls.clone(), settings.token.clone()));
                 }
             }
             Some(ask) = asked.recv() => {
@@ -220,13 +257,28 @@ fn ready(model: &Model, settings: &CheckSettings, now: Timestamp) -> Result<(), 
     if waiting.is_empty() { Ok(()) } else { Err(format!("waiting for {}", waiting.join(", "))) }
 }
 
-async fn connection(stream: tokio::net::TcpStream, asks: mpsc::Sender<Ask>) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    asks: mpsc::Sender<Ask>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    token: Option<String>,
+) {
     let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-        let asks = asks.clone();
-        async move { Ok::<_, Infallible>(answer(request, asks).await) }
+        let (asks, token) = (asks.clone(), token.clone());
+        async move { Ok::<_, Infallible>(answer(request, asks, token.as_deref()).await) }
     });
-    let io = hyper_util::rt::TokioIo::new(stream);
-    if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+    let http = hyper::server::conn::http1::Builder::new();
+    let served = match tls {
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) => http.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await,
+            Err(e) => {
+                tracing::debug!(error = %e, "a metrics connection failed its TLS handshake");
+                return;
+            }
+        },
+        None => http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
+    };
+    if let Err(e) = served {
         tracing::debug!(error = %e, "a metrics connection ended");
     }
 }
@@ -242,10 +294,29 @@ fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<B
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-async fn answer(request: Request<hyper::body::Incoming>, asks: mpsc::Sender<Ask>) -> Response<Full<Bytes>> {
+async fn answer(
+    request: Request<hyper::body::Incoming>,
+    asks: mpsc::Sender<Ask>,
+    token: Option<&str>,
+) -> Response<Full<Bytes>> {
     let plain = "text/plain; charset=utf-8";
     if request.method() != hyper::Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, plain, "only GET\n".into());
+    }
+    // Liveness stays open; what tells of the fleet needs the token when one is set.
+    if let Some(token) = token
+        && request.uri().path() != "/healthz"
+    {
+        let given = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+            let mut r = text(StatusCode::UNAUTHORIZED, plain, "a bearer token is required\n".into());
+            r.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            return r;
+        }
     }
     match request.uri().path() {
         "/healthz" => text(StatusCode::OK, plain, "ok\n".into()),

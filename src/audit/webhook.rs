@@ -32,7 +32,8 @@ pub struct WebhookSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, String> {
+/// A TLS acceptor of a PEM certificate chain and key (the webhook's and `serve`'s).
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)

@@ -251,3 +251,85 @@ async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_clust
     assert!(!results("fleetdeck_backup_storage_available == 1").is_empty());
     drop(serve);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_and_a_bearer_token_prometheus_scrapes_only_with_the_token() {
+    let binary = prometheus();
+    let fleet = common::live_fleet(1, Scenario::load("healthy").unwrap()).await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("token"), "s3cret-token\n").unwrap();
+    std::fs::write(dir.join("wrong"), "not-the-token\n").unwrap();
+    let config = dir.join("fleetdeck.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntls_cert = \"{0}/tls.crt\"\ntls_key = \"{0}/tls.key\"\nbearer_token_file = \"{0}/token\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let (serve_port, prom_port) = (port(), port());
+    let listen = format!("127.0.0.1:{serve_port}");
+    let args = [
+        "serve",
+        "--listen",
+        &listen,
+        "--config",
+        config.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    let _serve = Killed(
+        common::cli(&args, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let job = |name: &str, token: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: tls.crt\n      server_name: localhost\n    authorization:\n      credentials_file: {token}\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
+        )
+    };
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n{}{}",
+            job("with-token", "token"),
+            job("wrong-token", "wrong")
+        ),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        std::process::Command::new(binary)
+            .current_dir(dir)
+            .arg("--config.file=prometheus.yml")
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = |job: &str| -> Option<String> {
+        let q = format!("up{{job=\"{job}\"}}");
+        let body = get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))?.1;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while up("with-token").as_deref() != Some("1") || up("wrong-token").is_none() {
+        assert!(Instant::now() < deadline, "scrapes: with {:?}, wrong {:?}", up("with-token"), up("wrong-token"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(up("wrong-token").as_deref(), Some("0"), "a wrong token is refused");
+    // The scrape error Prometheus records says why.
+    let targets = get(prom_port, "/api/v1/targets").map(|(_, b)| b).unwrap_or_default();
+    assert!(targets.contains("401"), "{targets}");
+}
