@@ -245,6 +245,41 @@ fn scrape(model: &mut Model, probes: &ProbeMetrics, shard: Option<&str>, now: Ti
             storage,
         );
         registry.register("runs", "workflow runs on the hub, by workflow and state", runs);
+        // Per spoke and Kustomization: its state (one series per state) and how long it
+        // has been behind its source.
+        let states: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
+        let behind: Family<Labels, prometheus_client::metrics::gauge::Gauge<f64, AtomicU64>> = Family::default();
+        for &id in derived.order.iter() {
+            let (Some(view), Some(c)) = (derived.cluster(id), model.fleet.cluster(id)) else { continue };
+            for cell in view.rows.sync.iter().flat_map(|row| row.present()) {
+                let of = |extra: Option<(&str, &str)>| {
+                    let mut l = vec![
+                        ("cluster".to_owned(), c.context.clone()),
+                        ("kustomization".to_owned(), cell.key.1.clone()),
+                    ];
+                    l.extend(extra.map(|(k, v)| (k.to_owned(), v.to_owned())));
+                    l
+                };
+                for category in ["in_sync", "pending", "failed", "suspended"] {
+                    let current = i64::from(cell.state.category() == category);
+                    states.get_or_create(&of(Some(("state", category)))).set(current);
+                }
+                let seconds =
+                    cell.state.behind_since().map_or(0.0, |since| crate::fleet::ago(now, since).as_secs_f64());
+                behind.get_or_create(&of(None)).set(seconds);
+            }
+        }
+        registry.register(
+            "kustomization_state",
+            "a spoke's Kustomization on the hub, one series per state (1 for the current)",
+            states,
+        );
+        registry.register_with_unit(
+            "kustomization_behind_source",
+            "how long a spoke's Kustomization has been behind its source's revision (0 when at it)",
+            prometheus_client::registry::Unit::Seconds,
+            behind,
+        );
     })
 }
 

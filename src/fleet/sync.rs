@@ -54,6 +54,17 @@ pub enum SyncState {
 }
 
 impl SyncState {
+    /// Its category as `check` and the metrics count it: `in_sync`, `pending` (stale
+    /// status too), `failed` (a missing source and an unreachable spoke too), `suspended`.
+    pub fn category(&self) -> &'static str {
+        match self {
+            SyncState::InSync => "in_sync",
+            SyncState::Suspended { .. } => "suspended",
+            SyncState::Pending { .. } | SyncState::Stale { .. } => "pending",
+            SyncState::Failed { .. } | SyncState::NoSource | SyncState::Unreachable { .. } => "failed",
+        }
+    }
+
     /// Since when the Kustomization has been behind its source, for states that are.
     pub fn behind_since(&self) -> Option<Timestamp> {
         match self {

@@ -249,6 +249,10 @@ async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_clust
     let relists = results("fleetdeck_watch_relists_total{kind=\"nodes\"}");
     assert_eq!(relists.len(), fleet.clusters().len(), "{relists:?}");
     assert!(!results("fleetdeck_backup_storage_available == 1").is_empty());
+    // Per spoke and Kustomization: two spokes of two Kustomizations each, in sync.
+    let in_sync = results("fleetdeck_kustomization_state{state=\"in_sync\"} == 1");
+    assert_eq!(in_sync.len(), 4, "{in_sync:?}");
+    assert_eq!(results("fleetdeck_kustomization_behind_source_seconds == 0").len(), 4);
     drop(serve);
 }
 
