@@ -115,7 +115,7 @@ fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_sec
     first.key("\t");
     first.wait_for(":register edge-eu-1", Duration::from_secs(5));
     first.key("\r");
-    first.wait_for("type edge-eu-1 to write these 7 objects", Duration::from_secs(30));
+    first.wait_for("type edge-eu-1 to write these 7 objects", Duration::from_secs(120));
     assert!(first.screen().contains("dry run: edge-eu-1 · create ServiceAccount kube-system/fleetdeck-hub"));
     // The other session sees the run waiting for its operator.
     watcher.wait_for("waiting", Duration::from_secs(10));
@@ -140,11 +140,11 @@ fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_sec
     second.send("edge-eu-1");
     second.key("\r");
     // Killed before the confirmation took: the change set is previewed and confirmed again.
-    if either(&second, "type edge-eu-1 to write", "State       succeeded", Duration::from_secs(60)) {
+    if either(&second, "type edge-eu-1 to write", "State       succeeded", Duration::from_secs(120)) {
         second.send("edge-eu-1");
         second.key("\r");
     }
-    second.wait_for("State       succeeded", Duration::from_secs(60));
+    second.wait_for("State       succeeded", Duration::from_secs(120));
     watcher.wait_for("succeeded", Duration::from_secs(10));
     second.key("\x1b");
     second.key("1");
@@ -196,21 +196,21 @@ fn a_staging_candidate_is_migrated_by_keys_from_inventory_to_report() {
     tui.wait_for(":migrate staging-eu-2", Duration::from_secs(5));
     tui.key("\r");
     // The backup, previewed, then the registration's seven objects.
-    tui.wait_for("type staging-eu-2 to write this object", Duration::from_secs(30));
+    tui.wait_for("type staging-eu-2 to write this object", Duration::from_secs(120));
     assert!(tui.screen().contains("create Backup velero/fleetdeck-premigration-staging-eu-2-"), "{}", tui.screen());
     tui.send("staging-eu-2");
     tui.send("\r");
-    tui.wait_for("type staging-eu-2 to write these 7 objects", Duration::from_secs(60));
+    tui.wait_for("type staging-eu-2 to write these 7 objects", Duration::from_secs(120));
     tui.send("staging-eu-2");
     tui.send("\r");
     // The two attestations, each with a note.
-    tui.wait_for("attest: the cluster's documentation", Duration::from_secs(90));
+    tui.wait_for("attest: the cluster's documentation", Duration::from_secs(120));
     tui.send("runbook page updated");
     tui.send("\r");
     tui.wait_for("attest: the on-call rotation", Duration::from_secs(10));
     tui.send("briefed the on-call");
     tui.send("\r");
-    tui.wait_for("migrate staging-eu-2: succeeded", Duration::from_secs(60));
+    tui.wait_for("migrate staging-eu-2: succeeded", Duration::from_secs(120));
     // The report, in the data directory.
     let runs = data.join("fleetdeck").join("runs");
     let run = std::fs::read_dir(&runs).unwrap().next().expect("a run directory").unwrap().path();
@@ -234,17 +234,17 @@ fn a_production_candidate_holds_at_staging_first_until_a_typed_reason_overrides_
     tui.send("/production-eu-2");
     tui.key("\r");
     tui.key("m");
-    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(30));
+    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(120));
     tui.send("production-eu-2");
     tui.send("\r");
-    tui.wait_for("step 6 failed: t retries it · o goes past it with a reason", Duration::from_secs(60));
+    tui.wait_for("step 6 failed: t retries it · o goes past it with a reason", Duration::from_secs(120));
     assert!(tui.screen().contains("no staging cluster (staging-*) has a succeeded migration run"), "{}", tui.screen());
     // Overridden with a reason, it goes on to the registration.
     tui.key("o");
     tui.wait_for("why go past \"test in staging first\"?", Duration::from_secs(5));
     tui.send("CHG-881 approved by the CAB");
     tui.key("\r");
-    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(30));
+    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(120));
     // The override is on the screen and in the record others read.
     tui.key("\u{1b}");
     tui.wait_for("aborted", Duration::from_secs(10));
@@ -280,27 +280,27 @@ fn a_partially_failed_backup_and_a_degrading_workload_hold_a_production_migratio
     tui.key(":");
     tui.send("migrate production-eu-2");
     tui.key("\r");
-    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(30));
+    tui.wait_for("type production-eu-2 to write this object", Duration::from_secs(120));
     tui.send("production-eu-2");
     tui.send("\r");
     // The backup: held with Velero's counts until a reason is typed.
-    tui.wait_for("step 4 failed", Duration::from_secs(60));
+    tui.wait_for("step 4 failed", Duration::from_secs(120));
     let screen = tui.screen();
     assert!(screen.contains("PartiallyFailed") && screen.contains("errors"), "{screen}");
     tui.key("o");
     tui.wait_for("why go past \"the backup Completed\"?", Duration::from_secs(5));
     tui.send("CHG-9: the failed items are caches");
     tui.key("\r");
-    tui.wait_for("step 6 failed", Duration::from_secs(30));
+    tui.wait_for("step 6 failed", Duration::from_secs(120));
     tui.key("o");
     tui.wait_for("why go past \"test in staging first\"?", Duration::from_secs(5));
     tui.send("CHG-9: staging is covered by the same chart");
     tui.key("\r");
-    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(30));
+    tui.wait_for("type production-eu-2 to write these 7 objects", Duration::from_secs(120));
     tui.send("production-eu-2");
     tui.send("\r");
     // The degraded workload fails its check by name; the runbook allows no override.
-    tui.wait_for("step 17 failed", Duration::from_secs(90));
+    tui.wait_for("step 17 failed", Duration::from_secs(120));
     let screen = tui.screen();
     assert!(screen.contains("Deployment payments/api: 1/3 ready, it had 3/3"), "{screen}");
     assert!(!screen.contains("o goes past it"), "{screen}");
