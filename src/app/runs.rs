@@ -319,16 +319,8 @@ fn rollback(model: &mut Model, name: &str, target: Option<Target>, backup: Optio
     }
     // Undo a fleetdeck run where one brought the cluster in, else the last good revision.
     let target = target.unwrap_or_else(|| {
-        let hub = model.fleet.hub();
-        let brought_in = hub.is_some_and(|h| {
-            h.runs.values().any(|r| {
-                r.cluster == cluster
-                    && matches!(r.workflow, Workflow::Migrate | Workflow::Register)
-                    && r.state.finished()
-                    && !r.applied().is_empty()
-                    && r.state != crate::fleet::run::RunState::Undone
-            })
-        });
+        let runs = model.fleet.hub().into_iter().flat_map(|h| h.runs.values().map(|r| &**r));
+        let brought_in = !crate::workflow::rollback::runs_to_undo(&cluster, runs).is_empty();
         if brought_in { Target::Undo } else { Target::Revision }
     });
     facts.insert(rollback_facts::TARGET.to_owned(), target.name().to_owned());

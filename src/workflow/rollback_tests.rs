@@ -1,8 +1,13 @@
 //! The rollback's plans from fixture runs: the inverse writes in order, the per-spoke
 //! pin, the release; its judgments.
 
+use serde_json::json;
+
 use super::*;
-use crate::fleet::run::{Confirmation, RunState, Session, StepState, WriteRecord, WriteState};
+use crate::fleet::run::{
+    Confirmation, ObjectRef, PlannedWrite, RunState, Session, StepState, Verb, Verdict, WriteRecord, WriteState,
+};
+use crate::fleet::summary::{PINNED_FROM, PINNED_REVISION, SUSPENDED_REASON};
 
 fn t(secs: i64) -> Timestamp {
     "2026-12-01T10:00:00Z".parse::<Timestamp>().unwrap() + jiff::SignedDuration::from_secs(secs)
