@@ -110,7 +110,7 @@ pub struct Derived {
     pub counts: Counts,
     /// The firing rollback triggers, as (cluster, index in its view's triggers), the
     /// longest-firing first.
-    pub firing: Vec<(ClusterId, usize)>,
+    firing: Vec<(ClusterId, usize)>,
     changes_at: Option<Timestamp>,
 }
 

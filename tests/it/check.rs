@@ -150,13 +150,7 @@ async fn findings_degrade_at_the_severity_threshold_only() {
 
 /// Debian's `promtool` (package `prometheus`), or the instruction to install it.
 fn promtool() -> String {
-    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            panic!("the OpenMetrics test lints with promtool: install Debian's package with `apt-get install prometheus` (.ci/run does)")
-        })
+    common::local::binary(&["promtool"], "prometheus", "the OpenMetrics test lints with promtool")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,39 +9,27 @@ use crate::common;
 use crate::runs_pty::Sim;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::local::{Killed, binary, get, port};
 use common::pty::Pty;
-
-const ALERTMANAGER: &str = "prometheus-alertmanager";
-
-/// A free loopback port.
-fn port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A real Alertmanager on a loopback port, stopped when dropped.
 struct Alertmanager {
-    child: std::process::Child,
+    _process: Killed,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Alertmanager {
     fn start() -> Self {
-        let binary = ["/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .map(str::to_owned)
-            .or_else(|| which(ALERTMANAGER))
-            .or_else(|| which("alertmanager"))
-            .unwrap_or_else(|| {
-                panic!(
-                    "the notification test needs a real Alertmanager: install Debian's package with `apt-get install prometheus-alertmanager` (.ci/run does)"
-                )
-            });
+        let binary = binary(
+            &["prometheus-alertmanager", "alertmanager"],
+            "prometheus-alertmanager",
+            "the notification test needs a real Alertmanager",
+        );
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("alertmanager.yml");
         std::fs::write(&config, "route:\n  receiver: hold\nreceivers:\n  - name: hold\n").unwrap();
@@ -55,7 +43,7 @@ impl Alertmanager {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let am = Self { child, port, _dir: dir };
+        let am = Self { _process: Killed(child), port, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         while get(port, "/-/ready").is_none_or(|(code, _)| code != 200) {
             assert!(Instant::now() < deadline, "Alertmanager did not get ready on port {port}");
@@ -72,32 +60,6 @@ impl Alertmanager {
         let (_, body) = get(self.port, "/api/v2/alerts").expect("Alertmanager answers");
         serde_json::from_str(&body).unwrap_or_default()
     }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn which(name: &str) -> Option<String> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| std::path::Path::new(p).exists())
-}
-
-/// A plain HTTP/1.0 GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
 }
 
 /// A webhook receiver on loopback: answers 200 to every POST and keeps the bodies.

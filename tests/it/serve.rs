@@ -6,59 +6,47 @@
 
 use crate::common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fleetdeck::sim::{ClusterRole, OutageMode, Scenario};
+use common::local::{Killed, binary, get, port, prometheus, query};
+use fleetdeck::sim::{ClusterRole, Fleet, OutageMode, Scenario};
 
-fn port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `fleetdeck serve` on `port` with `extra` flags, on `fleet`'s kubeconfig written in `dir`.
+fn serve(fleet: &Fleet, dir: &Path, port: u16, extra: &[&str]) -> Killed {
+    let kubeconfig = dir.join("kubeconfig.yaml");
+    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--listen", &listen, "--kubeconfig", kubeconfig.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Killed(
+        common::cli(&args, dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
-/// A plain HTTP/1.0 GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+/// A prometheus.yml scraping `serve_port` every second, with `rules` (a file name) if any.
+fn scrape_every_second(dir: &Path, serve_port: u16, rules: Option<&str>) {
+    let rules = rules.map(|r| format!("rule_files:\n  - {r}\n")).unwrap_or_default();
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rules}scrape_configs:\n  - job_name: fleetdeck\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
+        ),
+    )
+    .unwrap();
 }
 
-fn percent_encoded(query: &str) -> String {
-    query
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Debian's Prometheus binary, or the instruction to install it.
-fn prometheus() -> String {
-    ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            panic!("the serve test scrapes with a real Prometheus: install Debian's package with `apt-get install prometheus` (.ci/run does)")
-        })
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The first result's value of an instant query.
+fn value(port: u16, q: &str) -> Option<String> {
+    query(port, q).first()?["value"][1].as_str().map(str::to_owned)
 }
 
 fn promtool(args: &[&str], dir: &std::path::Path) -> String {
-    let binary = prometheus().replace("prometheus", "promtool");
+    let binary = binary(&["promtool"], "prometheus", "the shipped rules are checked with promtool");
     let out = std::process::Command::new(binary).args(args).current_dir(dir).output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "promtool {args:?}: {said}");
@@ -75,31 +63,13 @@ fn the_shipped_rules_and_scrape_config_pass_promtool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoke_outage_makes_the_unreachable_alert_pending_then_firing() {
-    let binary = prometheus();
     let fleet = common::live_fleet(2, Scenario::load("healthy").unwrap()).await;
     let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("kubeconfig.yaml");
-    fleet.write_kubeconfig(&kubeconfig).unwrap();
-    let config = home.path().join("fleetdeck.toml");
+    let dir = home.path();
+    let config = dir.join("fleetdeck.toml");
     std::fs::write(&config, "[probe]\ninterval = \"500ms\"\n[slo]\nunreachable_after = \"2s\"\n").unwrap();
     let (serve_port, prom_port) = (port(), port());
-    let listen = format!("127.0.0.1:{serve_port}");
-    let args = [
-        "serve",
-        "--listen",
-        &listen,
-        "--config",
-        config.to_str().unwrap(),
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-    ];
-    let _serve = Killed(
-        common::cli(&args, home.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _serve = serve(&fleet, dir, serve_port, &["--config", config.to_str().unwrap()]);
     // The test's copy of the shipped rules, with a short `for`.
     let shipped = include_str!("../../assets/prometheus/fleetdeck-rules.yaml");
     let rules = shipped.replace(
@@ -107,38 +77,13 @@ async fn a_spoke_outage_makes_the_unreachable_alert_pending_then_firing() {
         "expr: fleetdeck_cluster_up == 0\n        for: 4s",
     );
     assert_ne!(rules, shipped, "the unreachable rule's `for` is where the test expects it");
-    std::fs::write(home.path().join("rules.yaml"), rules).unwrap();
-    std::fs::write(
-        home.path().join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - rules.yaml\nscrape_configs:\n  - job_name: fleetdeck\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
-        ),
-    )
-    .unwrap();
-    let _prometheus = Killed(
-        std::process::Command::new(binary)
-            .current_dir(home.path())
-            .arg("--config.file=prometheus.yml")
-            .arg(format!("--storage.tsdb.path={}", home.path().join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let alerts = |state: &str| -> Vec<serde_json::Value> {
-        let q = format!("ALERTS{{alertname=\"FleetdeckSpokeUnreachable\",alertstate=\"{state}\"}}");
-        get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))
-            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
-            .and_then(|v| v["data"]["result"].as_array().cloned())
-            .unwrap_or_default()
+    std::fs::write(dir.join("rules.yaml"), rules).unwrap();
+    scrape_every_second(dir, serve_port, Some("rules.yaml"));
+    let _prometheus = prometheus(dir, "prometheus.yml", prom_port);
+    let alerts = |state: &str| {
+        query(prom_port, &format!("ALERTS{{alertname=\"FleetdeckSpokeUnreachable\",alertstate=\"{state}\"}}"))
     };
-    let up = |cluster: &str| -> Option<String> {
-        let q = format!("fleetdeck_cluster_up{{cluster=\"{cluster}\"}}");
-        let body = get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))?.1;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        v["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-    };
+    let up = |cluster: &str| value(prom_port, &format!("fleetdeck_cluster_up{{cluster=\"{cluster}\"}}"));
     let spoke = fleet.clusters().iter().find(|c| c.info.role == ClusterRole::Spoke).unwrap().name().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     while up(&spoke).as_deref() != Some("1") {
@@ -166,21 +111,11 @@ async fn a_spoke_outage_makes_the_unreachable_alert_pending_then_firing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_cluster() {
-    let binary = prometheus();
     let fleet = common::live_fleet(2, Scenario::load("healthy").unwrap()).await;
     let home = tempfile::tempdir().unwrap();
-    let kubeconfig = home.path().join("kubeconfig.yaml");
-    fleet.write_kubeconfig(&kubeconfig).unwrap();
+    let dir = home.path();
     let (serve_port, prom_port) = (port(), port());
-    let listen = format!("127.0.0.1:{serve_port}");
-    let args = ["serve", "--listen", &listen, "--shard", "eu", "--kubeconfig", kubeconfig.to_str().unwrap()];
-    let serve = Killed(
-        common::cli(&args, home.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let serve = serve(&fleet, dir, serve_port, &["--shard", "eu"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(serve_port, "/healthz").is_none_or(|(c, _)| c != 200) {
         assert!(Instant::now() < deadline, "serve did not answer /healthz");
@@ -190,39 +125,17 @@ async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_clust
         assert!(Instant::now() < deadline, "serve not ready: {:?}", get(serve_port, "/readyz"));
         std::thread::sleep(Duration::from_millis(200));
     }
-
-    let config = home.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fleetdeck\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
-        ),
-    )
-    .unwrap();
-    let _prometheus = Killed(
-        std::process::Command::new(binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", home.path().join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let query = |q: &str| -> serde_json::Value {
-        get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(q)))
-            .and_then(|(_, body)| serde_json::from_str(&body).ok())
-            .unwrap_or_default()
-    };
-    let results = |q: &str| query(q)["data"]["result"].as_array().cloned().unwrap_or_default();
+    scrape_every_second(dir, serve_port, None);
+    let _prometheus = prometheus(dir, "prometheus.yml", prom_port);
+    let results = |q: &str| query(prom_port, q);
     let deadline = Instant::now() + Duration::from_secs(90);
     // The target is up and its exposition parses (a scrape that does not parse is down).
     while !results("up{job=\"fleetdeck\"} == 1").iter().any(|r| r["metric"]["job"] == "fleetdeck") {
-        assert!(Instant::now() < deadline, "the target never came up: {}", query("up"));
+        assert!(Instant::now() < deadline, "the target never came up: {:?}", results("up"));
         std::thread::sleep(Duration::from_millis(500));
     }
-    let health = query("scrape_samples_scraped{job=\"fleetdeck\"}");
-    assert!(health["data"]["result"][0]["value"][1].as_str().is_some_and(|v| v != "0"), "{health}");
+    let samples = value(prom_port, "scrape_samples_scraped{job=\"fleetdeck\"}");
+    assert!(samples.as_deref().is_some_and(|v| v != "0"), "{samples:?}");
     // The probes' p95 per cluster, from the histogram, with the shard's label.
     let p95 =
         "histogram_quantile(0.95, sum by (cluster, shard, le) (rate(fleetdeck_api_probe_duration_seconds_bucket[1m])))";
@@ -258,12 +171,9 @@ async fn prometheus_scrapes_serve_and_queries_the_probe_histograms_p95_per_clust
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_tls_and_a_bearer_token_prometheus_scrapes_only_with_the_token() {
-    let binary = prometheus();
     let fleet = common::live_fleet(1, Scenario::load("healthy").unwrap()).await;
     let home = tempfile::tempdir().unwrap();
     let dir = home.path();
-    let kubeconfig = dir.join("kubeconfig.yaml");
-    fleet.write_kubeconfig(&kubeconfig).unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     std::fs::write(dir.join("tls.crt"), cert.cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), cert.signing_key.serialize_pem()).unwrap();
@@ -279,23 +189,7 @@ async fn with_tls_and_a_bearer_token_prometheus_scrapes_only_with_the_token() {
     )
     .unwrap();
     let (serve_port, prom_port) = (port(), port());
-    let listen = format!("127.0.0.1:{serve_port}");
-    let args = [
-        "serve",
-        "--listen",
-        &listen,
-        "--config",
-        config.to_str().unwrap(),
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-    ];
-    let _serve = Killed(
-        common::cli(&args, dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _serve = serve(&fleet, dir, serve_port, &["--config", config.to_str().unwrap()]);
     let job = |name: &str, token: &str| {
         format!(
             "  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: tls.crt\n      server_name: localhost\n    authorization:\n      credentials_file: {token}\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n"
@@ -310,23 +204,8 @@ async fn with_tls_and_a_bearer_token_prometheus_scrapes_only_with_the_token() {
         ),
     )
     .unwrap();
-    let _prometheus = Killed(
-        std::process::Command::new(binary)
-            .current_dir(dir)
-            .arg("--config.file=prometheus.yml")
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = |job: &str| -> Option<String> {
-        let q = format!("up{{job=\"{job}\"}}");
-        let body = get(prom_port, &format!("/api/v1/query?query={}", percent_encoded(&q)))?.1;
-        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-        v["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-    };
+    let _prometheus = prometheus(dir, "prometheus.yml", prom_port);
+    let up = |job: &str| value(prom_port, &format!("up{{job=\"{job}\"}}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while up("with-token").as_deref() != Some("1") || up("wrong-token").is_none() {
         assert!(Instant::now() < deadline, "scrapes: with {:?}, wrong {:?}", up("with-token"), up("wrong-token"));

@@ -2,6 +2,7 @@
 //! the binary in a pseudo-terminal.
 
 pub mod fixture;
+pub mod local;
 pub mod pty;
 
 use std::future::Future;

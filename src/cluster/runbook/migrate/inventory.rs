@@ -27,23 +27,9 @@ impl Runner {
         }
     }
 
-    /// The cluster's state, as the inventory documents it.
-    pub(super) async fn inventory(&self, run: &Run) -> Result<Inventory, String> {
-        let context = run.context.as_str();
-        if context.is_empty() {
-            return Err("no local context reaches the cluster: it cannot be documented".into());
-        }
-        let mut gaps = Vec::new();
-        let names = |items: &[Value]| -> Vec<String> {
-            let mut n: Vec<String> = items.iter().map(|o| text(o, "/metadata/name")).collect();
-            n.sort();
-            n
-        };
-        let namespaces = self
-            .list_all(context, &resource("", "v1", "Namespace", "namespaces"))
-            .await?
-            .map(|l| names(&l))
-            .unwrap_or_default();
+    /// Every Deployment, StatefulSet and DaemonSet of `context` with its replicas, ready
+    /// count and images; a kind the API does not serve is named in `gaps`.
+    pub(super) async fn workloads_of(&self, context: &str, gaps: &mut Vec<String>) -> Result<Vec<Workload>, String> {
         let mut workloads = Vec::new();
         for (kind, plural, desired, ready) in [
             ("Deployment", "deployments", "/spec/replicas", "/status/readyReplicas"),
@@ -68,6 +54,27 @@ impl Runner {
                 })),
             }
         }
+        Ok(workloads)
+    }
+
+    /// The cluster's state, as the inventory documents it.
+    pub(super) async fn inventory(&self, run: &Run) -> Result<Inventory, String> {
+        let context = run.context.as_str();
+        if context.is_empty() {
+            return Err("no local context reaches the cluster: it cannot be documented".into());
+        }
+        let mut gaps = Vec::new();
+        let names = |items: &[Value]| -> Vec<String> {
+            let mut n: Vec<String> = items.iter().map(|o| text(o, "/metadata/name")).collect();
+            n.sort();
+            n
+        };
+        let namespaces = self
+            .list_all(context, &resource("", "v1", "Namespace", "namespaces"))
+            .await?
+            .map(|l| names(&l))
+            .unwrap_or_default();
+        let mut workloads = self.workloads_of(context, &mut gaps).await?;
         workloads.sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
         let crd = resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions");
         let crds = match self.list_all(context, &crd).await {

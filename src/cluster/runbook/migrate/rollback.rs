@@ -14,7 +14,7 @@ use super::{failed, judged, resource};
 use crate::cluster::notify;
 use crate::cluster::runbook::Runner;
 use crate::cluster::runbook::checks::{Checked, unread};
-use crate::fields::{int, text};
+use crate::fields::text;
 use crate::fleet::run::{ObjectRef, PlannedWrite, Run, RunState, Verb, Verdict, Workflow, WriteState};
 use crate::fleet::summary::PINNED_FROM;
 use crate::workflow::migrate::{Reading, VELERO_NAMESPACE, probe_verdict};
@@ -41,12 +41,6 @@ fn json_fact(key: &str, value: &impl serde::Serialize) -> (String, String) {
     (key.to_owned(), serde_json::to_string(value).unwrap_or_default())
 }
 
-const WORKLOAD_KINDS: [(&str, &str, &str, &str); 3] = [
-    ("Deployment", "deployments", "/spec/replicas", "/status/readyReplicas"),
-    ("StatefulSet", "statefulsets", "/spec/replicas", "/status/readyReplicas"),
-    ("DaemonSet", "daemonsets", "/status/desiredNumberScheduled", "/status/numberReady"),
-];
-
 impl Runner {
     fn rollback_settings(&self) -> &rollback::Settings {
         &self.settings.rollback
@@ -58,22 +52,14 @@ impl Runner {
         Ok(all.into_iter().filter(|k| text(k, "/metadata/namespace") == run.cluster).collect())
     }
 
-    /// Every workload of the three kinds, as (kind namespace/name, wanted, ready).
+    /// Every workload of the three kinds (the inventory's reading), as (kind
+    /// namespace/name, wanted, ready).
     async fn workload_readiness(&self, context: &str) -> Result<Vec<(String, i64, i64)>, String> {
-        let mut out = Vec::new();
-        for (kind, plural, wanted, ready) in WORKLOAD_KINDS {
-            let Some(items) = self.list_all(context, &resource("apps", "v1", kind, plural)).await? else { continue };
-            out.extend(items.iter().map(|o| {
-                let name = format!("{kind} {}/{}", text(o, "/metadata/namespace"), text(o, "/metadata/name"));
-                let wanted = if kind == "DaemonSet" {
-                    int(o, wanted)
-                } else {
-                    o.pointer(wanted).and_then(Value::as_i64).unwrap_or(1)
-                };
-                (name, wanted, int(o, ready))
-            }));
-        }
-        Ok(out)
+        let workloads = self.workloads_of(context, &mut Vec::new()).await?;
+        Ok(workloads
+            .into_iter()
+            .map(|w| (format!("{} {}/{}", w.kind, w.namespace, w.name), w.replicas, w.ready))
+            .collect())
     }
 
     pub(in crate::cluster::runbook) async fn rollback_check(&self, run: &Run, check: &str) -> Checked {
