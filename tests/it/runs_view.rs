@@ -319,21 +319,7 @@ fn migration(stop: impl Fn(&Run) -> bool, last: Vec<Event>) -> Run {
                     register::plan_register(&run, &Settings::default())
                 })
             }
-            (StepSpec::ChangeSet { writes, .. }, StepState::Running) if step.preview.is_empty() => {
-                Event::Previewed(Ok(writes
-                    .iter()
-                    .map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label()))
-                    .collect()))
-            }
-            (StepSpec::ChangeSet { confirm, .. }, StepState::Waiting) => Event::Typed(confirm.clone()),
-            (StepSpec::ChangeSet { .. }, _) => {
-                let w = step.writes.iter().position(|w| w.state != fleetdeck::fleet::run::WriteState::Applied).unwrap();
-                if step.writes[w].state == fleetdeck::fleet::run::WriteState::Sent {
-                    Event::Written { write: w, result: Ok(()) }
-                } else {
-                    Event::Prepared { write: w, result: Ok(Prepared::Previous(Value::Null)) }
-                }
-            }
+            (StepSpec::ChangeSet { .. }, _) => change_set_answer(&step),
             (StepSpec::Wait { condition, .. }, _) => Event::Progress {
                 text: if condition == "backup-completed" {
                     "Backup fleetdeck-premigration-production-eu-2-20261201100000 Completed: 301 of 301 items, 0 errors, 0 warnings".into()
@@ -439,6 +425,29 @@ fn a_held_runs_choices_name_the_keys_the_keymap_binds() {
     );
 }
 
+/// What a planned change set's step is answered next, as the runner and the operator
+/// answer it: its dry run, the typed confirmation, each write prepared then written.
+fn change_set_answer(step: &fleetdeck::fleet::run::Step) -> Event {
+    use fleetdeck::fleet::run::{StepSpec, StepState, WriteState};
+    match (&step.spec, step.state) {
+        (StepSpec::ChangeSet { writes, .. }, StepState::Running) if step.preview.is_empty() => {
+            Event::Previewed(Ok(writes
+                .iter()
+                .map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label()))
+                .collect()))
+        }
+        (StepSpec::ChangeSet { confirm, .. }, StepState::Waiting) => Event::Typed(confirm.clone()),
+        _ => {
+            let w = step.writes.iter().position(|w| w.state != WriteState::Applied).unwrap();
+            if step.writes[w].state == WriteState::Sent {
+                Event::Written { write: w, result: Ok(()) }
+            } else {
+                Event::Prepared { write: w, result: Ok(Prepared::Previous(Value::Null)) }
+            }
+        }
+    }
+}
+
 /// A rollback of production-eu-1 to its last good revision, driven through the engine
 /// with the workflow's own plans, until `stop`.
 fn rollback(stop: impl Fn(&Run) -> bool) -> Run {
@@ -517,21 +526,7 @@ fn rollback(stop: impl Fn(&Run) -> bool) -> Run {
                     _ => rollback::plan_pin(&run),
                 })
             }
-            (StepSpec::ChangeSet { writes, .. }, StepState::Running) if step.preview.is_empty() => {
-                Event::Previewed(Ok(writes
-                    .iter()
-                    .map(|w| format!("{} · {} {}", w.context, w.verb.name(), w.object.label()))
-                    .collect()))
-            }
-            (StepSpec::ChangeSet { confirm, .. }, StepState::Waiting) => Event::Typed(confirm.clone()),
-            (StepSpec::ChangeSet { .. }, _) => {
-                let w = step.writes.iter().position(|w| w.state != fleetdeck::fleet::run::WriteState::Applied).unwrap();
-                if step.writes[w].state == fleetdeck::fleet::run::WriteState::Sent {
-                    Event::Written { write: w, result: Ok(()) }
-                } else {
-                    Event::Prepared { write: w, result: Ok(Prepared::Previous(Value::Null)) }
-                }
-            }
+            (StepSpec::ChangeSet { .. }, _) => change_set_answer(&step),
             (StepSpec::Wait { condition, .. }, _) => Event::Progress {
                 text: match condition.as_str() {
                     "restore-completed" => "Restore fleetdeck-rollback-production-eu-1-20261201103000 Completed: 17 of 17 items restored, 0 warnings, 0 errors".into(),
