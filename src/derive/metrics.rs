@@ -86,11 +86,14 @@ pub fn openmetrics_with(report: &FleetReport, shard: Option<&str>, more: impl Fn
     );
     let kustomizations = f.gauge("spoke_kustomizations", "the spoke's Kustomizations on the hub, by state", None);
     let violations = f.gauge("cluster_policy_violations", "failed policy report results (target 0)", None);
+    let by_policy = f.gauge("policy_violations", "failed policy report results of one policy on a cluster", None);
     let backup_success = f.gauge(
         "backup_last_success_timestamp",
         "when a Velero schedule's newest good backup was taken (Unix time)",
         Some(Unit::Seconds),
     );
+    let rpo =
+        f.gauge("backup_rpo", "the RPO a Velero schedule is held to: its interval plus the grace", Some(Unit::Seconds));
     let within_rpo = f.gauge("backup_within_rpo", "whether a Velero schedule is within its RPO (1) or not (0)", None);
 
     for verdict in [super::judge::Verdict::Healthy, super::judge::Verdict::Degraded, super::judge::Verdict::Unreachable]
@@ -143,12 +146,18 @@ pub fn openmetrics_with(report: &FleetReport, shard: Option<&str>, more: impl Fn
         if let Some(v) = c.violations {
             violations.get_or_create(&one).set(v as f64);
         }
+        for (policy, n) in c.violations_by_policy.iter().flatten() {
+            by_policy.get_or_create(&labels(&[("cluster", cluster), ("policy", policy)])).set(*n as f64);
+        }
         for b in &c.backups {
             let l = labels(&[("cluster", cluster), ("schedule", &b.schedule)]);
             if let Some(at) = b.last_success {
                 backup_success.get_or_create(&l).set(at.as_millisecond() as f64 / 1000.0);
             }
             within_rpo.get_or_create(&l).set(f64::from(u8::from(b.rpo_ok)));
+            if let Some(seconds) = b.rpo_seconds {
+                rpo.get_or_create(&l).set(seconds as f64);
+            }
         }
     }
     more(&mut f.registry);
@@ -184,7 +193,16 @@ mod tests {
             violations: Some(3),
             compliance: None,
             violations_by_severity: None,
-            backups: vec![],
+            violations_by_policy: Some(
+                [("disallow-privileged".to_owned(), 2), ("require-labels".to_owned(), 1)].into(),
+            ),
+            backups: vec![crate::derive::report::BackupReport {
+                schedule: "velero/daily".into(),
+                last_success: None,
+                rpo_ok: false,
+                rpo_seconds: Some(90_000),
+                last_phase: None,
+            }],
             data_age_seconds: Some(4),
             stale: false,
             problems: vec![],
@@ -220,6 +238,9 @@ mod tests {
             "fleetdeck_spoke_kustomizations{shard=\"eu\",cluster=\"production-eu-1\",state=\"pending\"} 1.0",
             "fleetdeck_rollback_trigger_firing{shard=\"eu\",cluster=\"production-eu-1\",trigger=\"security\"} 1.0",
             "# UNIT fleetdeck_cluster_data_age_seconds seconds",
+            "fleetdeck_policy_violations{shard=\"eu\",cluster=\"edge\",policy=\"disallow-privileged\"} 2.0",
+            "fleetdeck_backup_rpo_seconds{shard=\"eu\",cluster=\"edge\",schedule=\"velero/daily\"} 90000.0",
+            "fleetdeck_backup_within_rpo{shard=\"eu\",cluster=\"edge\",schedule=\"velero/daily\"} 0.0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }

@@ -112,6 +112,9 @@ pub struct BackupReport {
     /// When the newest good backup's data was taken.
     pub last_success: Option<Timestamp>,
     pub rpo_ok: bool,
+    /// The RPO allowed: the schedule's interval plus the grace (null for a schedule that
+    /// cannot be evaluated).
+    pub rpo_seconds: Option<u64>,
     /// The phase of the schedule's newest backup, whatever it is.
     pub last_phase: Option<String>,
 }
@@ -135,6 +138,9 @@ pub struct ClusterReport {
     /// The failed results by severity (`critical`, `high`, `medium`, `low`, `info`,
     /// `unset`); those at `slo.violation_severity` or worse make the cluster degraded.
     pub violations_by_severity: Option<BTreeMap<Severity, i64>>,
+    /// The failed results by policy (`""` for results that name none); null where not
+    /// read.
+    pub violations_by_policy: Option<BTreeMap<String, i64>>,
     pub backups: Vec<BackupReport>,
     /// How old the freshest data from the cluster is, and whether that is stale.
     pub data_age_seconds: Option<u64>,
@@ -221,7 +227,14 @@ fn cluster_report(fleet: &FleetState, v: &ClusterView, now: Timestamp) -> Cluste
             let last_phase =
                 health.last_attempt.as_ref().and_then(|k| c.backups.get(k)).map(|b| b.phase.as_str().to_owned());
             let schedule = format!("{}/{}", key.0, key.1);
-            backups.push(BackupReport { schedule, last_success, rpo_ok: !health.rpo.breached(), last_phase });
+            let rpo_seconds = health.interval.map(|i| (i + health.grace).as_secs());
+            backups.push(BackupReport {
+                schedule,
+                last_success,
+                rpo_ok: !health.rpo.breached(),
+                rpo_seconds,
+                last_phase,
+            });
         }
     }
     ClusterReport {
@@ -251,6 +264,13 @@ fn cluster_report(fleet: &FleetState, v: &ClusterView, now: Timestamp) -> Cluste
             Compliance::Counts { by_severity, .. } => Some(by_severity.clone()),
             _ => None,
         },
+        violations_by_policy: matches!(v.rows.compliance, Compliance::Counts { .. }).then(|| {
+            let mut by_policy: BTreeMap<String, i64> = BTreeMap::new();
+            for (policy, n) in c.reports.values().flat_map(|r| &r.fail_by_policy) {
+                *by_policy.entry(policy.clone()).or_insert(0) += n;
+            }
+            by_policy
+        }),
         backups,
         data_age_seconds: c.data_age(now).map(|d| d.as_secs()),
         stale: c.is_stale(now, fleet.settings.thresholds),
@@ -272,6 +292,7 @@ fn hub_only_report(row: &SpokeSync, judgment: &Judgment, now: Timestamp) -> Clus
         violations: None,
         compliance: None,
         violations_by_severity: None,
+        violations_by_policy: None,
         backups: Vec::new(),
         data_age_seconds: None,
         stale: false,

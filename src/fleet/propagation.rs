@@ -129,11 +129,26 @@ impl RevisionRow {
     }
 }
 
+/// A propagation that happened while fleetdeck watched (the Kustomization's Ready at the
+/// revision arrived as a change, not in a list): what a consumer that counts each one once
+/// (`serve`'s histogram) takes, by its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub seq: u64,
+    pub key: ObjectKey,
+    pub took: Took,
+}
+
+/// Completions kept for consumers that fell behind (they drain after every update).
+const KEPT_COMPLETIONS: usize = 1024;
+
 /// The propagation history the model keeps (bounded).
 #[derive(Debug, Clone, Default)]
 pub struct PropagationLog {
     sources: HashMap<SourceRef, VecDeque<RevisionSeen>>,
     kustomizations: HashMap<ObjectKey, KsLog>,
+    completions: VecDeque<Completion>,
+    completed: u64,
 }
 
 fn span(from: Timestamp, to: Timestamp) -> Option<Duration> {
@@ -178,11 +193,36 @@ impl PropagationLog {
             revisions.pop_front();
         }
         revisions.push_back(seen.clone());
-        for log in self.kustomizations.values_mut().filter(|l| l.source == source.id) {
+        let mut done = Vec::new();
+        for (key, log) in self.kustomizations.iter_mut().filter(|(_, l)| l.source == source.id) {
             for applied in log.applied.iter_mut().filter(|a| a.revision == seen.revision && a.took.is_none()) {
                 applied.took = took(&seen, applied);
+                if let (Some(t), true) = (applied.took, applied.live) {
+                    done.push((key.clone(), t));
+                }
             }
         }
+        for (key, t) in done {
+            self.complete(key, t);
+        }
+    }
+
+    fn complete(&mut self, key: ObjectKey, took: Took) {
+        self.completed += 1;
+        if self.completions.len() == KEPT_COMPLETIONS {
+            self.completions.pop_front();
+        }
+        self.completions.push_back(Completion { seq: self.completed, key, took });
+    }
+
+    /// The sequence number of the newest completion (0 before any).
+    pub fn completed(&self) -> u64 {
+        self.completed
+    }
+
+    /// Completions after sequence number `seq`, oldest first (those still kept).
+    pub fn completions_after(&self, seq: u64) -> impl Iterator<Item = &Completion> {
+        self.completions.iter().filter(move |c| c.seq > seq)
     }
 
     /// A Kustomization as it arrived: when it is Ready at a revision it was not Ready at
@@ -209,7 +249,11 @@ impl PropagationLog {
         if log.applied.len() == KEPT_REVISIONS {
             log.applied.pop_front();
         }
+        let done = applied.took.filter(|_| applied.live);
         log.applied.push_back(applied);
+        if let Some(t) = done {
+            self.complete(key.clone(), t);
+        }
     }
 
     /// Keeps the Kustomizations `keep` says still exist (after a relist or deletions).
@@ -383,6 +427,28 @@ mod tests {
         let stats = log.stats([&key], t(200), Duration::from_secs(3600), Duration::from_secs(30));
         assert_eq!(stats.last.unwrap().duration, Duration::from_secs(42));
         assert_eq!((stats.count, stats.over), (1, 1));
+    }
+
+    #[test]
+    fn each_propagation_seen_live_is_one_completion_and_listed_ones_none() {
+        let mut log = PropagationLog::default();
+        // Listed at start: history, not something that happened while watching.
+        log.observe_source(&source("main@sha1:r1", 100), t(500), false);
+        let (a_key, a) = ks("prod-a", "main@sha1:r1", Some(142));
+        log.observe_kustomization(&a_key, &a, t(500), false);
+        assert_eq!(log.completed(), 0);
+        // A new revision: prod-a Ready at it before the source's change arrived, prod-b after.
+        let (_, a2) = ks("prod-a", "main@sha1:r2", Some(610));
+        log.observe_kustomization(&a_key, &a2, t(611), true);
+        assert_eq!(log.completed(), 0, "no time until the source's revision is known");
+        log.observe_source(&source("main@sha1:r2", 600), t(612), true);
+        let (b_key, b2) = ks("prod-b", "main@sha1:r2", Some(640));
+        log.observe_kustomization(&b_key, &b2, t(641), true);
+        // The same state again is no second completion.
+        log.observe_kustomization(&b_key, &b2, t(650), true);
+        let done: Vec<_> = log.completions_after(0).map(|c| (c.seq, c.key.0.as_str(), c.took.duration)).collect();
+        assert_eq!(done, vec![(1, "prod-a", Duration::from_secs(10)), (2, "prod-b", Duration::from_secs(40))]);
+        assert_eq!(log.completions_after(1).count(), 1, "a consumer takes only what it has not");
     }
 
     #[test]

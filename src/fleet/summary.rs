@@ -422,6 +422,8 @@ pub struct ReportSummary {
     pub failing: Vec<PolicyResult>,
     /// Every failed result (not only those kept) by severity.
     pub fail_by_severity: BTreeMap<Severity, i64>,
+    /// Every failed result by policy (policies are few; results are many).
+    pub fail_by_policy: BTreeMap<String, i64>,
 }
 
 /// How many failing results a report summary keeps.
@@ -430,9 +432,15 @@ pub const MAX_FAILING: usize = 50;
 impl ReportSummary {
     pub fn fold(v: &Value) -> Self {
         let mut fail_by_severity = BTreeMap::new();
+        let mut fail_by_policy: BTreeMap<String, i64> = BTreeMap::new();
         for r in v.get("results").and_then(Value::as_array).into_iter().flatten() {
             if r.get("result").and_then(Value::as_str) == Some("fail") {
                 *fail_by_severity.entry(Severity::parse(&text(r, "/severity"))).or_insert(0) += 1;
+                let policy = r.get("policy").and_then(Value::as_str).unwrap_or("");
+                match fail_by_policy.get_mut(policy) {
+                    Some(n) => *n += 1,
+                    None => _ = fail_by_policy.insert(policy.to_owned(), 1),
+                }
             }
         }
         let failing = v
@@ -473,6 +481,7 @@ impl ReportSummary {
             skip: int(v, "/summary/skip"),
             failing,
             fail_by_severity,
+            fail_by_policy,
         }
     }
 }
