@@ -3,6 +3,9 @@
 //! histogram's p95 returns a value per cluster; `/readyz` says ready once the fleet is
 //! listed, `/healthz` answers at once. The shipped rules and scrape config pass
 //! `promtool`, and the unreachable alert goes pending, then firing, for a spoke's outage.
+//! Propagations, restores and watched changes land in their histograms; series survive
+//! scrapes during relists and go with the registration, the CRD or the target they
+//! came from.
 
 use crate::common;
 
@@ -215,4 +218,208 @@ async fn with_tls_and_a_bearer_token_prometheus_scrapes_only_with_the_token() {
     // The scrape error Prometheus records says why.
     let targets = get(prom_port, "/api/v1/targets").map(|(_, b)| b).unwrap_or_default();
     assert!(targets.contains("401"), "{targets}");
+}
+
+/// Waits until `done` holds, failing with `what` and the last look after `limit`.
+fn wait_for<T: std::fmt::Debug>(
+    limit: Duration,
+    what: &str,
+    mut look: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = look();
+        if done(&seen) {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "{what}: {seen:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A fleet whose Flux and Velero answer in a second or two, without revisions of its own.
+fn quick() -> Scenario {
+    let mut s = Scenario::builtin("healthy");
+    s.flux.revision_every = None;
+    s.flux.reconcile_delay = fleetdeck::sim::scenario::Span::secs(0, 1);
+    s.velero.backup_duration = fleetdeck::sim::scenario::Span::secs(1, 2);
+    s.velero.restore_duration = fleetdeck::sim::scenario::Span::secs(1, 2);
+    s.fleet.events_every = None;
+    s
+}
+
+/// `serve` on `fleet`, ready, scraped every second by a Prometheus that has it up.
+fn serving(fleet: &Fleet, dir: &Path) -> (Killed, Killed, u16) {
+    let (serve_port, prom_port) = (port(), port());
+    let serve = serve(fleet, dir, serve_port, &[]);
+    wait_for(
+        Duration::from_secs(60),
+        "serve ready",
+        || get(serve_port, "/readyz"),
+        |r| r.as_ref().is_some_and(|(c, _)| *c == 200),
+    );
+    scrape_every_second(dir, serve_port, None);
+    let prometheus = prometheus(dir, "prometheus.yml", prom_port);
+    wait_for(
+        Duration::from_secs(60),
+        "the target up",
+        || value(prom_port, "up{job=\"fleetdeck\"}"),
+        |v| v.as_deref() == Some("1"),
+    );
+    (serve, prometheus, prom_port)
+}
+
+fn spokes(fleet: &Fleet) -> Vec<String> {
+    fleet.clusters().iter().filter(|c| c.info.role == ClusterRole::Spoke).map(|c| c.name().to_owned()).collect()
+}
+
+fn velero(kind: &str) -> kube::discovery::ApiResource {
+    kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("velero.io", "v1", kind))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propagations_restores_and_watched_changes_land_in_their_histograms() {
+    use kube::api::{Api, DynamicObject, ListParams, PostParams};
+    let fleet = common::live_fleet(2, quick()).await;
+    let home = tempfile::tempdir().unwrap();
+    let (_serve, _prometheus, prom) = serving(&fleet, home.path());
+    let results = |q: &str| query(prom, q);
+    // A revision published on the hub: one propagation per spoke, in the spoke's histogram,
+    // and the revision current in the info metric.
+    let revision = fleet.publish_revision("GitRepository", "fleet-policies").unwrap();
+    let counts = wait_for(
+        Duration::from_secs(60),
+        "one propagation per spoke",
+        || results("sum by (cluster) (fleetdeck_propagation_duration_seconds_count)"),
+        |r| r.len() == 2 && r.iter().all(|s| s["value"][1] == "1"),
+    );
+    let mut clusters: Vec<&str> = counts.iter().map(|s| s["metric"]["cluster"].as_str().unwrap()).collect();
+    clusters.sort_unstable();
+    let mut expected = spokes(&fleet);
+    expected.sort_unstable();
+    assert_eq!(clusters, expected);
+    // The simulated Flux reconciles within a second or two: well inside the 30 s target.
+    let within = results("fleetdeck_propagation_duration_seconds_bucket{le=\"30.0\"} == 1");
+    assert_eq!(within.len(), 2, "{within:?}");
+    let current = wait_for(
+        Duration::from_secs(10),
+        "the new revision current",
+        || results("fleetdeck_source_revision_info{current=\"true\"}"),
+        |r| r.iter().any(|s| s["metric"]["revision"].as_str().is_some_and(|v| v.contains(&revision))),
+    );
+    let mut sources: Vec<&str> = current.iter().map(|s| s["metric"]["source"].as_str().unwrap()).collect();
+    sources.sort_unstable();
+    assert_eq!(
+        sources,
+        ["GitRepository/flux-system/fleet-policies", "OCIRepository/flux-system/platform-config"],
+        "one current revision per source"
+    );
+    let applied = results(&format!("fleetdeck_source_revision_applied_spokes{{revision=~\".*{revision}.*\"}}"));
+    assert_eq!(applied.first().map(|s| s["value"][1].clone()), Some("2".into()), "{applied:?}");
+    // Watched changes reached the model, each with its lag.
+    let lag = results("fleetdeck_watch_event_lag_seconds_count > 0");
+    assert_eq!(lag.len(), 1, "{lag:?}");
+    // A restore on a spoke, from a backup of its history: one observation, completed.
+    let spoke = spokes(&fleet)[0].clone();
+    let client = common::admin(&fleet, &spoke).await;
+    let backups: Api<DynamicObject> = Api::namespaced_with(client.clone(), "velero", &velero("Backup"));
+    let backup = backups
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|b| b.data["status"]["phase"] == "Completed")
+        .expect("a completed backup in the history");
+    let restore = serde_json::json!({"apiVersion": "velero.io/v1", "kind": "Restore", "metadata": {"name": "rto", "namespace": "velero"}, "spec": {"backupName": backup.metadata.name}});
+    let restores: Api<DynamicObject> = Api::namespaced_with(client, "velero", &velero("Restore"));
+    restores.create(&PostParams::default(), &serde_json::from_value(restore).unwrap()).await.unwrap();
+    let rto = wait_for(
+        Duration::from_secs(60),
+        "the restore observed",
+        || results(&format!("fleetdeck_restore_duration_seconds_count{{cluster=\"{spoke}\"}}")),
+        |r| !r.is_empty(),
+    );
+    assert_eq!(rto.len(), 1, "{rto:?}");
+    assert_eq!(rto[0]["metric"]["outcome"], "completed");
+    assert_eq!(rto[0]["value"][1], "1");
+    let took: f64 = value(prom, &format!("fleetdeck_restore_duration_seconds_sum{{cluster=\"{spoke}\"}}"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.5..10.0).contains(&took), "the simulated restore runs 1–2 s: {took}");
+    // The restores of the history, finished before serve started, are not observed.
+    assert!(results("fleetdeck_restore_duration_seconds_count").len() == 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_survive_relists_and_go_with_what_they_describe() {
+    use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+    let fleet = common::live_fleet(2, quick()).await;
+    let home = tempfile::tempdir().unwrap();
+    let (serve, _prometheus, prom) = serving(&fleet, home.path());
+    let results = |q: &str| query(prom, q);
+    let (a, b) = match spokes(&fleet).as_slice() {
+        [a, b] => (a.clone(), b.clone()),
+        other => panic!("two spokes: {other:?}"),
+    };
+    let storage_of = |c: &str| format!("fleetdeck_backup_storage_available{{cluster=\"{c}\"}}");
+    let kustomizations_of = |c: &str| format!("fleetdeck_kustomization_state{{cluster=\"{c}\",state=\"in_sync\"}}");
+    wait_for(
+        Duration::from_secs(30),
+        "a's storage and b's Kustomizations",
+        || (results(&storage_of(&a)), results(&kustomizations_of(&b))),
+        |(s, k)| !s.is_empty() && !k.is_empty(),
+    );
+    // A storm of 410s on a's watches: every resume is refused and the watches relist.
+    let relists = |c: &str| {
+        value(prom, &format!("sum(fleetdeck_watch_relists_total{{cluster=\"{c}\"}})"))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = relists(&a);
+    let storm = Instant::now();
+    let spoke_a = fleet.cluster(&a).unwrap();
+    spoke_a.faults.update(|f| f.gone_storm = true);
+    spoke_a.faults.drop_watches();
+    wait_for(Duration::from_secs(60), "a's watches relisted", || relists(&a), |n| *n >= before + 5.0);
+    spoke_a.faults.update(|f| f.gone_storm = false);
+    std::thread::sleep(Duration::from_secs(2));
+    // Every scrape through the storm held a's series: as many samples as scrapes.
+    let window = storm.elapsed().as_secs() + 1;
+    let samples = |q: &str| value(prom, &format!("count_over_time({q}[{window}s])"));
+    let scrapes = samples("up{job=\"fleetdeck\"}");
+    assert!(scrapes.as_deref().is_some_and(|n| n.parse::<u32>().unwrap() >= 3), "{scrapes:?}");
+    assert_eq!(samples(&storage_of(&a)), scrapes, "a's storage series in every scrape of the relists");
+    assert_eq!(samples(&format!("fleetdeck_cluster_up{{cluster=\"{a}\"}}")), scrapes);
+    // b unregistered on the hub (its Kustomizations deleted): its Kustomization series go.
+    let hub = common::admin(&fleet, "hub").await;
+    let ks = kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "Kustomization",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(hub, &b, &ks);
+    api.delete_collection(&DeleteParams::default(), &ListParams::default()).await.unwrap();
+    wait_for(
+        Duration::from_secs(30),
+        "b's Kustomization series gone",
+        || results(&format!("fleetdeck_kustomization_state{{cluster=\"{b}\"}}")),
+        Vec::is_empty,
+    );
+    assert!(!results(&kustomizations_of(&a)).is_empty(), "a's stay");
+    // Velero removed from a: its storage location's series go.
+    spoke_a.remove_crd("backupstoragelocations.velero.io").unwrap();
+    wait_for(Duration::from_secs(30), "a's storage series gone", || results(&storage_of(&a)), Vec::is_empty);
+    assert!(!results(&storage_of(&b)).is_empty(), "b's stay");
+    // serve gone: the target is down and its series are stale at once, not held for 5 m.
+    drop(serve);
+    wait_for(
+        Duration::from_secs(30),
+        "the target down",
+        || value(prom, "up{job=\"fleetdeck\"}"),
+        |v| v.as_deref() == Some("0"),
+    );
+    assert!(results("fleetdeck_cluster_up").is_empty(), "no series of a target that is down");
 }

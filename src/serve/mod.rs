@@ -8,7 +8,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,9 +15,6 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use jiff::Timestamp;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::model::Model;
@@ -28,63 +24,9 @@ use crate::check::{CheckSettings, settled};
 use crate::cluster::{ContextSpec, Engine, EngineEvent};
 use crate::config::Config;
 
-/// The buckets of the probe histogram, in seconds: dense around the 100 ms target.
-pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0];
+mod metrics;
 
-type Labels = Vec<(String, String)>;
-
-/// What `serve` counts as the engine reports: the API probe histogram and failed probes
-/// per cluster, and watch failures and relists per cluster and kind. Shared with each
-/// scrape's registry (a family is a handle).
-#[derive(Clone)]
-pub struct ProbeMetrics {
-    pub latency: Family<Labels, Histogram, fn() -> Histogram>,
-    pub failed: Family<Labels, Counter<u64, AtomicU64>>,
-    pub watch_failures: Family<Labels, Counter<u64, AtomicU64>>,
-    pub relists: Family<Labels, Counter<u64, AtomicU64>>,
-}
-
-impl Default for ProbeMetrics {
-    fn default() -> Self {
-        fn histogram() -> Histogram {
-            Histogram::new(LATENCY_BUCKETS)
-        }
-        Self {
-            latency: Family::new_with_constructor(histogram),
-            failed: Family::default(),
-            watch_failures: Family::default(),
-            relists: Family::default(),
-        }
-    }
-}
-
-impl ProbeMetrics {
-    /// Counts what an engine event says of the watches and probes.
-    fn count(&self, cluster: &str, event: &EngineEvent) {
-        let of = |kind: crate::fleet::kind::Kind| {
-            vec![("cluster".to_owned(), cluster.to_owned()), ("kind".to_owned(), kind.label().to_owned())]
-        };
-        match event {
-            EngineEvent::Probe { sample, .. } => self.observe(cluster, sample),
-            EngineEvent::WatchFailed { kind, .. } => _ = self.watch_failures.get_or_create(&of(*kind)).inc(),
-            EngineEvent::Relist { kind, .. } => _ = self.relists.get_or_create(&of(*kind)).inc(),
-            _ => {}
-        }
-    }
-
-    /// A probe of `cluster`: its answer's time, or a failure. Probes fleetdeck's own
-    /// runtime delayed are not charged (as on the latency pane).
-    fn observe(&self, cluster: &str, sample: &crate::fleet::probes::Sample) {
-        if !sample.charged() {
-            return;
-        }
-        let labels = vec![("cluster".to_owned(), cluster.to_owned())];
-        match &sample.outcome {
-            Ok(took) => self.latency.get_or_create(&labels).observe(took.as_secs_f64()),
-            Err(_) => _ = self.failed.get_or_create(&labels).inc(),
-        }
-    }
-}
+use metrics::Counted;
 
 /// A request for the task that owns the model.
 enum Ask {
@@ -148,7 +90,7 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
     let (engine, mut events) = Engine::start(contexts, crate::launch::engine_settings(config));
     // Ready once each cluster is listed with one probe answered, or clearly failing.
     let readiness = CheckSettings { probes: 1, ..CheckSettings::of(config) };
-    let probes = ProbeMetrics::default();
+    let mut counted = Counted::new(Timestamp::now());
     let (asks, mut asked) = mpsc::channel::<Ask>(64);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let stop = async {
@@ -172,7 +114,7 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
                 update(&mut model, Msg::Tick(now));
                 match ask {
                     Ask::Metrics(reply) => {
-                        let _ = reply.send(scrape(&mut model, &probes, settings.shard.as_deref(), now));
+                        let _ = reply.send(scrape(&mut model, &counted, settings.shard.as_deref(), now));
                     }
                     Ask::Ready(reply) => {
                         let _ = reply.send(ready(&model, &readiness, now));
@@ -181,10 +123,17 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    if let Some(c) = model.fleet.cluster(event.cluster()) {
-                        probes.count(&c.context, &event);
+                    let id = event.cluster();
+                    if let Some(c) = model.fleet.cluster(id) {
+                        counted.count(&c.context, &event);
                     }
+                    let (kind, observed) = match &event {
+                        EngineEvent::Relist { kind, .. } => (Some(*kind), None),
+                        EngineEvent::Changes { kind, observed, .. } => (Some(*kind), Some(*observed)),
+                        _ => (None, None),
+                    };
                     update(&mut model, Msg::Engine(event));
+                    counted.applied(&model, id, kind, observed);
                 }
                 None => break,
             },
@@ -197,89 +146,15 @@ pub async fn run(contexts: Vec<ContextSpec>, config: &Config, settings: ServeSet
     Ok(())
 }
 
-/// The metrics at `now`: the report's snapshot families and the probe histogram.
-fn scrape(model: &mut Model, probes: &ProbeMetrics, shard: Option<&str>, now: Timestamp) -> String {
+/// The metrics at `now`: the report's snapshot families, what was counted, and what is
+/// drawn from the model.
+fn scrape(model: &mut Model, counted: &Counted, shard: Option<&str>, now: Timestamp) -> String {
     model.now = now;
     let derived = model.derived();
     let report = crate::derive::report::report(&model.fleet, &derived, now);
     crate::derive::metrics::openmetrics_with(&report, shard, |registry| {
-        registry.register_with_unit(
-            "api_probe_duration",
-            "API probe round trips (GET /readyz), from where fleetdeck runs",
-            prometheus_client::registry::Unit::Seconds,
-            probes.latency.clone(),
-        );
-        registry.register("api_probe_failures", "API probes that failed or timed out", probes.failed.clone());
-        registry.register(
-            "watch_failures",
-            "watch attempts that failed (retried with backoff)",
-            probes.watch_failures.clone(),
-        );
-        registry.register(
-            "watch_relists",
-            "complete lists of a kind (the first, and after a 410 or a failure)",
-            probes.relists.clone(),
-        );
-        // Drawn from the model at the scrape: gone with what they describe.
-        let runs: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
-        let storage: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
-        for c in model.fleet.clusters() {
-            for s in c.storage.values() {
-                let labels = vec![("cluster".to_owned(), c.context.clone()), ("location".to_owned(), s.name.clone())];
-                storage.get_or_create(&labels).set(i64::from(s.phase == "Available"));
-            }
-        }
-        if let Some(hub) = model.fleet.hub() {
-            let (ttl, host) = (model.fleet.settings.lock_ttl, model.fleet.settings.host.clone());
-            for r in hub.runs.values() {
-                let labels = vec![
-                    ("workflow".to_owned(), r.workflow.name().to_owned()),
-                    ("state".to_owned(), r.state_at(now, ttl, &host).name().to_owned()),
-                ];
-                runs.get_or_create(&labels).inc();
-            }
-        }
-        registry.register(
-            "backup_storage_available",
-            "whether a Velero storage location is Available (1) or not (0)",
-            storage,
-        );
-        registry.register("runs", "workflow runs on the hub, by workflow and state", runs);
-        // Per spoke and Kustomization: its state (one series per state) and how long it
-        // has been behind its source.
-        let states: Family<Labels, prometheus_client::metrics::gauge::Gauge> = Family::default();
-        let behind: Family<Labels, prometheus_client::metrics::gauge::Gauge<f64, AtomicU64>> = Family::default();
-        for &id in derived.order.iter() {
-            let (Some(view), Some(c)) = (derived.cluster(id), model.fleet.cluster(id)) else { continue };
-            for cell in view.rows.sync.iter().flat_map(|row| row.present()) {
-                let of = |extra: Option<(&str, &str)>| {
-                    let mut l = vec![
-                        ("cluster".to_owned(), c.context.clone()),
-                        ("kustomization".to_owned(), cell.key.1.clone()),
-                    ];
-                    l.extend(extra.map(|(k, v)| (k.to_owned(), v.to_owned())));
-                    l
-                };
-                for category in ["in_sync", "pending", "failed", "suspended"] {
-                    let current = i64::from(cell.state.category() == category);
-                    states.get_or_create(&of(Some(("state", category)))).set(current);
-                }
-                let seconds =
-                    cell.state.behind_since().map_or(0.0, |since| crate::fleet::ago(now, since).as_secs_f64());
-                behind.get_or_create(&of(None)).set(seconds);
-            }
-        }
-        registry.register(
-            "kustomization_state",
-            "a spoke's Kustomization on the hub, one series per state (1 for the current)",
-            states,
-        );
-        registry.register_with_unit(
-            "kustomization_behind_source",
-            "how long a spoke's Kustomization has been behind its source's revision (0 when at it)",
-            prometheus_client::registry::Unit::Seconds,
-            behind,
-        );
+        counted.register(registry);
+        metrics::register_drawn(registry, model, &derived, now);
     })
 }
 
