@@ -59,7 +59,11 @@ impl Serve {
     fn until_ready(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         while local::get(self.port, "/readyz").is_none_or(|(c, _)| c != 200) {
-            assert!(Instant::now() < deadline, "serve not ready after {limit:?}: {:?}", local::get(self.port, "/readyz"));
+            assert!(
+                Instant::now() < deadline,
+                "serve not ready after {limit:?}: {:?}",
+                local::get(self.port, "/readyz")
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }

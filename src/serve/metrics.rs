@@ -7,22 +7,24 @@
 //! would read as a reset); drawn ones are built anew at each scrape, so the series of a
 //! cluster, a Kustomization or a run that is gone go with it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use jiff::Timestamp;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::app::model::Model;
 use crate::cluster::{ClusterId, EngineEvent};
+use crate::derive::metrics::Snapshot;
 use crate::fleet::kind::Kind;
 use crate::fleet::phase::VeleroPhase;
 use crate::fleet::probes::Sample;
+use crate::fleet::propagation::RevisionRow;
+use crate::fleet::run::WriteState;
 use crate::fleet::summary::ObjectKey;
 
 /// The buckets of the probe histogram, in seconds: dense around the 100 ms target.
@@ -45,8 +47,6 @@ pub const REVISIONS_TOLD: usize = 5;
 type Labels = Vec<(String, String)>;
 type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
 type Counters = Family<Labels, Counter<u64, AtomicU64>>;
-type Gauges = Family<Labels, Gauge>;
-type Seconds = Family<Labels, Gauge<f64, AtomicU64>>;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -207,103 +207,98 @@ impl Counted {
     }
 }
 
-/// Registers the families drawn from the model at `now`.
-pub fn register_drawn(registry: &mut Registry, model: &Model, derived: &crate::derive::Derived, now: Timestamp) {
+/// The families drawn from the model at `now`.
+pub fn drawn(model: &Model, derived: &crate::derive::Derived, now: Timestamp) -> Snapshot {
     let fleet = &model.fleet;
-    let storage = Gauges::default();
+    let mut s = Snapshot::default();
+    let mut g =
+        s.gauge("backup_storage_available", "whether a Velero storage location is Available (1) or not (0)", None);
     for c in fleet.clusters() {
-        for s in c.storage.values() {
-            storage
-                .get_or_create(&labels(&[("cluster", &c.context), ("location", &s.name)]))
-                .set(i64::from(s.phase == "Available"));
+        for l in c.storage.values() {
+            g.flag(&[("cluster", &c.context), ("location", &l.name)], l.phase == "Available");
         }
     }
-    registry.register(
-        "backup_storage_available",
-        "whether a Velero storage location is Available (1) or not (0)",
-        storage,
-    );
-    let runs = Gauges::default();
-    let writes = Gauges::default();
+    // Runs and their writes, counted by their labels.
+    let mut runs: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    let mut writes: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     if let Some(hub) = fleet.hub() {
-        let (ttl, host) = (fleet.settings.lock_ttl, fleet.settings.host.clone());
+        let (ttl, host) = (fleet.settings.lock_ttl, &fleet.settings.host);
         for r in hub.runs.values() {
             let workflow = r.workflow.name();
-            runs.get_or_create(&labels(&[("workflow", workflow), ("state", r.state_at(now, ttl, &host).name())])).inc();
-            for w in r.steps.iter().flat_map(|s| s.writes.iter()) {
-                if w.state != crate::fleet::run::WriteState::Planned {
-                    writes.get_or_create(&labels(&[("workflow", workflow), ("outcome", w.state.name())])).inc();
-                }
+            *runs.entry((workflow, r.state_at(now, ttl, host).name())).or_default() += 1;
+            for w in r.steps.iter().flat_map(|s| s.writes.iter()).filter(|w| w.state != WriteState::Planned) {
+                *writes.entry((workflow, w.state.name())).or_default() += 1;
             }
         }
     }
-    registry.register("runs", "workflow runs on the hub, by workflow and state", runs);
-    registry.register(
+    let mut g = s.gauge("runs", "workflow runs on the hub, by workflow and state", None);
+    for ((workflow, state), n) in runs {
+        g.set(&[("workflow", workflow), ("state", state)], f64::from(n));
+    }
+    let mut g = s.gauge(
         "run_writes",
         "writes the runs on the hub journaled, by workflow and outcome \
          (sent: journaled and sent with no answer recorded, an unknown outcome)",
-        writes,
+        None,
     );
+    for ((workflow, outcome), n) in writes {
+        g.set(&[("workflow", workflow), ("outcome", outcome)], f64::from(n));
+    }
     // Per spoke and Kustomization: its state (one series per state) and how long it has
     // been behind its source.
-    let states = Gauges::default();
-    let behind = Seconds::default();
-    for &id in derived.order.iter() {
-        let (Some(view), Some(c)) = (derived.cluster(id), fleet.cluster(id)) else { continue };
-        for cell in view.rows.sync.iter().flat_map(|row| row.present()) {
-            let of = |extra: &[(&str, &str)]| {
-                let mut l = labels(&[("cluster", &c.context), ("kustomization", &cell.key.1)]);
-                l.extend(labels(extra));
-                l
-            };
-            for category in ["in_sync", "pending", "failed", "suspended"] {
-                states.get_or_create(&of(&[("state", category)])).set(i64::from(cell.state.category() == category));
-            }
-            let seconds = cell.state.behind_since().map_or(0.0, |since| crate::fleet::ago(now, since).as_secs_f64());
-            behind.get_or_create(&of(&[])).set(seconds);
-        }
-    }
-    registry.register(
+    let cells = || {
+        derived.order.iter().filter_map(|&id| Some((derived.cluster(id)?, fleet.cluster(id)?))).flat_map(|(view, c)| {
+            view.rows.sync.iter().flat_map(|row| row.present()).map(move |cell| (c.context.as_str(), cell))
+        })
+    };
+    let mut g = s.gauge(
         "kustomization_state",
         "a spoke's Kustomization on the hub, one series per state (1 for the current)",
-        states,
+        None,
     );
-    registry.register_with_unit(
+    for (cluster, cell) in cells() {
+        for category in ["in_sync", "pending", "failed", "suspended"] {
+            let labels = [("cluster", cluster), ("kustomization", cell.key.1.as_str()), ("state", category)];
+            g.flag(&labels, cell.state.category() == category);
+        }
+    }
+    let mut g = s.gauge(
         "kustomization_behind_source",
         "how long a spoke's Kustomization has been behind its source's revision (0 when at it)",
-        Unit::Seconds,
-        behind,
+        Some(Unit::Seconds),
     );
+    for (cluster, cell) in cells() {
+        let seconds = cell.state.behind_since().map_or(0.0, |since| crate::fleet::ago(now, since).as_secs_f64());
+        g.set(&[("cluster", cluster), ("kustomization", &cell.key.1)], seconds);
+    }
     // The newest revisions of the sources the spokes follow: revision strings only here,
     // REVISIONS_TOLD of them.
-    let info = Gauges::default();
-    let applied = Gauges::default();
-    let produced = Seconds::default();
-    for row in fleet.propagation().recent_revisions(REVISIONS_TOLD) {
-        let source = row.source.label();
-        let of = |extra: &[(&str, &str)]| {
-            let mut l = labels(&[("source", &source), ("revision", &row.seen.revision)]);
-            l.extend(labels(extra));
-            l
-        };
-        info.get_or_create(&of(&[("current", if row.current { "true" } else { "false" })])).set(1);
-        applied.get_or_create(&of(&[])).set(row.times.len() as i64);
-        produced.get_or_create(&of(&[])).set(row.seen.since().as_millisecond() as f64 / 1000.0);
-    }
-    registry.register(
+    let revisions = fleet.propagation().recent_revisions(REVISIONS_TOLD);
+    let revisions: Vec<(String, &RevisionRow)> = revisions.iter().map(|r| (r.source.label(), r)).collect();
+    let mut g = s.gauge(
         "source_revision_info",
         "the newest revisions of the sources the spokes follow (always 1; current: its source's newest)",
-        info,
+        None,
     );
-    registry.register(
+    for (source, r) in &revisions {
+        let current = if r.current { "true" } else { "false" };
+        g.set(&[("source", source), ("revision", &r.seen.revision), ("current", current)], 1.0);
+    }
+    let mut g = s.gauge(
         "source_revision_applied_spokes",
         "spoke Kustomizations that applied the revision (with a known propagation time)",
-        applied,
+        None,
     );
-    registry.register_with_unit(
+    for (source, r) in &revisions {
+        g.set(&[("source", source), ("revision", &r.seen.revision)], r.times.len() as f64);
+    }
+    let mut g = s.gauge(
         "source_revision_produced_timestamp",
         "when the revision was produced (the source's status, else when fleetdeck saw it)",
-        Unit::Seconds,
-        produced,
+        Some(Unit::Seconds),
     );
+    for (source, r) in &revisions {
+        g.set(&[("source", source), ("revision", &r.seen.revision)], r.seen.since().as_millisecond() as f64 / 1000.0);
+    }
+    s
 }

@@ -154,7 +154,7 @@ fn scrape(model: &mut Model, counted: &Counted, shard: Option<&str>, now: Timest
     let report = crate::derive::report::report(&model.fleet, &derived, now);
     crate::derive::metrics::openmetrics_with(&report, shard, |registry| {
         counted.register(registry);
-        metrics::register_drawn(registry, model, &derived, now);
+        registry.register_collector(Box::new(metrics::drawn(model, &derived, now)));
     })
 }
 
