@@ -302,3 +302,75 @@ pub fn drawn(model: &Model, derived: &crate::derive::Derived, now: Timestamp) ->
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::msg::Msg;
+    use crate::app::update::update;
+    use crate::cluster::ContextSpec;
+    use crate::fleet::run::{Run, Session, Step, StepSpec, Workflow, WriteRecord};
+    use crate::fleet::summary::Summary;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn spec(name: &str, hub: bool) -> ContextSpec {
+        ContextSpec {
+            name: name.into(),
+            server: format!("https://{name}"),
+            is_hub: hub,
+            user: "admin".into(),
+            config: Err("test".into()),
+        }
+    }
+
+    /// A run on the hub whose change set wrote three times: applied, failed, and sent with no
+    /// answer recorded; a fourth write still planned.
+    fn run(id: &str, workflow: Workflow) -> Run {
+        let by = Session { user: "alice".into(), host: "elsewhere".into(), pid: 1, id: "s".into() };
+        let mut step =
+            Step::new("apply", StepSpec::ChangeSet { plan: String::new(), confirm: "x".into(), writes: vec![] });
+        step.writes = [WriteState::Applied, WriteState::Failed, WriteState::Sent, WriteState::Planned]
+            .into_iter()
+            .map(|state| WriteRecord { state, ..Default::default() })
+            .collect();
+        Run::new(id, workflow, ("prod-a", "prod-a", "hub"), vec![step], by, t(0))
+    }
+
+    fn text(s: Snapshot) -> String {
+        let mut registry = Registry::with_prefix("fleetdeck");
+        let mut out = String::new();
+        registry.register_collector(Box::new(s));
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_runs_on_the_hub_count_their_journaled_writes_by_outcome_and_planned_ones_not() {
+        let mut m = Model::new(&[spec("hub", true), spec("prod-a", false)], Default::default(), t(0));
+        let items =
+            [("r1", Workflow::Register), ("r2", Workflow::Register), ("r3", Workflow::Rollback)].map(|(id, w)| {
+                (("fleetdeck-system".into(), id.into()), Summary::Run(Some(std::sync::Arc::new(run(id, w)))))
+            });
+        update(&mut m, Msg::Engine(EngineEvent::Relist { cluster: 0, kind: Kind::Run, items: items.into(), at: t(1) }));
+        let derived = m.derived();
+        let out = text(drawn(&m, &derived, t(2)));
+        for line in [
+            "fleetdeck_run_writes{workflow=\"register\",outcome=\"applied\"} 2.0",
+            "fleetdeck_run_writes{workflow=\"register\",outcome=\"failed\"} 2.0",
+            "fleetdeck_run_writes{workflow=\"register\",outcome=\"sent\"} 2.0",
+            "fleetdeck_run_writes{workflow=\"rollback\",outcome=\"sent\"} 1.0",
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
+        }
+        assert!(!out.contains("outcome=\"planned\""), "{out}");
+        let runs: f64 = out
+            .lines()
+            .filter(|l| l.starts_with("fleetdeck_runs{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert_eq!(runs, 3.0, "{out}");
+    }
+}
