@@ -13,13 +13,7 @@ fn t(s: i64) -> Timestamp {
 }
 
 fn spec(name: &str, hub: bool) -> ContextSpec {
-    ContextSpec {
-        name: name.into(),
-        server: format!("https://{name}"),
-        is_hub: hub,
-        user: "admin".into(),
-        config: Err("test".into()),
-    }
+    ContextSpec::unconnected(name, hub)
 }
 
 /// A hub, a registered spoke (prod-a) and a candidate (edge-eu-1), in an operator session.

@@ -560,13 +560,7 @@ mod tests {
     }
 
     fn spec(name: &str, hub: bool) -> ContextSpec {
-        ContextSpec {
-            name: name.into(),
-            server: format!("https://{name}"),
-            is_hub: hub,
-            user: "admin".into(),
-            config: Err("test".into()),
-        }
+        ContextSpec::unconnected(name, hub)
     }
 
     fn keys(m: &mut Model, pane: Pane) -> Vec<RowKey> {

@@ -24,6 +24,20 @@ pub struct ContextSpec {
     pub config: std::result::Result<kube::Config, String>,
 }
 
+impl ContextSpec {
+    /// A context with no client configuration (it never connects), for model tests.
+    #[cfg(test)]
+    pub(crate) fn unconnected(name: &str, hub: bool) -> Self {
+        Self {
+            name: name.into(),
+            server: format!("https://{name}"),
+            is_hub: hub,
+            user: "admin".into(),
+            config: Err("test".into()),
+        }
+    }
+}
+
 impl std::fmt::Debug for ContextSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ContextSpec")

@@ -317,13 +317,7 @@ mod tests {
     }
 
     fn spec(name: &str, hub: bool) -> ContextSpec {
-        ContextSpec {
-            name: name.into(),
-            server: format!("https://{name}"),
-            is_hub: hub,
-            user: "admin".into(),
-            config: Err("test".into()),
-        }
+        ContextSpec::unconnected(name, hub)
     }
 
     /// A run on the hub whose change set wrote three times: applied, failed, and sent with no
