@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{SimProcess, cpu_ticks, env, median, quantile, rss_mb};
+use common::{SimProcess, env, idle_cpu, idle_cpu_of, median, quantile, rss_mb};
 use pty::Pty;
 
 /// A `fleetdeck serve`, killed when dropped.
@@ -91,15 +91,6 @@ impl Drop for Serve {
     }
 }
 
-/// Percent of one core some processes used together over `window`.
-fn cpu_of(pids: &[u32], window: Duration) -> f64 {
-    let ticks = |pids: &[u32]| pids.iter().map(|p| cpu_ticks(*p)).sum::<u64>();
-    let before = ticks(pids);
-    let started = Instant::now();
-    std::thread::sleep(window);
-    (ticks(pids) - before) as f64 / started.elapsed().as_secs_f64()
-}
-
 /// The spoke contexts of a kubeconfig (every context but the hub's).
 fn spokes_of(kubeconfig: &Path) -> Vec<String> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
@@ -132,7 +123,7 @@ fn run(kubeconfig: &Path, clusters: u64, idle: Duration, shards: usize) -> Run {
     serve.until_ready(limit);
     r.ready = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(10));
-    r.cpu = cpu_of(&[serve.pid()], idle);
+    r.cpu = idle_cpu(serve.pid(), idle);
     r.rss = rss_mb(serve.pid());
     let (times, body) = serve.scrapes(50, Duration::from_millis(200));
     (r.scrape_p50, r.scrape_p99, r.body) = (quantile(times.clone(), 0.5), quantile(times, 0.99), body);
@@ -143,7 +134,7 @@ fn run(kubeconfig: &Path, clusters: u64, idle: Duration, shards: usize) -> Run {
     let pty = Pty::spawn(&args, &[], 200, 60);
     pty.wait_for(&format!("{clusters}/{clusters} live"), Duration::from_secs(300));
     std::thread::sleep(Duration::from_secs(10));
-    r.tui_cpu = cpu_of(&[pty.pid()], idle);
+    r.tui_cpu = idle_cpu(pty.pid(), idle);
     r.tui_rss = rss_mb(pty.pid());
     drop(pty);
     // Shards: a quarter of the spokes each, every one watching the hub.
@@ -164,7 +155,7 @@ fn run(kubeconfig: &Path, clusters: u64, idle: Duration, shards: usize) -> Run {
     r.shards_ready = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(10));
     let pids: Vec<u32> = serves.iter().map(Serve::pid).collect();
-    r.shards_cpu = cpu_of(&pids, idle);
+    r.shards_cpu = idle_cpu_of(&pids, idle);
     r.shards_rss = pids.iter().map(|p| rss_mb(*p)).sum();
     let p99s: Vec<f64> = serves.iter().map(|s| quantile(s.scrapes(20, Duration::from_millis(100)).0, 0.99)).collect();
     r.shard_scrape_p99 = p99s.into_iter().fold(0.0, f64::max);

@@ -29,11 +29,16 @@ pub fn rss_mb(pid: u32) -> f64 {
 
 /// Percent of one core a process used over `window`.
 pub fn idle_cpu(pid: u32, window: Duration) -> f64 {
-    let before = cpu_ticks(pid);
+    idle_cpu_of(&[pid], window)
+}
+
+/// Percent of one core some processes used together over `window`.
+pub fn idle_cpu_of(pids: &[u32], window: Duration) -> f64 {
+    let ticks = || pids.iter().map(|p| cpu_ticks(*p)).sum::<u64>();
+    let before = ticks();
     let started = Instant::now();
     std::thread::sleep(window);
-    let ticks = cpu_ticks(pid) - before;
-    ticks as f64 / started.elapsed().as_secs_f64()
+    (ticks() - before) as f64 / started.elapsed().as_secs_f64()
 }
 
 pub fn median(mut v: Vec<f64>) -> f64 {

@@ -238,17 +238,6 @@ fn wait_for<T: std::fmt::Debug>(
     }
 }
 
-/// A fleet whose Flux and Velero answer in a second or two, without revisions of its own.
-fn quick() -> Scenario {
-    let mut s = Scenario::builtin("healthy");
-    s.flux.revision_every = None;
-    s.flux.reconcile_delay = fleetdeck::sim::scenario::Span::secs(0, 1);
-    s.velero.backup_duration = fleetdeck::sim::scenario::Span::secs(1, 2);
-    s.velero.restore_duration = fleetdeck::sim::scenario::Span::secs(1, 2);
-    s.fleet.events_every = None;
-    s
-}
-
 /// `serve` on `fleet`, ready, scraped every second by a Prometheus that has it up.
 fn serving(fleet: &Fleet, dir: &Path) -> (Killed, Killed, u16) {
     let (serve_port, prom_port) = (port(), port());
@@ -281,7 +270,7 @@ fn velero(kind: &str) -> kube::discovery::ApiResource {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn propagations_restores_and_watched_changes_land_in_their_histograms() {
     use kube::api::{Api, DynamicObject, ListParams, PostParams};
-    let fleet = common::live_fleet(2, quick()).await;
+    let fleet = common::live_fleet(2, common::quick()).await;
     let home = tempfile::tempdir().unwrap();
     let (_serve, _prometheus, prom) = serving(&fleet, home.path());
     let results = |q: &str| query(prom, q);
@@ -356,7 +345,7 @@ async fn propagations_restores_and_watched_changes_land_in_their_histograms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn series_survive_relists_and_go_with_what_they_describe() {
     use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
-    let fleet = common::live_fleet(2, quick()).await;
+    let fleet = common::live_fleet(2, common::quick()).await;
     let home = tempfile::tempdir().unwrap();
     let (serve, _prometheus, prom) = serving(&fleet, home.path());
     let results = |q: &str| query(prom, q);

@@ -6,24 +6,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{admin, eventually, live_fleet};
-use fleetdeck::sim::scenario::Span;
-use fleetdeck::sim::{Fleet, OutageMode, Scenario};
+use common::{admin, eventually, live_fleet, quick};
+use fleetdeck::sim::{Fleet, OutageMode};
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
-
-fn quick() -> Scenario {
-    let mut s = Scenario::builtin("healthy");
-    s.flux.revision_every = None;
-    s.flux.reconcile_delay = Span::secs(0, 1);
-    s.flux.retry_interval = Duration::from_secs(1);
-    s.velero.backup_duration = Span::secs(1, 2);
-    s.velero.restore_duration = Span::secs(1, 2);
-    s.fleet.events_every = None;
-    s
-}
 
 fn ks() -> ApiResource {
     ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"))

@@ -55,6 +55,20 @@ async fn start(spokes: usize, scenario: Scenario, behaviour: bool) -> Fleet {
     Fleet::start(options).await.expect("fleet starts")
 }
 
+/// A fleet whose Flux and Velero answer in a second or two, with no revisions or Events
+/// of its own: the controllers' tests and `serve`'s change only what they change.
+pub fn quick() -> Scenario {
+    use fleetdeck::sim::scenario::Span;
+    let mut s = Scenario::builtin("healthy");
+    s.flux.revision_every = None;
+    s.flux.reconcile_delay = Span::secs(0, 1);
+    s.flux.retry_interval = Duration::from_secs(1);
+    s.velero.backup_duration = Span::secs(1, 2);
+    s.velero.restore_duration = Span::secs(1, 2);
+    s.fleet.events_every = None;
+    s
+}
+
 /// A kube-rs client for a context of the fleet.
 pub async fn client(fleet: &Fleet, context: &str, access: Access) -> Client {
     let kubeconfig: Kubeconfig = serde_json::from_value(fleet.kubeconfig(access)).expect("kubeconfig parses");
