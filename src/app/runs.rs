@@ -141,6 +141,15 @@ fn targets(model: &Model, workflow: Workflow) -> Vec<(String, String)> {
     out
 }
 
+/// Why no context is a candidate or a spoke yet: until the hub's Kustomizations and
+/// spoke Secrets are read, every context's role is unknown (the health pane says so).
+fn not_read_yet(workflow: Workflow) -> String {
+    format!(
+        "{} waits for the hub: its registrations are not read yet, so no context is known as a candidate or a spoke",
+        workflow.name()
+    )
+}
+
 /// `n`, `N` and `m` on the health pane's selected row.
 pub fn key(model: &mut Model, action: Action) -> Vec<Effect> {
     let workflow = match action {
@@ -165,6 +174,10 @@ pub fn key(model: &mut Model, action: Action) -> Vec<Effect> {
     let known = targets(model, workflow);
     match known.into_iter().find(|(n, c)| *n == name || *c == name) {
         Some((cluster, context)) => start(model, workflow, cluster, context),
+        None if !model.fleet.registrations_known() => {
+            notice(model, not_read_yet(workflow));
+            Vec::new()
+        }
         None => {
             let why = match workflow {
                 Workflow::Register | Workflow::Migrate => format!(
@@ -200,6 +213,10 @@ pub fn command(model: &mut Model, line: &str) -> Vec<Effect> {
     };
     match targets(model, workflow).into_iter().find(|(n, c)| n == name || c == name) {
         Some((cluster, context)) => start(model, workflow, cluster, context),
+        None if !model.fleet.registrations_known() => {
+            notice(model, not_read_yet(workflow));
+            Vec::new()
+        }
         None => {
             let options: Vec<String> = targets(model, workflow).into_iter().map(|(n, _)| n).collect();
             let kind = match workflow {
@@ -297,6 +314,10 @@ pub fn rollback_key(model: &mut Model) -> Vec<Effect> {
 fn rollback(model: &mut Model, name: &str, target: Option<Target>, backup: Option<String>) -> Vec<Effect> {
     let Some((cluster, context)) = targets(model, Workflow::Rollback).into_iter().find(|(n, c)| n == name || c == name)
     else {
+        if !model.fleet.registrations_known() {
+            notice(model, not_read_yet(Workflow::Rollback));
+            return Vec::new();
+        }
         let options: Vec<String> = targets(model, Workflow::Rollback).into_iter().map(|(n, _)| n).collect();
         let list = if options.is_empty() { "none".to_owned() } else { options.join(", ") };
         notice(model, format!("{name} is not a registered spoke a context reaches (these are: {list})"));

@@ -76,6 +76,19 @@ fn the_command_line_starts_registration_of_a_candidate_only() {
 }
 
 #[test]
+fn before_the_hub_is_read_commands_say_they_wait_for_it_not_that_the_context_is_no_candidate() {
+    let settings = ModelSettings { writable: true, ..ModelSettings::default() };
+    let mut m = Model::new(&[spec("hub", true), spec("edge-eu-1", false)], settings, t(0));
+    assert!(command(&mut m, "migrate edge-eu-1").is_empty());
+    assert!(notice(&m).starts_with("migrate waits for the hub: its registrations are not read yet"), "{}", notice(&m));
+    assert!(command(&mut m, "unregister prod-a").is_empty());
+    assert!(notice(&m).starts_with("unregister waits for the hub"), "{}", notice(&m));
+    // Once read, the same command starts.
+    let mut m = model();
+    assert_eq!(command(&mut m, "migrate edge-eu-1").len(), 1);
+}
+
+#[test]
 fn the_command_line_starts_a_rollback_of_a_spoke_with_its_target() {
     let mut m = model();
     let facts = |effects: Vec<Effect>| match effects.as_slice() {

@@ -103,7 +103,8 @@ fn a_candidate_is_registered_by_keys_watched_killed_and_taken_over_without_a_sec
     let data = data.to_str().unwrap();
     let kc = sim.kubeconfig("kc.yaml");
     let mut first = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data)], 120, 40);
-    first.wait_for("candidate", LIVE);
+    // Commands act once the hub's registrations are read: the row says what the context is.
+    first.wait_for_row("edge-eu-1", &["candidate", "Live"], LIVE);
     let watcher = Pty::spawn(&["--read-only", "--kubeconfig", &sim.kubeconfig("kc.readonly.yaml")], &[], 120, 40);
     watcher.wait_for("edge-eu-1", LIVE);
     watcher.key("6");
@@ -189,7 +190,7 @@ fn a_staging_candidate_is_migrated_by_keys_from_inventory_to_report() {
         120,
         40,
     );
-    tui.wait_for("staging-eu-2", LIVE);
+    tui.wait_for_row("staging-eu-2", &["candidate", "Live"], LIVE);
     tui.key(":");
     tui.send("migrate st");
     tui.key("\t");
@@ -229,7 +230,7 @@ fn a_production_candidate_holds_at_staging_first_until_a_typed_reason_overrides_
     let data = sim.dir.path().join("operator-data");
     let kc = sim.kubeconfig("kc.yaml");
     let mut tui = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data.to_str().unwrap())], 120, 40);
-    tui.wait_for("production-eu-2", LIVE);
+    tui.wait_for_row("production-eu-2", &["candidate", "Live"], LIVE);
     // `m` on the candidate's row of the health pane.
     tui.send("/production-eu-2");
     tui.key("\r");
@@ -276,7 +277,7 @@ fn a_partially_failed_backup_and_a_degrading_workload_hold_a_production_migratio
     let data = sim.dir.path().join("operator-data");
     let kc = sim.kubeconfig("kc.yaml");
     let mut tui = Pty::spawn(&["--kubeconfig", &kc], &[("XDG_DATA_HOME", data.to_str().unwrap())], 120, 40);
-    tui.wait_for("production-eu-2", LIVE);
+    tui.wait_for_row("production-eu-2", &["candidate", "Live"], LIVE);
     tui.key(":");
     tui.send("migrate production-eu-2");
     tui.key("\r");

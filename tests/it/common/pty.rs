@@ -97,6 +97,20 @@ impl Pty {
         panic!("waited {limit:?} for {text:?}; the screen:\n{}", self.screen());
     }
 
+    /// Waits until a line starting with `first` holds every one of `words` (a table row
+    /// in a given state); panics with the screen when none does.
+    pub fn wait_for_row(&self, first: &str, words: &[&str], limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let screen = self.screen();
+            if screen.lines().any(|l| l.starts_with(first) && words.iter().all(|w| l.contains(w))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("waited {limit:?} for a row {first:?} with {words:?}; the screen:\n{}", self.screen());
+    }
+
     pub fn send(&self, keys: &str) {
         let mut w = self.writer.lock().unwrap();
         w.write_all(keys.as_bytes()).unwrap();
