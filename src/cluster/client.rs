@@ -57,7 +57,10 @@ pub fn build(
         }
         return kube::Client::try_from(config).map_err(|e| configuration("building the client", e));
     }
-    let tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
+    let mut tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
+    // One server per client: rustls's default session cache holds 256 servers' tickets
+    // and allocates for all of them up front (14 KB a cluster).
+    tls.resumption = rustls::client::Resumption::in_memory_sessions(4);
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));

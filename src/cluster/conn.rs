@@ -155,7 +155,7 @@ pub async fn run(
         loop {
             let ran = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                ran = exec::run(exec, settings.exec_timeout) => ran,
+                ran = Box::pin(exec::run(exec, settings.exec_timeout)) => ran,
             };
             match ran {
                 Ok(got) => {
@@ -188,7 +188,9 @@ pub async fn run(
     };
     let mut backoff = Duration::from_secs(1);
     let facts = loop {
-        match connect(&client, settings.connect_timeout.max(settings.probe_timeout)).await {
+        // Boxed, like every request below: the cluster's task lives as long as the
+        // session, and an inline request future would keep its room (kilobytes) for good.
+        match Box::pin(connect(&client, settings.connect_timeout.max(settings.probe_timeout))).await {
             Ok(facts) => break facts,
             Err(error) => {
                 if tx.send(failed(error)).await.is_err() {
@@ -213,13 +215,18 @@ pub async fn run(
         return;
     }
     // Whether these credentials could write, asked beside the watches, once.
-    let access = {
-        let (client, tx, timeout) = (client.clone(), tx.clone(), settings.probe_timeout);
+    // It ends on its own (no handle kept, so the finished task's memory goes with it).
+    {
+        let (client, tx, timeout, shutdown) = (client.clone(), tx.clone(), settings.probe_timeout, shutdown.clone());
         tokio::spawn(async move {
-            let writes = super::access::review(&client, timeout).await;
-            let _ = tx.send(EngineEvent::Access { cluster, writes }).await;
-        })
-    };
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                writes = super::access::review(&client, timeout) => {
+                    let _ = tx.send(EngineEvent::Access { cluster, writes }).await;
+                }
+            }
+        });
+    }
     // Told by the prober when the cluster answers again after failures.
     let answers_again = Arc::new(tokio::sync::Notify::new());
     // Probes start once the first request has opened the connection, so they, and the
@@ -264,17 +271,16 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = sleep_until(renew_at) => {
-                renew_at = renew(plugin.as_ref(), bearer.as_ref(), &settings, &spec.name).await;
+                renew_at = Box::pin(renew(plugin.as_ref(), bearer.as_ref(), &settings, &spec.name)).await;
             }
             _ = rediscover.tick() => {
-                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, client.list_api_groups()).await {
+                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(client.list_api_groups())).await {
                     groups = list.groups.into_iter().map(|g| g.name).collect();
                 }
             }
         }
     }
     probes.abort();
-    access.abort();
     for (_, handle) in watchers {
         handle.abort();
     }

@@ -147,18 +147,18 @@ fn short(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Classifies a watcher error.
-pub fn classify_watch(err: &kube::runtime::watcher::Error) -> (Failure, String) {
-    use kube::runtime::watcher::Error as W;
+pub fn classify_watch(err: &super::watch::WatchError) -> (Failure, String) {
+    use super::watch::WatchError as W;
     match err {
-        W::InitialListFailed(e) => {
+        W::List(e) => {
             let (f, m) = classify(e);
             (f, format!("list: {m}"))
         }
-        W::WatchStartFailed(e) | W::WatchFailed(e) => {
+        W::Start(e) | W::Stream(e) => {
             let (f, m) = classify(e);
             (f, format!("watch: {m}"))
         }
-        W::WatchError(status) => {
+        W::Status(status) => {
             (from_status(status.code), format!("watch: {} {}: {}", status.code, status.reason, status.message))
         }
         W::NoResourceVersion => (Failure::Other, "watch: no resourceVersion in the list".to_owned()),

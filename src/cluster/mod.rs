@@ -17,6 +17,7 @@ pub mod probe;
 pub mod resources;
 pub mod runbook;
 pub mod watch;
+mod watch_lines;
 pub mod write;
 
 use std::sync::Arc;

@@ -70,7 +70,8 @@ pub async fn run(
         };
         let mut sample = tokio::select! {
             _ = shutdown.cancelled() => return,
-            sample = probe(&client, endpoint, timeout, due) => sample,
+            // Boxed, as below: the task keeps only its small waiting state between probes.
+            sample = Box::pin(probe(&client, endpoint, timeout, due)) => sample,
         };
         // No such endpoint there: the next one, at once (that answer is the sample).
         while sample.outcome == Err(Failure::NotFound)
@@ -82,7 +83,7 @@ pub async fn run(
             }
             sample = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                sample = probe(&client, endpoint, timeout, tokio::time::Instant::now()) => sample,
+                sample = Box::pin(probe(&client, endpoint, timeout, tokio::time::Instant::now())) => sample,
             };
         }
         // The first answer after failures: watchers waiting out their backoff retry now,

@@ -1,4 +1,4 @@
-//! One watcher per (cluster, kind): list then watch with backoff (kube-runtime), every
+//! One watcher per (cluster, kind): list then watch with backoff, every
 //! object folded into its summary at once, and changes sent on the bounded channel to
 //! the model: a lone change at once, a burst coalesced per object into a batch per
 //! window (`engine.coalesce`). A relist is sent whole, so it replaces what was known
@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use http_body_util::BodyExt;
 use jiff::Timestamp;
-use kube::api::{Api, DynamicObject};
-use kube::runtime::watcher;
+use kube::api::{Api, DynamicObject, ListParams, WatchParams};
+use kube::core::WatchEvent;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::errors::classify_watch;
 use super::event::{ClusterId, EngineEvent};
 use super::resources::{fold, resource};
+use super::watch_lines::EventLines;
 use crate::fleet::failure::{ErrorInfo, Failure};
 use crate::fleet::kind::Kind;
 use crate::fleet::summary::{ObjectKey, Summary};
@@ -42,18 +43,7 @@ pub async fn run(
     answers_again: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Stopped {
-    let r = resource(kind);
-    let api: Api<DynamicObject> = match r.namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &r.api),
-        None => Api::all_with(client, &r.api),
-    };
-    let mut config = watcher::Config::default();
-    if let Some(fs) = r.field_selector {
-        config = config.fields(fs);
-    }
-    if let Some(ls) = r.label_selector {
-        config = config.labels(ls);
-    }
+    let watched = Watched::new(client, kind);
     let mut backoff = Backoff::default();
     loop {
         if tx.send(EngineEvent::WatchStarted { cluster, kind }).await.is_err() {
@@ -61,7 +51,7 @@ pub async fn run(
         }
         // A fresh list after every failure: the relist is what tells the model the watch
         // has recovered, and it replaces whatever changed meanwhile.
-        let outcome = watch_once(&api, config.clone(), cluster, kind, coalesce, &tx, &shutdown, &mut backoff).await;
+        let outcome = watch_once(&watched, cluster, kind, coalesce, &tx, &shutdown, &mut backoff).await;
         match outcome {
             Outcome::Stopped(why) => return why,
             Outcome::Failed => {}
@@ -73,6 +63,149 @@ pub async fn run(
             _ = answers_again.notified() => backoff.reset(),
         }
     }
+}
+
+/// What one (cluster, kind) lists and watches.
+struct Watched {
+    client: kube::Client,
+    api: Api<DynamicObject>,
+    url: String,
+    labels: Option<String>,
+    fields: Option<String>,
+}
+
+/// The server ends a watch after this (its `timeoutSeconds`, kube's default); a watch
+/// that has said nothing for ten seconds longer is taken as lost and started again.
+const WATCH_SECONDS: u32 = 290;
+const WATCH_IDLE: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 10);
+
+impl Watched {
+    fn new(client: kube::Client, kind: Kind) -> Self {
+        let r = resource(kind);
+        let api = match r.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &r.api),
+            None => Api::all_with(client.clone(), &r.api),
+        };
+        let url = <DynamicObject as kube::Resource>::url_path(&r.api, r.namespace);
+        Self {
+            client,
+            api,
+            url,
+            labels: r.label_selector.map(str::to_owned),
+            fields: r.field_selector.map(str::to_owned),
+        }
+    }
+
+    /// Every object, page by page (client-go's 500 a page), and the version to watch from.
+    async fn list(&self, kind: Kind) -> Result<(Vec<(ObjectKey, Summary)>, String), WatchError> {
+        let mut params = ListParams {
+            label_selector: self.labels.clone(),
+            field_selector: self.fields.clone(),
+            ..ListParams::default()
+        }
+        .limit(500);
+        let mut items = Vec::new();
+        loop {
+            let page = self.api.list(&params).await.map_err(WatchError::List)?;
+            items.extend(page.items.iter().map(|o| fold(kind, o)));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(next) => params.continue_token = Some(next),
+                None => {
+                    let version = page.metadata.resource_version.filter(|v| !v.is_empty());
+                    return version.map(|v| (items, v)).ok_or(WatchError::NoResourceVersion);
+                }
+            }
+        }
+    }
+
+    /// A watch from `version`, with bookmarks.
+    async fn watch(&self, version: &str) -> Result<EventLines<kube::client::Body>, WatchError> {
+        let params = WatchParams {
+            label_selector: self.labels.clone(),
+            field_selector: self.fields.clone(),
+            timeout: Some(WATCH_SECONDS),
+            ..WatchParams::default()
+        };
+        let mut request = kube::core::Request::new(&self.url)
+            .watch(&params, version)
+            .map_err(|e| WatchError::Start(kube::Error::BuildRequest(e)))?;
+        // As kube does: no compression on watches (one gzip member per event).
+        request.headers_mut().insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
+        let response = self.client.send(request.map(kube::client::Body::from)).await.map_err(WatchError::Start)?;
+        let status = response.status();
+        if status.is_client_error() || status.is_server_error() {
+            let body = response.into_body().collect().await.map_err(WatchError::Start)?.to_bytes();
+            let status = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
+                kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "Failed to parse error data")
+                    .with_code(status.as_u16())
+            });
+            return Err(WatchError::Start(kube::Error::Api(status.boxed())));
+        }
+        Ok(EventLines::new(response.into_body()))
+    }
+}
+
+/// A list then a watch, resumed from the last version seen when the server ends it.
+struct Watching<'a> {
+    watched: &'a Watched,
+    version: String,
+    events: Option<EventLines<kube::client::Body>>,
+    idle_until: Instant,
+}
+
+/// A change a watch saw.
+enum Change {
+    Apply(DynamicObject),
+    Delete(DynamicObject),
+}
+
+impl Watching<'_> {
+    /// The next change. Cancel-safe: nothing read is lost when the future is dropped.
+    async fn next(&mut self) -> Result<Change, WatchError> {
+        loop {
+            let events = match &mut self.events {
+                Some(events) => events,
+                None => {
+                    let events = Box::pin(self.watched.watch(&self.version)).await?;
+                    self.idle_until = Instant::now() + WATCH_IDLE;
+                    self.events.insert(events)
+                }
+            };
+            let event = match tokio::time::timeout_at(self.idle_until, events.next()).await {
+                Ok(event) => event.map_err(WatchError::Stream)?,
+                Err(_idle) => None,
+            };
+            self.idle_until = Instant::now() + WATCH_IDLE;
+            let version = |o: &DynamicObject| o.metadata.resource_version.clone().filter(|v| !v.is_empty());
+            match event {
+                // The server's timeout (or a lost connection): watch again from here.
+                None => self.events = None,
+                Some(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                    self.version = version(&o).ok_or(WatchError::NoResourceVersion)?;
+                    return Ok(Change::Apply(o));
+                }
+                Some(WatchEvent::Deleted(o)) => {
+                    self.version = version(&o).ok_or(WatchError::NoResourceVersion)?;
+                    return Ok(Change::Delete(o));
+                }
+                Some(WatchEvent::Bookmark(b)) => self.version = b.metadata.resource_version,
+                Some(WatchEvent::Error(status)) => return Err(WatchError::Status(status)),
+            }
+        }
+    }
+}
+
+/// Where a list-then-watch failed.
+#[derive(Debug)]
+pub enum WatchError {
+    List(kube::Error),
+    /// The watch request was refused or could not be sent.
+    Start(kube::Error),
+    /// The watch's stream broke or carried something that is no event.
+    Stream(kube::Error),
+    /// An error event in the stream (410 Gone: the version is too old).
+    Status(Box<kube::core::Status>),
+    NoResourceVersion,
 }
 
 /// Exponential backoff with jitter, from 1 s to 30 s, reset by a successful list.
@@ -100,10 +233,8 @@ enum Outcome {
     Failed,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn watch_once(
-    api: &Api<DynamicObject>,
-    config: watcher::Config,
+    watched: &Watched,
     cluster: ClusterId,
     kind: Kind,
     coalesce: Duration,
@@ -111,8 +242,21 @@ async fn watch_once(
     shutdown: &CancellationToken,
     backoff: &mut Backoff,
 ) -> Outcome {
-    let mut stream = watcher(api.clone(), config).boxed();
-    let mut init: Vec<(ObjectKey, Summary)> = Vec::new();
+    let listed = tokio::select! {
+        _ = shutdown.cancelled() => return Outcome::Stopped(Stopped::Shutdown),
+        // Boxed (and the watch's start below): an idle watch's task keeps only its small
+        // waiting state, not the room a list's or a request's future takes.
+        listed = Box::pin(watched.list(kind)) => listed,
+    };
+    let (items, version) = match listed {
+        Ok(listed) => listed,
+        Err(err) => return Box::pin(failed(err, cluster, kind, HashMap::new(), None, tx)).await,
+    };
+    backoff.reset();
+    if Box::pin(tx.send(EngineEvent::Relist { cluster, kind, items, at: Timestamp::now() })).await.is_err() {
+        return Outcome::Stopped(Stopped::Shutdown);
+    }
+    let mut watching = Watching { watched, version, events: None, idle_until: Instant::now() + WATCH_IDLE };
     let mut pending: HashMap<ObjectKey, Option<Summary>> = HashMap::new();
     let mut first_pending: Option<Instant> = None;
     // Changes go out at once when none went out for a window (a lone change is not held
@@ -127,63 +271,58 @@ async fn watch_once(
                 let observed = first_pending.take().map(|i| i.into_std()).unwrap_or_else(std::time::Instant::now);
                 let changes: Vec<_> = pending.drain().collect();
                 last_sent = Instant::now();
-                tx.send(EngineEvent::Changes { cluster, kind, changes, observed, at: Timestamp::now() }).await
+                // Boxed, like the other sends here: select!'s handlers cannot share room
+                // with its branches, and this task waits in them for as long as it lives.
+                Box::pin(tx.send(EngineEvent::Changes { cluster, kind, changes, observed, at: Timestamp::now() })).await
             }
-            event = stream.next() => match event {
-                None => return Outcome::Failed,
-                Some(Ok(watcher::Event::Init)) => {
-                    init.clear();
-                    Ok(())
-                }
-                Some(Ok(watcher::Event::InitApply(object))) => {
-                    init.push(fold(kind, &object));
-                    Ok(())
-                }
-                Some(Ok(watcher::Event::InitDone)) => {
-                    backoff.reset();
-                    // The new complete set supersedes changes not yet sent.
-                    pending.clear();
-                    first_pending = None;
-                    tx.send(EngineEvent::Relist { cluster, kind, items: std::mem::take(&mut init), at: Timestamp::now() }).await
-                }
-                Some(Ok(watcher::Event::Apply(object))) => {
+            change = watching.next() => match change {
+                Ok(Change::Apply(object)) => {
                     let (key, summary) = fold(kind, &object);
                     pending.insert(key, Some(summary));
                     first_pending.get_or_insert_with(Instant::now);
                     Ok(())
                 }
-                Some(Ok(watcher::Event::Delete(object))) => {
+                Ok(Change::Delete(object)) => {
                     let (key, _) = fold(kind, &object);
                     pending.insert(key, None);
                     first_pending.get_or_insert_with(Instant::now);
                     Ok(())
                 }
-                Some(Err(err)) => {
-                    let (failure, message) = classify_watch(&err);
-                    tracing::debug!(cluster, ?kind, %message, "watch error");
-                    if failure == Failure::NotFound && kind.crd_group().is_some() {
-                        let _ = tx.send(EngineEvent::NotInstalled { cluster, kind }).await;
-                        return Outcome::Stopped(Stopped::NotInstalled);
-                    }
-                    // Changes gathered before the failure are still true: send them.
-                    if !pending.is_empty() {
-                        let observed = first_pending.take().map(|i| i.into_std()).unwrap_or_else(std::time::Instant::now);
-                        let changes: Vec<_> = pending.drain().collect();
-                        let _ = tx.send(EngineEvent::Changes { cluster, kind, changes, observed, at: Timestamp::now() }).await;
-                    }
-                    let error = ErrorInfo::new(failure, message, Timestamp::now());
-                    if tx.send(EngineEvent::WatchFailed { cluster, kind, error }).await.is_err() {
-                        return Outcome::Stopped(Stopped::Shutdown);
-                    }
-                    if failure == Failure::Forbidden && kind.optional() {
-                        return Outcome::Stopped(Stopped::Forbidden);
-                    }
-                    return Outcome::Failed;
-                }
+                Err(err) => return Box::pin(failed(err, cluster, kind, pending, first_pending, tx)).await,
             }
         };
         if sent.is_err() {
             return Outcome::Stopped(Stopped::Shutdown);
         }
     }
+}
+
+/// Reports a failed list or watch, after the changes gathered before it (still true).
+async fn failed(
+    err: WatchError,
+    cluster: ClusterId,
+    kind: Kind,
+    mut pending: HashMap<ObjectKey, Option<Summary>>,
+    first_pending: Option<Instant>,
+    tx: &mpsc::Sender<EngineEvent>,
+) -> Outcome {
+    let (failure, message) = classify_watch(&err);
+    tracing::debug!(cluster, ?kind, %message, "watch error");
+    if failure == Failure::NotFound && kind.crd_group().is_some() {
+        let _ = tx.send(EngineEvent::NotInstalled { cluster, kind }).await;
+        return Outcome::Stopped(Stopped::NotInstalled);
+    }
+    if !pending.is_empty() {
+        let observed = first_pending.map(|i| i.into_std()).unwrap_or_else(std::time::Instant::now);
+        let changes: Vec<_> = pending.drain().collect();
+        let _ = tx.send(EngineEvent::Changes { cluster, kind, changes, observed, at: Timestamp::now() }).await;
+    }
+    let error = ErrorInfo::new(failure, message, Timestamp::now());
+    if tx.send(EngineEvent::WatchFailed { cluster, kind, error }).await.is_err() {
+        return Outcome::Stopped(Stopped::Shutdown);
+    }
+    if failure == Failure::Forbidden && kind.optional() {
+        return Outcome::Stopped(Stopped::Forbidden);
+    }
+    Outcome::Failed
 }
