@@ -137,7 +137,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let failed = |error: ErrorInfo| EngineEvent::ConnectFailed { cluster, error };
-    let mut config = match spec.config.clone() {
+    // Only the name and role stay with the task: the configuration (its certificates and
+    // keys among it) goes into the client.
+    let ContextSpec { name, is_hub, config, .. } = spec;
+    let mut config = match config {
         Ok(config) => config,
         // The kubeconfig could not be read into a client configuration.
         Err(message) => {
@@ -247,7 +250,7 @@ pub async fn run(
     let mut rediscover = tokio::time::interval(settings.rediscover_every);
     rediscover.reset();
     loop {
-        for kind in kinds(spec.is_hub) {
+        for kind in kinds(is_hub) {
             if watchers.get(&kind).is_some_and(|h| !h.is_finished()) {
                 continue;
             }
@@ -271,7 +274,7 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = sleep_until(renew_at) => {
-                renew_at = Box::pin(renew(plugin.as_ref(), bearer.as_ref(), &settings, &spec.name)).await;
+                renew_at = Box::pin(renew(plugin.as_ref(), bearer.as_ref(), &settings, &name)).await;
             }
             _ = rediscover.tick() => {
                 if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(client.list_api_groups())).await {

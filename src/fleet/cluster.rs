@@ -164,6 +164,12 @@ impl Thresholds {
     }
 }
 
+/// A cluster's objects of one kind, by key, in a sorted vector: a spoke holds a handful
+/// of each, and a BTreeMap's first node has room for eleven (3.8 KB for two Velero
+/// backups; 26 KB a cluster over its kinds). The hub's many Kustomizations, sources and
+/// runs stay in BTreeMaps.
+pub type Store<K, V> = litemap::LiteMap<K, V>;
+
 #[derive(Debug, Clone)]
 pub struct ClusterModel {
     pub context: String,
@@ -173,8 +179,8 @@ pub struct ClusterModel {
     pub version: Option<String>,
     /// The kube-system namespace UID: the cluster's identity.
     pub uid: Option<String>,
-    pub nodes: BTreeMap<String, NodeSummary>,
-    pub workloads: BTreeMap<ObjectKey, WorkloadSummary>,
+    pub nodes: Store<String, NodeSummary>,
+    pub workloads: Store<ObjectKey, WorkloadSummary>,
     pub kustomizations: BTreeMap<ObjectKey, KustomizationSummary>,
     pub spoke_secrets: BTreeMap<ObjectKey, SpokeSecret>,
     /// The hub: workflow runs, by their ConfigMap (names sort by start time).
@@ -182,13 +188,13 @@ pub struct ClusterModel {
     /// Flux sources (hub only).
     pub sources: BTreeMap<SourceRef, SourceSummary>,
     /// Policy reports; cluster reports have an empty namespace.
-    pub reports: BTreeMap<ObjectKey, ReportSummary>,
+    pub reports: Store<ObjectKey, ReportSummary>,
     /// Velero's objects.
-    pub backups: BTreeMap<ObjectKey, BackupSummary>,
-    pub schedules: BTreeMap<ObjectKey, ScheduleSummary>,
-    pub restores: BTreeMap<ObjectKey, RestoreSummary>,
-    pub storage: BTreeMap<ObjectKey, StorageSummary>,
-    pub watches: BTreeMap<Kind, WatchStatus>,
+    pub backups: Store<ObjectKey, BackupSummary>,
+    pub schedules: Store<ObjectKey, ScheduleSummary>,
+    pub restores: Store<ObjectKey, RestoreSummary>,
+    pub storage: Store<ObjectKey, StorageSummary>,
+    pub watches: Store<Kind, WatchStatus>,
     pub probes: ProbeLog,
     /// When data last came from the cluster (a watch event or a successful probe).
     pub last_data: Option<Timestamp>,
@@ -201,7 +207,7 @@ pub struct ClusterModel {
     pub probe_endpoint: Endpoint,
     /// Deployments not ready, since when fleetdeck first saw them so (or their
     /// `Available=False` transition): what the disruption trigger counts.
-    pub unready: BTreeMap<ObjectKey, Timestamp>,
+    pub unready: Store<ObjectKey, Timestamp>,
     /// The cluster's failed policy results over time, a point per change (bounded):
     /// what the security trigger compares with the count before a revision arrived.
     pub violations: VecDeque<(Timestamp, i64)>,
@@ -224,24 +230,24 @@ impl ClusterModel {
             connection: Connection::Connecting { since: now },
             version: None,
             uid: None,
-            nodes: BTreeMap::new(),
-            workloads: BTreeMap::new(),
+            nodes: Store::new(),
+            workloads: Store::new(),
             kustomizations: BTreeMap::new(),
             spoke_secrets: BTreeMap::new(),
             runs: BTreeMap::new(),
             sources: BTreeMap::new(),
-            reports: BTreeMap::new(),
-            backups: BTreeMap::new(),
-            schedules: BTreeMap::new(),
-            restores: BTreeMap::new(),
-            storage: BTreeMap::new(),
+            reports: Store::new(),
+            backups: Store::new(),
+            schedules: Store::new(),
+            restores: Store::new(),
+            storage: Store::new(),
             watches,
             probes,
             last_data: None,
             access: None,
             handshake: None,
             probe_endpoint: Endpoint::default(),
-            unready: BTreeMap::new(),
+            unready: Store::new(),
             violations: VecDeque::new(),
             rev: 0,
             data_rev: 0,

@@ -14,7 +14,7 @@
 //! A trigger that has not reached its threshold is *watching* (shown in the cluster's
 //! detail: `failed checks 3/5`); one that has is *firing* (the red line on every pane).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -126,7 +126,7 @@ fn humanize(d: Duration) -> String {
 pub struct TriggerFacts<'a> {
     pub state: &'a State,
     /// Deployments short of ready replicas, since when.
-    pub unready: &'a BTreeMap<ObjectKey, Timestamp>,
+    pub unready: &'a super::cluster::Store<ObjectKey, Timestamp>,
     /// The failed policy results over time, a point per change.
     pub violations: &'a VecDeque<(Timestamp, i64)>,
     /// When the spoke's current revision arrived (its newest Kustomization revision's

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,7 +17,7 @@ fn ms(n: u64) -> Duration {
 
 struct Case {
     state: State,
-    unready: BTreeMap<ObjectKey, Timestamp>,
+    unready: crate::fleet::cluster::Store<ObjectKey, Timestamp>,
     violations: VecDeque<(Timestamp, i64)>,
     revision_at: Option<Timestamp>,
     probes: VecDeque<Sample>,
@@ -28,7 +28,7 @@ impl Default for Case {
     fn default() -> Self {
         Case {
             state: State::Live,
-            unready: BTreeMap::new(),
+            unready: Default::default(),
             violations: VecDeque::new(),
             revision_at: None,
             probes: VecDeque::new(),
@@ -91,7 +91,7 @@ fn disruption_fires_after_its_threshold_and_clears_with_recovery() {
 
 #[test]
 fn workloads_short_of_ready_replicas_count_once_over_the_threshold() {
-    let mut unready = BTreeMap::new();
+    let mut unready = crate::fleet::cluster::Store::new();
     unready.insert(key("payments", "api"), t(0));
     unready.insert(key("shop", "web"), t(100));
     unready.insert(key("shop", "cart"), t(10));
@@ -106,11 +106,13 @@ fn workloads_short_of_ready_replicas_count_once_over_the_threshold() {
         trig.line("production-eu-1", t(240)),
         "production-eu-1 · service disruption for 4m · 3 workloads not ready"
     );
-    let one = Case { unready: [(key("payments", "api"), t(0))].into(), ..Case::default() }.one(t(130)).unwrap();
+    let one = Case { unready: [(key("payments", "api"), t(0))].into_iter().collect(), ..Case::default() }
+        .one(t(130))
+        .unwrap();
     assert_eq!(one.detail, "payments/api not ready");
     let both = Case {
         state: State::Degraded { since: t(0), error: error(t(0)) },
-        unready: [(key("payments", "api"), t(0))].into(),
+        unready: [(key("payments", "api"), t(0))].into_iter().collect(),
         ..Case::default()
     };
     assert_eq!(both.one(t(130)).unwrap().detail, "degraded · payments/api not ready");
