@@ -150,6 +150,8 @@ struct Watching<'a> {
     watched: &'a Watched,
     version: String,
     events: Option<EventLines<kube::client::Body>>,
+    /// When the current watch started, and when it is taken as lost if nothing comes.
+    started: Instant,
     idle_until: Instant,
 }
 
@@ -167,7 +169,8 @@ impl Watching<'_> {
                 Some(events) => events,
                 None => {
                     let events = Box::pin(self.watched.watch(&self.version)).await?;
-                    self.idle_until = Instant::now() + WATCH_IDLE;
+                    self.started = Instant::now();
+                    self.idle_until = self.started + WATCH_IDLE;
                     self.events.insert(events)
                 }
             };
@@ -178,8 +181,14 @@ impl Watching<'_> {
             self.idle_until = Instant::now() + WATCH_IDLE;
             let version = |o: &DynamicObject| o.metadata.resource_version.clone().filter(|v| !v.is_empty());
             match event {
-                // The server's timeout (or a lost connection): watch again from here.
-                None => self.events = None,
+                // The server's timeout (or a lost connection): watch again from here; a
+                // server that ends every watch at once is not asked again at once.
+                None => {
+                    self.events = None;
+                    if self.started.elapsed() < Duration::from_secs(1) {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
                 Some(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
                     self.version = version(&o).ok_or(WatchError::NoResourceVersion)?;
                     return Ok(Change::Apply(o));
@@ -256,7 +265,7 @@ async fn watch_once(
     if Box::pin(tx.send(EngineEvent::Relist { cluster, kind, items, at: Timestamp::now() })).await.is_err() {
         return Outcome::Stopped(Stopped::Shutdown);
     }
-    let mut watching = Watching { watched, version, events: None, idle_until: Instant::now() + WATCH_IDLE };
+    let mut watching = Watching { watched, version, events: None, started: Instant::now(), idle_until: Instant::now() };
     let mut pending: HashMap<ObjectKey, Option<Summary>> = HashMap::new();
     let mut first_pending: Option<Instant> = None;
     // Changes go out at once when none went out for a window (a lone change is not held
