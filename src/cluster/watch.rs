@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use jiff::Timestamp;
-use kube::api::{Api, DynamicObject, ListParams, WatchParams};
+use kube::api::{DynamicObject, ListParams, ObjectList, WatchParams};
 use kube::core::WatchEvent;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -68,7 +68,6 @@ pub async fn run(
 /// What one (cluster, kind) lists and watches.
 struct Watched {
     client: kube::Client,
-    api: Api<DynamicObject>,
     url: String,
     labels: Option<String>,
     fields: Option<String>,
@@ -82,18 +81,8 @@ const WATCH_IDLE: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 10);
 impl Watched {
     fn new(client: kube::Client, kind: Kind) -> Self {
         let r = resource(kind);
-        let api = match r.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &r.api),
-            None => Api::all_with(client.clone(), &r.api),
-        };
         let url = <DynamicObject as kube::Resource>::url_path(&r.api, r.namespace);
-        Self {
-            client,
-            api,
-            url,
-            labels: r.label_selector.map(str::to_owned),
-            fields: r.field_selector.map(str::to_owned),
-        }
+        Self { client, url, labels: r.label_selector.map(str::to_owned), fields: r.field_selector.map(str::to_owned) }
     }
 
     /// Every object, page by page (client-go's 500 a page), and the version to watch from.
@@ -106,7 +95,10 @@ impl Watched {
         .limit(500);
         let mut items = Vec::new();
         loop {
-            let page = self.api.list(&params).await.map_err(WatchError::List)?;
+            let request = kube::core::Request::new(&self.url)
+                .list(&params)
+                .map_err(|e| WatchError::List(kube::Error::BuildRequest(e)))?;
+            let page: ObjectList<DynamicObject> = self.client.request(request).await.map_err(WatchError::List)?;
             items.extend(page.items.iter().map(|o| fold(kind, o)));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(next) => params.continue_token = Some(next),
@@ -151,14 +143,14 @@ struct Watching<'a> {
     version: String,
     events: Option<EventLines<kube::client::Body>>,
     /// When the current watch started, and when it is taken as lost if nothing comes.
-    started: Instant,
+    started: Option<Instant>,
     idle_until: Instant,
 }
 
 /// A change a watch saw.
 enum Change {
-    Apply(DynamicObject),
-    Delete(DynamicObject),
+    Apply(Box<DynamicObject>),
+    Delete(Box<DynamicObject>),
 }
 
 impl Watching<'_> {
@@ -168,9 +160,13 @@ impl Watching<'_> {
             let events = match &mut self.events {
                 Some(events) => events,
                 None => {
+                    // A server that ends every watch at once is not asked again at once.
+                    if let Some(started) = self.started.filter(|s| s.elapsed() < Duration::from_secs(1)) {
+                        Box::pin(tokio::time::sleep_until(started + Duration::from_secs(1))).await;
+                    }
                     let events = Box::pin(self.watched.watch(&self.version)).await?;
-                    self.started = Instant::now();
-                    self.idle_until = self.started + WATCH_IDLE;
+                    self.started = Some(Instant::now());
+                    self.idle_until = Instant::now() + WATCH_IDLE;
                     self.events.insert(events)
                 }
             };
@@ -180,25 +176,27 @@ impl Watching<'_> {
             };
             self.idle_until = Instant::now() + WATCH_IDLE;
             let version = |o: &DynamicObject| o.metadata.resource_version.clone().filter(|v| !v.is_empty());
-            match event {
-                // The server's timeout (or a lost connection): watch again from here; a
-                // server that ends every watch at once is not asked again at once.
-                None => {
-                    self.events = None;
-                    if self.started.elapsed() < Duration::from_secs(1) {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
+            // Boxed: the object is what the task would otherwise keep room for (488 bytes).
+            let change = match event {
+                // The server's timeout (or a lost connection): watch again from here.
+                None => None,
                 Some(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
                     self.version = version(&o).ok_or(WatchError::NoResourceVersion)?;
-                    return Ok(Change::Apply(o));
+                    Some(Change::Apply(Box::new(o)))
                 }
                 Some(WatchEvent::Deleted(o)) => {
                     self.version = version(&o).ok_or(WatchError::NoResourceVersion)?;
-                    return Ok(Change::Delete(o));
+                    Some(Change::Delete(Box::new(o)))
                 }
-                Some(WatchEvent::Bookmark(b)) => self.version = b.metadata.resource_version,
+                Some(WatchEvent::Bookmark(b)) => {
+                    self.version = b.metadata.resource_version;
+                    continue;
+                }
                 Some(WatchEvent::Error(status)) => return Err(WatchError::Status(status)),
+            };
+            match change {
+                Some(change) => return Ok(change),
+                None => self.events = None,
             }
         }
     }
@@ -265,7 +263,7 @@ async fn watch_once(
     if Box::pin(tx.send(EngineEvent::Relist { cluster, kind, items, at: Timestamp::now() })).await.is_err() {
         return Outcome::Stopped(Stopped::Shutdown);
     }
-    let mut watching = Watching { watched, version, events: None, started: Instant::now(), idle_until: Instant::now() };
+    let mut watching = Watching { watched, version, events: None, started: None, idle_until: Instant::now() };
     let mut pending: HashMap<ObjectKey, Option<Summary>> = HashMap::new();
     let mut first_pending: Option<Instant> = None;
     // Changes go out at once when none went out for a window (a lone change is not held
