@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use color_eyre::eyre::Result;
-use crossterm::event::{Event, EventStream};
-use futures::StreamExt;
+use crossterm::event::Event;
 use jiff::Timestamp;
 use std::sync::Arc;
 use tokio::sync::mpsc::{self, Receiver};
@@ -222,6 +221,24 @@ fn urgency_of(model: &Model, event: &EngineEvent) -> Urgency {
     }
 }
 
+/// The terminal's events, read on a thread of their own and passed on a channel.
+/// crossterm's `EventStream` looks for input on every poll, under the lock its own
+/// waiting thread holds, so a loop woken 200 times a second by probes (1,001 clusters)
+/// paid a contended lock and a `sched_yield` for each wake-up: a tenth of its idle CPU.
+fn terminal_events() -> std::io::Result<Receiver<std::io::Result<Event>>> {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::Builder::new().name("fleetdeck-keys".into()).spawn(move || {
+        loop {
+            let event = crossterm::event::read();
+            let failed = event.is_err();
+            if tx.blocking_send(event).is_err() || failed {
+                return;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
 /// Whether audit records show now: on the audit pane, or the wall's audit page.
 fn audit_shown(model: &Model) -> bool {
     match &model.ui.wall {
@@ -248,7 +265,7 @@ impl Runtime {
         mut engine: Receiver<EngineEvent>,
         mut feed: Option<Receiver<Feed>>,
     ) -> Result<()> {
-        let mut keys = EventStream::new();
+        let mut keys = terminal_events()?;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         // What waits to be drawn, and how soon.
         let mut dirty: Option<Urgency> = Some(Urgency::Now);
@@ -278,7 +295,7 @@ impl Runtime {
             let mut urgency = None;
             tokio::select! {
                 biased;
-                event = keys.next() => match event {
+                event = keys.recv() => match event {
                     Some(Ok(event)) => {
                         if let Event::Resize(_, h) = event {
                             update(&mut model, Msg::Page(crate::view::table_rows(h, 0)));
