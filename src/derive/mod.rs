@@ -135,6 +135,31 @@ impl Derived {
     }
 }
 
+/// Whether every cluster's backups rows are those of before.
+fn same_backups(before: &[Arc<ClusterView>], now: &[Arc<ClusterView>]) -> bool {
+    before.len() == now.len()
+        && before.iter().zip(now).all(|(b, n)| Arc::ptr_eq(b, n) || b.rows.backups == n.rows.backups)
+}
+
+/// Every backups row, worst first (then oldest good data first, then by cluster and
+/// schedule).
+fn backups_order(fleet: &FleetState, order: &[ClusterId], clusters: &[Arc<ClusterView>]) -> Vec<(ClusterId, usize)> {
+    let mut backups: Vec<(ClusterId, usize)> =
+        order.iter().flat_map(|&id| (0..clusters[id].rows.backups.len()).map(move |i| (id, i))).collect();
+    let row = |&(c, i): &(ClusterId, usize)| &clusters[c].rows.backups[i];
+    backups.sort_by(|a, b| {
+        let (ra, rb) = (row(a), row(b));
+        // Older good data first; a schedule with none at all after those with some.
+        let good = |r: &BackupRow| r.health().and_then(|h| h.good_at).map(std::cmp::Reverse);
+        rb.severity()
+            .cmp(&ra.severity())
+            .then_with(|| good(rb).cmp(&good(ra)))
+            .then_with(|| fleet.clusters()[ra.cluster].context.cmp(&fleet.clusters()[rb.cluster].context))
+            .then_with(|| ra.schedule().cmp(&rb.schedule()))
+    });
+    backups
+}
+
 /// The last derived state, and how to make the next one.
 #[derive(Debug, Clone, Default)]
 pub struct Derive {
@@ -226,19 +251,11 @@ impl Derive {
             now,
             s.propagation_target,
         );
-        let mut backups: Vec<(ClusterId, usize)> =
-            order.iter().flat_map(|&id| (0..clusters[id].rows.backups.len()).map(move |i| (id, i))).collect();
-        let row = |&(c, i): &(ClusterId, usize)| &clusters[c].rows.backups[i];
-        backups.sort_by(|a, b| {
-            let (ra, rb) = (row(a), row(b));
-            // Older good data first; a schedule with none at all after those with some.
-            let good = |r: &BackupRow| r.health().and_then(|h| h.good_at).map(std::cmp::Reverse);
-            rb.severity()
-                .cmp(&ra.severity())
-                .then_with(|| good(rb).cmp(&good(ra)))
-                .then_with(|| fleet.clusters()[ra.cluster].context.cmp(&fleet.clusters()[rb.cluster].context))
-                .then_with(|| ra.schedule().cmp(&rb.schedule()))
-        });
+        let backups = match last {
+            // No cluster's backups rows changed (a probe's re-derivation, say): the same order.
+            Some(d) if Arc::ptr_eq(&d.order, &order) && same_backups(&d.clusters, &clusters) => d.backups.clone(),
+            _ => backups_order(fleet, &order, &clusters),
+        };
         let fleet_backups = FleetBackups::of(
             order.iter().map(|&id| (fleet.clusters()[id].context.as_str(), &clusters[id].rows.backup_totals)),
             now,
