@@ -304,10 +304,7 @@ impl ProbeLog {
 
 /// Latency over every cluster's window (the footer's fleet p95).
 pub fn fleet_latency<'a>(logs: impl Iterator<Item = &'a ProbeLog>, now: Timestamp, slo: Duration) -> LatencyStats {
-    let mut stats = stats_of(logs.flat_map(|log| log.in_window(now)), slo);
-    // The fleet's figure counts what was charged; the clusters' own say what was not.
-    stats.not_charged = 0;
-    stats
+    stats_of(logs.flat_map(|log| log.in_window(now)), slo)
 }
 
 /// `now - duration`, for tests and views.
