@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::Api;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
+use k8s_openapi::apimachinery::pkg::version::Info;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::client::Http;
 use super::contexts::ContextSpec;
 use super::errors::{classify, not_an_api, one_line};
 use super::event::{ClusterId, EngineEvent};
@@ -30,7 +32,12 @@ struct Facts {
     handshake: Handshake,
 }
 
-async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, ErrorInfo> {
+/// A GET of `path` for `request`'s JSON.
+fn get(path: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(path).body(Vec::new()).expect("a path of ours is a valid URI")
+}
+
+async fn connect(http: &Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
     let fail = |e: &kube::Error| {
         let (f, m) = classify(e);
         ErrorInfo::new(f, m, Timestamp::now())
@@ -41,27 +48,28 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
     // The first request opens the connection (TCP, TLS, HTTP/2): its time is the
     // handshake's, a figure of its own, not a probe.
     let due = tokio::time::Instant::now();
-    let (version, took, busy) = lag::timed(due, tokio::time::timeout(timeout, client.apiserver_version())).await;
+    let (version, took, busy) =
+        lag::timed(due, tokio::time::timeout(timeout, http.request::<Info>(get("/version")))).await;
     let version = match version.map_err(|_| timed("GET /version"))? {
         Ok(v) if !v.git_version.is_empty() => v,
         // JSON, but not the API's: what the server said instead, in its own words.
         Ok(_) | Err(kube::Error::SerdeError(_)) => {
-            let said = what_it_said(client, timeout).await;
+            let said = what_it_said(http, timeout).await;
             return Err(ErrorInfo::new(Failure::Other, not_an_api(&said), Timestamp::now()));
         }
         Err(e) => return Err(fail(&e)),
     };
     let handshake = Handshake { took, busy };
-    let groups = tokio::time::timeout(timeout, client.list_api_groups())
+    let groups = tokio::time::timeout(timeout, http.request::<APIGroupList>(get("/apis")))
         .await
         .map_err(|_| timed("GET /apis"))?
         .map_err(|e| fail(&e))?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let uid = match tokio::time::timeout(timeout, namespaces.get("kube-system")).await {
-        Ok(Ok(ns)) => ns.metadata.uid,
-        // Identity is best effort: a user who may not read namespaces still sees the rest.
-        _ => None,
-    };
+    let uid =
+        match tokio::time::timeout(timeout, http.request::<Namespace>(get("/api/v1/namespaces/kube-system"))).await {
+            Ok(Ok(ns)) => ns.metadata.uid,
+            // Identity is best effort: a user who may not read namespaces still sees the rest.
+            _ => None,
+        };
     Ok(Facts {
         version: version.git_version,
         uid,
@@ -71,10 +79,8 @@ async fn connect(client: &kube::Client, timeout: Duration) -> Result<Facts, Erro
 }
 
 /// The start of what a server that is not an API server answered to GET /version.
-async fn what_it_said(client: &kube::Client, timeout: Duration) -> String {
-    let request = http::Request::get("/version").body(Vec::new());
-    let Ok(request) = request else { return "something else".to_owned() };
-    match tokio::time::timeout(timeout, client.request_text(request)).await {
+async fn what_it_said(http: &Http, timeout: Duration) -> String {
+    match tokio::time::timeout(timeout, http.request_text(get("/version"))).await {
         Ok(Ok(body)) => match one_line(&body, 60) {
             line if line.is_empty() => "an empty body".to_owned(),
             line => format!("{line:?}"),
@@ -181,8 +187,8 @@ pub async fn run(
     }
     let bearer = credential.as_ref().and_then(exec::Credential::bearer);
     let mut renew_at = credential.as_ref().and_then(exec::Credential::refresh_at);
-    let client = match client::build(config, settings.connect_timeout, bearer.clone()) {
-        Ok(c) => c,
+    let http = match client::build(config, settings.connect_timeout, bearer.clone()) {
+        Ok(built) => built,
         Err((failure, message)) => {
             let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
             shutdown.cancelled().await;
@@ -193,7 +199,7 @@ pub async fn run(
     let facts = loop {
         // Boxed, like every request below: the cluster's task lives as long as the
         // session, and an inline request future would keep its room (kilobytes) for good.
-        match Box::pin(connect(&client, settings.connect_timeout.max(settings.probe_timeout))).await {
+        match Box::pin(connect(&http, settings.connect_timeout.max(settings.probe_timeout))).await {
             Ok(facts) => break facts,
             Err(error) => {
                 if tx.send(failed(error)).await.is_err() {
@@ -220,7 +226,7 @@ pub async fn run(
     // Whether these credentials could write, asked beside the watches, once.
     // It ends on its own (no handle kept, so the finished task's memory goes with it).
     {
-        let (client, tx, timeout, shutdown) = (client.clone(), tx.clone(), settings.probe_timeout, shutdown.clone());
+        let (client, tx, timeout, shutdown) = (http.kube(), tx.clone(), settings.probe_timeout, shutdown.clone());
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
@@ -235,7 +241,7 @@ pub async fn run(
     // Probes start once the first request has opened the connection, so they, and the
     // watchers after them, share it instead of racing to open their own.
     let probes = tokio::spawn(probe::run(
-        client.clone(),
+        http.clone(),
         cluster,
         settings.probe_interval,
         settings.probe_timeout,
@@ -258,7 +264,7 @@ pub async fn run(
             if installed {
                 reported_missing.remove(&kind);
                 let handle = tokio::spawn(watch::run(
-                    client.clone(),
+                    http.clone(),
                     cluster,
                     kind,
                     settings.coalesce,
@@ -277,7 +283,7 @@ pub async fn run(
                 renew_at = Box::pin(renew(plugin.as_ref(), bearer.as_ref(), &settings, &name)).await;
             }
             _ = rediscover.tick() => {
-                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(client.list_api_groups())).await {
+                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(http.request::<APIGroupList>(get("/apis")))).await {
                     groups = list.groups.into_iter().map(|g| g.name).collect();
                 }
             }

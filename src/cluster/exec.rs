@@ -91,7 +91,7 @@ pub async fn client(
         c.apply(&mut config);
     }
     let bearer = credential.as_ref().and_then(Credential::bearer);
-    let client = super::client::build(config, connect_timeout, bearer)?;
+    let client = super::client::build(config, connect_timeout, bearer)?.kube();
     Ok((client, credential.as_ref().and_then(Credential::refresh_at)))
 }
 

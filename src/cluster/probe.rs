@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::errors::classify;
+use super::client::Http;
+use super::errors::{classify, from_status};
 use super::event::{ClusterId, EngineEvent};
 use super::lag;
 use crate::fleet::failure::Failure;
@@ -19,20 +20,20 @@ use crate::fleet::probes::{Endpoint, Sample};
 
 /// One round trip's answer: its time, or why it failed (the time is `Ok`'s). `/readyz`
 /// and `/livez` answer `ok`; `/version` any answer at all.
-async fn ask(client: &kube::Client, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
-    let request = http::Request::get(endpoint.path()).body(Vec::new()).map_err(|_| Failure::Other)?;
-    match tokio::time::timeout(timeout, client.request_text(request)).await {
+async fn ask(http: &Http, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
+    match tokio::time::timeout(timeout, http.get(endpoint.path())).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Err(e)) => Err(classify(&e).0),
+        Ok(Ok((status, _))) if !status.is_success() => Err(from_status(status.as_u16())),
         Ok(Ok(_)) if endpoint == Endpoint::Version => Ok(()),
-        Ok(Ok(body)) if body.trim() == "ok" => Ok(()),
+        Ok(Ok((_, body))) if body.trim_ascii() == b"ok" => Ok(()),
         Ok(Ok(_)) => Err(Failure::Server(500)),
     }
 }
 
 /// One probe that was due at `due`, timed and judged against fleetdeck's own business.
-pub async fn probe(client: &kube::Client, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
-    let (outcome, took, busy) = lag::timed(due, ask(client, endpoint, timeout)).await;
+async fn probe(http: &Http, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
+    let (outcome, took, busy) = lag::timed(due, ask(http, endpoint, timeout)).await;
     Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
 }
 
@@ -50,7 +51,7 @@ fn phase(cluster: ClusterId, interval: Duration) -> Duration {
 }
 
 pub async fn run(
-    client: kube::Client,
+    http: Http,
     cluster: ClusterId,
     interval: Duration,
     timeout: Duration,
@@ -71,7 +72,7 @@ pub async fn run(
         let mut sample = tokio::select! {
             _ = shutdown.cancelled() => return,
             // Boxed, as below: the task keeps only its small waiting state between probes.
-            sample = Box::pin(probe(&client, endpoint, timeout, due)) => sample,
+            sample = Box::pin(probe(&http, endpoint, timeout, due)) => sample,
         };
         // No such endpoint there: the next one, at once (that answer is the sample).
         while sample.outcome == Err(Failure::NotFound)
@@ -83,7 +84,7 @@ pub async fn run(
             }
             sample = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                sample = Box::pin(probe(&client, endpoint, timeout, tokio::time::Instant::now())) => sample,
+                sample = Box::pin(probe(&http, endpoint, timeout, tokio::time::Instant::now())) => sample,
             };
         }
         // The first answer after failures: watchers waiting out their backoff retry now,

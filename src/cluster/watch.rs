@@ -16,6 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::client::{Body, Http, kube_error};
 use super::errors::classify_watch;
 use super::event::{ClusterId, EngineEvent};
 use super::resources::{fold, resource};
@@ -35,7 +36,7 @@ pub enum Stopped {
 }
 
 pub async fn run(
-    client: kube::Client,
+    http: Http,
     cluster: ClusterId,
     kind: Kind,
     coalesce: Duration,
@@ -43,7 +44,7 @@ pub async fn run(
     answers_again: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> Stopped {
-    let watched = Watched::new(client, kind);
+    let watched = Watched::new(http, kind);
     let mut backoff = Backoff::default();
     loop {
         if tx.send(EngineEvent::WatchStarted { cluster, kind }).await.is_err() {
@@ -67,22 +68,27 @@ pub async fn run(
 
 /// What one (cluster, kind) lists and watches.
 struct Watched {
-    client: kube::Client,
+    http: Http,
     url: String,
     labels: Option<String>,
     fields: Option<String>,
 }
 
-/// The server ends a watch after this (its `timeoutSeconds`, kube's default); a watch
-/// that has said nothing for ten seconds longer is taken as lost and started again.
-const WATCH_SECONDS: u32 = 290;
-const WATCH_IDLE: Duration = Duration::from_secs(WATCH_SECONDS as u64 + 10);
+/// The server ends a watch after its `timeoutSeconds`, drawn for each watch between five
+/// and ten minutes as client-go's reflectors do: the fleet's thousands of watches do not
+/// all end together, and a third less often than after kube's fixed 290 s (each restart
+/// is a request and a new stream on the server and here). A watch that has said nothing
+/// for ten seconds longer than its timeout is taken as lost and started again.
+fn watch_seconds() -> u32 {
+    rand::random_range(300..600)
+}
+const WATCH_GRACE: Duration = Duration::from_secs(10);
 
 impl Watched {
-    fn new(client: kube::Client, kind: Kind) -> Self {
+    fn new(http: Http, kind: Kind) -> Self {
         let r = resource(kind);
         let url = <DynamicObject as kube::Resource>::url_path(&r.api, r.namespace);
-        Self { client, url, labels: r.label_selector.map(str::to_owned), fields: r.field_selector.map(str::to_owned) }
+        Self { http, url, labels: r.label_selector.map(str::to_owned), fields: r.field_selector.map(str::to_owned) }
     }
 
     /// Every object, page by page (client-go's 500 a page), and the version to watch from.
@@ -98,7 +104,7 @@ impl Watched {
             let request = kube::core::Request::new(&self.url)
                 .list(&params)
                 .map_err(|e| WatchError::List(kube::Error::BuildRequest(e)))?;
-            let page: ObjectList<DynamicObject> = self.client.request(request).await.map_err(WatchError::List)?;
+            let page: ObjectList<DynamicObject> = self.http.request(request).await.map_err(WatchError::List)?;
             items.extend(page.items.iter().map(|o| fold(kind, o)));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(next) => params.continue_token = Some(next),
@@ -110,12 +116,12 @@ impl Watched {
         }
     }
 
-    /// A watch from `version`, with bookmarks.
-    async fn watch(&self, version: &str) -> Result<EventLines<kube::client::Body>, WatchError> {
+    /// A watch from `version`, with bookmarks, that the server ends after `seconds`.
+    async fn watch(&self, version: &str, seconds: u32) -> Result<EventLines<Body>, WatchError> {
         let params = WatchParams {
             label_selector: self.labels.clone(),
             field_selector: self.fields.clone(),
-            timeout: Some(WATCH_SECONDS),
+            timeout: Some(seconds),
             ..WatchParams::default()
         };
         let mut request = kube::core::Request::new(&self.url)
@@ -123,10 +129,10 @@ impl Watched {
             .map_err(|e| WatchError::Start(kube::Error::BuildRequest(e)))?;
         // As kube does: no compression on watches (one gzip member per event).
         request.headers_mut().insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
-        let response = self.client.send(request.map(kube::client::Body::from)).await.map_err(WatchError::Start)?;
+        let response = self.http.send(request.map(kube::client::Body::from)).await.map_err(WatchError::Start)?;
         let status = response.status();
         if status.is_client_error() || status.is_server_error() {
-            let body = response.into_body().collect().await.map_err(WatchError::Start)?.to_bytes();
+            let body = response.into_body().collect().await.map_err(|e| WatchError::Start(kube_error(e)))?.to_bytes();
             let status = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
                 kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "Failed to parse error data")
                     .with_code(status.as_u16())
@@ -141,9 +147,11 @@ impl Watched {
 struct Watching<'a> {
     watched: &'a Watched,
     version: String,
-    events: Option<EventLines<kube::client::Body>>,
-    /// When the current watch started, and when it is taken as lost if nothing comes.
+    events: Option<EventLines<Body>>,
+    /// When the current watch started, how long nothing may come before it is taken as
+    /// lost, and until when.
     started: Option<Instant>,
+    idle: Duration,
     idle_until: Instant,
 }
 
@@ -164,9 +172,11 @@ impl Watching<'_> {
                     if let Some(started) = self.started.filter(|s| s.elapsed() < Duration::from_secs(1)) {
                         Box::pin(tokio::time::sleep_until(started + Duration::from_secs(1))).await;
                     }
-                    let events = Box::pin(self.watched.watch(&self.version)).await?;
+                    let seconds = watch_seconds();
+                    let events = Box::pin(self.watched.watch(&self.version, seconds)).await?;
                     self.started = Some(Instant::now());
-                    self.idle_until = Instant::now() + WATCH_IDLE;
+                    self.idle = Duration::from_secs(seconds.into()) + WATCH_GRACE;
+                    self.idle_until = Instant::now() + self.idle;
                     self.events.insert(events)
                 }
             };
@@ -174,7 +184,7 @@ impl Watching<'_> {
                 Ok(event) => event.map_err(WatchError::Stream)?,
                 Err(_idle) => None,
             };
-            self.idle_until = Instant::now() + WATCH_IDLE;
+            self.idle_until = Instant::now() + self.idle;
             let version = |o: &DynamicObject| o.metadata.resource_version.clone().filter(|v| !v.is_empty());
             // Boxed: the object is what the task would otherwise keep room for (488 bytes).
             let change = match event {
@@ -263,7 +273,8 @@ async fn watch_once(
     if Box::pin(tx.send(EngineEvent::Relist { cluster, kind, items, at: Timestamp::now() })).await.is_err() {
         return Outcome::Stopped(Stopped::Shutdown);
     }
-    let mut watching = Watching { watched, version, events: None, started: None, idle_until: Instant::now() };
+    let mut watching =
+        Watching { watched, version, events: None, started: None, idle: WATCH_GRACE, idle_until: Instant::now() };
     let mut pending: HashMap<ObjectKey, Option<Summary>> = HashMap::new();
     let mut first_pending: Option<Instant> = None;
     // Changes go out at once when none went out for a window (a lone change is not held
