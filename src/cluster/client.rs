@@ -66,6 +66,15 @@ pub fn kube_error(err: BoxError) -> kube::Error {
         .unwrap_or_else(kube::Error::Service)
 }
 
+/// An error status's answer as kube has it: the server's `Status` when it sent one, else
+/// a failure `Status` of the status code and the body's words.
+pub fn api_error(status: StatusCode, body: &str) -> kube::Error {
+    let status = serde_json::from_str::<kube::core::Status>(body).unwrap_or_else(|_| {
+        kube::core::Status::failure(body.trim(), "Failed to parse error data").with_code(status.as_u16())
+    });
+    kube::Error::Api(status.boxed())
+}
+
 impl Http {
     fn new<S, B>(service: S, namespace: &str) -> Self
     where
@@ -102,10 +111,7 @@ impl Http {
         let body = response.into_body().collect().await.map_err(kube_error)?.to_bytes();
         let text = String::from_utf8(body.to_vec()).map_err(kube::Error::FromUtf8)?;
         if status.is_client_error() || status.is_server_error() {
-            let status = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
-                kube::core::Status::failure(text.trim(), "Failed to parse error data").with_code(status.as_u16())
-            });
-            return Err(kube::Error::Api(status.boxed()));
+            return Err(api_error(status, &text));
         }
         Ok(text)
     }

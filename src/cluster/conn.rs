@@ -28,7 +28,7 @@ use crate::fleet::probes::Handshake;
 struct Facts {
     version: String,
     uid: Option<String>,
-    groups: BTreeSet<String>,
+    groups: Groups,
     handshake: Handshake,
 }
 
@@ -70,12 +70,7 @@ async fn connect(http: &Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
             // Identity is best effort: a user who may not read namespaces still sees the rest.
             _ => None,
         };
-    Ok(Facts {
-        version: version.git_version,
-        uid,
-        groups: groups.groups.into_iter().map(|g| g.name).collect(),
-        handshake,
-    })
+    Ok(Facts { version: version.git_version, uid, groups: served(groups), handshake })
 }
 
 /// The start of what a server that is not an API server answered to GET /version.
@@ -135,13 +130,59 @@ fn kinds(is_hub: bool) -> impl Iterator<Item = Kind> {
     Kind::ALL.into_iter().filter(move |k| is_hub || !k.hub_only())
 }
 
-pub async fn run(
+/// The API groups of watched kinds that a cluster serves (the only groups the task keeps:
+/// a cluster serves dozens).
+type Groups = Vec<&'static str>;
+
+fn served(list: APIGroupList) -> Groups {
+    let mut groups: Groups = Kind::ALL.iter().filter_map(|k| k.crd_group()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups.retain(|g| list.groups.iter().any(|served| served.name == *g));
+    groups
+}
+
+/// What a connected cluster's task keeps for the session: its name and role, the plugin
+/// and token to renew, the connection and what it serves.
+struct Connected {
+    name: String,
+    is_hub: bool,
+    plugin: Option<Box<kube::config::ExecConfig>>,
+    bearer: Option<client::Bearer>,
+    renew_at: Option<Timestamp>,
+    http: Http,
+    groups: Groups,
+}
+
+/// One context's task. The connecting (the kubeconfig's configuration, an exec plugin's
+/// run, the first requests) is boxed from the start, so what it held goes once it is
+/// done: the task then keeps only the session's state ([`Connected`]) for as long as
+/// it runs.
+pub fn run(
     cluster: ClusterId,
     spec: ContextSpec,
     settings: Arc<Settings>,
     tx: mpsc::Sender<EngineEvent>,
     shutdown: CancellationToken,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
+    let connecting = Box::pin(connect_with_backoff(cluster, spec, settings.clone(), tx.clone(), shutdown.clone()));
+    async move {
+        if let Some(connected) = connecting.await {
+            serve(cluster, connected, &settings, &tx, &shutdown).await;
+        }
+    }
+}
+
+/// Builds the context's client and connects with backoff, reporting every failure; None
+/// when the session ends first (or the context cannot connect at all: it then waits for
+/// the end, its row saying why).
+async fn connect_with_backoff(
+    cluster: ClusterId,
+    spec: ContextSpec,
+    settings: Arc<Settings>,
+    tx: mpsc::Sender<EngineEvent>,
+    shutdown: CancellationToken,
+) -> Option<Connected> {
     let failed = |error: ErrorInfo| EngineEvent::ConnectFailed { cluster, error };
     // Only the name and role stay with the task: the configuration (its certificates and
     // keys among it) goes into the client.
@@ -152,19 +193,19 @@ pub async fn run(
         Err(message) => {
             let _ = tx.send(failed(ErrorInfo::new(Failure::Config, message, Timestamp::now()))).await;
             shutdown.cancelled().await;
-            return;
+            return None;
         }
     };
     // An exec plugin runs until it gives a credential: one that fails or hangs is run
     // again with backoff (its user may log in meanwhile), its words on the row.
-    let plugin = config.auth_info.exec.clone();
+    let plugin = config.auth_info.exec.clone().map(Box::new);
     let mut credential = None;
     if let Some(exec) = &plugin {
         let mut backoff = Duration::from_secs(1);
         loop {
             let ran = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                ran = Box::pin(exec::run(exec, settings.exec_timeout)) => ran,
+                _ = shutdown.cancelled() => return None,
+                ran = exec::run(exec, settings.exec_timeout) => ran,
             };
             match ran {
                 Ok(got) => {
@@ -173,11 +214,9 @@ pub async fn run(
                     break;
                 }
                 Err((failure, message)) => {
-                    if tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await.is_err() {
-                        return;
-                    }
+                    tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await.ok()?;
                     tokio::select! {
-                        _ = shutdown.cancelled() => return,
+                        _ = shutdown.cancelled() => return None,
                         _ = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -186,27 +225,23 @@ pub async fn run(
         }
     }
     let bearer = credential.as_ref().and_then(exec::Credential::bearer);
-    let mut renew_at = credential.as_ref().and_then(exec::Credential::refresh_at);
+    let renew_at = credential.as_ref().and_then(exec::Credential::refresh_at);
     let http = match client::build(config, settings.connect_timeout, bearer.clone()) {
         Ok(built) => built,
         Err((failure, message)) => {
             let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
             shutdown.cancelled().await;
-            return;
+            return None;
         }
     };
     let mut backoff = Duration::from_secs(1);
     let facts = loop {
-        // Boxed, like every request below: the cluster's task lives as long as the
-        // session, and an inline request future would keep its room (kilobytes) for good.
-        match Box::pin(connect(&http, settings.connect_timeout.max(settings.probe_timeout))).await {
+        match connect(&http, settings.connect_timeout.max(settings.probe_timeout)).await {
             Ok(facts) => break facts,
             Err(error) => {
-                if tx.send(failed(error)).await.is_err() {
-                    return;
-                }
+                tx.send(failed(error)).await.ok()?;
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    _ = shutdown.cancelled() => return None,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -220,9 +255,20 @@ pub async fn run(
         handshake: facts.handshake,
         at: Timestamp::now(),
     };
-    if tx.send(connected).await.is_err() {
-        return;
-    }
+    tx.send(connected).await.ok()?;
+    Some(Connected { name, is_hub, plugin, bearer, renew_at, http, groups: facts.groups })
+}
+
+/// A connected cluster's session: its access review, probes and watchers, renewing
+/// its credential and looking again for kinds whose CRD appeared, until the end.
+async fn serve(
+    cluster: ClusterId,
+    connected: Connected,
+    settings: &Settings,
+    tx: &mpsc::Sender<EngineEvent>,
+    shutdown: &CancellationToken,
+) {
+    let Connected { name, is_hub, plugin, bearer, mut renew_at, http, mut groups } = connected;
     // Whether these credentials could write, asked beside the watches, once.
     // It ends on its own (no handle kept, so the finished task's memory goes with it).
     {
@@ -252,7 +298,6 @@ pub async fn run(
 
     let mut watchers: HashMap<Kind, JoinHandle<Stopped>> = HashMap::new();
     let mut reported_missing: BTreeSet<Kind> = BTreeSet::new();
-    let mut groups = facts.groups;
     let mut rediscover = tokio::time::interval(settings.rediscover_every);
     rediscover.reset();
     loop {
@@ -260,7 +305,7 @@ pub async fn run(
             if watchers.get(&kind).is_some_and(|h| !h.is_finished()) {
                 continue;
             }
-            let installed = kind.crd_group().is_none_or(|g| groups.contains(g));
+            let installed = kind.crd_group().is_none_or(|g| groups.contains(&g));
             if installed {
                 reported_missing.remove(&kind);
                 let handle = tokio::spawn(watch::run(
@@ -277,14 +322,16 @@ pub async fn run(
                 let _ = tx.send(EngineEvent::NotInstalled { cluster, kind }).await;
             }
         }
+        // Every request below is boxed: the task lives as long as the session, and an
+        // inline request future would keep its room (kilobytes) for good.
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = sleep_until(renew_at) => {
-                renew_at = Box::pin(renew(plugin.as_ref(), bearer.as_ref(), &settings, &name)).await;
+                renew_at = Box::pin(renew(plugin.as_deref(), bearer.as_ref(), settings, &name)).await;
             }
             _ = rediscover.tick() => {
                 if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(http.request::<APIGroupList>(get("/apis")))).await {
-                    groups = list.groups.into_iter().map(|g| g.name).collect();
+                    groups = served(list);
                 }
             }
         }
@@ -292,5 +339,50 @@ pub async fn run(
     probes.abort();
     for (_, handle) in watchers {
         handle.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_task_keeps_little_for_the_session() {
+        // A thousand clusters' tasks live for the session: their futures' room is paid
+        // a thousand times over (this layout held 3.3 KB before the connecting was boxed).
+        let settings = Arc::new(Settings::default());
+        let (tx, _rx) = mpsc::channel(1);
+        let shutdown = CancellationToken::new();
+        let spec = ContextSpec::unconnected("spoke-1", false);
+        let task = run(7, spec, settings.clone(), tx.clone(), shutdown.clone());
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        let http = client::build(config, Duration::from_secs(1), None).unwrap();
+        let connected = Connected {
+            name: "spoke-1".into(),
+            is_hub: false,
+            plugin: None,
+            bearer: None,
+            renew_at: None,
+            http,
+            groups: vec![],
+        };
+        let session = serve(7, connected, &settings, &tx, &shutdown);
+        let (task, session) = (std::mem::size_of_val(&task), std::mem::size_of_val(&session));
+        eprintln!("task {task} bytes, session {session} bytes");
+        assert!(task <= 1024 && session <= 1024, "task {task} bytes, session {session} bytes");
+    }
+
+    #[test]
+    fn only_the_watched_kinds_groups_are_kept() {
+        let list: APIGroupList = serde_json::from_value(serde_json::json!({
+            "groups": [
+                {"name": "apps", "versions": []},
+                {"name": "velero.io", "versions": []},
+                {"name": "wgpolicyk8s.io", "versions": []},
+                {"name": "example.com", "versions": []},
+            ]
+        }))
+        .unwrap();
+        assert_eq!(served(list), vec!["velero.io", "wgpolicyk8s.io"]);
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Body, Http, kube_error};
+use super::client::{Body, Http, api_error, kube_error};
 use super::errors::classify_watch;
 use super::event::{ClusterId, EngineEvent};
 use super::resources::{fold, resource};
@@ -133,11 +133,7 @@ impl Watched {
         let status = response.status();
         if status.is_client_error() || status.is_server_error() {
             let body = response.into_body().collect().await.map_err(|e| WatchError::Start(kube_error(e)))?.to_bytes();
-            let status = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
-                kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "Failed to parse error data")
-                    .with_code(status.as_u16())
-            });
-            return Err(WatchError::Start(kube::Error::Api(status.boxed())));
+            return Err(WatchError::Start(api_error(status, &String::from_utf8_lossy(&body))));
         }
         Ok(EventLines::new(response.into_body()))
     }

@@ -269,6 +269,7 @@ impl ClusterModel {
         w.synced_at = Some(at);
         self.saw_data(at);
         self.track(kind, at);
+        self.compact(kind);
     }
 
     /// Keeps the trigger's memories in step with a change of the kind at `at`.
@@ -333,6 +334,30 @@ impl ClusterModel {
             Kind::BackupStorageLocation => self.storage.clear(),
             Kind::Event => {}
             Kind::Run => self.runs.clear(),
+        }
+    }
+
+    /// Gives back the room a list's inserts grew the kind's store by (a store doubles
+    /// as it grows, and a relist's size is the session's until the next one).
+    fn compact(&mut self, kind: Kind) {
+        fn shrink<K: Ord, V>(store: &mut Store<K, V>) {
+            let mut entries = std::mem::take(store).into_tuple_vec();
+            entries.shrink_to_fit();
+            *store = Store::from_sorted_store_unchecked(entries);
+        }
+        match kind {
+            Kind::Node => shrink(&mut self.nodes),
+            Kind::Deployment => {
+                shrink(&mut self.workloads);
+                shrink(&mut self.unready);
+            }
+            Kind::PolicyReport | Kind::ClusterPolicyReport => shrink(&mut self.reports),
+            Kind::Backup => shrink(&mut self.backups),
+            Kind::Schedule => shrink(&mut self.schedules),
+            Kind::Restore => shrink(&mut self.restores),
+            Kind::BackupStorageLocation => shrink(&mut self.storage),
+            Kind::Kustomization | Kind::SpokeSecret | Kind::GitRepository | Kind::OciRepository => {}
+            Kind::Event | Kind::Run => {}
         }
     }
 
@@ -726,6 +751,9 @@ mod tests {
         };
         c.relist(Kind::Node, vec![node("a"), node("b")], t(3));
         assert_eq!(c.node_counts(), (2, 2));
+        c.relist(Kind::Node, ["a", "b", "c", "d", "e"].map(node).into(), t(4));
+        let room = std::mem::take(&mut c.nodes).into_tuple_vec().capacity();
+        assert_eq!(room, 5, "a list's store keeps no room to grow into (inserts doubled it to 8)");
         c.relist(Kind::Node, vec![node("b")], t(4));
         assert_eq!(c.node_counts(), (1, 1));
         c.apply(Kind::Node, vec![(("".into(), "b".into()), None)], t(5));
