@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::ConfigExt;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use crate::fleet::failure::Failure;
 
@@ -98,14 +98,19 @@ impl Http {
         kube::Client::new(self.service.clone(), &*self.namespace)
     }
 
-    /// Sends a request: the answer whatever its status, or why there was none.
-    pub async fn send(&self, request: http::Request<kube::client::Body>) -> Result<http::Response<Body>, kube::Error> {
-        self.service.clone().oneshot(request).await.map_err(kube_error)
+    /// Sends a request: the answer whatever its status, or why there was none. On this
+    /// handle's own service (each task holds its clone): no copy of the layers a request.
+    pub async fn send(
+        &mut self,
+        request: http::Request<kube::client::Body>,
+    ) -> Result<http::Response<Body>, kube::Error> {
+        let service = self.service.ready().await.map_err(kube_error)?;
+        service.call(request).await.map_err(kube_error)
     }
 
     /// A request's body as text; an error status is an API error (the server's `Status`
     /// when it sent one), as `kube::Client::request_text` has it.
-    pub async fn request_text(&self, request: http::Request<Vec<u8>>) -> Result<String, kube::Error> {
+    pub async fn request_text(&mut self, request: http::Request<Vec<u8>>) -> Result<String, kube::Error> {
         let response = self.send(request.map(kube::client::Body::from)).await?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(kube_error)?.to_bytes();
@@ -118,7 +123,7 @@ impl Http {
 
     /// A request's JSON answer, as `kube::Client::request` has it.
     pub async fn request<T: serde::de::DeserializeOwned>(
-        &self,
+        &mut self,
         request: http::Request<Vec<u8>>,
     ) -> Result<T, kube::Error> {
         let text = self.request_text(request).await?;
@@ -126,7 +131,7 @@ impl Http {
     }
 
     /// GET `path`: the answer's status and body (a probe's).
-    pub async fn get(&self, path: &str) -> Result<(StatusCode, Bytes), kube::Error> {
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), kube::Error> {
         let request = http::Request::get(path).body(kube::client::Body::empty()).map_err(kube::Error::HttpError)?;
         let (parts, body) = self.send(request).await?.into_parts();
         Ok((parts.status, body.collect().await.map_err(kube_error)?.to_bytes()))
@@ -155,9 +160,11 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
         return Ok(Http::new(through, &namespace));
     }
     let mut tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
-    // One server per client: rustls's default session cache holds 256 servers' tickets
-    // and allocates for all of them up front (14 KB a cluster).
-    tls.resumption = rustls::client::Resumption::in_memory_sessions(4);
+    // No session resumption, as client-go has none: a cluster's one connection lives
+    // for the session, so its tickets (two or more a handshake, kept with the handshake's
+    // state: 5 KB a cluster) would serve only a reconnection, which then costs one full
+    // handshake.
+    tls.resumption = rustls::client::Resumption::disabled();
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
@@ -181,6 +188,11 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
         hyper_util::client::legacy::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
+            // No HPACK dynamic table for the answers: what an API server varies on every
+            // answer (date, audit id) would be copied into it and evicted again, two
+            // allocations an answer, and it keeps up to 4 KB a connection to save a probe
+            // answer a few dozen bytes.
+            .http2_header_table_size(0)
             .http2_keep_alive_interval(Some(Duration::from_secs(30)))
             .http2_keep_alive_timeout(Duration::from_secs(10))
             .http2_keep_alive_while_idle(true)

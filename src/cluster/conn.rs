@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroupList;
 use k8s_openapi::apimachinery::pkg::version::Info;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -37,7 +36,7 @@ fn get(path: &str) -> http::Request<Vec<u8>> {
     http::Request::get(path).body(Vec::new()).expect("a path of ours is a valid URI")
 }
 
-async fn connect(http: &Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
+async fn connect(http: &mut Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
     let fail = |e: &kube::Error| {
         let (f, m) = classify(e);
         ErrorInfo::new(f, m, Timestamp::now())
@@ -60,7 +59,7 @@ async fn connect(http: &Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
         Err(e) => return Err(fail(&e)),
     };
     let handshake = Handshake { took, busy };
-    let groups = tokio::time::timeout(timeout, http.request::<APIGroupList>(get("/apis")))
+    let groups = tokio::time::timeout(timeout, http.request::<GroupList>(get("/apis")))
         .await
         .map_err(|_| timed("GET /apis"))?
         .map_err(|e| fail(&e))?;
@@ -74,7 +73,7 @@ async fn connect(http: &Http, timeout: Duration) -> Result<Facts, ErrorInfo> {
 }
 
 /// The start of what a server that is not an API server answered to GET /version.
-async fn what_it_said(http: &Http, timeout: Duration) -> String {
+async fn what_it_said(http: &mut Http, timeout: Duration) -> String {
     match tokio::time::timeout(timeout, http.request_text(get("/version"))).await {
         Ok(Ok(body)) => match one_line(&body, 60) {
             line if line.is_empty() => "an empty body".to_owned(),
@@ -134,7 +133,19 @@ fn kinds(is_hub: bool) -> impl Iterator<Item = Kind> {
 /// a cluster serves dozens).
 type Groups = Vec<&'static str>;
 
-fn served(list: APIGroupList) -> Groups {
+/// `/apis` as far as the task reads it: the groups' names (not their versions, read into
+/// strings every minute for a thousand clusters).
+#[derive(serde::Deserialize)]
+struct GroupList {
+    groups: Vec<GroupName>,
+}
+
+#[derive(serde::Deserialize)]
+struct GroupName {
+    name: String,
+}
+
+fn served(list: GroupList) -> Groups {
     let mut groups: Groups = Kind::ALL.iter().filter_map(|k| k.crd_group()).collect();
     groups.sort_unstable();
     groups.dedup();
@@ -226,7 +237,7 @@ async fn connect_with_backoff(
     }
     let bearer = credential.as_ref().and_then(exec::Credential::bearer);
     let renew_at = credential.as_ref().and_then(exec::Credential::refresh_at);
-    let http = match client::build(config, settings.connect_timeout, bearer.clone()) {
+    let mut http = match client::build(config, settings.connect_timeout, bearer.clone()) {
         Ok(built) => built,
         Err((failure, message)) => {
             let _ = tx.send(failed(ErrorInfo::new(failure, message, Timestamp::now()))).await;
@@ -236,7 +247,7 @@ async fn connect_with_backoff(
     };
     let mut backoff = Duration::from_secs(1);
     let facts = loop {
-        match connect(&http, settings.connect_timeout.max(settings.probe_timeout)).await {
+        match connect(&mut http, settings.connect_timeout.max(settings.probe_timeout)).await {
             Ok(facts) => break facts,
             Err(error) => {
                 tx.send(failed(error)).await.ok()?;
@@ -268,7 +279,7 @@ async fn serve(
     tx: &mpsc::Sender<EngineEvent>,
     shutdown: &CancellationToken,
 ) {
-    let Connected { name, is_hub, plugin, bearer, mut renew_at, http, mut groups } = connected;
+    let Connected { name, is_hub, plugin, bearer, mut renew_at, mut http, mut groups } = connected;
     // Whether these credentials could write, asked beside the watches, once.
     // It ends on its own (no handle kept, so the finished task's memory goes with it).
     {
@@ -298,8 +309,10 @@ async fn serve(
 
     let mut watchers: HashMap<Kind, JoinHandle<Stopped>> = HashMap::new();
     let mut reported_missing: BTreeSet<Kind> = BTreeSet::new();
-    let mut rediscover = tokio::time::interval(settings.rediscover_every);
-    rediscover.reset();
+    // Discovery again every `rediscover_every`, from a point in it drawn per cluster: a
+    // fleet connected in the same seconds does not ask all at once every minute.
+    let first = settings.rediscover_every.mul_f64(1.0 + rand::random::<f64>());
+    let mut rediscover = tokio::time::interval_at(tokio::time::Instant::now() + first, settings.rediscover_every);
     loop {
         for kind in kinds(is_hub) {
             if watchers.get(&kind).is_some_and(|h| !h.is_finished()) {
@@ -330,7 +343,7 @@ async fn serve(
                 renew_at = Box::pin(renew(plugin.as_deref(), bearer.as_ref(), settings, &name)).await;
             }
             _ = rediscover.tick() => {
-                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(http.request::<APIGroupList>(get("/apis")))).await {
+                if let Ok(Ok(list)) = tokio::time::timeout(settings.probe_timeout, Box::pin(http.request::<GroupList>(get("/apis")))).await {
                     groups = served(list);
                 }
             }
@@ -374,7 +387,7 @@ mod tests {
 
     #[test]
     fn only_the_watched_kinds_groups_are_kept() {
-        let list: APIGroupList = serde_json::from_value(serde_json::json!({
+        let list: GroupList = serde_json::from_value(serde_json::json!({
             "groups": [
                 {"name": "apps", "versions": []},
                 {"name": "velero.io", "versions": []},

@@ -20,7 +20,7 @@ use crate::fleet::probes::{Endpoint, Sample};
 
 /// One round trip's answer: its time, or why it failed (the time is `Ok`'s). `/readyz`
 /// and `/livez` answer `ok`; `/version` any answer at all.
-async fn ask(http: &Http, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
+async fn ask(http: &mut Http, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
     match tokio::time::timeout(timeout, http.get(endpoint.path())).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Err(e)) => Err(classify(&e).0),
@@ -32,7 +32,7 @@ async fn ask(http: &Http, endpoint: Endpoint, timeout: Duration) -> Result<(), F
 }
 
 /// One probe that was due at `due`, timed and judged against fleetdeck's own business.
-async fn probe(http: &Http, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
+async fn probe(http: &mut Http, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
     let (outcome, took, busy) = lag::timed(due, ask(http, endpoint, timeout)).await;
     Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
 }
@@ -51,7 +51,7 @@ fn phase(cluster: ClusterId, interval: Duration) -> Duration {
 }
 
 pub async fn run(
-    http: Http,
+    mut http: Http,
     cluster: ClusterId,
     interval: Duration,
     timeout: Duration,
@@ -72,7 +72,7 @@ pub async fn run(
         let mut sample = tokio::select! {
             _ = shutdown.cancelled() => return,
             // Boxed, as below: the task keeps only its small waiting state between probes.
-            sample = Box::pin(probe(&http, endpoint, timeout, due)) => sample,
+            sample = Box::pin(probe(&mut http, endpoint, timeout, due)) => sample,
         };
         // No such endpoint there: the next one, at once (that answer is the sample).
         while sample.outcome == Err(Failure::NotFound)
@@ -84,7 +84,7 @@ pub async fn run(
             }
             sample = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                sample = Box::pin(probe(&http, endpoint, timeout, tokio::time::Instant::now())) => sample,
+                sample = Box::pin(probe(&mut http, endpoint, timeout, tokio::time::Instant::now())) => sample,
             };
         }
         // The first answer after failures: watchers waiting out their backoff retry now,
