@@ -138,6 +138,14 @@ impl Http {
     }
 }
 
+/// A client of a server that is never asked (nothing connects before a request), for
+/// tests of the tasks' layout.
+#[cfg(test)]
+pub(crate) fn unconnected() -> Http {
+    let config = kube::Config::new(http::Uri::from_static("https://127.0.0.1:1"));
+    build(config, Duration::from_secs(1), None).expect("a client of a plain URL")
+}
+
 /// Builds the requests of a context; `bearer`, when given, authenticates every request.
 pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option<Bearer>) -> Result<Http, BuildError> {
     fn configuration(what: &str, e: impl std::fmt::Display) -> BuildError {
