@@ -3,8 +3,9 @@
 //! kube's default client speaks HTTP/1.1 only, one connection per concurrent request, so a
 //! fleet of watches would open thousands of sockets. This client is assembled from kube's
 //! own layers (base URI, kubeconfig authentication including exec plugins and refreshing
-//! tokens, extra headers) over a hyper client whose TLS connector offers `h2` and
-//! `http/1.1` by ALPN: every watch and probe of a cluster then shares one connection.
+//! tokens, extra headers) over the cluster's own [`Transport`]: one HTTP/2 connection
+//! (offered by ALPN) that every watch and probe of a cluster shares, or hyper's HTTP/1.1
+//! client where the server offers no HTTP/2.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,12 +15,11 @@ use http::header::{AUTHORIZATION, USER_AGENT};
 use http::{HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::ConfigExt;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
+use super::transport::{self, Transport};
 use crate::fleet::failure::Failure;
 
 /// The user agent of every request, so API server audit logs name fleetdeck.
@@ -56,6 +56,9 @@ pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 pub struct Http {
     service: BoxCloneSyncService<http::Request<kube::client::Body>, http::Response<Body>, BoxError>,
     namespace: Arc<str>,
+    /// The connection's transport, to be told when a request on it timed out (none
+    /// behind a proxy).
+    transport: Option<Arc<Transport>>,
 }
 
 /// A service error as kube gives it: its own (credentials), hyper's, or another layer's.
@@ -89,7 +92,7 @@ impl Http {
     {
         let service = service
             .map_response(|response: http::Response<B>| response.map(|body| body.map_err(Into::into).boxed_unsync()));
-        Self { service: BoxCloneSyncService::new(service), namespace: namespace.into() }
+        Self { service: BoxCloneSyncService::new(service), namespace: namespace.into(), transport: None }
     }
 
     /// A `kube::Client` on the same connection, for kube's typed API: its request buffer
@@ -106,6 +109,14 @@ impl Http {
     ) -> Result<http::Response<Body>, kube::Error> {
         let service = self.service.ready().await.map_err(kube_error)?;
         service.call(request).await.map_err(kube_error)
+    }
+
+    /// A request on this cluster's connection timed out: the connection is asked to
+    /// prove it is alive, and closed if it does not.
+    pub fn suspect(&self) {
+        if let Some(transport) = &self.transport {
+            transport.suspect();
+        }
     }
 
     /// A request's body as text; an error status is an API error (the server's `Status`
@@ -173,38 +184,17 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
     // state: 5 KB a cluster) would serve only a reconnection, which then costs one full
     // handshake.
     tls.resumption = rustls::client::Resumption::disabled();
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(connect_timeout));
-    http.set_nodelay(true);
-    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
-    let https = match config.tls_server_name.as_ref() {
-        Some(name) => {
-            let name = rustls::pki_types::ServerName::try_from(name.clone())
-                .map_err(|e| (Failure::Config, format!("tls-server-name {name:?}: {e}")))?;
-            builder
-                .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
-                .enable_http1()
-                .enable_http2()
-                .wrap_connector(http)
-        }
-        None => builder.enable_http1().enable_http2().wrap_connector(http),
+    let server_name = match config.tls_server_name.as_ref() {
+        Some(name) => Some(
+            rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| (Failure::Config, format!("tls-server-name {name:?}: {e}")))?,
+        ),
+        None => None,
     };
-    let mut connector = hyper_timeout::TimeoutConnector::new(https);
-    connector.set_connect_timeout(Some(connect_timeout));
-    let client: hyper_util::client::legacy::Client<_, kube::client::Body> =
-        hyper_util::client::legacy::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            // No HPACK dynamic table for the answers: what an API server varies on every
-            // answer (date, audit id) would be copied into it and evicted again, two
-            // allocations an answer, and it keeps up to 4 KB a connection to save a probe
-            // answer a few dozen bytes.
-            .http2_header_table_size(0)
-            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
-            .http2_keep_alive_timeout(Duration::from_secs(10))
-            .http2_keep_alive_while_idle(true)
-            .build(connector);
+    let transport = Arc::new(
+        Transport::new(&config.cluster_url, tls, server_name, connect_timeout)
+            .map_err(|e| configuration("server", e))?,
+    );
     // Credentials that cannot be used (an unreadable token file, an exec plugin that
     // cannot run) are the user's to fix, like rejected ones.
     let auth = config.auth_layer().map_err(|e| (Failure::Unauthorized, format!("credentials: {e}")))?;
@@ -220,7 +210,8 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
             }
             request
         })
-        .map_err(BoxError::from)
-        .service(client);
-    Ok(Http::new(service, &config.default_namespace))
+        .service(transport::Service(transport.clone()));
+    let mut http = Http::new(service, &config.default_namespace);
+    http.transport = Some(transport);
+    Ok(http)
 }

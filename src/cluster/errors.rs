@@ -6,7 +6,10 @@ use crate::fleet::failure::Failure;
 fn cause(err: &(dyn std::error::Error + 'static)) -> Option<(Failure, String)> {
     let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        // h2 keeps the I/O error it ended with, but not as its source.
+        let io =
+            e.downcast_ref::<std::io::Error>().or_else(|| e.downcast_ref::<h2::Error>().and_then(h2::Error::get_io));
+        if let Some(io) = io {
             use std::io::ErrorKind as K;
             let (failure, text) = match io.kind() {
                 K::TimedOut => (Failure::Timeout, "timed out".to_owned()),

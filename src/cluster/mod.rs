@@ -16,6 +16,7 @@ pub mod notify;
 pub mod probe;
 pub mod resources;
 pub mod runbook;
+pub mod transport;
 pub mod watch;
 mod watch_lines;
 pub mod write;

@@ -92,6 +92,11 @@ pub async fn run(
         if failing && sample.outcome.is_ok() {
             answers_again.notify_waiters();
         }
+        // No answer in time: is the connection itself still there? (Closed if not, so
+        // the watches on it end and the next request connects again.)
+        if sample.outcome == Err(Failure::Timeout) {
+            http.suspect();
+        }
         failing = sample.outcome.is_err();
         if tx.send(EngineEvent::Probe { cluster, sample }).await.is_err() {
             return;

@@ -37,6 +37,9 @@ pub struct FaultState {
     /// `/readyz` (and `/livez` too when `Livez`) answers 404, as on older API servers
     /// and behind some proxies.
     pub no_health: Option<NoHealth>,
+    /// TLS offers HTTP/1.1 only (no `h2` by ALPN), as a TLS-terminating proxy in front
+    /// of the API server may; for connections opened from then on.
+    pub http1_only: bool,
 }
 
 /// Which health endpoints a server lacks.

@@ -329,6 +329,9 @@ pub struct ScheduledFault {
     /// `readyz` or `readyz-and-livez`: those endpoints answer 404.
     #[serde(default)]
     pub no_health: Option<NoHealth>,
+    /// TLS offers HTTP/1.1 only, as a TLS proxy in front of the API server may.
+    #[serde(default)]
+    pub http1_only: bool,
     /// A CRD removed for the duration.
     #[serde(default)]
     pub remove_crd: Option<String>,
@@ -357,6 +360,7 @@ impl ScheduledFault {
         }
         base.gone_storm |= self.gone_storm;
         base.reject_credentials |= self.reject_credentials;
+        base.http1_only |= self.http1_only;
         if self.no_health.is_some() {
             base.no_health = self.no_health;
         }

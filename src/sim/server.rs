@@ -102,6 +102,7 @@ async fn connection(
     };
     let serve = async {
         cluster.faults.pass_hang().await;
+        let acceptor = if cluster.faults.current().http1_only { http1_only(&acceptor) } else { acceptor };
         let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
@@ -128,4 +129,11 @@ async fn connection(
         _ = cut => {}
         _ = shutdown.cancelled() => {}
     }
+}
+
+/// The acceptor of a server that offers HTTP/1.1 only.
+fn http1_only(acceptor: &TlsAcceptor) -> TlsAcceptor {
+    let mut config = (**acceptor.config()).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TlsAcceptor::from(Arc::new(config))
 }

@@ -5,7 +5,8 @@ use crate::common;
 
 use common::{contexts_of, fast, settings, states, until};
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fleetdeck::app::model::Model;
@@ -72,6 +73,97 @@ async fn every_context_goes_live_on_one_http2_connection() {
         "requests name fleetdeck"
     );
     engine.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_http2_is_watched_over_http1() {
+    let fleet = common::still_fleet(1).await;
+    let spoke = fleet.require("staging-eu-1").unwrap().clone();
+    spoke.faults.update(|f| f.http1_only = true);
+    let specs = contexts_of(&fleet, Access::Admin).await;
+    let mut model = Model::new(&specs, settings(), Timestamp::now());
+    let (engine, mut rx) = Engine::start(specs, fast());
+    assert!(until(&mut model, &mut rx, Duration::from_secs(15), |m| states(m).iter().all(|s| *s == "Live")).await);
+    let idx = model.fleet.by_name("staging-eu-1").unwrap();
+    assert_eq!(model.fleet.clusters()[idx].node_counts(), (3, 3), "listed over HTTP/1.1");
+    // A change reaches the model through the watch, on a connection of its own.
+    spoke.set_velero_storage(false);
+    let unavailable = |m: &mut Model| m.fleet.clusters()[idx].storage.values().any(|s| s.phase == "Unavailable");
+    assert!(until(&mut model, &mut rx, Duration::from_secs(10), unavailable).await, "the watch's change");
+    let (all, http2) =
+        (spoke.stats.connections.load(Ordering::Relaxed), spoke.stats.http2_connections.load(Ordering::Relaxed));
+    assert_eq!(http2, 0, "no HTTP/2 where the server does not offer it");
+    assert!(all > 1, "HTTP/1.1 takes a connection a watch ({all})");
+    let hub = fleet.require("hub").unwrap();
+    assert_eq!(hub.stats.http2_connections.load(Ordering::Relaxed), 1, "the others stay on HTTP/2");
+    engine.stop().await;
+    fleet.stop().await;
+}
+
+/// A TCP relay to `to` that can freeze: bytes stop moving both ways, the sockets stay
+/// open, as when a network path silently drops everything. Counts the connections.
+async fn relay(to: std::net::SocketAddr) -> (String, tokio::sync::watch::Sender<bool>, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let (frozen, watch) = tokio::sync::watch::channel(false);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::Relaxed);
+            let (mut client, mut server) = (client, tokio::net::TcpStream::connect(to).await.unwrap());
+            let (mut frozen, mut thawed) = (watch.clone(), watch.clone());
+            tokio::spawn(async move {
+                let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                tokio::select! {
+                    _ = copy => {}
+                    _ = async { frozen.wait_for(|f| *f).await.is_ok() } => {
+                        // Hold both sockets, moving nothing, until thawed.
+                        let _ = thawed.wait_for(|f| !*f).await.is_ok();
+                    }
+                }
+            });
+        }
+    });
+    (url, frozen, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_answer_a_ping_is_closed_and_replaced() {
+    use fleetdeck::cluster::transport::PING_TIMEOUT;
+    use http_body_util::BodyExt;
+    let fleet = common::still_fleet(0).await;
+    let hub = fleet.require("hub").unwrap();
+    let address = hub.info.server.trim_start_matches("https://").parse().unwrap();
+    let (url, frozen, accepted) = relay(address).await;
+    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin)).unwrap();
+    let options = kube::config::KubeConfigOptions { context: Some("hub".into()), ..Default::default() };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    config.cluster_url = url.parse().unwrap();
+    let mut http = fleetdeck::cluster::client::build(config, Duration::from_secs(5), None).unwrap();
+    assert_eq!(http.get("/readyz").await.unwrap().0, 200);
+    let watch = http::Request::get("/api/v1/nodes?watch=true").body(kube::client::Body::empty()).unwrap();
+    let mut watch = http.send(watch).await.unwrap().into_body();
+
+    // The path goes silent: a request times out, the connection is suspected, its ping
+    // goes unanswered and the connection is closed, which ends the watch on it.
+    frozen.send_replace(true);
+    assert!(tokio::time::timeout(Duration::from_millis(300), http.get("/readyz")).await.is_err());
+    http.suspect();
+    let ended = tokio::time::timeout(PING_TIMEOUT + Duration::from_secs(5), async {
+        loop {
+            match watch.frame().await {
+                Some(Ok(_)) => continue,
+                other => break other.is_none() || other.is_some_and(|f| f.is_err()),
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "the watch ends once the ping goes unanswered");
+    frozen.send_replace(false);
+    assert_eq!(http.get("/readyz").await.unwrap().0, 200, "the next request connects again");
+    assert_eq!(accepted.load(Ordering::Relaxed), 2);
     fleet.stop().await;
 }
 
