@@ -42,12 +42,36 @@ const SLOT: Duration = Duration::from_millis(100);
 
 /// Where in the interval a cluster's probes fall: spread by its id over the interval's
 /// slots, so the fleet's probes are even over the interval and those of a slot are sent
-/// (and their timers fire) together.
+/// (and their timers fire) together. The phase counts from one instant for the whole
+/// process ([`first_probe`]), not from each cluster's connection.
 fn phase(cluster: ClusterId, interval: Duration) -> Duration {
     // The golden ratio spreads consecutive ids evenly whatever the fleet's size.
     let fraction = (cluster as f64 * 0.618_033_988_75).fract();
     let slots = (interval.as_millis() / SLOT.as_millis()).max(1) as f64;
     SLOT.mul_f64((fraction * slots).floor())
+}
+
+/// The instant every cluster's probe schedule counts from.
+fn epoch() -> tokio::time::Instant {
+    static EPOCH: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(tokio::time::Instant::now)
+}
+
+/// A cluster's first probe at or after `now`: the first of its slot's instants (`phase`
+/// after `epoch`, then every `interval`), so clusters that connected at different times
+/// still probe in the same slots.
+fn first_probe(
+    now: tokio::time::Instant,
+    epoch: tokio::time::Instant,
+    phase: Duration,
+    interval: Duration,
+) -> tokio::time::Instant {
+    let base = epoch + phase;
+    if now <= base || interval.is_zero() {
+        return base.max(now);
+    }
+    let periods = (now - base).as_nanos().div_ceil(interval.as_nanos());
+    base + interval * u32::try_from(periods).unwrap_or(u32::MAX)
 }
 
 pub async fn run(
@@ -61,9 +85,11 @@ pub async fn run(
 ) {
     let mut failing = false;
     let mut endpoint = Endpoint::default();
-    let start = tokio::time::Instant::now() + phase(cluster, interval);
+    let start = first_probe(tokio::time::Instant::now(), epoch(), phase(cluster, interval), interval);
     let mut ticker = tokio::time::interval_at(start, interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A tick missed (the runtime was busy) is skipped, not delayed: the next one stays
+    // in the cluster's slot.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let due = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -121,5 +147,17 @@ mod tests {
         let (least, most) = (per_slot.values().min().unwrap(), per_slot.values().max().unwrap());
         assert!(most - least <= 2, "as many probes in each slot ({least}..{most})");
         assert_eq!(phase(7, Duration::from_millis(50)), Duration::ZERO, "a short interval is one slot");
+    }
+
+    #[test]
+    fn clusters_connected_at_different_times_probe_in_the_same_slot() {
+        let epoch = tokio::time::Instant::now();
+        let (phase, interval) = (Duration::from_millis(300), Duration::from_secs(5));
+        let at = |after_ms: u64| first_probe(epoch + Duration::from_millis(after_ms), epoch, phase, interval) - epoch;
+        assert_eq!(at(0), phase, "before its slot: the slot");
+        assert_eq!(at(300), phase, "at its slot");
+        assert_eq!(at(301), phase + interval, "just after: the next interval's slot");
+        assert_eq!(at(7_200), phase + interval * 2, "connected later: still the slot");
+        assert_eq!(at(1_900), at(2_600), "two clusters of a slot connected apart probe together");
     }
 }
