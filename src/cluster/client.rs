@@ -141,11 +141,13 @@ impl Http {
         serde_json::from_str(&text).map_err(kube::Error::SerdeError)
     }
 
-    /// GET `path`: the answer's status and body (a probe's).
-    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), kube::Error> {
+    /// GET `path`: the answer's status, body and time on the wire when the transport
+    /// knows it (a probe's).
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes, Option<Duration>), kube::Error> {
         let request = http::Request::get(path).body(kube::client::Body::empty()).map_err(kube::Error::HttpError)?;
         let (parts, body) = self.send(request).await?.into_parts();
-        Ok((parts.status, body.collect().await.map_err(kube_error)?.to_bytes()))
+        let wire = parts.extensions.get::<transport::Wire>().map(|w| w.0);
+        Ok((parts.status, body.collect().await.map_err(kube_error)?.to_bytes(), wire))
     }
 }
 

@@ -18,23 +18,25 @@ use super::lag;
 use crate::fleet::failure::Failure;
 use crate::fleet::probes::{Endpoint, Sample};
 
-/// One round trip's answer: its time, or why it failed (the time is `Ok`'s). `/readyz`
-/// and `/livez` answer `ok`; `/version` any answer at all.
-async fn ask(http: &mut Http, endpoint: Endpoint, timeout: Duration) -> Result<(), Failure> {
+/// One round trip's answer: its time on the wire when the transport knows it, or why
+/// it failed. `/readyz` and `/livez` answer `ok`; `/version` any answer at all.
+async fn ask(http: &mut Http, endpoint: Endpoint, timeout: Duration) -> Result<Option<Duration>, Failure> {
     match tokio::time::timeout(timeout, http.get(endpoint.path())).await {
         Err(_) => Err(Failure::Timeout),
         Ok(Err(e)) => Err(classify(&e).0),
-        Ok(Ok((status, _))) if !status.is_success() => Err(from_status(status.as_u16())),
-        Ok(Ok(_)) if endpoint == Endpoint::Version => Ok(()),
-        Ok(Ok((_, body))) if body.trim_ascii() == b"ok" => Ok(()),
+        Ok(Ok((status, _, _))) if !status.is_success() => Err(from_status(status.as_u16())),
+        Ok(Ok((_, _, wire))) if endpoint == Endpoint::Version => Ok(wire),
+        Ok(Ok((_, body, wire))) if body.trim_ascii() == b"ok" => Ok(wire),
         Ok(Ok(_)) => Err(Failure::Server(500)),
     }
 }
 
-/// One probe that was due at `due`, timed and judged against fleetdeck's own business.
+/// One probe that was due at `due`, timed and judged against fleetdeck's own business:
+/// its time is the wire's (from the request's write to the answer's read) where the
+/// transport knows it, else the task's own clock.
 async fn probe(http: &mut Http, endpoint: Endpoint, timeout: Duration, due: tokio::time::Instant) -> Sample {
     let (outcome, took, busy) = lag::timed(due, ask(http, endpoint, timeout)).await;
-    Sample { at: Timestamp::now(), outcome: outcome.map(|()| took), busy }
+    Sample { at: Timestamp::now(), outcome: outcome.map(|wire| wire.map_or(took, |w| w.min(took))), busy }
 }
 
 /// Probes fall in slots this far apart: the probes of one slot wake the process once.

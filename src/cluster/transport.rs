@@ -9,6 +9,12 @@
 //! HTTP/1.1) and a plain-http URL (`kubectl proxy`) are spoken to through hyper's pooled
 //! HTTP/1.1 client instead, one connection a concurrent request, as before.
 //!
+//! A request's time on the wire: the connection's socket notes when it last wrote and
+//! last read, so an answer carries ([`Wire`]) the time from the write that sent the
+//! request to the read that brought the answer, without the turns fleetdeck's own
+//! runtime took before and after (the answers of a probe slot are read one after
+//! another on one thread).
+//!
 //! Keep-alive: nothing is sent on a quiet connection; the prober's requests every few
 //! seconds are its traffic. When a probe times out the connection is suspected and
 //! pinged: a connection that does not answer the ping within [`PING_TIMEOUT`] is closed,
@@ -17,6 +23,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -59,6 +66,7 @@ struct Live {
     number: u64,
     send: h2::client::SendRequest<Bytes>,
     suspect: Arc<Notify>,
+    clock: Arc<Clock>,
 }
 
 /// A cluster's transport: its HTTP/2 connection when the server offers it, else hyper's
@@ -120,7 +128,93 @@ enum Opened {
     Http1,
 }
 
-type Connection = h2::client::Connection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Bytes>;
+type Connection = h2::client::Connection<tokio_rustls::client::TlsStream<Clocked<tokio::net::TcpStream>>, Bytes>;
+
+/// The time an answer took on the wire: from the socket's write that sent its request
+/// to the read that brought it. In the answer's extensions, when known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wire(pub Duration);
+
+/// When a connection's socket last wrote and last read, in nanoseconds from [`since`].
+#[derive(Debug, Default)]
+struct Clock {
+    wrote: AtomicU64,
+    read: AtomicU64,
+}
+
+/// The instant the clocks count from.
+fn since() -> std::time::Instant {
+    static SINCE: OnceLock<std::time::Instant> = OnceLock::new();
+    *SINCE.get_or_init(std::time::Instant::now)
+}
+
+fn now_nanos() -> u64 {
+    u64::try_from(since().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Clock {
+    /// The wire time of an answer whose request was queued at `queued`: the last write
+    /// after it to the last read after that; `None` when the two do not bracket one
+    /// exchange (something else was written after the answer came).
+    fn wire_since(&self, queued: u64) -> Option<Duration> {
+        let (wrote, read) = (self.wrote.load(Ordering::Relaxed), self.read.load(Ordering::Relaxed));
+        (queued <= wrote && wrote <= read).then(|| Duration::from_nanos(read - wrote))
+    }
+}
+
+/// A socket that notes the times of its reads and writes on its [`Clock`].
+struct Clocked<T> {
+    io: T,
+    clock: Arc<Clock>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Clocked<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            this.clock.read.store(now_nanos(), Ordering::Relaxed);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Clocked<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let written = ready!(Pin::new(&mut this.io).poll_write(cx, buf))?;
+        this.clock.wrote.store(now_nanos(), Ordering::Relaxed);
+        Poll::Ready(Ok(written))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let written = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, bufs))?;
+        this.clock.wrote.store(now_nanos(), Ordering::Relaxed);
+        Poll::Ready(Ok(written))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
 
 impl Transport {
     /// The transport of `url`, with the TLS configuration of its kubeconfig (ALPN is
@@ -196,11 +290,11 @@ impl Transport {
             return Ok(Opened::Http1);
         }
         match open(dial).await? {
-            Some((send, connection)) => {
+            Some((send, connection, clock)) => {
                 *opened += 1;
                 let suspect = Arc::new(Notify::new());
                 tokio::spawn(drive(connection, suspect.clone()));
-                let live = Live { number: *opened, send, suspect };
+                let live = Live { number: *opened, send, suspect, clock };
                 *self.lock() = Some(live.clone());
                 Ok(Opened::H2(live))
             }
@@ -260,6 +354,7 @@ impl Transport {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
         let head = http::Request::from_parts(parts, ());
+        let queued = now_nanos();
         let (answer, mut stream) = match live.send.send_request(head, body.is_empty()) {
             Ok(sent) => sent,
             Err(e) => {
@@ -276,16 +371,22 @@ impl Transport {
                 self.forget(live.number);
             }
         })?;
-        Ok(answer.map(Body::H2))
+        let mut answer = answer.map(Body::H2);
+        if let Some(wire) = live.clock.wire_since(queued) {
+            answer.extensions_mut().insert(Wire(wire));
+        }
+        Ok(answer)
     }
 }
 
-/// Opens a connection: TCP, TLS, and HTTP/2 when the server chose it by ALPN (`None`
-/// when it chose HTTP/1.1).
-async fn open(dial: &Dial) -> Result<Option<(h2::client::SendRequest<Bytes>, Connection)>, BoxError> {
+/// Opens a connection: TCP (clocked), TLS, and HTTP/2 when the server chose it by ALPN
+/// (`None` when it chose HTTP/1.1).
+async fn open(dial: &Dial) -> Result<Option<(h2::client::SendRequest<Bytes>, Connection, Arc<Clock>)>, BoxError> {
+    let clock = Arc::new(Clock::default());
     let opening = async {
         let tcp = tokio::net::TcpStream::connect((dial.host.as_str(), dial.port)).await?;
         tcp.set_nodelay(true)?;
+        let tcp = Clocked { io: tcp, clock: clock.clone() };
         let connector = tokio_rustls::TlsConnector::from(dial.tls.clone());
         connector.connect(dial.server_name.clone(), tcp).await
     };
@@ -309,7 +410,7 @@ async fn open(dial: &Dial) -> Result<Option<(h2::client::SendRequest<Bytes>, Con
     let opened = tokio::time::timeout(dial.timeout, handshake)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP/2 handshake timed out"))??;
-    Ok(Some(opened))
+    Ok(Some((opened.0, opened.1, clock)))
 }
 
 /// A request's body, as the server's flow control lets it go.
@@ -380,5 +481,24 @@ impl tower::Service<http::Request<kube::client::Body>> for Service {
     fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
         let transport = self.0.clone();
         Box::pin(async move { transport.send(request).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_time_is_the_write_after_the_request_to_the_read_after_that() {
+        let clock = Clock::default();
+        let at = |wrote: u64, read: u64| {
+            clock.wrote.store(wrote, Ordering::Relaxed);
+            clock.read.store(read, Ordering::Relaxed);
+        };
+        at(1_000, 4_000);
+        assert_eq!(clock.wire_since(500), Some(Duration::from_nanos(3_000)), "written after queued, read after");
+        assert_eq!(clock.wire_since(2_000), None, "the last write was before the request was queued");
+        at(5_000, 4_000);
+        assert_eq!(clock.wire_since(500), None, "something was written after the answer came");
     }
 }

@@ -168,6 +168,27 @@ async fn a_connection_that_does_not_answer_a_ping_is_closed_and_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_carries_its_time_on_the_wire() {
+    let fleet = common::still_fleet(0).await;
+    let hub = fleet.require("hub").unwrap();
+    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin)).unwrap();
+    let options = kube::config::KubeConfigOptions { context: Some("hub".into()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    let mut http = fleetdeck::cluster::client::build(config, Duration::from_secs(5), None).unwrap();
+    assert_eq!(http.get("/readyz").await.unwrap().0, 200, "connected");
+    hub.faults.update(|f| f.latency = Duration::from_millis(40));
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, _, wire) = http.get("/readyz").await.unwrap();
+        let took = started.elapsed();
+        let wire = wire.expect("an HTTP/2 answer knows its time on the wire");
+        assert_eq!(status, 200);
+        assert!(wire >= Duration::from_millis(40) && wire <= took, "{wire:?} on the wire, {took:?} in all");
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_readyz_is_probed_at_livez_then_version() {
     use fleetdeck::fleet::probes::Endpoint;
     use fleetdeck::sim::NoHealth;
