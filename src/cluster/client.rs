@@ -79,7 +79,7 @@ pub fn api_error(status: StatusCode, body: &str) -> kube::Error {
 }
 
 impl Http {
-    fn new<S, B>(service: S, namespace: &str) -> Self
+    fn new<S, B>(service: S, namespace: &str, transport: Option<Arc<Transport>>) -> Self
     where
         S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>, Error = BoxError>
             + Clone
@@ -92,7 +92,7 @@ impl Http {
     {
         let service = service
             .map_response(|response: http::Response<B>| response.map(|body| body.map_err(Into::into).boxed_unsync()));
-        Self { service: BoxCloneSyncService::new(service), namespace: namespace.into(), transport: None }
+        Self { service: BoxCloneSyncService::new(service), namespace: namespace.into(), transport }
     }
 
     /// A `kube::Client` on the same connection, for kube's typed API: its request buffer
@@ -178,7 +178,7 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
             let client = client.clone();
             async move { client.send(request).await.map_err(BoxError::from) }
         });
-        return Ok(Http::new(through, &namespace));
+        return Ok(Http::new(through, &namespace, None));
     }
     let mut tls = config.rustls_client_config().map_err(|e| configuration("TLS configuration", e))?;
     // No session resumption, as client-go has none: a cluster's one connection lives
@@ -213,7 +213,5 @@ pub fn build(mut config: kube::Config, connect_timeout: Duration, bearer: Option
             request
         })
         .service(transport::Service(transport.clone()));
-    let mut http = Http::new(service, &config.default_namespace);
-    http.transport = Some(transport);
-    Ok(http)
+    Ok(Http::new(service, &config.default_namespace, Some(transport)))
 }

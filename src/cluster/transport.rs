@@ -56,7 +56,6 @@ struct Dial {
     port: u16,
     server_name: ServerName<'static>,
     tls: Arc<rustls::ClientConfig>,
-    timeout: Duration,
 }
 
 /// The connection in use, with its number (to forget the one that failed, not a newer
@@ -119,13 +118,6 @@ impl http_body::Body for Body {
             Body::Http1(body) => body.is_end_stream(),
         }
     }
-}
-
-/// The connection a request goes on.
-enum Opened {
-    H2(Live),
-    /// The server chose HTTP/1.1: hyper's client.
-    Http1,
 }
 
 type Connection = h2::client::Connection<tokio_rustls::client::TlsStream<Clocked<tokio::net::TcpStream>>, Bytes>;
@@ -237,7 +229,7 @@ impl Transport {
             let mut h2_tls = tls.clone();
             h2_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
             let port = url.port_u16().unwrap_or(443);
-            Some(Dial { host, port, server_name, tls: Arc::new(h2_tls), timeout: connect_timeout })
+            Some(Dial { host, port, server_name, tls: Arc::new(h2_tls) })
         } else {
             None
         };
@@ -277,33 +269,31 @@ impl Transport {
         })
     }
 
-    /// The connection to send on: the live one, or a new one (one at a time).
-    async fn connection(&self, dial: &Dial) -> Result<Opened, BoxError> {
+    /// The connection to send on: the live one, or a new one (one at a time); `None`
+    /// once the server chose HTTP/1.1.
+    async fn connection(&self, dial: &Dial) -> Result<Option<Live>, BoxError> {
         if let Some(live) = self.current() {
-            return Ok(Opened::H2(live));
+            return Ok(Some(live));
         }
         let mut opened = self.dialing.lock().await;
+        // Another request connected, or found HTTP/1.1, while this one waited.
         if let Some(live) = self.current() {
-            return Ok(Opened::H2(live));
+            return Ok(Some(live));
         }
         if self.legacy.get().is_some() {
-            return Ok(Opened::Http1);
+            return Ok(None);
         }
-        match open(dial).await? {
-            Some((send, connection, clock)) => {
-                *opened += 1;
-                let suspect = Arc::new(Notify::new());
-                tokio::spawn(drive(connection, suspect.clone()));
-                let live = Live { number: *opened, send, suspect, clock };
-                *self.lock() = Some(live.clone());
-                Ok(Opened::H2(live))
-            }
-            None => {
-                tracing::debug!(host = %dial.host, "the server does not offer HTTP/2: HTTP/1.1 from here on");
-                self.legacy();
-                Ok(Opened::Http1)
-            }
-        }
+        let Some((send, connection, clock)) = open(dial, self.connect_timeout).await? else {
+            tracing::debug!(host = %dial.host, "the server does not offer HTTP/2: HTTP/1.1 from here on");
+            self.legacy();
+            return Ok(None);
+        };
+        *opened += 1;
+        let suspect = Arc::new(Notify::new());
+        tokio::spawn(drive(connection, suspect.clone()));
+        let live = Live { number: *opened, send, suspect, clock };
+        *self.lock() = Some(live.clone());
+        Ok(Some(live))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Live>> {
@@ -332,14 +322,14 @@ impl Transport {
     /// Sends a request (its URI absolute): the answer whatever its status, or why there
     /// was none. A connection found closed before the request went out is replaced once.
     pub async fn send(&self, request: http::Request<kube::client::Body>) -> Result<http::Response<Body>, BoxError> {
-        let Some(dial) = &self.dial else {
-            return Ok(self.legacy().request(request).await?.map(Body::Http1));
+        let http1 = |request| async { Ok(self.legacy().request(request).await?.map(Body::Http1)) };
+        let Some(dial) = self.dial.as_ref().filter(|_| self.legacy.get().is_none()) else {
+            return http1(request).await;
         };
         let mut again = true;
         let mut live = loop {
-            let mut live = match self.connection(dial).await? {
-                Opened::H2(live) => live,
-                Opened::Http1 => return Ok(self.legacy().request(request).await?.map(Body::Http1)),
+            let Some(mut live) = self.connection(dial).await? else {
+                return http1(request).await;
             };
             match poll_fn(|cx| live.send.poll_ready(cx)).await {
                 Ok(()) => break live,
@@ -379,38 +369,38 @@ impl Transport {
     }
 }
 
-/// Opens a connection: TCP (clocked), TLS, and HTTP/2 when the server chose it by ALPN
-/// (`None` when it chose HTTP/1.1).
-async fn open(dial: &Dial) -> Result<Option<(h2::client::SendRequest<Bytes>, Connection, Arc<Clock>)>, BoxError> {
+/// Opens a connection within `timeout`: TCP (clocked), TLS, and HTTP/2 when the
+/// server chose it by ALPN (`None` when it chose HTTP/1.1).
+async fn open(
+    dial: &Dial,
+    timeout: Duration,
+) -> Result<Option<(h2::client::SendRequest<Bytes>, Connection, Arc<Clock>)>, BoxError> {
     let clock = Arc::new(Clock::default());
     let opening = async {
         let tcp = tokio::net::TcpStream::connect((dial.host.as_str(), dial.port)).await?;
         tcp.set_nodelay(true)?;
         let tcp = Clocked { io: tcp, clock: clock.clone() };
-        let connector = tokio_rustls::TlsConnector::from(dial.tls.clone());
-        connector.connect(dial.server_name.clone(), tcp).await
+        let tls = tokio_rustls::TlsConnector::from(dial.tls.clone()).connect(dial.server_name.clone(), tcp).await?;
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Ok(None);
+        }
+        let (send, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            // No HPACK dynamic table for the answers: what an API server varies on every
+            // answer (date, audit id) would be copied into it and evicted again, two
+            // allocations an answer, and it keeps up to 4 KB a connection to save a probe
+            // answer a few dozen bytes.
+            .header_table_size(0)
+            .max_header_list_size(16 * 1024)
+            .enable_push(false)
+            .handshake(tls)
+            .await?;
+        Ok::<_, BoxError>(Some((send, connection, clock.clone())))
     };
-    let tls = tokio::time::timeout(dial.timeout, opening)
+    tokio::time::timeout(timeout, opening)
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"))??;
-    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-        return Ok(None);
-    }
-    let handshake = h2::client::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        // No HPACK dynamic table for the answers: what an API server varies on every
-        // answer (date, audit id) would be copied into it and evicted again, two
-        // allocations an answer, and it keeps up to 4 KB a connection to save a probe
-        // answer a few dozen bytes.
-        .header_table_size(0)
-        .max_header_list_size(16 * 1024)
-        .enable_push(false)
-        .handshake(tls);
-    let opened = tokio::time::timeout(dial.timeout, handshake)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP/2 handshake timed out"))??;
-    Ok(Some((opened.0, opened.1, clock)))
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting timed out"))?
 }
 
 /// A request's body, as the server's flow control lets it go.
@@ -434,34 +424,26 @@ where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut pings = connection.ping_pong();
-    loop {
+    let ended = loop {
         tokio::select! {
-            ended = &mut connection => {
-                if let Err(e) = ended {
-                    tracing::debug!(error = %e, "connection ended");
-                }
+            ended = &mut connection => break ended,
+            () = suspect.notified() => {}
+        }
+        // No ping to send (one already out, or the connection closing): nothing to wait for.
+        let Some(pings) = pings.as_mut().and_then(|p| p.send_ping(h2::Ping::opaque()).is_ok().then_some(p)) else {
+            continue;
+        };
+        let pong = tokio::time::timeout(PING_TIMEOUT, poll_fn(|cx| pings.poll_pong(cx)));
+        tokio::select! {
+            ended = &mut connection => break ended,
+            answered = pong => if !matches!(answered, Ok(Ok(_))) {
+                tracing::info!("no answer to a ping within {PING_TIMEOUT:?}: the connection is closed");
                 return;
             }
-            () = suspect.notified() => {
-                let Some(pings) = pings.as_mut() else { continue };
-                if pings.send_ping(h2::Ping::opaque()).is_err() {
-                    continue;
-                }
-                let pong = tokio::time::timeout(PING_TIMEOUT, poll_fn(|cx| pings.poll_pong(cx)));
-                tokio::select! {
-                    ended = &mut connection => {
-                        if let Err(e) = ended {
-                            tracing::debug!(error = %e, "connection ended");
-                        }
-                        return;
-                    }
-                    answered = pong => if !matches!(answered, Ok(Ok(_))) {
-                        tracing::info!("no answer to a ping within {PING_TIMEOUT:?}: the connection is closed");
-                        return;
-                    }
-                }
-            }
         }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "connection ended");
     }
 }
 

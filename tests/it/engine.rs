@@ -137,9 +137,7 @@ async fn a_connection_that_does_not_answer_a_ping_is_closed_and_replaced() {
     let hub = fleet.require("hub").unwrap();
     let address = hub.info.server.trim_start_matches("https://").parse().unwrap();
     let (url, frozen, accepted) = relay(address).await;
-    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin)).unwrap();
-    let options = kube::config::KubeConfigOptions { context: Some("hub".into()), ..Default::default() };
-    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    let mut config = common::config(&fleet, "hub", Access::Admin).await;
     config.cluster_url = url.parse().unwrap();
     let mut http = fleetdeck::cluster::client::build(config, Duration::from_secs(5), None).unwrap();
     assert_eq!(http.get("/readyz").await.unwrap().0, 200);
@@ -171,9 +169,7 @@ async fn a_connection_that_does_not_answer_a_ping_is_closed_and_replaced() {
 async fn an_answer_carries_its_time_on_the_wire() {
     let fleet = common::still_fleet(0).await;
     let hub = fleet.require("hub").unwrap();
-    let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(fleet.kubeconfig(Access::Admin)).unwrap();
-    let options = kube::config::KubeConfigOptions { context: Some("hub".into()), ..Default::default() };
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.unwrap();
+    let config = common::config(&fleet, "hub", Access::Admin).await;
     let mut http = fleetdeck::cluster::client::build(config, Duration::from_secs(5), None).unwrap();
     assert_eq!(http.get("/readyz").await.unwrap().0, 200, "connected");
     hub.faults.update(|f| f.latency = Duration::from_millis(40));

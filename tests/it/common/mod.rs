@@ -70,11 +70,15 @@ pub fn quick() -> Scenario {
 }
 
 /// A kube-rs client for a context of the fleet.
-pub async fn client(fleet: &Fleet, context: &str, access: Access) -> Client {
+/// The client configuration of `context` in the fleet's kubeconfig.
+pub async fn config(fleet: &Fleet, context: &str, access: Access) -> Config {
     let kubeconfig: Kubeconfig = serde_json::from_value(fleet.kubeconfig(access)).expect("kubeconfig parses");
     let options = KubeConfigOptions { context: Some(context.to_owned()), ..KubeConfigOptions::default() };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("client config");
-    Client::try_from(config).expect("client")
+    Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("client config")
+}
+
+pub async fn client(fleet: &Fleet, context: &str, access: Access) -> Client {
+    Client::try_from(config(fleet, context, access).await).expect("client")
 }
 
 pub async fn admin(fleet: &Fleet, context: &str) -> Client {
